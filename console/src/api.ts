@@ -1,0 +1,137 @@
+/**
+ * REST calls of the console. The session cookie travels on its own (same
+ * origin); the server answers errors as `{code, message}` with a stable code
+ * from shared/errors.ts, which is what the UI keys its messages on.
+ */
+import type { ConvSummary, Entry, Me, Rating, Role } from '@hark/shared/protocol';
+import type { SavedReply } from './replies';
+
+export interface Operator {
+  id: string;
+  email: string;
+  name: string;
+  avatar?: string;
+  role: Role;
+  capacity: number;
+  sites: string[];
+  teams: string[];
+  active: boolean;
+}
+
+export interface BusinessHours {
+  tz: string;
+  /** Day ("0" = Sunday … "6") → open intervals ["HH:MM", "HH:MM"]; an empty object means always open. */
+  days: Record<string, [string, string][]>;
+}
+
+/** A site as the admin API returns it; its id is the site key of the script tag. */
+export interface Site {
+  id: string;
+  name: string;
+  origins: string[];
+  color: string;
+  position: 'right' | 'left';
+  label: string;
+  greeting: string;
+  locales: string[];
+  hours: BusinessHours | null;
+  prechat: boolean;
+  offlineForm: boolean;
+  unansweredMs: number;
+  /** All chats of the site go to this team ('' = anyone). */
+  team: string;
+  typingPreview: boolean;
+  requeueOnOffline: boolean;
+  /** Whether identity verification is on; the secret itself is only ever shown once. */
+  hasSecret?: boolean;
+  secret?: string;
+}
+
+export interface Team {
+  id: string;
+  name: string;
+  sites: string[];
+}
+
+export interface DayStats {
+  handled: number;
+  medianFirstResponseMs: number | null;
+  medianResolutionMs: number | null;
+  good: number;
+  bad: number;
+}
+
+export interface OperatorStats {
+  operator: { id: string; name: string };
+  today: DayStats;
+  week: DayStats;
+  ratings: { conv: string; rating: Rating; comment?: string; at: number }[];
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, credentials: 'same-origin', headers: {} };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'content-type': 'application/json' };
+  }
+  const res = await fetch(path, init);
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const d = (data ?? {}) as { code?: string; message?: string };
+    throw new ApiError(res.status, d.code ?? `HTTP_${res.status}`, d.message ?? res.statusText);
+  }
+  return data as T;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  login: (email: string, password: string) => call<{ me: Me }>('POST', '/v1/auth/login', { email, password }),
+  logout: () => call<{ ok: boolean }>('POST', '/v1/auth/logout', {}),
+  me: () => call<{ me: Me }>('GET', '/v1/auth/me'),
+  changePassword: (current: string, next: string) => call<{ ok: boolean }>('POST', '/v1/auth/password', { current, next }),
+
+  operators: () => call<Operator[]>('GET', '/v1/operators'),
+  createOperator: (o: Partial<Operator> & { password: string }) => call<Operator>('POST', '/v1/operators', o),
+  updateOperator: (id: string, o: Partial<Operator> & { password?: string }) => call<Operator>('PATCH', `/v1/operators/${enc(id)}`, o),
+
+  sites: () => call<Site[]>('GET', '/v1/sites'),
+  createSite: (s: Partial<Site>) => call<Site>('POST', '/v1/sites', s),
+  updateSite: (id: string, s: Partial<Site>) => call<Site>('PATCH', `/v1/sites/${enc(id)}`, s),
+  rotateSecret: (id: string) => call<{ secret: string }>('POST', `/v1/sites/${enc(id)}/secret`, {}),
+
+  conversations: (q: { status?: string; q?: string; site?: string; visitor?: string }) => {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v) p.set(k, v);
+    return call<ConvSummary[]>('GET', `/v1/conversations?${p}`);
+  },
+  conversation: (id: string) => call<{ conv: ConvSummary; entries: Entry[] }>('GET', `/v1/conversations/${enc(id)}`),
+
+  teams: () => call<Team[]>('GET', '/v1/teams'),
+  createTeam: (t: Partial<Team>) => call<Team>('POST', '/v1/teams', t),
+  updateTeam: (id: string, t: Partial<Team>) => call<Team>('PATCH', `/v1/teams/${enc(id)}`, t),
+  deleteTeam: (id: string) => call<{ ok: boolean }>('DELETE', `/v1/teams/${enc(id)}`),
+
+  replies: () => call<SavedReply[]>('GET', '/v1/replies'),
+  createReply: (r: Omit<SavedReply, 'id'>) => call<SavedReply>('POST', '/v1/replies', r),
+  updateReply: (id: string, r: Partial<SavedReply>) => call<SavedReply>('PATCH', `/v1/replies/${enc(id)}`, r),
+  deleteReply: (id: string) => call<{ ok: boolean }>('DELETE', `/v1/replies/${enc(id)}`),
+
+  stats: (who?: 'all') => call<OperatorStats[]>('GET', `/v1/stats${who ? '?operator=all' : ''}`),
+};

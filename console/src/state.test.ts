@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { ConvSummary, Entry, Me } from '@hark/shared/protocol';
+import { applyFrame, initialState, type State } from './state';
+
+const me: Me = { id: 'op1', email: 'a@x', name: 'Ana', role: 'operator', capacity: 3, sites: ['s1'], teams: [], status: 'online' };
+const conv = (id: string, extra: Partial<ConvSummary> = {}): ConvSummary => ({
+  id,
+  site: 's1',
+  status: 'open',
+  operator: { id: 'op1', name: 'Ana' },
+  visitor: { id: 'v1', verified: false, attrs: {} },
+  createdAt: 1,
+  ...extra,
+});
+const msg = (id: string, c = 'c1', from: Entry['from'] = 'visitor'): Entry => ({ id, conv: c, at: 1, kind: 'msg', from, text: id });
+
+function live(): State {
+  let s = initialState();
+  s = applyFrame(s, { type: 'welcome', me, convs: [conv('c1'), conv('c2')], operators: [] }).state;
+  return applyFrame(s, { type: 'synced' }).state;
+}
+
+describe('applyFrame', () => {
+  it('keeps entries ordered and de-duplicated, and advances the resume cursor', () => {
+    let s = live();
+    for (const id of ['3-0', '1-0', '2-0', '3-0', '1-0']) s = applyFrame(s, { type: 'entry', entry: msg(id) }, 'c1').state;
+    expect(s.entries.c1?.map((e) => e.id)).toEqual(['1-0', '2-0', '3-0']);
+    expect(s.lastIds.c1).toBe('3-0');
+    s = applyFrame(s, { type: 'history', conv: 'c1', entries: [msg('0-5'), msg('2-0'), msg('10-0')], more: false }).state;
+    expect(s.entries.c1?.map((e) => e.id)).toEqual(['0-5', '1-0', '2-0', '3-0', '10-0']);
+    expect(s.lastIds.c1).toBe('10-0');
+    expect(s.loaded.c1).toBe(true);
+  });
+
+  it('counts unread visitor messages outside the focused conversation and signals them', () => {
+    let s = live();
+    const r1 = applyFrame(s, { type: 'entry', entry: msg('1-0', 'c2') }, 'c1');
+    expect(r1.effects.newMessage?.id).toBe('1-0');
+    s = r1.state;
+    const r2 = applyFrame(s, { type: 'entry', entry: msg('2-0', 'c1') }, 'c1');
+    expect(r2.effects.newMessage).toBeUndefined();
+    s = applyFrame(r2.state, { type: 'entry', entry: msg('3-0', 'c2', 'operator') }, 'c1').state;
+    expect(s.unread).toMatchObject({ c1: 0, c2: 1 });
+  });
+
+  it('signals a new chat once when a conversation enters the queue, not on catch-up', () => {
+    let s = initialState();
+    s = applyFrame(s, { type: 'welcome', me, convs: [], operators: [] }).state;
+    expect(applyFrame(s, { type: 'conv', conv: conv('c9', { status: 'queued', operator: null }) }).effects.newChat).toBeUndefined();
+    s = applyFrame(s, { type: 'synced' }).state;
+    const r = applyFrame(s, { type: 'conv', conv: conv('c9', { status: 'queued', operator: null }) });
+    expect(r.effects.newChat?.id).toBe('c9');
+    // Taking it myself is not news.
+    expect(applyFrame(r.state, { type: 'conv', conv: conv('c9') }).effects.newChat).toBeUndefined();
+  });
+
+  it('keeps the latest visitor seen marker only', () => {
+    let s = live();
+    s = applyFrame(s, { type: 'seen', conv: 'c1', by: 'visitor', id: '5-0' }).state;
+    s = applyFrame(s, { type: 'seen', conv: 'c1', by: 'visitor', id: '4-0' }).state;
+    s = applyFrame(s, { type: 'seen', conv: 'c1', by: 'operator', id: '9-0' }).state;
+    expect(s.seenByVisitor.c1).toBe('5-0');
+  });
+
+  it('updates the visitor of a conversation live and my status from presence', () => {
+    let s = live();
+    s = applyFrame(s, { type: 'visitor', conv: 'c1', visitor: { id: 'v1', verified: true, attrs: {}, page: { url: 'https://a/b', title: 'B' } } }).state;
+    expect(s.convs.c1?.visitor.page?.title).toBe('B');
+    s = applyFrame(s, { type: 'presence', operator: { id: 'op1', name: 'Ana', status: 'away', load: 1, capacity: 3, sites: ['s1'] } }).state;
+    expect(s.me?.status).toBe('away');
+  });
+});

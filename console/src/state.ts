@@ -1,0 +1,181 @@
+/**
+ * The console's realtime state and the one pure function that folds server
+ * frames into it. Kept free of Preact and the DOM so it is unit-tested directly.
+ */
+import { insertEntry } from '@hark/shared/entries';
+import { compareStreamIds } from '@hark/shared/ids';
+import type { ConvSummary, Entry, Me, OperatorPresence, OperatorStatus, ServerToOperator, VisitorInfo } from '@hark/shared/protocol';
+
+export type Connection = 'connecting' | 'syncing' | 'live' | 'offline';
+
+export interface Typing {
+  on: boolean;
+  preview?: string;
+  at: number;
+}
+
+export interface State {
+  me: Me | null;
+  connection: Connection;
+  convs: Record<string, ConvSummary>;
+  /** Entries per conversation, in stream order, de-duplicated. */
+  entries: Record<string, Entry[]>;
+  /** Conversations whose full history has arrived (after `open`). */
+  loaded: Record<string, boolean>;
+  /** Highest stream id seen per conversation: the resume cursor sent in `hello`. */
+  lastIds: Record<string, string>;
+  typing: Record<string, Typing>;
+  /** Last entry the visitor has seen, per conversation. */
+  seenByVisitor: Record<string, string>;
+  /** Visitor messages that arrived since the operator last looked at the conversation. */
+  unread: Record<string, number>;
+  operators: Record<string, OperatorPresence>;
+  /** Last error frame, shown as a toast. */
+  error: { code: string; message: string; at: number } | null;
+}
+
+export function initialState(): State {
+  return {
+    me: null,
+    connection: 'connecting',
+    convs: {},
+    entries: {},
+    loaded: {},
+    lastIds: {},
+    typing: {},
+    seenByVisitor: {},
+    unread: {},
+    operators: {},
+    error: null,
+  };
+}
+
+/** What a frame means for the notification layer, beside the new state. */
+export interface Effects {
+  /** A conversation this operator should know about appeared (queued or assigned to them). */
+  newChat?: ConvSummary;
+  /** A visitor wrote in a conversation this operator is responsible for. */
+  newMessage?: Entry;
+}
+
+function bumpLastId(lastIds: Record<string, string>, conv: string, id: string): Record<string, string> {
+  const cur = lastIds[conv];
+  if (cur && compareStreamIds(cur, id) >= 0) return lastIds;
+  return { ...lastIds, [conv]: id };
+}
+
+/** A conversation the operator is expected to act on: theirs, or waiting in the queue. */
+export function concernsMe(c: ConvSummary, me: Me | null): boolean {
+  if (!me) return false;
+  if (c.status === 'queued') return true;
+  return c.status === 'open' && c.operator?.id === me.id;
+}
+
+/**
+ * Folds one server frame into the state. `focused` is the conversation the
+ * operator is looking at right now (with the tab visible), whose messages are
+ * read as they arrive.
+ */
+export function applyFrame(s: State, f: ServerToOperator, focused: string | null = null, now = Date.now()): { state: State; effects: Effects } {
+  const effects: Effects = {};
+  switch (f.type) {
+    case 'welcome': {
+      const convs: Record<string, ConvSummary> = {};
+      const unread: Record<string, number> = {};
+      for (const c of f.convs) {
+        convs[c.id] = c;
+        // Keep counts across a reconnect; a fresh load counts an unanswered conversation once.
+        unread[c.id] = s.unread[c.id] ?? (c.waitingSince && c.last?.from === 'visitor' ? 1 : 0);
+      }
+      // Resolved conversations the operator was looking at stay visible even though welcome lists live ones only.
+      for (const [id, c] of Object.entries(s.convs)) if (!convs[id] && c.status === 'resolved') convs[id] = c;
+      const operators: Record<string, OperatorPresence> = {};
+      for (const o of f.operators) operators[o.id] = o;
+      return { state: { ...s, me: f.me, convs, unread, operators, connection: 'syncing' }, effects };
+    }
+    case 'synced':
+      return { state: { ...s, connection: 'live' }, effects };
+    case 'conv': {
+      const prev = s.convs[f.conv.id];
+      const state = { ...s, convs: { ...s.convs, [f.conv.id]: f.conv } };
+      const wasMine = prev ? concernsMe(prev, s.me) : false;
+      if (!wasMine && concernsMe(f.conv, s.me) && s.connection === 'live') effects.newChat = f.conv;
+      return { state, effects };
+    }
+    case 'entry': {
+      const e = f.entry;
+      const list = s.entries[e.conv] ?? [];
+      const next = insertEntry(list, e);
+      if (next === list) return { state: s, effects };
+      const state: State = { ...s, entries: { ...s.entries, [e.conv]: next }, lastIds: bumpLastId(s.lastIds, e.conv, e.id) };
+      const conv = s.convs[e.conv];
+      if (conv && (!conv.last || compareStreamIds(conv.last.id, e.id) < 0)) state.convs = { ...s.convs, [e.conv]: { ...conv, last: e } };
+      if (e.kind === 'msg' && e.from === 'visitor') {
+        state.typing = { ...s.typing, [e.conv]: { on: false, at: now } };
+        if (focused !== e.conv) {
+          state.unread = { ...s.unread, [e.conv]: (s.unread[e.conv] ?? 0) + 1 };
+          if (!conv || concernsMe(conv, s.me)) effects.newMessage = e;
+        }
+      }
+      return { state, effects };
+    }
+    case 'history': {
+      let list = s.entries[f.conv] ?? [];
+      for (const e of f.entries) list = insertEntry(list, e);
+      const last = list[list.length - 1];
+      const lastIds = last ? bumpLastId(s.lastIds, f.conv, last.id) : s.lastIds;
+      return { state: { ...s, entries: { ...s.entries, [f.conv]: list }, loaded: { ...s.loaded, [f.conv]: true }, lastIds }, effects };
+    }
+    case 'ack':
+      // The message itself comes back as an `entry`; the socket layer clears its pending copy.
+      return { state: s, effects };
+    case 'typing': {
+      if (f.by !== 'visitor') return { state: s, effects };
+      const t: Typing = { on: f.on, at: now };
+      if (f.preview !== undefined) t.preview = f.preview;
+      return { state: { ...s, typing: { ...s.typing, [f.conv]: t } }, effects };
+    }
+    case 'seen': {
+      if (f.by !== 'visitor') return { state: s, effects };
+      const cur = s.seenByVisitor[f.conv];
+      if (cur && compareStreamIds(cur, f.id) >= 0) return { state: s, effects };
+      return { state: { ...s, seenByVisitor: { ...s.seenByVisitor, [f.conv]: f.id } }, effects };
+    }
+    case 'visitor': {
+      const conv = s.convs[f.conv];
+      if (!conv) return { state: s, effects };
+      return { state: { ...s, convs: { ...s.convs, [f.conv]: { ...conv, visitor: f.visitor } } }, effects };
+    }
+    case 'presence': {
+      const operators = { ...s.operators, [f.operator.id]: f.operator };
+      const me = s.me && f.operator.id === s.me.id ? { ...s.me, status: f.operator.status } : s.me;
+      return { state: { ...s, operators, me }, effects };
+    }
+    case 'status':
+      return { state: { ...s, me: s.me ? { ...s.me, status: f.status } : s.me }, effects };
+    case 'error':
+      return { state: { ...s, error: { code: f.code, message: f.message, at: now } }, effects };
+    default:
+      return { state: s, effects };
+  }
+}
+
+export function markRead(s: State, conv: string): State {
+  if (!s.unread[conv]) return s;
+  return { ...s, unread: { ...s.unread, [conv]: 0 } };
+}
+
+export function setStatusLocal(s: State, status: OperatorStatus): State {
+  return s.me ? { ...s, me: { ...s.me, status } } : s;
+}
+
+/** Adds conversations fetched over REST (e.g. a Resolved search) without dropping live ones. */
+export function mergeConvs(s: State, list: ConvSummary[]): State {
+  const convs = { ...s.convs };
+  for (const c of list) if (!convs[c.id]) convs[c.id] = c;
+  return { ...s, convs };
+}
+
+export function visitorLabel(v: VisitorInfo): string {
+  return v.name || v.email || `#${v.id.slice(0, 6)}`;
+}

@@ -1,0 +1,59 @@
+import { useState } from 'preact/hooks';
+import { t, useApp } from '../app';
+import { api } from '../api';
+import { errorText } from './Login';
+
+export function Account() {
+  const s = useApp();
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [again, setAgain] = useState('');
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (next !== again) return setMsg({ ok: false, text: t('account.mismatch') });
+    try {
+      await api.changePassword(current, next);
+      setCurrent('');
+      setNext('');
+      setAgain('');
+      setMsg({ ok: true, text: t('account.changed') });
+    } catch (err) {
+      setMsg({ ok: false, text: errorText(err) });
+    }
+  };
+  return (
+    <div class="account">
+      <div class="card">
+        <h2>{s.rt.me?.name}</h2>
+        <p class="hint">
+          {s.rt.me?.email} · {s.rt.me ? t(`role.${s.rt.me.role}`) : ''}
+        </p>
+      </div>
+      <form class="card form" onSubmit={submit} aria-label={t('account.changePassword')}>
+        <h3>{t('account.changePassword')}</h3>
+        <label>
+          {t('account.current')}
+          <input type="password" name="current" autocomplete="current-password" required value={current} onInput={(e) => setCurrent(e.currentTarget.value)} />
+        </label>
+        <label>
+          {t('account.new')}
+          <input type="password" name="next" autocomplete="new-password" minLength={8} required value={next} onInput={(e) => setNext(e.currentTarget.value)} />
+        </label>
+        <label>
+          {t('account.again')}
+          <input type="password" name="again" autocomplete="new-password" minLength={8} required value={again} onInput={(e) => setAgain(e.currentTarget.value)} />
+        </label>
+        <p class="hint">{t('account.othersSignedOut')}</p>
+        {msg && (
+          <p class={msg.ok ? 'ok' : 'error'} role="alert">
+            {msg.text}
+          </p>
+        )}
+        <button type="submit" class="primary">
+          {t('account.changePassword')}
+        </button>
+      </form>
+    </div>
+  );
+}

@@ -1,0 +1,31 @@
+import { useState } from 'preact/hooks';
+import { t, useApp } from '../app';
+import { AdminOperators } from './AdminOperators';
+import { AdminReplies } from './AdminReplies';
+import { AdminSites } from './AdminSites';
+import { AdminTeams } from './AdminTeams';
+
+type Tab = 'operators' | 'sites' | 'teams' | 'replies';
+
+export function Admin() {
+  const s = useApp();
+  const isAdmin = s.rt.me?.role === 'admin';
+  const tabs: Tab[] = isAdmin ? ['operators', 'sites', 'teams', 'replies'] : ['replies'];
+  const [tab, setTab] = useState<Tab>(tabs[0] as Tab);
+  const current = tabs.includes(tab) ? tab : 'replies';
+  return (
+    <div class="admin">
+      <div class="views" role="tablist">
+        {tabs.map((x) => (
+          <button key={x} type="button" role="tab" aria-selected={current === x} class={current === x ? 'tab active' : 'tab'} onClick={() => setTab(x)}>
+            {t(`admin.${x}`)}
+          </button>
+        ))}
+      </div>
+      {current === 'operators' && <AdminOperators />}
+      {current === 'sites' && <AdminSites />}
+      {current === 'teams' && <AdminTeams />}
+      {current === 'replies' && <AdminReplies />}
+    </div>
+  );
+}

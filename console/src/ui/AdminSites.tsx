@@ -1,0 +1,279 @@
+import { useState } from 'preact/hooks';
+import { actions, t, useApp } from '../app';
+import { api, type Site } from '../api';
+import { type DayRow, hoursToRows, parseOrigins, rowsToHours, snippet } from '../hours';
+import { errorText } from './Login';
+
+const WEEKDAYS = [0, 1, 2, 3, 4, 5, 6];
+const ALL_LOCALES = ['en', 'hr', 'ru'];
+
+function weekdayName(d: number, lang: string): string {
+  // 2023-01-01 was a Sunday.
+  return new Intl.DateTimeFormat(lang, { weekday: 'short', timeZone: 'UTC' }).format(new Date(Date.UTC(2023, 0, 1 + d)));
+}
+
+function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
+  const s = useApp();
+  const [d, setD] = useState<Partial<Site>>(
+    site ?? { name: '', origins: [], color: '#1f5fd6', position: 'right', label: 'Chat with us', greeting: 'Hi! How can we help?', locales: ['en'], prechat: false, offlineForm: true, unansweredMs: 60_000, team: '' },
+  );
+  const [origins, setOrigins] = useState((site?.origins ?? []).join('\n'));
+  const [hoursOn, setHoursOn] = useState(!!site?.hours);
+  const [tz, setTz] = useState(site?.hours?.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const [rows, setRows] = useState<DayRow[]>(hoursToRows(site?.hours ?? null));
+  const [error, setError] = useState<string | null>(null);
+  const up = (p: Partial<Site>) => setD({ ...d, ...p });
+  const setRow = (i: number, p: Partial<DayRow>) => setRows(rows.map((r, j) => (j === i ? { ...r, ...p } : r)));
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    const o = parseOrigins(origins);
+    if (o.bad.length) return setError(t('admin.badOrigins', { list: o.bad.join(', ') }));
+    let hours: Site['hours'];
+    try {
+      hours = rowsToHours(hoursOn, tz, rows);
+    } catch (err) {
+      return setError(errorText(err));
+    }
+    const body: Partial<Site> = {
+      name: d.name,
+      origins: o.origins,
+      color: d.color,
+      position: d.position,
+      label: d.label,
+      greeting: d.greeting,
+      locales: d.locales,
+      hours,
+      prechat: d.prechat,
+      offlineForm: d.offlineForm,
+      unansweredMs: d.unansweredMs,
+      team: d.team ?? '',
+    };
+    try {
+      if (site) await api.updateSite(site.id, body);
+      else await api.createSite(body);
+      await actions.reload();
+      onDone();
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  return (
+    <form class="card form" onSubmit={save} aria-label={site ? t('admin.editSite') : t('admin.newSite')}>
+      <h3>{site ? t('admin.editSite') : t('admin.newSite')}</h3>
+      <label>
+        {t('field.name')}
+        <input name="name" required value={d.name} onInput={(e) => up({ name: e.currentTarget.value })} />
+      </label>
+      <label>
+        {t('field.origins')}
+        <textarea name="origins" rows={3} placeholder="https://www.example.com" value={origins} onInput={(e) => setOrigins(e.currentTarget.value)} />
+      </label>
+      <div class="row">
+        <label>
+          {t('field.color')}
+          <input name="color" type="color" value={d.color} onInput={(e) => up({ color: e.currentTarget.value })} />
+        </label>
+        <label>
+          {t('field.position')}
+          <select name="position" value={d.position} onChange={(e) => up({ position: e.currentTarget.value as 'left' | 'right' })}>
+            <option value="right">{t('field.right')}</option>
+            <option value="left">{t('field.left')}</option>
+          </select>
+        </label>
+      </div>
+      <label>
+        {t('field.label')}
+        <input name="label" maxLength={40} value={d.label} onInput={(e) => up({ label: e.currentTarget.value })} />
+      </label>
+      <label>
+        {t('field.greeting')}
+        <input name="greeting" maxLength={200} value={d.greeting} onInput={(e) => up({ greeting: e.currentTarget.value })} />
+      </label>
+      <fieldset>
+        <legend>{t('field.languages')}</legend>
+        {ALL_LOCALES.map((l) => (
+          <label key={l} class="check">
+            <input
+              type="checkbox"
+              checked={d.locales?.includes(l)}
+              onChange={(e) => up({ locales: e.currentTarget.checked ? [...(d.locales ?? []), l] : (d.locales ?? []).filter((x) => x !== l) })}
+            />
+            {l}
+          </label>
+        ))}
+      </fieldset>
+      <fieldset>
+        <legend>{t('field.hours')}</legend>
+        <label class="check">
+          <input type="checkbox" name="hoursOn" checked={hoursOn} onChange={(e) => setHoursOn(e.currentTarget.checked)} />
+          {t('field.hoursOn')}
+        </label>
+        {hoursOn && (
+          <>
+            <label>
+              {t('field.timezone')}
+              <input name="tz" value={tz} onInput={(e) => setTz(e.currentTarget.value)} />
+            </label>
+            <table class="hours">
+              <tbody>
+                {WEEKDAYS.map((i) => {
+                  const r = rows[i] as DayRow;
+                  return (
+                    <tr key={i}>
+                      <td>
+                        <label class="check">
+                          <input type="checkbox" checked={r.open} onChange={(e) => setRow(i, { open: e.currentTarget.checked })} />
+                          {weekdayName(i, s.lang)}
+                        </label>
+                      </td>
+                      <td>
+                        <input type="time" aria-label={t('field.from')} disabled={!r.open} value={r.from} onInput={(e) => setRow(i, { from: e.currentTarget.value })} />
+                      </td>
+                      <td>
+                        <input type="time" aria-label={t('field.to')} disabled={!r.open} value={r.to} onInput={(e) => setRow(i, { to: e.currentTarget.value })} />
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </>
+        )}
+      </fieldset>
+      <label class="check">
+        <input type="checkbox" name="prechat" checked={d.prechat} onChange={(e) => up({ prechat: e.currentTarget.checked })} />
+        {t('field.prechat')}
+      </label>
+      <label class="check">
+        <input type="checkbox" name="offlineForm" checked={d.offlineForm} onChange={(e) => up({ offlineForm: e.currentTarget.checked })} />
+        {t('field.offlineForm')}
+      </label>
+      <label>
+        {t('field.threshold')}
+        <input
+          name="threshold"
+          type="number"
+          min={5}
+          max={3600}
+          value={Math.round((d.unansweredMs ?? 60_000) / 1000)}
+          onInput={(e) => up({ unansweredMs: Number(e.currentTarget.value) * 1000 })}
+        />
+      </label>
+      <label>
+        {t('field.siteTeam')}
+        <select name="team" value={d.team ?? ''} onChange={(e) => up({ team: e.currentTarget.value })}>
+          <option value="">{t('admin.anyone')}</option>
+          {s.teams.map((tm) => (
+            <option key={tm.id} value={tm.id}>
+              {tm.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="row">
+        <button type="submit" class="primary">
+          {t('action.save')}
+        </button>
+        <button type="button" onClick={onDone}>
+          {t('action.cancel')}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function SiteCard({ site, onEdit }: { site: Site; onEdit: () => void }) {
+  const [secret, setSecret] = useState<string | null>(null);
+  const tag = snippet(location.origin, site.id);
+  const copy = async (text: string) => {
+    try {
+      await navigator.clipboard.writeText(text);
+      actions.toast(t('admin.copied'));
+    } catch {
+      actions.toast(t('admin.copyFailed'));
+    }
+  };
+  return (
+    <div class="card site-card" data-site={site.id}>
+      <div class="row">
+        <span class="swatch" ref={(el) => el?.style.setProperty('background', site.color)} />
+        <h3 class="grow">{site.name}</h3>
+        <button type="button" class="small" onClick={onEdit}>
+          {t('action.edit')}
+        </button>
+      </div>
+      <p class="hint">
+        {t('field.origins')}: {site.origins.join(', ') || '—'} · {t('field.threshold')}: {Math.round(site.unansweredMs / 1000)}
+      </p>
+      <label>
+        {t('admin.snippet')}
+        <div class="row">
+          <input class="grow mono" readOnly value={tag} onFocus={(e) => e.currentTarget.select()} />
+          <button type="button" class="small" onClick={() => copy(tag)}>
+            {t('action.copy')}
+          </button>
+        </div>
+      </label>
+      <div class="row">
+        <span class="grow">
+          {t('admin.identity')}: {site.hasSecret || site.secret ? t('admin.identityOn') : t('admin.identityOff')}
+        </span>
+        <button
+          type="button"
+          class="small"
+          onClick={async () => {
+            if ((site.hasSecret || site.secret) && !confirm(t('admin.confirmRotate'))) return;
+            try {
+              setSecret((await api.rotateSecret(site.id)).secret);
+              await actions.reload();
+            } catch (e) {
+              actions.toast(errorText(e));
+            }
+          }}
+        >
+          {site.hasSecret || site.secret ? t('admin.rotateSecret') : t('admin.createSecret')}
+        </button>
+      </div>
+      {secret && (
+        <div class="secret" role="status">
+          <p>{t('admin.secretOnce')}</p>
+          <div class="row">
+            <input class="grow mono" readOnly value={secret} data-testid="secret" onFocus={(e) => e.currentTarget.select()} />
+            <button type="button" class="small" onClick={() => copy(secret)}>
+              {t('action.copy')}
+            </button>
+            <button type="button" class="small" onClick={() => setSecret(null)}>
+              {t('action.close')}
+            </button>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function AdminSites() {
+  const s = useApp();
+  const [editing, setEditing] = useState<string | null>(null);
+  const site = s.sites.find((x) => x.id === editing) ?? null;
+  return (
+    <section class="admin-section">
+      <div class="row">
+        <h2 class="grow">{t('admin.sites')}</h2>
+        <button type="button" class="primary" onClick={() => setEditing('new')}>
+          {t('admin.newSite')}
+        </button>
+      </div>
+      {editing && <SiteForm key={editing} site={site} onDone={() => setEditing(null)} />}
+      {s.sites.map((x) => (
+        <SiteCard key={x.id} site={x} onEdit={() => setEditing(x.id)} />
+      ))}
+    </section>
+  );
+}

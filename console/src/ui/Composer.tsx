@@ -1,0 +1,169 @@
+import { MAX_MESSAGE_CHARS } from '@hark/shared/limits';
+import type { ConvSummary } from '@hark/shared/protocol';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { actions, t, useApp } from '../app';
+import { fillPlaceholders, insertReply, searchReplies, slashQuery } from '../replies';
+
+/** Tell the visitor "typing" at most this often, and stop after this long without a key. */
+const TYPING_REFRESH_MS = 3_000;
+const TYPING_IDLE_MS = 4_000;
+
+export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: boolean }) {
+  const s = useApp();
+  const [text, setText] = useState('');
+  const [note, setNote] = useState(!canWrite);
+  const [caret, setCaret] = useState(0);
+  const [pick, setPick] = useState(0);
+  const [hint, setHint] = useState<string | null>(null);
+  const ref = useRef<HTMLTextAreaElement>(null);
+  const typingSent = useRef(0);
+  const idle = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  useEffect(() => {
+    setText('');
+    setHint(null);
+    setNote(!canWrite);
+  }, [conv.id, canWrite]);
+
+  const stopTyping = () => {
+    if (idle.current) clearTimeout(idle.current);
+    idle.current = null;
+    if (typingSent.current) actions.typing(conv.id, false);
+    typingSent.current = 0;
+  };
+  useEffect(() => stopTyping, [conv.id]);
+
+  const slash = slashQuery(text, caret);
+  const matches = slash ? searchReplies(s.replies, slash.query, conv.site) : [];
+  const menuOpen = matches.length > 0;
+
+  const choose = (i: number) => {
+    const r = matches[i];
+    if (!r || !slash) return;
+    const filled = fillPlaceholders(r.text, { name: conv.visitor.name });
+    const next = insertReply(text, slash.start, caret, filled);
+    setText(next.text);
+    setCaret(next.caret);
+    setPick(0);
+    requestAnimationFrame(() => {
+      const el = ref.current;
+      if (!el) return;
+      el.focus();
+      el.setSelectionRange(next.caret, next.caret);
+    });
+  };
+
+  const submit = () => {
+    if (!text.trim()) {
+      setHint(t('composer.empty'));
+      return;
+    }
+    const asNote = note || !canWrite;
+    actions.send(conv.id, text, asNote);
+    setText('');
+    setCaret(0);
+    setHint(null);
+    if (!asNote) stopTyping();
+  };
+
+  const onInput = (e: Event) => {
+    const el = e.currentTarget as HTMLTextAreaElement;
+    setText(el.value);
+    setCaret(el.selectionStart ?? el.value.length);
+    setPick(0);
+    setHint(null);
+    if (note || !canWrite) return;
+    const now = Date.now();
+    if (now - typingSent.current > TYPING_REFRESH_MS) {
+      actions.typing(conv.id, true);
+      typingSent.current = now;
+    }
+    if (idle.current) clearTimeout(idle.current);
+    idle.current = setTimeout(stopTyping, TYPING_IDLE_MS);
+  };
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (menuOpen) {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        setPick((p) => (p + (e.key === 'ArrowDown' ? 1 : matches.length - 1)) % matches.length);
+        return;
+      }
+      if (e.key === 'Enter' || e.key === 'Tab') {
+        e.preventDefault();
+        choose(pick);
+        return;
+      }
+    }
+    if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  };
+
+  if (conv.status === 'resolved') return <p class="composer-closed hint">{t('composer.resolved')}</p>;
+
+  return (
+    <form
+      class={note || !canWrite ? 'composer note-mode' : 'composer'}
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      {menuOpen && (
+        <ul class="reply-menu" aria-label={t('composer.replies')}>
+          {matches.map((r, i) => (
+            <li key={r.id} class={i === pick ? 'active' : ''} data-shortcut={r.shortcut}>
+              <button
+                type="button"
+                onMouseDown={(e) => {
+                  e.preventDefault();
+                  choose(i);
+                }}
+              >
+                <b>/{r.shortcut}</b> <span>{r.text}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="composer-modes" role="radiogroup" aria-label={t('composer.mode')}>
+        <label class={!note && canWrite ? 'mode active' : 'mode'}>
+          <input type="radio" name="mode" checked={!note && canWrite} disabled={!canWrite} onChange={() => setNote(false)} />
+          {t('composer.reply')}
+        </label>
+        <label class={note || !canWrite ? 'mode active note' : 'mode note'}>
+          <input type="radio" name="mode" checked={note || !canWrite} onChange={() => setNote(true)} />
+          {t('composer.note')}
+        </label>
+      </div>
+      <textarea
+        id="composer"
+        ref={ref}
+        rows={3}
+        maxLength={MAX_MESSAGE_CHARS}
+        aria-label={note || !canWrite ? t('composer.notePlaceholder') : t('composer.placeholder')}
+        placeholder={note || !canWrite ? t('composer.notePlaceholder') : t('composer.placeholder')}
+        value={text}
+        onInput={onInput}
+        onKeyDown={onKeyDown}
+        onClick={(e) => setCaret(e.currentTarget.selectionStart ?? 0)}
+        onKeyUp={(e) => {
+          if (e.key === 'ArrowLeft' || e.key === 'ArrowRight' || e.key === 'Home' || e.key === 'End') setCaret(e.currentTarget.selectionStart ?? 0);
+        }}
+      />
+      <div class="row">
+        {hint && (
+          <span class="error" role="alert">
+            {hint}
+          </span>
+        )}
+        <span class="hint grow">{t('composer.help')}</span>
+        <button type="submit" class={note || !canWrite ? 'note-btn' : 'primary'}>
+          {note || !canWrite ? t('composer.addNote') : t('composer.send')}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,64 @@
+import type { OperatorStatus } from '@hark/shared/protocol';
+import { useState } from 'preact/hooks';
+import { actions, type Screen, t, useApp } from '../app';
+import { LANGS } from '../i18n';
+import { askNotificationPermission, notificationPermission } from '../notify';
+import { Avatar } from './Avatar';
+
+const STATUSES: OperatorStatus[] = ['online', 'away', 'offline'];
+
+export function Header() {
+  const s = useApp();
+  const me = s.rt.me;
+  const [perm, setPerm] = useState(notificationPermission());
+  const screens: Screen[] = ['inbox', 'stats', ...(me?.role === 'admin' ? (['admin'] as Screen[]) : []), 'account'];
+  return (
+    <header class="header">
+      <span class="brand">Hark</span>
+      <nav class="nav">
+        {screens.map((sc) => (
+          <button key={sc} type="button" class={s.screen === sc ? 'tab active' : 'tab'} aria-current={s.screen === sc ? 'page' : undefined} onClick={() => actions.go(sc)}>
+            {t(`screen.${sc}`)}
+          </button>
+        ))}
+        {me?.role !== 'admin' && (
+          <button type="button" class={s.screen === 'admin' ? 'tab active' : 'tab'} onClick={() => actions.go('admin')}>
+            {t('admin.replies')}
+          </button>
+        )}
+      </nav>
+      <span class={`conn conn-${s.rt.connection}`} data-testid="connection">
+        {t(`conn.${s.rt.connection}`)}
+      </span>
+      {perm === 'default' && (
+        <button type="button" class="small" onClick={async () => setPerm(await askNotificationPermission())}>
+          {t('header.enableNotifications')}
+        </button>
+      )}
+      <select class="lang" aria-label={t('header.language')} value={s.lang} onChange={(e) => actions.setLang(e.currentTarget.value as never)}>
+        {LANGS.map((l) => (
+          <option key={l.id} value={l.id}>
+            {l.name}
+          </option>
+        ))}
+      </select>
+      {me && (
+        <label class={`status status-${me.status}`}>
+          <span class="sr-only">{t('header.status')}</span>
+          <select aria-label={t('header.status')} name="status" value={me.status} onChange={(e) => actions.setStatus(e.currentTarget.value as OperatorStatus)}>
+            {STATUSES.map((st) => (
+              <option key={st} value={st}>
+                {t(`status.${st}`)}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      {me && <Avatar name={me.name} avatar={me.avatar} />}
+      {me && <span class="me-name">{me.name}</span>}
+      <button type="button" class="small" onClick={() => void actions.signOut()}>
+        {t('header.signOut')}
+      </button>
+    </header>
+  );
+}

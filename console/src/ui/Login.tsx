@@ -1,0 +1,70 @@
+import { useState } from 'preact/hooks';
+import { actions, t, useApp } from '../app';
+import { ApiError } from '../api';
+import { LANGS } from '../i18n';
+
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) {
+    const key = `error.${e.code}`;
+    const known = t(key as never);
+    return known === key ? e.message : known;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function Login() {
+  const s = useApp();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (ev: Event) => {
+    ev.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await actions.signIn(email.trim(), password);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="login">
+      <form class="card login-card" onSubmit={submit}>
+        <h1>{t('login.title')}</h1>
+        <label>
+          {t('login.email')}
+          <input type="email" name="email" autocomplete="username" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+        </label>
+        <label>
+          {t('login.password')}
+          <input
+            type="password"
+            name="password"
+            autocomplete="current-password"
+            required
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
+        </label>
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" class="primary" disabled={busy}>
+          {t('login.submit')}
+        </button>
+        <select class="lang" aria-label={t('header.language')} value={s.lang} onChange={(e) => actions.setLang(e.currentTarget.value as never)}>
+          {LANGS.map((l) => (
+            <option key={l.id} value={l.id}>
+              {l.name}
+            </option>
+          ))}
+        </select>
+      </form>
+    </div>
+  );
+}

@@ -1,0 +1,129 @@
+import type { ConvSummary } from '@hark/shared/protocol';
+import { useEffect, useState } from 'preact/hooks';
+import { actions, t, useApp } from '../app';
+import { api } from '../api';
+import { dateTime, localTime, parseUserAgent, safeHref } from '../format';
+import { useNow } from './useNow';
+
+function Link({ url }: { url: string | undefined }) {
+  const href = safeHref(url);
+  if (!url) return <span class="hint">—</span>;
+  return href ? (
+    <a href={href} target="_blank" rel="noopener noreferrer">
+      {url}
+    </a>
+  ) : (
+    <span>{url}</span>
+  );
+}
+
+export function VisitorPanel({ conv }: { conv: ConvSummary }) {
+  const s = useApp();
+  const now = useNow(30_000);
+  const v = conv.visitor;
+  const agent = parseUserAgent(v.ua);
+  const [previous, setPrevious] = useState<ConvSummary[] | null>(null);
+  useEffect(() => {
+    setPrevious(null);
+    let live = true;
+    // Previous conversations of the same visitor; the server filters by visitor id.
+    api
+      .conversations({ status: 'resolved', visitor: v.id, site: conv.site })
+      .then((list) => live && setPrevious(list.filter((c) => c.id !== conv.id && c.visitor.id === v.id)))
+      .catch(() => live && setPrevious([]));
+    return () => {
+      live = false;
+    };
+  }, [v.id, conv.id]);
+  const site = s.sites.find((x) => x.id === conv.site);
+  const attrs = Object.entries(v.attrs ?? {});
+  return (
+    <aside class="visitor" aria-label={t('visitor.title')}>
+      <h3>
+        {v.name || t('visitor.anonymous')}
+        {v.verified && (
+          <span class="badge verified" title={t('visitor.verifiedHint')}>
+            {t('visitor.verified')}
+          </span>
+        )}
+        <span class={v.online ? 'dot online' : 'dot'} title={v.online ? t('visitor.online') : t('visitor.away')} />
+      </h3>
+      <dl>
+        {v.email && (
+          <>
+            <dt>{t('visitor.email')}</dt>
+            <dd>{v.email}</dd>
+          </>
+        )}
+        {site && (
+          <>
+            <dt>{t('visitor.site')}</dt>
+            <dd>{site.name}</dd>
+          </>
+        )}
+        <dt>{t('visitor.page')}</dt>
+        <dd data-testid="visitor-page">
+          {v.page ? (
+            <>
+              <div class="page-title">{v.page.title || '—'}</div>
+              <Link url={v.page.url} />
+            </>
+          ) : (
+            '—'
+          )}
+        </dd>
+        <dt>{t('visitor.referrer')}</dt>
+        <dd>
+          <Link url={v.page?.referrer} />
+        </dd>
+        <dt>{t('visitor.browser')}</dt>
+        <dd>
+          {agent.browser} · {agent.os}
+        </dd>
+        <dt>{t('visitor.language')}</dt>
+        <dd>{v.locale ?? '—'}</dd>
+        <dt>{t('visitor.localTime')}</dt>
+        <dd>
+          {localTime(v.tz, new Date(now), s.lang) ?? '—'} {v.tz && <span class="hint">({v.tz})</span>}
+        </dd>
+        {v.userId && (
+          <>
+            <dt>{t('visitor.userId')}</dt>
+            <dd>{v.userId}</dd>
+          </>
+        )}
+      </dl>
+      {attrs.length > 0 && (
+        <>
+          <h4>{t('visitor.attributes')}</h4>
+          <dl class="attrs">
+            {attrs.map(([k, val]) => (
+              <>
+                <dt key={`k${k}`}>{k}</dt>
+                <dd key={`v${k}`}>{String(val)}</dd>
+              </>
+            ))}
+          </dl>
+        </>
+      )}
+      <h4>{t('visitor.previous')}</h4>
+      {previous === null ? (
+        <p class="hint">{t('app.loading')}</p>
+      ) : previous.length === 0 ? (
+        <p class="hint">{t('visitor.noPrevious')}</p>
+      ) : (
+        <ul class="previous">
+          {previous.map((c) => (
+            <li key={c.id}>
+              <button type="button" class="link" onClick={() => actions.openConv(c)}>
+                {dateTime(c.createdAt, s.lang)}
+                {c.operator ? ` · ${c.operator.name}` : ''}
+                {c.rating ? ` · ${c.rating === 'good' ? '👍' : '👎'}` : ''}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </aside>
+  );
+}
