@@ -1,0 +1,105 @@
+/**
+ * buildApp(): the whole gateway as a Fastify instance, without a port, so tests
+ * build as many as they like. `listen()` happens only in main.ts.
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
+import websocket from '@fastify/websocket';
+import { HarkError, MAX_BODY_BYTES, MAX_FRAME_BYTES } from '@hark/shared';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { type Config, readConfig } from './config';
+import { registerErrorHandler } from './http/errors';
+import { adminRoutes } from './http/admin';
+import { authRoutes } from './http/auth';
+import { conversationRoutes } from './http/conversations';
+import { healthRoutes } from './http/health';
+import { ownOrigin } from './http/origin';
+import { socketRoutes } from './http/sockets';
+import { staticRoutes } from './http/static';
+import { createMetrics } from './metrics';
+import { type Connections, type RedisTarget, connect } from './redis/client';
+import { type Ctx, type StatsHooks, noHooks } from './realtime/context';
+import { Gateway } from './realtime/gateway';
+import { Hub } from './realtime/hub';
+import { Router } from './routing/router';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../..');
+
+export interface AppOptions {
+  config?: Partial<Config>;
+  redis: RedisTarget;
+  logger?: boolean | object;
+  widgetDir?: string;
+  consoleDir?: string;
+  hooks?: StatsHooks;
+}
+
+export interface HarkApp {
+  app: FastifyInstance;
+  gateway: Gateway;
+  ctx: Ctx;
+  conns: Connections;
+  /** Drains sockets (1012), closes the server and the Redis connections. */
+  close(): Promise<void>;
+}
+
+export async function buildApp(opts: AppOptions): Promise<HarkApp> {
+  const config: Config = { ...readConfig({}), ...opts.config };
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: MAX_BODY_BYTES,
+    trustProxy: process.env.TRUST_PROXY === '1',
+    // Never log message text: request bodies are not logged, and redact cookies.
+  });
+  const conns = connect(opts.redis);
+  const metrics = createMetrics();
+  const hub = new Hub(conns);
+  const ctx: Ctx = { c: conns, hub, router: new Router(conns), metrics, log: app.log, config, hooks: opts.hooks ?? noHooks };
+  hub.onError = (e) => app.log.warn({ err: e }, 'pubsub');
+  conns.cmd.on('error', (e) => app.log.warn({ err: e }, 'redis'));
+  const gateway = new Gateway(ctx);
+
+  await app.register(cookie);
+  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false } });
+  registerErrorHandler(app);
+
+  // CSRF: every state-changing REST call must come from the console's own origin.
+  app.addHook('onRequest', async (req) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+    if (req.headers.origin !== ownOrigin(req, config.publicOrigin)) throw new HarkError('CSRF');
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+
+  healthRoutes(app, ctx);
+  authRoutes(app, ctx, gateway);
+  adminRoutes(app, ctx, gateway);
+  conversationRoutes(app, ctx);
+  // Console features register here (teams, saved replies, stats).
+  socketRoutes(app, ctx, gateway);
+  staticRoutes(app, {
+    widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),
+    console: opts.consoleDir ?? resolve(repo, 'console/dist'),
+  });
+
+  gateway.start();
+  let closed = false;
+  return {
+    app,
+    gateway,
+    ctx,
+    conns,
+    async close() {
+      if (closed) return;
+      closed = true;
+      gateway.drain();
+      gateway.stop();
+      await app.close();
+      await conns.close();
+    },
+  };
+}

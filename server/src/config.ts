@@ -1,0 +1,34 @@
+/** Every setting the gateway reads from the environment. The README lists each. */
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string | undefined;
+  clusterNodes: string[] | undefined;
+  dataDir: string;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  /** Public origin of the gateway (for the console's CSRF/origin check) when behind a proxy. */
+  publicOrigin: string | undefined;
+  /** 'everysec' | 'always' | 'replica': how acknowledged writes are made durable. */
+  durability: 'everysec' | 'always' | 'replica';
+  logLevel: string;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const durability = env.HARK_DURABILITY ?? 'everysec';
+  if (durability !== 'everysec' && durability !== 'always' && durability !== 'replica') {
+    throw new Error(`HARK_DURABILITY must be everysec, always or replica (got "${durability}")`);
+  }
+  return {
+    port: Number(env.PORT ?? 8080),
+    host: env.HOST ?? '127.0.0.1',
+    redisUrl: env.REDIS_URL || undefined,
+    clusterNodes: env.REDIS_CLUSTER_NODES ? env.REDIS_CLUSTER_NODES.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    dataDir: env.DATA_DIR ?? '.hark-data',
+    adminEmail: env.ADMIN_EMAIL || undefined,
+    adminPassword: env.ADMIN_PASSWORD || undefined,
+    publicOrigin: env.PUBLIC_ORIGIN || undefined,
+    durability,
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+}

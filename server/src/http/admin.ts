@@ -1,0 +1,149 @@
+/** Operators and sites (admin). Teams, saved replies and stats live in their own files. */
+import { HarkError, MAX_MESSAGE_CHARS, randomId } from '@hark/shared';
+import { Type as T } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Ctx } from '../realtime/context';
+import type { Gateway } from '../realtime/gateway';
+import { K } from '../store/keys';
+import { canSeeSite, createOperator, getOperator, listOperators, publicOperator, updateOperator } from '../store/operators';
+import { destroyAllSessions } from '../store/sessions';
+import { type Site, createSite, getSite, listSites, newSecret, saveSite } from '../store/sites';
+import { requireAdmin, requireOperator } from './auth';
+
+const Role = T.Union([T.Literal('admin'), T.Literal('supervisor'), T.Literal('operator')]);
+const Ids = T.Array(T.String({ maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }), { maxItems: 100 });
+const Avatar = T.String({ maxLength: 200_000 });
+const OperatorBody = T.Object(
+  {
+    email: T.String({ maxLength: 320, pattern: '^[^\\s@]+@[^\\s@]+$' }),
+    name: T.String({ minLength: 1, maxLength: 100 }),
+    password: T.String({ minLength: 10, maxLength: 1024 }),
+    role: T.Optional(Role),
+    capacity: T.Optional(T.Integer({ minimum: 0, maximum: 100 })),
+    sites: T.Optional(Ids),
+    teams: T.Optional(Ids),
+    avatar: T.Optional(Avatar),
+  },
+  { additionalProperties: false },
+);
+const OperatorPatch = T.Partial(T.Object({ ...OperatorBody.properties, active: T.Boolean() }), { additionalProperties: false });
+
+const Hours = T.Union([
+  T.Null(),
+  T.Object({ tz: T.String({ maxLength: 64 }), days: T.Record(T.String({ pattern: '^[0-6]$' }), T.Array(T.Tuple([T.String({ pattern: '^\\d\\d:\\d\\d$' }), T.String({ pattern: '^\\d\\d:\\d\\d$' })]), { maxItems: 8 })) }),
+]);
+const SiteFields = {
+  name: T.String({ minLength: 1, maxLength: 100 }),
+  origins: T.Array(T.String({ maxLength: 300 }), { maxItems: 50 }),
+  color: T.String({ pattern: '^#[0-9a-fA-F]{6}$' }),
+  position: T.Union([T.Literal('right'), T.Literal('left')]),
+  label: T.String({ maxLength: 60 }),
+  greeting: T.String({ maxLength: MAX_MESSAGE_CHARS }),
+  locales: T.Array(T.String({ maxLength: 10 }), { maxItems: 20 }),
+  hours: Hours,
+  prechat: T.Boolean(),
+  offlineForm: T.Boolean(),
+  unansweredMs: T.Integer({ minimum: 1000, maximum: 24 * 3600_000 }),
+  team: T.String({ maxLength: 64 }),
+  typingPreview: T.Boolean(),
+  requeueOnOffline: T.Boolean(),
+};
+const SitePatch = T.Partial(T.Object(SiteFields), { additionalProperties: false });
+const SiteCreate = T.Intersect([T.Object({ name: SiteFields.name, id: T.Optional(T.String({ pattern: '^[A-Za-z0-9_-]{3,40}$' })) }), T.Partial(T.Object(SiteFields))]);
+
+/** A site as the console sees it: the secret is never sent back, only whether one is set. */
+export function siteView(s: Site) {
+  const { secret, ...rest } = s;
+  return { ...rest, identitySecretSet: secret !== '' };
+}
+
+export function adminRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway): void {
+  const r = ctx.c.cmd;
+
+  app.get('/v1/operators', async (req) => {
+    const me = await requireOperator(ctx, req);
+    const all = await listOperators(r);
+    if (me.role === 'admin') return all;
+    // Colleagues on shared sites, without e-mail unless supervisor.
+    return all
+      .filter((o) => o.sites.some((s) => me.sites.includes(s)) || o.id === me.id)
+      .map((o) => (me.role === 'supervisor' || o.id === me.id ? o : { ...o, email: '' }));
+  });
+
+  app.post('/v1/operators', { schema: { body: OperatorBody } }, async (req, reply) => {
+    await requireAdmin(ctx, req);
+    const op = await createOperator(r, req.body as Parameters<typeof createOperator>[1]);
+    await gw.refreshOperator(op.id);
+    return reply.code(201).send(op);
+  });
+
+  app.patch('/v1/operators/:id', { schema: { body: OperatorPatch } }, async (req) => {
+    const me = await requireOperator(ctx, req);
+    const { id } = req.params as { id: string };
+    const body = req.body as Record<string, unknown>;
+    const self = me.id === id;
+    // Operators may edit their own name and avatar; everything else is the admin's.
+    const selfAllowed = Object.keys(body).every((k) => k === 'name' || k === 'avatar');
+    if (me.role !== 'admin' && !(self && selfAllowed)) throw new HarkError('FORBIDDEN');
+    const op = await updateOperator(r, id, body);
+    if (body.active === false || body.password !== undefined) {
+      const ended = await destroyAllSessions(r, id);
+      await gw.endSessions(id, body.active === false ? '*' : ended);
+    }
+    await gw.refreshOperator(id);
+    return publicOperator(op);
+  });
+
+  app.get('/v1/operators/:id', async (req) => {
+    const me = await requireOperator(ctx, req);
+    const op = await getOperator(r, (req.params as { id: string }).id);
+    if (!op || (me.role !== 'admin' && op.id !== me.id && !op.sites.some((s) => me.sites.includes(s)))) throw new HarkError('NOT_FOUND');
+    return publicOperator(op);
+  });
+
+  app.get('/v1/sites', async (req) => {
+    const me = await requireOperator(ctx, req);
+    return (await listSites(r)).filter((s) => canSeeSite(me, s.id)).map(siteView);
+  });
+
+  app.get('/v1/sites/:id', async (req) => {
+    const me = await requireOperator(ctx, req);
+    const s = await getSite(r, (req.params as { id: string }).id);
+    if (!s || !canSeeSite(me, s.id)) throw new HarkError('NOT_FOUND');
+    return siteView(s);
+  });
+
+  app.post('/v1/sites', { schema: { body: SiteCreate } }, async (req, reply) => {
+    await requireAdmin(ctx, req);
+    const { id, name, ...rest } = req.body as { id?: string; name: string } & Partial<Site>;
+    const siteId = id ?? randomId(12);
+    if (await r.sismember(K.sites, siteId)) throw new HarkError('CONFLICT', 'A site with this id exists.');
+    return reply.code(201).send(siteView(await createSite(r, siteId, name, rest)));
+  });
+
+  app.patch('/v1/sites/:id', { schema: { body: SitePatch } }, async (req) => {
+    await requireAdmin(ctx, req);
+    const { id } = req.params as { id: string };
+    if (!(await getSite(r, id))) throw new HarkError('NOT_FOUND');
+    const s = await saveSite(r, id, req.body as Partial<Site>);
+    return siteView(s);
+  });
+
+  /** Makes a new identity-verification secret; it is shown in this answer only. */
+  app.post('/v1/sites/:id/secret', async (req) => {
+    await requireAdmin(ctx, req);
+    const { id } = req.params as { id: string };
+    if (!(await getSite(r, id))) throw new HarkError('NOT_FOUND');
+    const secret = newSecret();
+    await saveSite(r, id, { secret });
+    return { secret };
+  });
+
+  app.delete('/v1/sites/:id/secret', async (req) => {
+    await requireAdmin(ctx, req);
+    const { id } = req.params as { id: string };
+    if (!(await getSite(r, id))) throw new HarkError('NOT_FOUND');
+    await saveSite(r, id, { secret: '' });
+    return { ok: true };
+  });
+}

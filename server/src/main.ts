@@ -1,0 +1,55 @@
+/** `pnpm start`: Redis (our own unless REDIS_URL is set), first-run setup, one port for everything. */
+import { resolve } from 'node:path';
+import { buildApp } from './app';
+import { bootstrap } from './bootstrap';
+import { readConfig } from './config';
+import { type RedisProcess, startRedis } from './redis/supervisor';
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  let stopping = false;
+  let redis: RedisProcess | undefined;
+  let url = config.redisUrl;
+  if (!url && !config.clusterNodes) {
+    const dir = resolve(config.dataDir, 'redis');
+    redis = await startRedis({ dir, autoInstall: true, appendfsync: config.durability === 'always' ? 'always' : 'everysec' });
+    url = redis.url;
+    console.log(`hark: started redis-server on 127.0.0.1:${redis.port} (data in ${dir}, AOF on)`);
+    redis.child.on('exit', (code, sig) => {
+      if (!stopping) {
+        console.error(`hark: redis-server exited (${code ?? sig}); restarting`);
+        void redis?.restart().catch((e) => {
+          console.error(`hark: could not restart redis-server: ${e.message}`);
+          process.exit(1);
+        });
+      }
+    });
+  }
+  const hark = await buildApp({
+    config,
+    redis: config.clusterNodes ? { clusterNodes: config.clusterNodes } : { url: url as string },
+    logger: { level: config.logLevel, redact: ['req.headers.cookie', 'req.headers.authorization'] },
+  });
+  const first = await bootstrap(hark.conns, config);
+  await hark.app.listen({ port: config.port, host: config.host });
+  const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`;
+  console.log(`\nHark is running:\n  demo page  ${base}/\n  console    ${base}/console/\n`);
+  if (first.admin) {
+    console.log(`First run: admin account ${first.admin.email}${first.admin.generated ? ` with password ${first.admin.password} (shown once; change it in the console)` : ' (password from ADMIN_PASSWORD)'}\n`);
+  }
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`hark: ${sig}, shutting down`);
+    await hark.close();
+    await redis?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((e) => {
+  console.error(`hark: ${e instanceof Error ? e.message : e}`);
+  process.exit(1);
+});

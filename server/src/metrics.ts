@@ -1,0 +1,23 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one gateway (one registry per app, so tests can build many apps). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    visitors: new Gauge({ name: 'hark_visitors_connected', help: 'Visitor sockets connected to this gateway', registers: [registry] }),
+    operators: new Gauge({ name: 'hark_operators_connected', help: 'Operator sockets connected to this gateway', registers: [registry] }),
+    messages: new Counter({ name: 'hark_messages_total', help: 'Messages stored through this gateway', labelNames: ['from'], registers: [registry] }),
+    errors: new Counter({ name: 'hark_errors_total', help: 'Errors answered, by code', labelNames: ['code'], registers: [registry] }),
+    delivery: new Histogram({
+      name: 'hark_store_latency_seconds',
+      help: 'Time from receiving a message to its stream append being acknowledged by Redis',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    redisRtt: new Gauge({ name: 'hark_redis_rtt_seconds', help: 'Round trip of the last PING to Redis', registers: [registry] }),
+    queueLength: new Gauge({ name: 'hark_queue_length', help: 'Conversations waiting, per site', labelNames: ['site'], registers: [registry] }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

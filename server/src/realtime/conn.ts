@@ -1,0 +1,113 @@
+/**
+ * What both socket kinds share: frames processed strictly in order, one error
+ * path (an error frame, or a close with the code's close code), backpressure,
+ * frame-rate limit and catch-up buffering.
+ */
+import { ERRORS, type ErrorCode, FRAMES_BURST, FRAMES_PER_SEC, HarkError, MAX_SOCKET_BUFFER_BYTES, compareStreamIds } from '@hark/shared';
+import type { WebSocket } from 'ws';
+import { Bucket } from './bucket';
+import type { Metrics } from '../metrics';
+
+/** Errors that end the socket rather than only answering with an error frame. */
+const FATAL: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'FRAME_TOO_LARGE', 'SLOW_CONSUMER', 'NOT_AUTHENTICATED', 'ACCOUNT_DISABLED', 'SHUTTING_DOWN', 'PROTOCOL_VERSION']);
+
+export abstract class Conn {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly frames = new Bucket(FRAMES_PER_SEC, FRAMES_BURST);
+  /** Last stream id sent to this socket per conversation. */
+  protected readonly lastSent = new Map<string, string>();
+  /** While catching up after hello, live entries wait here. */
+  private pending: { conv: string; id: string; send: () => void }[] | null = null;
+  closed = false;
+  alive = true;
+
+  constructor(
+    readonly ws: WebSocket,
+    protected readonly metrics: Metrics,
+    readonly kind: 'visitor' | 'operator',
+  ) {
+    ws.on('message', (data, isBinary) => {
+      if (this.closed) return;
+      if (!this.frames.take()) {
+        this.fail(new HarkError('RATE_LIMITED', 'Too many frames; slow down.'));
+        return;
+      }
+      const raw = isBinary ? '' : (data as Buffer).toString('utf8');
+      this.chain = this.chain.then(() => this.handleRaw(raw)).catch((e) => this.fail(e));
+    });
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    ws.on('close', () => {
+      this.closed = true;
+      this.onClose();
+    });
+    ws.on('error', () => {});
+  }
+
+  protected abstract handleRaw(raw: string): Promise<void>;
+  protected abstract onClose(): void;
+
+  send(frame: object): void {
+    this.sendRaw(JSON.stringify(frame));
+  }
+
+  sendRaw(s: string): void {
+    if (this.closed) return;
+    if (this.ws.bufferedAmount > MAX_SOCKET_BUFFER_BYTES) {
+      this.fail(new HarkError('SLOW_CONSUMER'));
+      return;
+    }
+    this.ws.send(s);
+  }
+
+  error(code: ErrorCode, message?: string, cid?: string): void {
+    this.metrics.errors.inc({ code });
+    const f: { type: 'error'; code: string; message: string; cid?: string } = { type: 'error', code, message: message ?? ERRORS[code].message };
+    if (cid) f.cid = cid;
+    this.send(f);
+  }
+
+  /** Answers an error as a frame; ends the socket for the codes that must. */
+  fail(e: unknown, cid?: string): void {
+    if (this.closed) return;
+    const err = e instanceof HarkError ? e : new HarkError('INTERNAL');
+    if (!(e instanceof HarkError)) this.onInternalError(e);
+    if (FATAL.has(err.code)) {
+      this.metrics.errors.inc({ code: err.code });
+      this.closed = true;
+      try {
+        this.ws.send(JSON.stringify({ type: 'error', code: err.code, message: err.message }));
+      } catch {}
+      this.ws.close(ERRORS[err.code].close, err.code);
+      this.onClose();
+      return;
+    }
+    this.error(err.code, err.message, cid);
+  }
+
+  protected onInternalError(_e: unknown): void {}
+
+  // ------------------------------------------------------------ ordered delivery
+  /** Sends an entry unless this socket already has it; while syncing, holds it back. */
+  deliverEntry(conv: string, id: string, send: () => void): void {
+    if (this.pending) {
+      this.pending.push({ conv, id, send });
+      return;
+    }
+    const last = this.lastSent.get(conv);
+    if (last && compareStreamIds(id, last) <= 0) return;
+    this.lastSent.set(conv, id);
+    send();
+  }
+
+  protected beginSync(): void {
+    this.pending ??= [];
+  }
+
+  protected endSync(): void {
+    const p = this.pending ?? [];
+    this.pending = null;
+    for (const x of p) this.deliverEntry(x.conv, x.id, x.send);
+  }
+}

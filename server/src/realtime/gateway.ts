@@ -1,0 +1,233 @@
+/**
+ * The realtime half of one gateway process: site views, the operators and
+ * visitors connected here, presence leases, the sweeper that turns lapsed
+ * leases into "offline" and gives their chats back to the queue, the
+ * heartbeat, and a graceful drain.
+ */
+import { HEARTBEAT_MS, type Me, OFFLINE_GRACE_MS, type OperatorPresence, type OperatorStatus, PRESENCE_RENEW_MS, PRESENCE_TTL_MS } from '@hark/shared';
+import { publish } from '../redis/publish';
+import { type ConvMeta, appendEntry, eventEntry, getMeta } from '../store/conversations';
+import { K } from '../store/keys';
+import { type Operator, getOperator, isSupervisor, listOperators, toMe, updateOperator } from '../store/operators';
+import { getSite, listSites } from '../store/sites';
+import type { Conn } from './conn';
+import type { Ctx } from './context';
+import type { OperatorConn } from './operator-socket';
+import { SiteView } from './site-view';
+
+export class Gateway {
+  private readonly views = new Map<string, SiteView>();
+  private readonly operators = new Map<string, Set<OperatorConn>>();
+  readonly sockets = new Set<Conn>();
+  private timers: NodeJS.Timeout[] = [];
+  draining = false;
+
+  constructor(private readonly ctx: Ctx) {}
+
+  start(): void {
+    this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_MS));
+    this.timers.push(setInterval(() => void this.renewLeases().catch((e) => this.ctx.log.warn({ err: e }, 'lease renewal failed')), PRESENCE_RENEW_MS));
+    this.timers.push(setInterval(() => void this.sweep().catch((e) => this.ctx.log.warn({ err: e }, 'sweep failed')), PRESENCE_RENEW_MS));
+    for (const t of this.timers) t.unref();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const v of this.views.values()) v.close();
+    this.views.clear();
+  }
+
+  track(conn: Conn): void {
+    this.sockets.add(conn);
+    conn.ws.once('close', () => this.sockets.delete(conn));
+  }
+
+  /** Ping every socket; one that did not answer the last ping is gone (ws README heartbeat). */
+  private heartbeat(): void {
+    for (const s of this.sockets) {
+      if (!s.alive) {
+        s.ws.terminate();
+        continue;
+      }
+      s.alive = false;
+      s.ws.ping();
+    }
+  }
+
+  /** Stops taking new sockets and asks every client to reconnect elsewhere (1012). */
+  drain(): void {
+    this.draining = true;
+    for (const s of this.sockets) s.ws.close(1012, 'SHUTTING_DOWN');
+  }
+
+  // ------------------------------------------------------------ operators
+  async addOperator(conn: OperatorConn): Promise<void> {
+    let set = this.operators.get(conn.me.id);
+    const first = !set;
+    if (!set) {
+      set = new Set();
+      this.operators.set(conn.me.id, set);
+    }
+    set.add(conn);
+    const sites = await this.sitesOf(conn.me);
+    await this.ctx.router.renewLease(sites, conn.me.id);
+    if (first) {
+      for (const s of sites) await this.ctx.router.setOperator(s, conn.me, Date.now() + PRESENCE_TTL_MS);
+      for (const s of sites) await publish(this.ctx.c, K.siteChannel(s), `p${conn.me.id}`);
+    }
+  }
+
+  removeOperator(conn: OperatorConn): void {
+    const set = this.operators.get(conn.me.id);
+    if (!set) return;
+    set.delete(conn);
+    if (set.size === 0) this.operators.delete(conn.me.id);
+    for (const v of this.views.values()) {
+      v.ops.delete(conn);
+      if (v.ops.size === 0) {
+        v.close();
+        this.views.delete(v.site);
+      }
+    }
+  }
+
+  /** Sites an operator works on: admins, every site. */
+  async sitesOf(op: Operator): Promise<string[]> {
+    if (op.role === 'admin') return (await listSites(this.ctx.c.cmd)).map((s) => s.id);
+    return op.sites;
+  }
+
+  async viewsFor(conn: OperatorConn): Promise<SiteView[]> {
+    const out: SiteView[] = [];
+    for (const site of await this.sitesOf(conn.me)) {
+      let v = this.views.get(site);
+      if (!v) {
+        v = new SiteView(this.ctx, site);
+        this.views.set(site, v);
+      }
+      v.ops.add(conn);
+      await v.ready;
+      out.push(v);
+    }
+    return out;
+  }
+
+  viewsOf(conn: OperatorConn): SiteView[] {
+    return [...this.views.values()].filter((v) => v.ops.has(conn));
+  }
+
+  meOf(op: Operator): Me {
+    return toMe(op);
+  }
+
+  async presenceFor(op: Operator): Promise<OperatorPresence[]> {
+    const sites = new Set(await this.sitesOf(op));
+    const all = await listOperators(this.ctx.c.cmd);
+    const out: OperatorPresence[] = [];
+    for (const o of all) {
+      if (!o.active) continue;
+      const shared = o.role === 'admin' ? [...sites] : o.sites.filter((s) => sites.has(s));
+      if (!shared.length && o.id !== op.id) continue;
+      let load = 0;
+      for (const s of shared) load += Number((await this.ctx.c.cmd.hget(K.siteLoad(s), o.id)) ?? 0);
+      out.push({ id: o.id, name: o.name, status: o.status, load, capacity: o.capacity, sites: o.sites });
+    }
+    return out;
+  }
+
+  /** Sets an operator's own status; routing honours it at once on every site. */
+  async setStatus(opId: string, status: OperatorStatus): Promise<void> {
+    const op = await updateOperator(this.ctx.c.cmd, opId, { status });
+    const live = this.operators.has(opId);
+    for (const s of await this.sitesOf(op)) {
+      await this.ctx.router.setOperator(s, op, live ? Date.now() + PRESENCE_TTL_MS : undefined);
+      await publish(this.ctx.c, K.siteChannel(s), `p${opId}`);
+    }
+    await publish(this.ctx.c, K.operatorChannel(opId), 's');
+  }
+
+  /** Resolves a conversation: capacity freed, visitor told, numbers recorded, queue drained. */
+  async resolve(m: ConvMeta): Promise<void> {
+    const { c, router } = this.ctx;
+    const was = await router.release(m.site, m.id);
+    const now = Date.now();
+    await c.cmd.hset(K.conv(m.id), { status: 'resolved', resolvedAt: String(now) });
+    await c.cmd.hdel(K.conv(m.id), 'waitingSince');
+    const cur = await c.cmd.hget(K.visitor(m.visitor), 'conv');
+    if (cur === m.id) await c.cmd.hdel(K.visitor(m.visitor), 'conv');
+    await appendEntry(this.ctx.c, eventEntry(m.id, 'resolved', { cid: `sys-resolved-${m.id}-${m.createdAt}-${now}` }), 'other');
+    await router.doorbell(m.site, m.id);
+    const op = was || m.op;
+    if (op) await this.ctx.hooks.resolved(m.site, op, m.id, now - m.createdAt);
+  }
+
+  // ------------------------------------------------------------ presence
+  private async renewLeases(): Promise<void> {
+    for (const [opId, conns] of this.operators) {
+      const conn = conns.values().next().value;
+      if (!conn) continue;
+      await this.ctx.router.renewLease(await this.sitesOf(conn.me), opId);
+    }
+  }
+
+  /**
+   * Operators whose lease lapsed more than OFFLINE_GRACE_MS ago (every console
+   * tab closed, or their gateway died) go offline; per site setting their open
+   * chats return to the queue. Chats unanswered past the site's threshold whose
+   * operator is away or offline return to the queue too. Idempotent: every
+   * gateway may run it.
+   */
+  private async sweep(): Promise<void> {
+    const { c, router } = this.ctx;
+    const now = Date.now();
+    for (const site of await listSites(c.cmd)) {
+      const lapsed = await c.cmd.zrangebyscore(K.siteLease(site.id), '-inf', now - OFFLINE_GRACE_MS);
+      for (const opId of lapsed) {
+        if (this.operators.has(opId)) continue;
+        await c.cmd.zrem(K.siteLease(site.id), opId);
+        const op = await getOperator(c.cmd, opId);
+        if (op && op.status !== 'offline') {
+          await this.setStatus(opId, 'offline');
+        }
+        if (site.requeueOnOffline) {
+          const assign = await c.cmd.hgetall(K.siteAssign(site.id));
+          for (const [conv, o] of Object.entries(assign)) if (o === opId) await router.requeue(site.id, conv);
+        }
+      }
+      const assign = await c.cmd.hgetall(K.siteAssign(site.id));
+      if (!Object.keys(assign).length) continue;
+      const status = await c.cmd.hgetall(K.siteStatus(site.id));
+      for (const [conv, opId] of Object.entries(assign)) {
+        if (status[opId] === 'online') continue;
+        const m = await getMeta(c.cmd, conv);
+        if (m?.waitingSince && now - m.waitingSince > site.unansweredMs) await router.requeue(site.id, conv);
+      }
+    }
+  }
+
+  /** An operator's sessions ended (password change, deactivation): close their sockets everywhere. */
+  async endSessions(opId: string, hashes: string[] | '*'): Promise<void> {
+    await publish(this.ctx.c, K.operatorChannel(opId), `k${hashes === '*' ? '*' : hashes.join(',')}`);
+  }
+
+  async refreshOperator(opId: string): Promise<void> {
+    await publish(this.ctx.c, K.operatorChannel(opId), 's');
+    const op = await getOperator(this.ctx.c.cmd, opId);
+    if (!op) return;
+    const sites = op.active ? await this.sitesOf(op) : op.sites;
+    for (const s of sites) {
+      if (!op.active) await this.ctx.router.removeOperator(s, op.id);
+      else await this.ctx.router.setOperator(s, op, this.operators.has(opId) ? Date.now() + PRESENCE_TTL_MS : undefined);
+      await publish(this.ctx.c, K.siteChannel(s), `p${opId}`);
+    }
+  }
+
+  isSupervisor(op: Operator): boolean {
+    return isSupervisor(op);
+  }
+
+  async siteExists(id: string): Promise<boolean> {
+    return (await getSite(this.ctx.c.cmd, id)) !== null;
+  }
+}

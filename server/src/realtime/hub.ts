@@ -1,0 +1,192 @@
+/**
+ * The gateway's side of pub/sub: reference-counted channel subscriptions, and
+ * dispatch to the sockets on this gateway. Pub/sub is the doorbell, the stream
+ * is the truth: for every conversation with local listeners the hub remembers
+ * the last stream id it dispatched, skips anything at or below it, and after its
+ * subscriber reconnects (Redis restart, CLIENT KILL, output-buffer cut-off) it
+ * reads every gap back from the stream before dispatching anything live.
+ */
+import type { Entry } from '@hark/shared';
+import { compareStreamIds } from '@hark/shared';
+import type { Connections } from '../redis/client';
+import { readEntries } from '../store/conversations';
+import { K } from '../store/keys';
+
+export interface ConvListener {
+  /** `json` is the stored entry without its id, shared by all listeners. */
+  onEntry(entry: Entry): void;
+  /** Ephemeral conversation events: typing ('t'), seen ('s'), state changed ('c'). */
+  onConvSignal(conv: string, kind: string, body: string): void;
+}
+export interface ChannelListener {
+  onSignal(payload: string): void;
+  /** Called after the subscriber reconnected: doorbells may have been missed. */
+  onResync?(): void;
+}
+
+type Sub = { count: number; ready: Promise<void> };
+
+export class Hub {
+  private readonly subs = new Map<string, Sub>();
+  private readonly convListeners = new Map<string, Set<ConvListener>>();
+  private readonly channelListeners = new Map<string, Set<ChannelListener>>();
+  /** Last stream id dispatched per conversation. */
+  private readonly lastId = new Map<string, string>();
+  private catchingUp = false;
+  private buffered: [string, string][] = [];
+  private firstReady = true;
+  onError: (err: unknown) => void = () => {};
+
+  constructor(private readonly c: Connections) {
+    const onMessage = (ch: string, msg: string) => this.onMessage(ch, msg);
+    if (c.sharded) c.sub.on('smessage', onMessage);
+    else c.sub.on('message', onMessage);
+    c.sub.on('ready', () => {
+      if (this.firstReady) {
+        this.firstReady = false;
+        return;
+      }
+      void this.catchUp().catch((e) => this.onError(e));
+    });
+    c.sub.on('error', (e) => this.onError(e));
+  }
+
+  // ------------------------------------------------------------ subscriptions
+  private subscribe(ch: string): Promise<void> {
+    const s = this.subs.get(ch);
+    if (s) {
+      s.count++;
+      return s.ready;
+    }
+    const sub = this.c.sub as unknown as { subscribe(ch: string): Promise<unknown>; ssubscribe(ch: string): Promise<unknown> };
+    const ready = (this.c.sharded ? sub.ssubscribe(ch) : sub.subscribe(ch)).then(() => undefined);
+    this.subs.set(ch, { count: 1, ready });
+    return ready;
+  }
+
+  private unsubscribe(ch: string): void {
+    const s = this.subs.get(ch);
+    if (!s) return;
+    if (--s.count > 0) return;
+    this.subs.delete(ch);
+    const sub = this.c.sub as unknown as { unsubscribe(ch: string): Promise<unknown>; sunsubscribe(ch: string): Promise<unknown> };
+    void (this.c.sharded ? sub.sunsubscribe(ch) : sub.unsubscribe(ch)).catch((e) => this.onError(e));
+  }
+
+  /** Starts delivering a conversation's entries and signals to `l`. Resolves once the subscription is live. */
+  async followConv(conv: string, l: ConvListener): Promise<void> {
+    let set = this.convListeners.get(conv);
+    if (!set) {
+      set = new Set();
+      this.convListeners.set(conv, set);
+    }
+    if (set.has(l)) return;
+    set.add(l);
+    await this.subscribe(K.convChannel(conv));
+    if (!this.lastId.has(conv)) {
+      const last = await this.c.cmd.xrevrange(K.convStream(conv), '+', '-', 'COUNT', 1);
+      const id = last[0]?.[0];
+      const cur = this.lastId.get(conv);
+      if (id && (!cur || compareStreamIds(id, cur) > 0)) this.lastId.set(conv, id);
+      else if (!cur) this.lastId.set(conv, '0-0');
+    }
+  }
+
+  unfollowConv(conv: string, l: ConvListener): void {
+    const set = this.convListeners.get(conv);
+    if (!set?.delete(l)) return;
+    if (set.size === 0) {
+      this.convListeners.delete(conv);
+      this.lastId.delete(conv);
+    }
+    this.unsubscribe(K.convChannel(conv));
+  }
+
+  async listen(channel: string, l: ChannelListener): Promise<void> {
+    let set = this.channelListeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.channelListeners.set(channel, set);
+    }
+    if (set.has(l)) return;
+    set.add(l);
+    await this.subscribe(channel);
+  }
+
+  unlisten(channel: string, l: ChannelListener): void {
+    const set = this.channelListeners.get(channel);
+    if (!set?.delete(l)) return;
+    if (set.size === 0) this.channelListeners.delete(channel);
+    this.unsubscribe(channel);
+  }
+
+  get subscriptionCount(): number {
+    return this.subs.size;
+  }
+
+  // ------------------------------------------------------------ dispatch
+  private onMessage(ch: string, msg: string): void {
+    if (this.catchingUp) {
+      this.buffered.push([ch, msg]);
+      return;
+    }
+    this.dispatch(ch, msg);
+  }
+
+  private dispatch(ch: string, msg: string): void {
+    if (ch.startsWith('{conv:')) {
+      const conv = ch.slice(6, ch.indexOf('}'));
+      const kind = msg[0];
+      if (kind === 'e') {
+        const sp = msg.indexOf(' ');
+        this.deliver(conv, msg.slice(1, sp), msg.slice(sp + 1));
+        return;
+      }
+      const set = this.convListeners.get(conv);
+      if (set) for (const l of [...set]) l.onConvSignal(conv, kind ?? '', msg.slice(1));
+      return;
+    }
+    const set = this.channelListeners.get(ch);
+    if (set) for (const l of [...set]) l.onSignal(msg);
+  }
+
+  private deliver(conv: string, id: string, json: string): void {
+    const set = this.convListeners.get(conv);
+    if (!set) return;
+    const last = this.lastId.get(conv);
+    if (last && compareStreamIds(id, last) <= 0) return;
+    this.lastId.set(conv, id);
+    let entry: Entry;
+    try {
+      entry = { ...(JSON.parse(json) as Omit<Entry, 'id'>), id, conv };
+    } catch (e) {
+      this.onError(e);
+      return;
+    }
+    for (const l of [...set]) l.onEntry(entry);
+  }
+
+  /** Closes every gap left while the subscriber was away, then dispatches what arrived meanwhile. */
+  async catchUp(): Promise<void> {
+    this.catchingUp = true;
+    try {
+      for (const conv of [...this.convListeners.keys()]) {
+        for (;;) {
+          const after = this.lastId.get(conv) ?? '0-0';
+          const entries = await readEntries(this.c.cmd, conv, after === '0-0' ? '' : after);
+          for (const e of entries) {
+            const { id, conv: _c, ...rest } = e;
+            this.deliver(conv, id, JSON.stringify(rest));
+          }
+          if (entries.length === 0 || !this.convListeners.has(conv)) break;
+        }
+      }
+    } finally {
+      const buf = this.buffered;
+      this.buffered = [];
+      this.catchingUp = false;
+      for (const [ch, msg] of buf) this.dispatch(ch, msg);
+      for (const set of this.channelListeners.values()) for (const l of [...set]) l.onResync?.();
+    }
+  }
+}

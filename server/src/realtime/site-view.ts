@@ -1,0 +1,156 @@
+/**
+ * A gateway's live picture of one site's unresolved conversations, kept for the
+ * operator sockets of that site on this gateway. It follows every open
+ * conversation of the site and decides, per socket, what that operator may
+ * see: the same rule (canSee) on the fan-out path as on the request path.
+ */
+import type { ConvSummary, Entry, OperatorPresence, OperatorStatus, ServerToOperator } from '@hark/shared';
+import { getMeta, summary } from '../store/conversations';
+import { K } from '../store/keys';
+import { getOperator } from '../store/operators';
+import { getVisitor, visitorInfo } from '../store/visitors';
+import type { Ctx } from './context';
+import type { ChannelListener, ConvListener } from './hub';
+import type { OperatorConn } from './operator-socket';
+
+export class SiteView implements ChannelListener, ConvListener {
+  readonly convs = new Map<string, ConvSummary>();
+  readonly ops = new Set<OperatorConn>();
+  readonly ready: Promise<void>;
+  private readonly entryFrames = new WeakMap<Entry, string>();
+
+  constructor(
+    private readonly ctx: Ctx,
+    readonly site: string,
+  ) {
+    this.ready = this.load();
+  }
+
+  private async load(): Promise<void> {
+    await this.ctx.hub.listen(K.siteChannel(this.site), this);
+    const ids = await this.ctx.c.cmd.zrange(K.siteOpen(this.site), 0, -1);
+    await Promise.all(ids.map((id) => this.refresh(id, false)));
+  }
+
+  close(): void {
+    this.ctx.hub.unlisten(K.siteChannel(this.site), this);
+    for (const id of this.convs.keys()) this.ctx.hub.unfollowConv(id, this);
+    this.convs.clear();
+  }
+
+  /** Re-reads a conversation and tells every socket that could see it before or can now. */
+  async refresh(conv: string, notify = true): Promise<void> {
+    const m = await getMeta(this.ctx.c.cmd, conv);
+    if (!m || m.site !== this.site) return;
+    const s = await summary(this.ctx.c.cmd, m);
+    const before = this.convs.get(conv);
+    if (s.status === 'resolved') {
+      this.convs.delete(conv);
+      this.ctx.hub.unfollowConv(conv, this);
+    } else {
+      this.convs.set(conv, s);
+      await this.ctx.hub.followConv(conv, this);
+    }
+    if (!notify) return;
+    const frame = JSON.stringify({ type: 'conv', conv: s } satisfies ServerToOperator);
+    for (const op of this.ops) if (op.canSee(s) || (before && op.canSee(before))) op.sendRaw(frame);
+  }
+
+  visible(op: OperatorConn): ConvSummary[] {
+    return [...this.convs.values()].filter((s) => op.canSee(s));
+  }
+
+  onSignal(p: string): void {
+    const kind = p[0];
+    const arg = p.slice(1);
+    const run = (f: () => Promise<void>) => void f().catch((e) => this.ctx.log.error({ err: e }, 'site view'));
+    if (kind === 'c') run(() => this.refresh(arg));
+    else if (kind === 'q') run(() => this.refreshPositions());
+    else if (kind === 'p') run(() => this.presence(arg));
+    else if (kind === 'v') run(() => this.visitorChanged(arg));
+  }
+
+  onResync(): void {
+    void this.load().then(() => {
+      for (const op of this.ops) op.resync();
+    });
+  }
+
+  private async refreshPositions(): Promise<void> {
+    const q = await this.ctx.c.cmd.zrange(K.siteQueue(this.site), 0, -1);
+    this.ctx.metrics.queueLength.set({ site: this.site }, q.length);
+    q.forEach((conv, i) => {
+      const s = this.convs.get(conv);
+      if (!s || s.position === i + 1) return;
+      s.position = i + 1;
+      const frame = JSON.stringify({ type: 'conv', conv: s } satisfies ServerToOperator);
+      for (const op of this.ops) if (op.canSee(s)) op.sendRaw(frame);
+    });
+  }
+
+  async presenceOf(opId: string): Promise<OperatorPresence | null> {
+    const op = await getOperator(this.ctx.c.cmd, opId);
+    if (!op) return null;
+    const load = Number((await this.ctx.c.cmd.hget(K.siteLoad(this.site), opId)) ?? 0);
+    return { id: op.id, name: op.name, status: op.status as OperatorStatus, load, capacity: op.capacity, sites: op.sites };
+  }
+
+  private async presence(opId: string): Promise<void> {
+    const p = await this.presenceOf(opId);
+    if (!p) return;
+    const frame = JSON.stringify({ type: 'presence', operator: p } satisfies ServerToOperator);
+    for (const op of this.ops) op.sendRaw(frame);
+  }
+
+  private async visitorChanged(conv: string): Promise<void> {
+    const s = this.convs.get(conv);
+    if (!s) return;
+    const v = await getVisitor(this.ctx.c.cmd, s.visitor.id);
+    if (!v) return;
+    s.visitor = visitorInfo(v);
+    const frame = JSON.stringify({ type: 'visitor', conv, visitor: s.visitor } satisfies ServerToOperator);
+    for (const op of this.ops) if (op.canSee(s)) op.sendRaw(frame);
+  }
+
+  // ------------------------------------------------------------ fan-out
+  onEntry(e: Entry): void {
+    const s = this.convs.get(e.conv);
+    if (!s) return;
+    if (e.kind === 'msg') {
+      s.last = e;
+      if (e.from === 'visitor') s.waitingSince ??= e.at;
+      else if (e.from === 'operator') {
+        delete s.waitingSince;
+        s.firstResponseAt ??= e.at;
+      }
+    }
+    let frame = this.entryFrames.get(e);
+    if (!frame) {
+      frame = JSON.stringify({ type: 'entry', entry: e } satisfies ServerToOperator);
+      this.entryFrames.set(e, frame);
+    }
+    const f = frame;
+    for (const op of this.ops) if (op.canSee(s)) op.deliverEntry(e.conv, e.id, () => op.sendRaw(f));
+  }
+
+  onConvSignal(conv: string, kind: string, body: string): void {
+    const s = this.convs.get(conv);
+    if (!s || kind === 'c') return;
+    let b: { by?: 'visitor' | 'operator'; on?: boolean; id?: string; op?: { id: string; name: string }; preview?: string };
+    try {
+      b = JSON.parse(body);
+    } catch {
+      return;
+    }
+    if (b.by !== 'visitor' && b.by !== 'operator') return;
+    let frame: ServerToOperator;
+    if (kind === 't') {
+      frame = { type: 'typing', conv, on: !!b.on, by: b.by };
+      if (b.op) frame.op = b.op;
+      if (b.preview) frame.preview = b.preview;
+    } else if (kind === 's' && b.id) frame = { type: 'seen', conv, by: b.by, id: b.id };
+    else return;
+    const str = JSON.stringify(frame);
+    for (const op of this.ops) if (op.canSee(s) && !(b.op && b.op.id === op.me.id)) op.sendRaw(str);
+  }
+}

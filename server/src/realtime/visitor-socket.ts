@@ -1,0 +1,351 @@
+/**
+ * One visitor's socket. Authentication (origin, site, token) happened in the
+ * upgrade hook; this class only ever acts on the visitor's own conversations,
+ * and every entry it sends passes toVisitorEntry (no notes, no operator-only
+ * fields), on the live fan-out path and on catch-up alike.
+ */
+import {
+  type Entry,
+  HarkError,
+  type Identity,
+  type ServerToVisitor,
+  VISITOR_BURST,
+  VISITOR_MSGS_PER_SEC,
+  type VisitorConv,
+  type VisitorToServer,
+  toVisitorEntry,
+} from '@hark/shared';
+import { checkText, parseVisitorToServer } from '@hark/shared/parse';
+import type { WebSocket } from 'ws';
+import { publish } from '../redis/publish';
+import { appendEntry, ensureOpenConv, eventEntry, getMeta, readEntries, readEntriesBefore, visitorConv } from '../store/conversations';
+import { K } from '../store/keys';
+import { type Site, anyOperatorAvailable, getSite, inBusinessHours, publicSiteConfig } from '../store/sites';
+import { type VisitorPatch, getVisitor, updateVisitor } from '../store/visitors';
+import { Bucket } from './bucket';
+import { Conn } from './conn';
+import type { Ctx } from './context';
+import type { ChannelListener, ConvListener } from './hub';
+import { verifyIdentity } from './identity';
+
+const visitorFrames = new WeakMap<Entry, string | null>();
+
+/** One serialisation of an entry's visitor view, shared by every visitor socket on this gateway. */
+function visitorFrame(e: Entry): string | null {
+  let f = visitorFrames.get(e);
+  if (f === undefined) {
+    const v = toVisitorEntry(e);
+    f = v ? JSON.stringify({ type: 'entry', entry: v } satisfies ServerToVisitor) : null;
+    visitorFrames.set(e, f);
+  }
+  return f;
+}
+
+export class VisitorConn extends Conn implements ConvListener {
+  private readonly follows = new Set<string>();
+  private readonly positions = new Map<string, number>();
+  private readonly msgs = new Bucket(VISITOR_MSGS_PER_SEC, VISITOR_BURST);
+  private readonly visitorListener: ChannelListener;
+  private readonly siteListener: ChannelListener;
+  private listeningSite = false;
+  private hello = false;
+
+  constructor(
+    private readonly ctx: Ctx,
+    ws: WebSocket,
+    private site: Site,
+    readonly visitorId: string,
+    private readonly ua: string,
+    private readonly siteBucket: Bucket,
+  ) {
+    super(ws, ctx.metrics, 'visitor');
+    ctx.metrics.visitors.inc();
+    this.visitorListener = {
+      onSignal: (p) => this.onVisitorSignal(p),
+      onResync: () => void this.refreshAll(),
+    };
+    this.siteListener = { onSignal: (p) => p === 'q' && void this.refreshPositions() };
+    void ctx.hub.listen(K.visitorChannel(visitorId), this.visitorListener).catch((e) => this.fail(e));
+  }
+
+  protected override onInternalError(e: unknown): void {
+    this.ctx.log.error({ err: e, visitor: this.visitorId }, 'visitor socket error');
+  }
+
+  protected onClose(): void {
+    this.ctx.metrics.visitors.dec();
+    this.ctx.hub.unlisten(K.visitorChannel(this.visitorId), this.visitorListener);
+    if (this.listeningSite) this.ctx.hub.unlisten(K.siteChannel(this.site.id), this.siteListener);
+    for (const conv of this.follows) this.ctx.hub.unfollowConv(conv, this);
+    this.follows.clear();
+  }
+
+  protected async handleRaw(raw: string): Promise<void> {
+    let f: VisitorToServer;
+    try {
+      f = parseVisitorToServer(raw);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    try {
+      await this.handle(f);
+    } catch (e) {
+      this.fail(e, 'cid' in f ? f.cid : undefined);
+    }
+  }
+
+  private async handle(f: VisitorToServer): Promise<void> {
+    const { c } = this.ctx;
+    switch (f.type) {
+      case 'hello':
+        return this.onHello(f);
+      case 'send':
+        return this.onSend(f.cid, f.text);
+      case 'typing': {
+        const conv = await c.cmd.hget(K.visitor(this.visitorId), 'conv');
+        if (!conv) return;
+        const body: Record<string, unknown> = { by: 'visitor', on: f.on };
+        if (this.site.typingPreview && f.preview && f.on) body.preview = f.preview.slice(0, 500);
+        await publish(c, K.convChannel(conv), `t${JSON.stringify(body)}`);
+        return;
+      }
+      case 'seen': {
+        await this.ownConv(f.conv);
+        await c.cmd.hset(K.conv(f.conv), 'visitorSeen', f.id);
+        await publish(c, K.convChannel(f.conv), `s${JSON.stringify({ by: 'visitor', id: f.id })}`);
+        return;
+      }
+      case 'page':
+        return this.patch({ page: f.page });
+      case 'identify':
+        return this.identify(f.user);
+      case 'attrs':
+        return this.patch({ attrs: f.attrs });
+      case 'prechat':
+        return this.patch({ name: f.name, email: checkEmail(f.email) });
+      case 'offline': {
+        const text = checkText(f.text);
+        const email = checkEmail(f.email);
+        await this.patch({ email, ...(f.name ? { name: f.name } : {}) });
+        const { conv } = await this.openConv();
+        await appendEntry(c, eventEntry(conv, 'offline-message', { email, cid: `off-${f.cid}` }), 'other');
+        return this.store(conv, f.cid, text);
+      }
+      case 'rate': {
+        const m = await this.ownConv(f.conv);
+        if (m.status !== 'resolved') throw new HarkError('CONFLICT', 'Only a resolved conversation can be rated.');
+        const comment = (f.comment ?? '').trim();
+        await c.cmd.hset(K.conv(f.conv), { rating: f.rating, ratingComment: comment });
+        const r = await appendEntry(c, eventEntry(f.conv, 'rated', { rating: f.rating, comment, cid: `rate-${f.conv}-${f.rating}-${comment.length}` }), 'other');
+        await this.ctx.router.doorbell(m.site, f.conv);
+        if (r.stored && m.op) await this.ctx.hooks.rated(m.site, m.op, f.conv, f.rating, comment);
+        return;
+      }
+      case 'history': {
+        await this.ownConv(f.conv);
+        const { entries, more } = await readEntriesBefore(c.cmd, f.conv, f.before ?? '');
+        this.send({ type: 'history', conv: f.conv, entries: entries.map(toVisitorEntry).filter((e): e is Entry => e !== null), more } satisfies ServerToVisitor);
+        return;
+      }
+    }
+  }
+
+  /** The conversation, if it is this visitor's own; otherwise CONVERSATION_NOT_FOUND (same answer as for a missing one). */
+  private async ownConv(conv: string) {
+    const m = await getMeta(this.ctx.c.cmd, conv);
+    if (!m || m.visitor !== this.visitorId || m.site !== this.site.id) throw new HarkError('CONVERSATION_NOT_FOUND');
+    return m;
+  }
+
+  private async patch(p: VisitorPatch): Promise<void> {
+    await updateVisitor(this.ctx.c.cmd, this.visitorId, p);
+    const conv = await this.ctx.c.cmd.hget(K.visitor(this.visitorId), 'conv');
+    if (conv) await publish(this.ctx.c, K.siteChannel(this.site.id), `v${conv}`);
+  }
+
+  private async identify(u: Identity): Promise<void> {
+    const verified = this.site.secret ? verifyIdentity(this.site.secret, u.id, u.hash) : false;
+    if (this.site.secret && !verified) throw new HarkError('IDENTITY_INVALID');
+    const p: VisitorPatch = { userId: u.id, verified };
+    if (u.name) p.name = u.name;
+    if (u.email) p.email = u.email;
+    await this.patch(p);
+  }
+
+  private async onHello(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
+    const { c } = this.ctx;
+    this.beginSync();
+    const site = await getSite(c.cmd, this.site.id);
+    if (site) this.site = site;
+    const patch: VisitorPatch = { ua: this.ua };
+    if (f.page) patch.page = f.page;
+    if (f.locale) patch.locale = f.locale;
+    if (f.tz) patch.tz = f.tz;
+    if (f.attrs) patch.attrs = f.attrs;
+    await updateVisitor(c.cmd, this.visitorId, patch);
+    if (f.user) await this.identify(f.user).catch((e) => this.fail(e));
+
+    const v = await getVisitor(c.cmd, this.visitorId);
+    const want = new Set(Object.keys(f.lastIds));
+    if (v?.conv) want.add(v.conv);
+    else {
+      const latest = await c.cmd.zrange(K.visitorConvs(this.visitorId), -1, -1);
+      if (latest[0]) want.add(latest[0]);
+    }
+    const convs: VisitorConv[] = [];
+    for (const id of want) {
+      const m = await getMeta(c.cmd, id);
+      if (!m || m.visitor !== this.visitorId) continue;
+      await this.follow(id);
+      convs.push(await visitorConv(c.cmd, m));
+    }
+    const inHours = inBusinessHours(this.site.hours);
+    const available = inHours && (await anyOperatorAvailable(c.cmd, this.site.id));
+    const welcome: ServerToVisitor = { type: 'welcome', visitorId: this.visitorId, site: publicSiteConfig(this.site, available, inHours), convs };
+    if (v?.name) welcome.name = v.name;
+    if (v?.email) welcome.email = v.email;
+    this.send(welcome);
+    for (const vc of convs) {
+      await this.catchUp(vc.id, f.lastIds[vc.id] ?? '');
+      this.trackQueue(vc);
+    }
+    this.endSync();
+    this.hello = true;
+    this.send({ type: 'synced' } satisfies ServerToVisitor);
+  }
+
+  private async catchUp(conv: string, after: string): Promise<void> {
+    let cursor = after;
+    for (;;) {
+      const entries = await readEntries(this.ctx.c.cmd, conv, cursor);
+      for (const e of entries) {
+        this.lastSent.set(conv, e.id);
+        const fr = visitorFrame(e);
+        if (fr) this.sendRaw(fr);
+      }
+      const last = entries.at(-1);
+      if (!last) break;
+      cursor = last.id;
+    }
+    const seen = await this.ctx.c.cmd.hget(K.conv(conv), 'opSeen');
+    if (seen) this.send({ type: 'seen', conv, id: seen } satisfies ServerToVisitor);
+  }
+
+  private async follow(conv: string): Promise<void> {
+    if (this.follows.has(conv)) return;
+    this.follows.add(conv);
+    await this.ctx.hub.followConv(conv, this);
+  }
+
+  private async openConv(): Promise<{ conv: string; created: boolean }> {
+    const r = await ensureOpenConv(this.ctx.c.cmd, this.site.id, this.visitorId, this.site.team);
+    if (!this.follows.has(r.conv)) {
+      await this.follow(r.conv);
+      if (r.created) await publish(this.ctx.c, K.visitorChannel(this.visitorId), `n${r.conv}`);
+    }
+    return r;
+  }
+
+  private async onSend(cid: string, raw: string): Promise<void> {
+    const text = checkText(raw);
+    if (!this.msgs.take() || !this.siteBucket.take()) throw new HarkError('RATE_LIMITED');
+    const { conv } = await this.openConv();
+    await this.store(conv, cid, text);
+  }
+
+  private async store(conv: string, cid: string, text: string): Promise<void> {
+    const t0 = performance.now();
+    const r = await appendEntry(this.ctx.c, { conv, at: Date.now(), kind: 'msg', from: 'visitor', text, cid }, 'visitor');
+    this.ctx.metrics.delivery.observe((performance.now() - t0) / 1000);
+    if (r.stored) this.ctx.metrics.messages.inc({ from: 'visitor' });
+    this.send({ type: 'ack', cid, conv, id: r.id } satisfies ServerToVisitor);
+    const status = await this.ctx.c.cmd.hget(K.conv(conv), 'status');
+    if (status === 'new') await this.ctx.router.route(this.site.id, conv, this.site.team);
+  }
+
+  // ------------------------------------------------------------ fan-out (hub → this socket)
+  onEntry(e: Entry): void {
+    if (!this.follows.has(e.conv)) return;
+    const fr = visitorFrame(e);
+    this.deliverEntry(e.conv, e.id, () => fr && this.sendRaw(fr));
+  }
+
+  onConvSignal(conv: string, kind: string, body: string): void {
+    if (!this.follows.has(conv) || !this.hello) return;
+    if (kind === 'c') {
+      void this.refreshConv(conv).catch((e) => this.onInternalError(e));
+      return;
+    }
+    let b: { by?: string; on?: boolean; id?: string; op?: { id: string; name: string } };
+    try {
+      b = JSON.parse(body);
+    } catch {
+      return;
+    }
+    if (b.by !== 'operator') return;
+    if (kind === 't') this.send({ type: 'typing', conv, on: !!b.on, ...(b.op ? { op: b.op } : {}) } satisfies ServerToVisitor);
+    else if (kind === 's' && b.id) this.send({ type: 'seen', conv, id: b.id } satisfies ServerToVisitor);
+  }
+
+  private onVisitorSignal(p: string): void {
+    if (p.startsWith('n')) {
+      const conv = p.slice(1);
+      if (this.follows.has(conv)) return;
+      void (async () => {
+        const m = await getMeta(this.ctx.c.cmd, conv);
+        if (!m || m.visitor !== this.visitorId) return;
+        await this.follow(conv);
+        this.send({ type: 'conv', conv: await visitorConv(this.ctx.c.cmd, m) } satisfies ServerToVisitor);
+        this.beginSync();
+        await this.catchUp(conv, this.lastSent.get(conv) ?? '');
+        this.endSync();
+      })().catch((e) => this.onInternalError(e));
+    } else if (p === 'x') {
+      this.fail(new HarkError('VISITOR_TOKEN_INVALID', 'This visitor was shut down.'));
+    }
+  }
+
+  private async refreshConv(conv: string): Promise<void> {
+    const m = await getMeta(this.ctx.c.cmd, conv);
+    if (!m) return;
+    const vc = await visitorConv(this.ctx.c.cmd, m);
+    this.send({ type: 'conv', conv: vc } satisfies ServerToVisitor);
+    this.trackQueue(vc);
+  }
+
+  private async refreshAll(): Promise<void> {
+    for (const conv of this.follows) await this.refreshConv(conv);
+  }
+
+  private trackQueue(vc: VisitorConv): void {
+    if (vc.status === 'queued' && vc.position) this.positions.set(vc.id, vc.position);
+    else this.positions.delete(vc.id);
+    const need = this.positions.size > 0;
+    if (need && !this.listeningSite) {
+      this.listeningSite = true;
+      void this.ctx.hub.listen(K.siteChannel(this.site.id), this.siteListener);
+    } else if (!need && this.listeningSite) {
+      this.listeningSite = false;
+      this.ctx.hub.unlisten(K.siteChannel(this.site.id), this.siteListener);
+    }
+  }
+
+  private async refreshPositions(): Promise<void> {
+    for (const [conv, pos] of this.positions) {
+      const rank = await this.ctx.c.cmd.zrank(K.siteQueue(this.site.id), conv);
+      if (rank === null) continue;
+      if (rank + 1 !== pos) {
+        this.positions.set(conv, rank + 1);
+        this.send({ type: 'conv', conv: { id: conv, status: 'queued', position: rank + 1 } } satisfies ServerToVisitor);
+      }
+    }
+  }
+}
+
+const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{2,}$/;
+export function checkEmail(email: string): string {
+  const e = email.trim();
+  if (!EMAIL_RE.test(e)) throw new HarkError('BAD_REQUEST', 'Enter a valid e-mail address.');
+  return e;
+}

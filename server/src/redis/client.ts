@@ -1,0 +1,76 @@
+/**
+ * Redis connections and their policies, in one place. A gateway holds two
+ * connections (or two cluster clients): one for commands and scripts, and one
+ * subscriber (a subscribed connection can run nothing else).
+ */
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { defineScripts, type ScriptedRedis } from '../store/scripts';
+
+/**
+ * Commands fail fast instead of queueing without bound while Redis is away
+ * (ioredis queues forever by default): after this many reconnect attempts a
+ * command rejects, the gateway answers OVERLOADED, and the client keeps the
+ * message in its outbox and resends it; the client id makes the resend safe.
+ */
+export const MAX_RETRIES_PER_REQUEST = 3;
+/** Reconnect backoff: 50 ms doubling to a 2 s cap, with ±25 % jitter. */
+export const RECONNECT_BASE_MS = 50;
+export const RECONNECT_CAP_MS = 2_000;
+
+export function retryStrategy(times: number): number {
+  const base = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** Math.min(times, 16));
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+export interface RedisTarget {
+  url?: string;
+  clusterNodes?: string[];
+}
+
+export interface Connections {
+  cmd: ScriptedRedis;
+  sub: Redis | Cluster;
+  sharded: boolean;
+  /** PUBLISH on one node, SPUBLISH on a cluster (sharded pub/sub keeps fan-out on the slot's own shard). */
+  publishCmd: 'PUBLISH' | 'SPUBLISH';
+  close(): Promise<void>;
+}
+
+const common: RedisOptions = {
+  maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+  retryStrategy,
+  enableAutoPipelining: true,
+};
+const { retryStrategy: _r, ...clusterNodeOptions } = common;
+
+export function connect(target: RedisTarget): Connections {
+  if (target.clusterNodes?.length) {
+    const nodes = target.clusterNodes.map((n) => {
+      const u = new URL(n.includes('://') ? n : `redis://${n}`);
+      return { host: u.hostname, port: Number(u.port || 6379) };
+    });
+    const cmd = new Cluster(nodes, { redisOptions: clusterNodeOptions, clusterRetryStrategy: retryStrategy, enableAutoPipelining: true });
+    const sub = new Cluster(nodes, { redisOptions: {}, clusterRetryStrategy: retryStrategy, shardedSubscribers: true });
+    return {
+      cmd: defineScripts(cmd),
+      sub,
+      sharded: true,
+      publishCmd: 'SPUBLISH',
+      async close() {
+        await Promise.allSettled([cmd.quit(), sub.quit()]);
+      },
+    };
+  }
+  const url = target.url ?? 'redis://127.0.0.1:6379';
+  const cmd = new Redis(url, common);
+  const sub = new Redis(url, { retryStrategy, maxRetriesPerRequest: null });
+  return {
+    cmd: defineScripts(cmd),
+    sub,
+    sharded: false,
+    publishCmd: 'PUBLISH',
+    async close() {
+      await Promise.allSettled([cmd.quit(), sub.quit()]);
+    },
+  };
+}

@@ -1,0 +1,171 @@
+import { CATCHUP_PAGE, type ConvSummary, type Entry, type Rating, type VisitorConv, randomId } from '@hark/shared';
+import type { Connections } from '../redis/client';
+import { K } from './keys';
+import type { ScriptedRedis } from './scripts';
+import { getVisitor, visitorInfo } from './visitors';
+import { json, num, optNum } from './util';
+
+export type ConvState = 'new' | 'queued' | 'open' | 'resolved';
+
+export interface ConvMeta {
+  id: string;
+  site: string;
+  visitor: string;
+  status: ConvState;
+  op?: string;
+  opName?: string;
+  opAvatar?: string;
+  team?: string;
+  createdAt: number;
+  queuedAt?: number;
+  assignedAt?: number;
+  firstResponseAt?: number;
+  resolvedAt?: number;
+  waitingSince?: number;
+  lastId?: string;
+  last?: Entry;
+  rating?: Rating;
+  ratingComment?: string;
+  /** Operators who joined (supervisors) and may write besides the assignee. */
+  joined: string[];
+  /** Last stream id the operator side has seen. */
+  opSeen?: string;
+}
+
+export async function getMeta(r: ScriptedRedis, conv: string): Promise<ConvMeta | null> {
+  const h = await r.hgetall(K.conv(conv));
+  if (!h.site || !h.visitor) return null;
+  const m: ConvMeta = {
+    id: conv,
+    site: h.site,
+    visitor: h.visitor,
+    status: (h.status as ConvState) ?? 'new',
+    createdAt: num(h.createdAt),
+    joined: json(h.joined, []),
+  };
+  if (h.op) m.op = h.op;
+  if (h.opName) m.opName = h.opName;
+  if (h.opAvatar) m.opAvatar = h.opAvatar;
+  if (h.team) m.team = h.team;
+  m.queuedAt = optNum(h.queuedAt);
+  m.assignedAt = optNum(h.assignedAt);
+  m.firstResponseAt = optNum(h.firstResponseAt);
+  m.resolvedAt = optNum(h.resolvedAt);
+  m.waitingSince = optNum(h.waitingSince);
+  if (h.lastId && h.last) m.last = { ...json<Omit<Entry, 'id'>>(h.last, { conv, at: 0, kind: 'msg' }), id: h.lastId };
+  if (h.lastId) m.lastId = h.lastId;
+  if (h.rating === 'good' || h.rating === 'bad') m.rating = h.rating;
+  if (h.ratingComment) m.ratingComment = h.ratingComment;
+  if (h.opSeen) m.opSeen = h.opSeen;
+  for (const k of Object.keys(m) as (keyof ConvMeta)[]) if (m[k] === undefined) delete m[k];
+  return m;
+}
+
+/**
+ * The visitor's open conversation, created when there is none. HSETNX on the
+ * visitor makes two tabs sending at once agree on one conversation.
+ */
+export async function ensureOpenConv(r: ScriptedRedis, site: string, visitor: string, team = ''): Promise<{ conv: string; created: boolean }> {
+  const id = randomId(16);
+  const created = (await r.hsetnx(K.visitor(visitor), 'conv', id)) === 1;
+  const conv = created ? id : ((await r.hget(K.visitor(visitor), 'conv')) ?? id);
+  if (created) {
+    const now = Date.now();
+    const h: Record<string, string> = { site, visitor, status: 'new', createdAt: String(now) };
+    if (team) h.team = team;
+    await r.hset(K.conv(conv), h);
+    await r.zadd(K.visitorConvs(visitor), now, conv);
+  }
+  return { conv, created };
+}
+
+export function decodeEntry(conv: string, id: string, fields: string[]): Entry | null {
+  const i = fields.indexOf('d');
+  if (i < 0) return null;
+  const body = json<Omit<Entry, 'id'> | null>(fields[i + 1], null);
+  return body ? { ...body, conv, id } : null;
+}
+
+/** Entries after `after` (exclusive; '' = from the start), in stream order, up to `count`. */
+export async function readEntries(r: ScriptedRedis, conv: string, after: string, count = CATCHUP_PAGE): Promise<Entry[]> {
+  const rows = await r.xrange(K.convStream(conv), after ? `(${after}` : '-', '+', 'COUNT', count);
+  const out: Entry[] = [];
+  for (const [id, fields] of rows) {
+    const e = decodeEntry(conv, id, fields);
+    if (e) out.push(e);
+  }
+  return out;
+}
+
+/** Up to `count` entries before `before` (exclusive; '' = the newest), returned in stream order. */
+export async function readEntriesBefore(r: ScriptedRedis, conv: string, before: string, count = CATCHUP_PAGE): Promise<{ entries: Entry[]; more: boolean }> {
+  const rows = await r.xrevrange(K.convStream(conv), before ? `(${before}` : '+', '-', 'COUNT', count + 1);
+  const more = rows.length > count;
+  const out: Entry[] = [];
+  for (const [id, fields] of rows.slice(0, count).reverse()) {
+    const e = decodeEntry(conv, id, fields);
+    if (e) out.push(e);
+  }
+  return { entries: out, more };
+}
+
+export type AppendRole = 'visitor' | 'operator' | 'other';
+
+/** Appends an entry once per client id and publishes it in the same script. */
+export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role: AppendRole): Promise<{ id: string; stored: boolean; firstResponse: boolean }> {
+  const conv = entry.conv;
+  const [id, stored, first] = await c.cmd.harkAppend(
+    K.convStream(conv),
+    K.convCids(conv),
+    K.conv(conv),
+    entry.cid ?? '',
+    JSON.stringify(entry),
+    c.publishCmd,
+    K.convChannel(conv),
+    String(entry.at),
+    role,
+  );
+  return { id, stored: stored === 1, firstResponse: first === 1 };
+}
+
+/** A system event entry, made idempotent by a client id derived from what happened. */
+export function eventEntry(conv: string, event: NonNullable<Entry['event']>, extra: Partial<Entry> = {}): Omit<Entry, 'id'> {
+  return { conv, at: Date.now(), kind: 'event', from: 'system', event, cid: `sys-${event}-${randomId(12)}`, ...extra };
+}
+
+export async function summary(r: ScriptedRedis, m: ConvMeta): Promise<ConvSummary> {
+  const v = await getVisitor(r, m.visitor);
+  const s: ConvSummary = {
+    id: m.id,
+    site: m.site,
+    status: m.status === 'new' ? 'queued' : m.status,
+    operator: m.op ? { id: m.op, name: m.opName ?? '', ...(m.opAvatar ? { avatar: m.opAvatar } : {}) } : null,
+    team: m.team ?? null,
+    visitor: v ? visitorInfo(v) : { id: m.visitor, verified: false, attrs: {} },
+    createdAt: m.createdAt,
+  };
+  if (m.queuedAt) s.queuedAt = m.queuedAt;
+  if (m.assignedAt) s.assignedAt = m.assignedAt;
+  if (m.firstResponseAt) s.firstResponseAt = m.firstResponseAt;
+  if (m.resolvedAt) s.resolvedAt = m.resolvedAt;
+  if (m.waitingSince && m.status !== 'resolved') s.waitingSince = m.waitingSince;
+  if (m.last) s.last = m.last;
+  if (m.rating) s.rating = m.rating;
+  if (m.ratingComment) s.ratingComment = m.ratingComment;
+  if (m.status === 'queued' || m.status === 'new') {
+    const rank = await r.zrank(K.siteQueue(m.site), m.id);
+    if (rank !== null) s.position = rank + 1;
+  }
+  return s;
+}
+
+export async function visitorConv(r: ScriptedRedis, m: ConvMeta): Promise<VisitorConv> {
+  const vc: VisitorConv = { id: m.id, status: m.status === 'new' ? 'queued' : m.status };
+  if (m.op) vc.operator = { id: m.op, name: m.opName ?? '', ...(m.opAvatar ? { avatar: m.opAvatar } : {}) };
+  if (m.status === 'queued' || m.status === 'new') {
+    const rank = await r.zrank(K.siteQueue(m.site), m.id);
+    if (rank !== null) vc.position = rank + 1;
+  }
+  if (m.rating) vc.rating = m.rating;
+  return vc;
+}

@@ -1,0 +1,54 @@
+/**
+ * Every Redis key and channel, in one place. Routing state of a site shares the
+ * hash tag {site:ID} so one Lua script can touch all of it, on one node or a
+ * cluster; a conversation's data shares {conv:ID}; a visitor's, {vis:ID}.
+ */
+export const K = {
+  sites: 'hark:sites',
+  site: (s: string) => `{site:${s}}:cfg`,
+  /** hash op -> online|away|offline, as the operator set it (routing honours it). */
+  siteStatus: (s: string) => `{site:${s}}:status`,
+  /** hash op -> max concurrent chats. */
+  siteCap: (s: string) => `{site:${s}}:cap`,
+  /** hash op -> open chats assigned. */
+  siteLoad: (s: string) => `{site:${s}}:load`,
+  /** hash op -> ms of the last assignment (ties go to the longest idle). */
+  siteIdle: (s: string) => `{site:${s}}:idle`,
+  /** zset op -> presence lease expiry (ms); renewed by gateways holding the operator's sockets. */
+  siteLease: (s: string) => `{site:${s}}:lease`,
+  /** hash op -> ",team1,team2," */
+  siteOpTeams: (s: string) => `{site:${s}}:opteams`,
+  /** zset conv -> ms it started waiting; oldest first. */
+  siteQueue: (s: string) => `{site:${s}}:queue`,
+  /** hash conv -> op, for every assigned, unresolved conversation. */
+  siteAssign: (s: string) => `{site:${s}}:assign`,
+  /** hash conv -> team the conversation is routed to. */
+  siteConvTeam: (s: string) => `{site:${s}}:cteam`,
+  /** zset conv -> created ms: every unresolved conversation (queued or open). */
+  siteOpen: (s: string) => `{site:${s}}:open`,
+  /** zset conv -> resolved ms. */
+  siteResolved: (s: string) => `{site:${s}}:resolved`,
+  /** Channel: lifecycle doorbells of the site's conversations and operators. */
+  siteChannel: (s: string) => `{site:${s}}:ev`,
+
+  conv: (c: string) => `{conv:${c}}:meta`,
+  convStream: (c: string) => `{conv:${c}}:s`,
+  convCids: (c: string) => `{conv:${c}}:cids`,
+  /** Channel: every entry of the conversation (published in the same script as the XADD), typing, seen, state. */
+  convChannel: (c: string) => `{conv:${c}}:ev`,
+
+  visitor: (v: string) => `{vis:${v}}:info`,
+  visitorConvs: (v: string) => `{vis:${v}}:convs`,
+  visitorChannel: (v: string) => `{vis:${v}}:ev`,
+  visitorToken: (tokenHash: string) => `hark:vtok:${tokenHash}`,
+  visitorByUser: (site: string, userId: string) => `hark:vuser:${site}:${userId}`,
+
+  operators: 'hark:ops',
+  operator: (o: string) => `hark:op:${o}`,
+  operatorByEmail: (email: string) => `hark:opemail:${email.toLowerCase()}`,
+  operatorSessions: (o: string) => `hark:op:${o}:sessions`,
+  /** Channel: an operator's own doorbell (status change, sessions ended). */
+  operatorChannel: (o: string) => `hark:op:${o}:ev`,
+  session: (h: string) => `hark:sess:${h}`,
+  loginAttempts: (k: string) => `hark:login:${k}`,
+} as const;

@@ -1,0 +1,208 @@
+/**
+ * The Lua scripts: the only places where several keys change together.
+ * Each is idempotent, because ioredis resends a command whose reply was lost
+ * when a connection drops (autoResendUnfulfilledCommands): see DESIGN.md traps.
+ */
+import type { Cluster, Redis, Result } from 'ioredis';
+
+/**
+ * Append one entry to a conversation stream, once per client id, and publish it
+ * in the same step, so pub/sub order is stream order and nothing is published
+ * that is not stored. KEYS: stream, cids, meta. ARGV: cid, json, publishCmd,
+ * channel, now, role ('visitor' | 'operator' for chat messages, which also move
+ * the conversation's `last` and waiting clock; 'other' for notes and events).
+ * Returns {id, stored (0|1), firstResponse (0|1)}.
+ */
+const APPEND = `
+local cid = ARGV[1]
+if cid ~= '' then
+  local ex = redis.call('HGET', KEYS[2], cid)
+  if ex then return {ex, 0, 0} end
+end
+local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[2])
+if cid ~= '' then redis.call('HSET', KEYS[2], cid, id) end
+local first = 0
+if ARGV[6] == 'visitor' then
+  if redis.call('HEXISTS', KEYS[3], 'waitingSince') == 0 then redis.call('HSET', KEYS[3], 'waitingSince', ARGV[5]) end
+elseif ARGV[6] == 'operator' then
+  redis.call('HDEL', KEYS[3], 'waitingSince')
+  if redis.call('HSETNX', KEYS[3], 'firstResponseAt', ARGV[5]) == 1 then first = 1 end
+end
+if ARGV[6] ~= 'other' then redis.call('HSET', KEYS[3], 'lastId', id, 'last', ARGV[2]) end
+redis.call(ARGV[3], ARGV[4], 'e' .. id .. ' ' .. ARGV[2])
+return {id, 1, first}
+`;
+
+/**
+ * All routing of one site in one atomic step. KEYS (all {site:ID}): status, cap,
+ * load, idle, lease, opteams, queue, assign, cteam, open, resolved.
+ * ARGV[1] = operation, ARGV[2] = now (ms), then the operation's arguments.
+ * Every reply is a flat array: {state, value, drained conv/op pairs…}.
+ *
+ * Choice of operator: status 'online', lease unexpired, in the conversation's
+ * team if it has one, load under capacity; lowest load wins, ties go to the one
+ * idle longest (oldest last assignment), then the lowest id, so the choice is
+ * deterministic.
+ */
+const ROUTE = `
+local now = tonumber(ARGV[2])
+local DEFAULT_CAP = 3
+local SCAN = 200
+local function pick(team)
+  local st = redis.call('HGETALL', KEYS[1])
+  local best, bestLoad, bestIdle = nil, 0, 0
+  for i = 1, #st, 2 do
+    local op = st[i]
+    if st[i + 1] == 'online' and tonumber(redis.call('ZSCORE', KEYS[5], op) or '0') > now then
+      local ok = true
+      if team ~= '' then
+        local t = redis.call('HGET', KEYS[6], op) or ''
+        ok = string.find(t, ',' .. team .. ',', 1, true) ~= nil
+      end
+      if ok then
+        local load = tonumber(redis.call('HGET', KEYS[3], op) or '0')
+        local cap = tonumber(redis.call('HGET', KEYS[2], op) or DEFAULT_CAP)
+        if load < cap then
+          local idle = tonumber(redis.call('HGET', KEYS[4], op) or '0')
+          if best == nil or load < bestLoad or (load == bestLoad and (idle < bestIdle or (idle == bestIdle and op < best))) then
+            best, bestLoad, bestIdle = op, load, idle
+          end
+        end
+      end
+    end
+  end
+  return best
+end
+local function assign(conv, op)
+  redis.call('HSET', KEYS[8], conv, op)
+  redis.call('HINCRBY', KEYS[3], op, 1)
+  redis.call('HSET', KEYS[4], op, now)
+  redis.call('ZREM', KEYS[7], conv)
+end
+local function unassign(conv)
+  local op = redis.call('HGET', KEYS[8], conv)
+  if op then
+    redis.call('HDEL', KEYS[8], conv)
+    if redis.call('HINCRBY', KEYS[3], op, -1) < 0 then redis.call('HSET', KEYS[3], op, 0) end
+    return op
+  end
+  return ''
+end
+local function drain(out)
+  local q = redis.call('ZRANGE', KEYS[7], 0, SCAN - 1)
+  for _, conv in ipairs(q) do
+    local team = redis.call('HGET', KEYS[9], conv) or ''
+    local op = pick(team)
+    if op then
+      assign(conv, op)
+      out[#out + 1] = conv
+      out[#out + 1] = op
+    elseif team == '' then
+      break
+    end
+  end
+  return out
+end
+local function state(conv, out)
+  local op = redis.call('HGET', KEYS[8], conv)
+  if op then out[1] = 'assigned'; out[2] = op; return out end
+  local r = redis.call('ZRANK', KEYS[7], conv)
+  if r then out[1] = 'queued'; out[2] = tostring(r + 1); return out end
+  if redis.call('ZSCORE', KEYS[11], conv) then out[1] = 'resolved'; out[2] = ''; return out end
+  out[1] = 'none'; out[2] = ''
+  return out
+end
+local function enqueue(conv)
+  local score = redis.call('ZSCORE', KEYS[10], conv) or now
+  redis.call('ZADD', KEYS[7], 'NX', score, conv)
+end
+
+local op = ARGV[1]
+if op == 'route' then
+  -- ARGV[3] conv, ARGV[4] team. New conversations join the back of the queue; the queue drains oldest first.
+  local conv, team = ARGV[3], ARGV[4]
+  if redis.call('HEXISTS', KEYS[8], conv) == 1 or redis.call('ZSCORE', KEYS[11], conv) then return state(conv, {'', ''}) end
+  redis.call('ZADD', KEYS[10], 'NX', now, conv)
+  if team ~= '' then redis.call('HSET', KEYS[9], conv, team) end
+  enqueue(conv)
+  return state(conv, drain({'', ''}))
+elseif op == 'drain' then
+  return drain({'drained', ''})
+elseif op == 'release' then
+  -- resolve: ARGV[3] conv
+  local conv = ARGV[3]
+  local was = unassign(conv)
+  redis.call('ZREM', KEYS[7], conv)
+  redis.call('ZREM', KEYS[10], conv)
+  redis.call('ZADD', KEYS[11], now, conv)
+  return drain({'released', was})
+elseif op == 'take' then
+  -- ARGV[3] conv, ARGV[4] op: an operator takes a waiting conversation by hand.
+  local conv, who = ARGV[3], ARGV[4]
+  local cur = redis.call('HGET', KEYS[8], conv)
+  if cur then return {cur == who and 'assigned' or 'taken', cur} end
+  if not redis.call('ZSCORE', KEYS[7], conv) then return {'notqueued', ''} end
+  assign(conv, who)
+  return {'assigned', who}
+elseif op == 'transfer' then
+  -- ARGV[3] conv, ARGV[4] to-operator or '', ARGV[5] team or ''
+  local conv, to, team = ARGV[3], ARGV[4], ARGV[5]
+  if not redis.call('ZSCORE', KEYS[10], conv) then return {'notopen', ''} end
+  local was = unassign(conv)
+  redis.call('ZREM', KEYS[7], conv)
+  if to ~= '' then
+    assign(conv, to)
+    return {'assigned', to, was}
+  end
+  if team ~= '' then redis.call('HSET', KEYS[9], conv, team) else redis.call('HDEL', KEYS[9], conv) end
+  enqueue(conv)
+  local out = state(conv, drain({'', ''}))
+  return out
+elseif op == 'requeue' then
+  -- ARGV[3] conv: back to the queue at its original place (its operator went away).
+  local conv = ARGV[3]
+  if not redis.call('ZSCORE', KEYS[10], conv) then return {'notopen', ''} end
+  unassign(conv)
+  enqueue(conv)
+  return state(conv, drain({'', ''}))
+elseif op == 'reopen' then
+  -- ARGV[3] conv, ARGV[4] op
+  local conv, who = ARGV[3], ARGV[4]
+  if redis.call('HEXISTS', KEYS[8], conv) == 1 then return state(conv, {'', ''}) end
+  redis.call('ZREM', KEYS[11], conv)
+  redis.call('ZADD', KEYS[10], now, conv)
+  assign(conv, who)
+  return {'assigned', who}
+elseif op == 'setop' then
+  -- ARGV[3] op, ARGV[4] status, ARGV[5] capacity, ARGV[6] ",teams,", ARGV[7] lease expiry (ms, '' keeps it)
+  local who = ARGV[3]
+  redis.call('HSET', KEYS[1], who, ARGV[4])
+  redis.call('HSET', KEYS[2], who, ARGV[5])
+  redis.call('HSET', KEYS[6], who, ARGV[6])
+  if ARGV[7] ~= '' then redis.call('ZADD', KEYS[5], tonumber(ARGV[7]), who) end
+  return drain({'drained', ''})
+elseif op == 'removeop' then
+  local who = ARGV[3]
+  redis.call('HDEL', KEYS[1], who)
+  redis.call('ZREM', KEYS[5], who)
+  return {'ok', ''}
+end
+return redis.error_reply('ERR unknown routing operation')
+`;
+
+export const ROUTE_KEYS = 11;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string): Result<[string, number, number], Context>;
+    harkRoute(...args: string[]): Result<string[], Context>;
+  }
+}
+
+export type ScriptedRedis = Redis | Cluster;
+
+export function defineScripts<R extends Redis | Cluster>(r: R): R {
+  r.defineCommand('harkAppend', { numberOfKeys: 3, lua: APPEND });
+  r.defineCommand('harkRoute', { numberOfKeys: ROUTE_KEYS, lua: ROUTE });
+  return r;
+}

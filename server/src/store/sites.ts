@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import type { SiteConfig } from '@hark/shared';
+import { DEFAULT_UNANSWERED_MS } from '@hark/shared';
+import type { ScriptedRedis } from './scripts';
+import { K } from './keys';
+import { bool, json, num } from './util';
+
+export interface BusinessHours {
+  tz: string;
+  /** Day (0 = Sunday … 6) -> list of ["HH:MM", "HH:MM"] open intervals. Empty object = always open. */
+  days: Record<string, [string, string][]>;
+}
+
+export interface Site {
+  id: string;
+  name: string;
+  origins: string[];
+  color: string;
+  position: 'right' | 'left';
+  label: string;
+  greeting: string;
+  locales: string[];
+  hours: BusinessHours | null;
+  prechat: boolean;
+  offlineForm: boolean;
+  unansweredMs: number;
+  /** All chats of the site go to this team ('' = anyone). */
+  team: string;
+  /** Operators may see what a visitor is typing before they send it. */
+  typingPreview: boolean;
+  /** When an operator goes offline, their open chats return to the queue. */
+  requeueOnOffline: boolean;
+  /** HMAC secret for identity verification; '' = verification off. Never sent to clients after creation. */
+  secret: string;
+  createdAt: number;
+}
+
+export const SITE_DEFAULTS: Omit<Site, 'id' | 'name' | 'createdAt'> = {
+  origins: [],
+  color: '#1f5fd6',
+  position: 'right',
+  label: 'Chat with us',
+  greeting: 'Hi! How can we help?',
+  locales: ['en', 'hr', 'ru'],
+  hours: null,
+  prechat: false,
+  offlineForm: true,
+  unansweredMs: DEFAULT_UNANSWERED_MS,
+  team: '',
+  typingPreview: false,
+  requeueOnOffline: true,
+  secret: '',
+};
+
+function toHash(s: Partial<Site>): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (v === undefined) continue;
+    if (typeof v === 'boolean') h[k] = v ? '1' : '0';
+    else if (typeof v === 'object') h[k] = JSON.stringify(v);
+    else h[k] = String(v);
+  }
+  return h;
+}
+
+function fromHash(id: string, h: Record<string, string>): Site {
+  return {
+    id,
+    name: h.name ?? id,
+    origins: json(h.origins, []),
+    color: h.color ?? SITE_DEFAULTS.color,
+    position: h.position === 'left' ? 'left' : 'right',
+    label: h.label ?? SITE_DEFAULTS.label,
+    greeting: h.greeting ?? SITE_DEFAULTS.greeting,
+    locales: json(h.locales, SITE_DEFAULTS.locales),
+    hours: json(h.hours, null),
+    prechat: bool(h.prechat),
+    offlineForm: h.offlineForm === undefined ? true : bool(h.offlineForm),
+    unansweredMs: num(h.unansweredMs, DEFAULT_UNANSWERED_MS),
+    team: h.team ?? '',
+    typingPreview: bool(h.typingPreview),
+    requeueOnOffline: h.requeueOnOffline === undefined ? true : bool(h.requeueOnOffline),
+    secret: h.secret ?? '',
+    createdAt: num(h.createdAt),
+  };
+}
+
+export async function getSite(r: ScriptedRedis, id: string): Promise<Site | null> {
+  const h = await r.hgetall(K.site(id));
+  return h.name === undefined ? null : fromHash(id, h);
+}
+
+export async function listSites(r: ScriptedRedis): Promise<Site[]> {
+  const ids = await r.smembers(K.sites);
+  const sites = await Promise.all(ids.sort().map((id) => getSite(r, id)));
+  return sites.filter((s): s is Site => s !== null);
+}
+
+export async function saveSite(r: ScriptedRedis, id: string, patch: Partial<Site>): Promise<Site> {
+  await r.hset(K.site(id), toHash(patch));
+  await r.sadd(K.sites, id);
+  const s = await getSite(r, id);
+  if (!s) throw new Error('site vanished');
+  return s;
+}
+
+export async function createSite(r: ScriptedRedis, id: string, name: string, patch: Partial<Site> = {}): Promise<Site> {
+  return saveSite(r, id, { ...SITE_DEFAULTS, ...patch, name, createdAt: Date.now() });
+}
+
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** What the public may know of a site: never its secret or origins. */
+export function publicSiteConfig(s: Site, available: boolean, inHours: boolean): SiteConfig {
+  return {
+    name: s.name,
+    color: s.color,
+    position: s.position,
+    label: s.label,
+    greeting: s.greeting,
+    prechat: s.prechat,
+    offlineForm: s.offlineForm,
+    available,
+    inHours,
+    locales: s.locales,
+    identityRequired: s.secret !== '',
+  };
+}
+
+/** Whether `at` falls inside the site's business hours (no hours set = always open). */
+export function inBusinessHours(hours: BusinessHours | null, at = new Date()): boolean {
+  if (!hours || Object.keys(hours.days ?? {}).length === 0) return true;
+  let parts: Intl.DateTimeFormatPart[];
+  try {
+    parts = new Intl.DateTimeFormat('en-GB', { timeZone: hours.tz, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  } catch {
+    return true;
+  }
+  const wd = parts.find((p) => p.type === 'weekday')?.value ?? 'Mon';
+  const day = String(['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(wd));
+  const hm = `${parts.find((p) => p.type === 'hour')?.value ?? '00'}:${parts.find((p) => p.type === 'minute')?.value ?? '00'}`;
+  return (hours.days[day] ?? []).some(([from, to]) => hm >= from && hm < to);
+}
+
+/** An operator of the site is online with a live lease. */
+export async function anyOperatorAvailable(r: ScriptedRedis, site: string, now = Date.now()): Promise<boolean> {
+  const [status, leases] = await Promise.all([r.hgetall(K.siteStatus(site)), r.zrangebyscore(K.siteLease(site), now, '+inf')]);
+  return leases.some((op) => status[op] === 'online');
+}

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, Http, type TestGateway, type TestRedis, cid, createOp, operator, testGateway, testRedis, visitor } from './harness';
+
+let redis: TestRedis;
+let gw: TestGateway;
+let admin: Http;
+
+beforeAll(async () => {
+  redis = await testRedis();
+  gw = await testGateway(redis.url);
+  admin = new Http(gw.base);
+  await admin.login(ADMIN.email, ADMIN.password);
+});
+afterAll(async () => {
+  await gw?.close();
+  await redis?.cleanup();
+});
+
+describe('core loop', () => {
+  it('a visitor message reaches an online operator, who answers with their name', async () => {
+    const ana = await createOp(admin, { email: 'ana@example.com', name: 'Ana' });
+    const op = await operator(gw, ana.http);
+    op.send({ type: 'status', status: 'online' });
+    await op.next('status', (f) => f.status === 'online');
+
+    const v = await visitor(gw);
+    await v.next('welcome');
+    await v.next('synced');
+    const c1 = cid();
+    v.send({ type: 'send', cid: c1, text: 'Hello, is anyone there?' });
+    const ack = await v.next('ack', (f) => f.cid === c1);
+    expect(ack.id).toMatch(/^\d+-\d+$/);
+
+    // 1. The conversation arrives at once, assigned to Ana.
+    const conv = await op.next('conv', (f) => f.conv.id === ack.conv && f.conv.status === 'open');
+    expect(conv.conv.operator?.name).toBe('Ana');
+    expect(conv.conv.last?.text).toBe('Hello, is anyone there?');
+    op.send({ type: 'open', conv: ack.conv });
+    const hist = await op.next('history', (f) => f.conv === ack.conv);
+    expect(hist.entries.filter((e) => e.kind === 'msg').map((e) => e.cid)).toEqual([c1]);
+
+    // 2. The visitor sees who is answering.
+    const vconv = await v.next('conv', (f) => f.conv.status === 'open');
+    expect(vconv.conv.operator?.name).toBe('Ana');
+
+    // 3. Ana answers; the visitor sees it with her name.
+    const c2 = cid();
+    op.send({ type: 'send', conv: ack.conv, cid: c2, text: 'Hi! Ana here.' });
+    await op.next('ack', (f) => f.cid === c2);
+    const reply = await v.next('entry', (f) => f.entry.kind === 'msg' && f.entry.from === 'operator');
+    expect(reply.entry.text).toBe('Hi! Ana here.');
+    expect(reply.entry.op?.name).toBe('Ana');
+
+    // 4. A second tab (same token) gets the whole history.
+    const tab2 = await visitor(gw, { token: v.token });
+    await tab2.next('synced');
+    const texts = tab2.of('entry').filter((f) => f.entry.kind === 'msg').map((f) => f.entry.text);
+    expect(texts).toEqual(['Hello, is anyone there?', 'Hi! Ana here.']);
+    v.close();
+    tab2.close();
+    op.close();
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * The one registry of error codes. Tests assert on `code`, never on message text.
+ * `status` is the HTTP status for REST; `close` is the WebSocket close code used
+ * when the error ends a socket (otherwise it is sent as an `error` frame and the
+ * socket stays open).
+ */
+export const ERRORS = {
+  BAD_FRAME: { status: 400, close: 1007, message: 'The frame is not valid JSON or does not match the protocol; see shared/src/protocol.ts.' },
+  UNKNOWN_TYPE: { status: 400, close: 1007, message: 'Unknown frame type; see shared/src/protocol.ts for the types this version accepts.' },
+  BAD_REQUEST: { status: 400, close: 1007, message: 'The request body does not match the schema.' },
+  PROTOCOL_VERSION: { status: 400, close: 1002, message: 'Unsupported protocol version; reload the page to get the current client.' },
+  EMPTY_MESSAGE: { status: 400, close: 1007, message: 'A message must contain some non-whitespace text.' },
+  MESSAGE_TOO_LONG: { status: 413, close: 1009, message: 'The message is longer than MAX_MESSAGE_CHARS; split it.' },
+  BODY_TOO_LARGE: { status: 413, close: 1009, message: 'The request body is larger than MAX_BODY_BYTES.' },
+  FRAME_TOO_LARGE: { status: 413, close: 1009, message: 'The frame is larger than MAX_FRAME_BYTES.' },
+  RATE_LIMITED: { status: 429, close: 1013, message: 'Too many messages; slow down and retry after a moment.' },
+  TOO_MANY_CONNECTIONS: { status: 429, close: 1013, message: 'Too many connections from this address.' },
+  LOGIN_RATE_LIMITED: { status: 429, close: 1008, message: 'Too many sign-in attempts; wait a minute and try again.' },
+  ORIGIN_NOT_ALLOWED: { status: 403, close: 1008, message: "This origin is not on the site's allowed origins." },
+  UNKNOWN_SITE: { status: 404, close: 1008, message: 'No site with this key; check data-site on the script tag.' },
+  VISITOR_TOKEN_MISSING: { status: 401, close: 1008, message: 'A visitor token is required.' },
+  VISITOR_TOKEN_INVALID: { status: 401, close: 1008, message: 'The visitor token is malformed, unknown or belongs to another site; mint a new one.' },
+  NOT_AUTHENTICATED: { status: 401, close: 1008, message: 'Sign in first.' },
+  BAD_CREDENTIALS: { status: 401, close: 1008, message: 'Wrong e-mail or password.' },
+  ACCOUNT_DISABLED: { status: 403, close: 1008, message: 'This account is deactivated; ask an admin.' },
+  FORBIDDEN: { status: 403, close: 1008, message: 'You are not allowed to do this.' },
+  CSRF: { status: 403, close: 1008, message: 'State-changing requests must come from the console origin.' },
+  NOT_FOUND: { status: 404, close: 1008, message: 'Not found.' },
+  CONVERSATION_NOT_FOUND: { status: 404, close: 1008, message: 'No such conversation, or it is not yours.' },
+  CONVERSATION_RESOLVED: { status: 409, close: 1008, message: 'The conversation is resolved; reopen it first.' },
+  CONFLICT: { status: 409, close: 1008, message: 'The request conflicts with the current state.' },
+  IDENTITY_INVALID: { status: 403, close: 1008, message: "The identity hash does not match; sign the user id with the site's secret." },
+  OVERLOADED: { status: 503, close: 1013, message: 'The server is temporarily unable to store messages; your client will retry.' },
+  SLOW_CONSUMER: { status: 503, close: 1008, message: 'The socket stopped reading; reconnect.' },
+  SHUTTING_DOWN: { status: 503, close: 1012, message: 'The gateway is restarting; reconnect.' },
+  INTERNAL: { status: 500, close: 1011, message: 'Internal error; it has been logged.' },
+} as const satisfies Record<string, { status: number; close: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class HarkError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  constructor(code: ErrorCode, message?: string) {
+    super(message ?? ERRORS[code].message);
+    this.code = code;
+    this.status = ERRORS[code].status;
+  }
+}
+
+export function isErrorCode(x: unknown): x is ErrorCode {
+  return typeof x === 'string' && Object.hasOwn(ERRORS, x);
+}

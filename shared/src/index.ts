@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './limits';
+export * from './ids';
+export type * from './protocol';
+export * from './entries';

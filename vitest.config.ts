@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+// One project per package. Integration tests start their own Redis per file;
+// end-to-end tests drive one Chromium each, so they run one file at a time.
+export default defineConfig({
+  test: {
+    projects: [
+      { extends: false, test: { name: 'shared', root: 'shared', include: ['src/**/*.test.ts'] } },
+      { extends: false, test: { name: 'server', root: 'server', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 30_000 } },
+      { extends: false, test: { name: 'widget', root: 'widget', include: ['src/**/*.test.ts'] } },
+      { extends: false, test: { name: 'console', root: 'console', include: ['src/**/*.test.ts'] } },
+      {
+        extends: false,
+        test: { name: 'e2e', root: 'e2e', include: ['**/*.test.ts'], exclude: ['node_modules/**'], testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false },
+      },
+    ],
+  },
+});
