@@ -6,6 +6,9 @@
 import type { ConvSummary, Entry, Me, Rating, Role } from '@hark/shared/protocol';
 import type { SavedReply } from './replies';
 
+/** The server refuses shorter passwords (auth and operator schemas). */
+export const MIN_PASSWORD = 10;
+
 export interface Operator {
   id: string;
   email: string;
@@ -43,8 +46,7 @@ export interface Site {
   typingPreview: boolean;
   requeueOnOffline: boolean;
   /** Whether identity verification is on; the secret itself is only ever shown once. */
-  hasSecret?: boolean;
-  secret?: string;
+  identitySecretSet?: boolean;
 }
 
 export interface Team {

@@ -23,6 +23,7 @@ describe('origins and snippet', () => {
       origins: ['https://shop.example', 'http://localhost:3000'],
       bad: [],
     });
+    expect(parseOrigins('self *').origins).toEqual(['self', '*']);
     expect(parseOrigins('ftp://x https://a.example/path').bad).toEqual(['ftp://x', 'https://a.example/path']);
   });
   it('builds the script tag', () => {

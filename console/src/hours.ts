@@ -33,12 +33,17 @@ export function snippet(origin: string, siteId: string): string {
   return `<script async src="${origin}/widget.js" data-site="${siteId}"></script>`;
 }
 
-/** Origins as typed one per line → normalised `scheme://host[:port]`, rejecting anything else. */
+/** Origins as typed one per line → normalised `scheme://host[:port]` (or `self`, `*`), rejecting anything else. */
 export function parseOrigins(text: string): { origins: string[]; bad: string[] } {
   const origins: string[] = [];
   const bad: string[] = [];
   for (const raw of text.split(/[\s,]+/)) {
     if (!raw) continue;
+    // 'self' = the gateway's own origin (the demo page); '*' = any origin.
+    if (raw === 'self' || raw === '*') {
+      if (!origins.includes(raw)) origins.push(raw);
+      continue;
+    }
     try {
       const u = new URL(raw);
       if ((u.protocol !== 'http:' && u.protocol !== 'https:') || (u.pathname !== '/' && u.pathname !== '')) throw new Error();

@@ -15,6 +15,9 @@ import { authRoutes } from './http/auth';
 import { conversationRoutes } from './http/conversations';
 import { healthRoutes } from './http/health';
 import { ownOrigin } from './http/origin';
+import { replyRoutes } from './http/replies';
+import { statsRoutes } from './http/stats';
+import { teamRoutes } from './http/teams';
 import { socketRoutes } from './http/sockets';
 import { staticRoutes } from './http/static';
 import { createMetrics } from './metrics';
@@ -80,6 +83,9 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   adminRoutes(app, ctx, gateway);
   conversationRoutes(app, ctx);
   // Console features register here (teams, saved replies, stats).
+  teamRoutes(app, ctx, gateway);
+  replyRoutes(app, ctx);
+  statsRoutes(app, ctx);
   socketRoutes(app, ctx, gateway);
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),

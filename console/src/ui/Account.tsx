@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { t, useApp } from '../app';
-import { api } from '../api';
+import { MIN_PASSWORD, api } from '../api';
 import { errorText } from './Login';
 
 export function Account() {
@@ -38,11 +38,11 @@ export function Account() {
         </label>
         <label>
           {t('account.new')}
-          <input type="password" name="next" autocomplete="new-password" minLength={8} required value={next} onInput={(e) => setNext(e.currentTarget.value)} />
+          <input type="password" name="next" autocomplete="new-password" minLength={MIN_PASSWORD} required value={next} onInput={(e) => setNext(e.currentTarget.value)} />
         </label>
         <label>
           {t('account.again')}
-          <input type="password" name="again" autocomplete="new-password" minLength={8} required value={again} onInput={(e) => setAgain(e.currentTarget.value)} />
+          <input type="password" name="again" autocomplete="new-password" minLength={MIN_PASSWORD} required value={again} onInput={(e) => setAgain(e.currentTarget.value)} />
         </label>
         <p class="hint">{t('account.othersSignedOut')}</p>
         {msg && (

@@ -2,7 +2,7 @@ import { DEFAULT_CAPACITY } from '@hark/shared/limits';
 import type { Role } from '@hark/shared/protocol';
 import { useState } from 'preact/hooks';
 import { actions, t, useApp } from '../app';
-import { api, type Operator } from '../api';
+import { MIN_PASSWORD, api, type Operator } from '../api';
 import { avatarFromFile } from '../image';
 import { Avatar } from './Avatar';
 import { errorText } from './Login';
@@ -50,7 +50,7 @@ function OperatorForm({ initial, id, onDone }: { initial: Draft; id: string | nu
       </label>
       <label>
         {id ? t('field.newPassword') : t('field.password')}
-        <input name="password" type="password" autocomplete="new-password" minLength={8} required={!id} value={d.password} onInput={(e) => up({ password: e.currentTarget.value })} />
+        <input name="password" type="password" autocomplete="new-password" minLength={MIN_PASSWORD} required={!id} value={d.password} onInput={(e) => up({ password: e.currentTarget.value })} />
       </label>
       <div class="field">
         <span>{t('field.avatar')}</span>

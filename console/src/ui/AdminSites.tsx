@@ -222,13 +222,13 @@ function SiteCard({ site, onEdit }: { site: Site; onEdit: () => void }) {
       </label>
       <div class="row">
         <span class="grow">
-          {t('admin.identity')}: {site.hasSecret || site.secret ? t('admin.identityOn') : t('admin.identityOff')}
+          {t('admin.identity')}: {site.identitySecretSet ? t('admin.identityOn') : t('admin.identityOff')}
         </span>
         <button
           type="button"
           class="small"
           onClick={async () => {
-            if ((site.hasSecret || site.secret) && !confirm(t('admin.confirmRotate'))) return;
+            if ((site.identitySecretSet) && !confirm(t('admin.confirmRotate'))) return;
             try {
               setSecret((await api.rotateSecret(site.id)).secret);
               await actions.reload();
@@ -237,7 +237,7 @@ function SiteCard({ site, onEdit }: { site: Site; onEdit: () => void }) {
             }
           }}
         >
-          {site.hasSecret || site.secret ? t('admin.rotateSecret') : t('admin.createSecret')}
+          {site.identitySecretSet ? t('admin.rotateSecret') : t('admin.createSecret')}
         </button>
       </div>
       {secret && (
