@@ -9,6 +9,10 @@ export default defineConfig({
       { extends: false, test: { name: 'server', root: 'server', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 30_000 } },
       { extends: false, test: { name: 'widget', root: 'widget', include: ['src/**/*.test.ts'] } },
       { extends: false, test: { name: 'console', root: 'console', include: ['src/**/*.test.ts'] } },
+      // Long fault-injection scenarios: `pnpm test:chaos` (CI runs it too).
+      ...(process.env.HARK_CHAOS
+        ? [{ extends: false as const, test: { name: 'chaos', root: 'server', include: ['chaos/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 60_000, fileParallelism: false } }]
+        : []),
       {
         extends: false,
         test: { name: 'e2e', root: 'e2e', include: ['**/*.test.ts'], exclude: ['node_modules/**'], testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false },

@@ -68,6 +68,8 @@ export const DEMO_PAGE = `<!doctype html>
 `;
 const DEMO_CSS = 'body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f7f7f8;color:#1a1a1a}main{max-width:40rem;margin:3rem auto;padding:0 1rem}pre{background:#fff;border:1px solid #ddd;padding:.75rem;overflow:auto}';
 
+const WIDGET_FILE_RE = /^(chat|i18n)[.a-z0-9-]*\.js$/;
+
 export function staticRoutes(app: FastifyInstance, dirs: { widget: string; console: string }): void {
   app.get('/', async (_req, reply) => secure(reply, DEMO_CSP).header('content-type', 'text/html; charset=utf-8').send(DEMO_PAGE));
   app.get('/demo.css', async (_req, reply) => reply.header('content-type', 'text/css; charset=utf-8').send(DEMO_CSS));
@@ -82,8 +84,11 @@ export function staticRoutes(app: FastifyInstance, dirs: { widget: string; conso
     const r = await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, (req.params as { file: string }).file, 'public, max-age=300');
     return r ?? reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
   });
-  app.get('/chat.js', async (_req, reply) => {
-    const r = await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, 'chat.js', 'public, max-age=300');
+  // The chat bundle and its language catalogues, loaded from beside /widget.js.
+  app.get('/:file', async (req, reply) => {
+    const file = (req.params as { file: string }).file;
+    if (!WIDGET_FILE_RE.test(file)) return reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
+    const r = await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, file, 'public, max-age=300');
     return r ?? reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
   });
 
