@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { K } from '../src/store/keys';
+import { ADMIN, Http, type TestGateway, type TestRedis, cid, createOp, operator, sleep, testGateway, testRedis, visitor } from './harness';
+
+let redis: TestRedis;
+let gw: TestGateway;
+let gw2: TestGateway;
+let admin: Http;
+
+beforeAll(async () => {
+  redis = await testRedis();
+  gw = await testGateway(redis.url);
+  gw2 = await testGateway(redis.url);
+  admin = new Http(gw.base);
+  await admin.login(ADMIN.email, ADMIN.password);
+});
+afterAll(async () => {
+  await gw?.close();
+  await gw2?.close();
+  await redis?.cleanup();
+});
+
+describe('resume and idempotent resend', () => {
+  it('a resend with the same client id stores nothing and gets the same ack', async () => {
+    const v = await visitor(gw);
+    await v.next('synced');
+    const c = cid();
+    v.send({ type: 'send', cid: c, text: 'once' });
+    const a1 = await v.next('ack', (f) => f.cid === c);
+    // 1. Same socket, same cid, three more times.
+    for (let i = 0; i < 3; i++) v.send({ type: 'send', cid: c, text: 'once' });
+    await sleep(300);
+    expect(v.of('ack').filter((f) => f.cid === c).map((f) => f.id)).toEqual([a1.id, a1.id, a1.id, a1.id]);
+    // 2. After a reconnect through the other gateway.
+    v.close();
+    const v2 = await visitor(gw2, { token: v.token, hello: { lastIds: { [a1.conv]: a1.id } } });
+    await v2.next('synced');
+    v2.send({ type: 'send', cid: c, text: 'once' });
+    const a2 = await v2.next('ack', (f) => f.cid === c);
+    expect(a2.id).toBe(a1.id);
+    expect(await gw.conns.cmd.xlen(K.convStream(a1.conv))).toBe((await gw.conns.cmd.xrange(K.convStream(a1.conv), '-', '+')).length);
+    const msgs = (await gw.conns.cmd.xrange(K.convStream(a1.conv), '-', '+')).filter(([, f]) => (f[1] ?? '').includes('"kind":"msg"'));
+    expect(msgs).toHaveLength(1);
+    v2.close();
+  });
+
+  it('a reconnecting visitor gets exactly what it missed, in order, and two reconnects in a row replay nothing', async () => {
+    const ana = await createOp(admin, { email: 'ana2@example.com', name: 'Ana' });
+    const op = await operator(gw, ana.http);
+    op.send({ type: 'status', status: 'online' });
+    await op.next('status', (f) => f.status === 'online');
+
+    const v = await visitor(gw);
+    await v.next('synced');
+    const c = cid();
+    v.send({ type: 'send', cid: c, text: 'start' });
+    const ack = await v.next('ack', (f) => f.cid === c);
+    await v.next('conv', (f) => f.conv.status === 'open');
+    const seenSoFar = v.of('entry').map((f) => f.entry.id);
+    const lastId = seenSoFar.at(-1) as string;
+    v.close();
+
+    // 1. While the visitor is away, the operator writes five messages.
+    const sent: string[] = [];
+    for (let i = 1; i <= 5; i++) {
+      const oc = cid();
+      op.send({ type: 'send', conv: ack.conv, cid: oc, text: `answer ${i}` });
+      await op.next('ack', (f) => f.cid === oc);
+      sent.push(`answer ${i}`);
+    }
+    // 2. Resume on the other gateway from the last id seen: exactly the five, in order.
+    const r1 = await visitor(gw2, { token: v.token, hello: { lastIds: { [ack.conv]: lastId } } });
+    await r1.next('synced');
+    const got = r1.of('entry').filter((f) => f.entry.kind === 'msg').map((f) => f.entry.text);
+    expect(got).toEqual(sent);
+    const all = r1.of('entry').map((f) => f.entry.id);
+    expect(new Set(all).size).toBe(all.length);
+    const newest = all.at(-1) as string;
+    r1.close();
+
+    // 3. Two more reconnects with no new traffic: nothing at all is replayed.
+    for (let i = 0; i < 2; i++) {
+      const again = await visitor(i ? gw : gw2, { token: v.token, hello: { lastIds: { [ack.conv]: newest } } });
+      await again.next('synced');
+      expect(again.of('entry')).toHaveLength(0);
+      again.close();
+    }
+    // 4. The operator console resumes the same way.
+    op.close();
+    const op2 = await operator(gw2, ana.http, { [ack.conv]: newest });
+    await op2.next('synced');
+    expect(op2.of('entry')).toHaveLength(0);
+    op2.send({ type: 'resolve', conv: ack.conv });
+    op2.send({ type: 'status', status: 'offline' });
+    await op2.next('status', (f) => f.status === 'offline');
+    op2.close();
+  });
+
+  it('live delivery crosses gateways: visitor on one, operator on the other, a second tab on the first', async () => {
+    const b = await createOp(admin, { email: 'boris@example.com', name: 'Boris' });
+    const op = await operator(gw2, b.http);
+    op.send({ type: 'status', status: 'online' });
+    await op.next('status', (f) => f.status === 'online');
+    const v = await visitor(gw);
+    await v.next('synced');
+    const c = cid();
+    v.send({ type: 'send', cid: c, text: 'hello across' });
+    const ack = await v.next('ack', (f) => f.cid === c);
+    await op.next('conv', (f) => f.conv.id === ack.conv && f.conv.status === 'open');
+    const tab2 = await visitor(gw, { token: v.token });
+    await tab2.next('synced');
+    const texts: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const oc = cid();
+      op.send({ type: 'send', conv: ack.conv, cid: oc, text: `m${i}` });
+      texts.push(`m${i}`);
+    }
+    for (const client of [v, tab2]) {
+      await client.next('entry', (f) => f.entry.text === 'm9');
+      const got = client.of('entry').filter((f) => f.entry.from === 'operator' && f.entry.kind === 'msg').map((f) => f.entry.text);
+      expect(got).toEqual(texts);
+    }
+    op.send({ type: 'resolve', conv: ack.conv });
+    op.send({ type: 'status', status: 'offline' });
+    await op.next('status', (f) => f.status === 'offline');
+    for (const x of [v, tab2, op]) x.close();
+  });
+});

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { K } from '../src/store/keys';
+import { ADMIN, Http, type TestGateway, type TestRedis, cid, createOp, operator, sleep, testGateway, testRedis, visitor } from './harness';
+
+let redis: TestRedis;
+let gw: TestGateway;
+let gw2: TestGateway;
+let admin: Http;
+
+beforeAll(async () => {
+  redis = await testRedis();
+  gw = await testGateway(redis.url);
+  gw2 = await testGateway(redis.url);
+  admin = new Http(gw.base);
+  await admin.login(ADMIN.email, ADMIN.password);
+});
+afterAll(async () => {
+  await gw?.close();
+  await gw2?.close();
+  await redis?.cleanup();
+});
+
+/** A visitor who says one thing and reports where the conversation went. */
+async function newChat(g: TestGateway, text = 'hi') {
+  const v = await visitor(g);
+  await v.next('synced');
+  const c = cid();
+  v.send({ type: 'send', cid: c, text });
+  const ack = await v.next('ack', (f) => f.cid === c);
+  const st = await v.next('conv', (f) => f.conv.id === ack.conv && (f.conv.status === 'open' || f.conv.status === 'queued'));
+  return { v, conv: ack.conv, state: st.conv };
+}
+
+async function online(http: Http, g: TestGateway = gw) {
+  const o = await operator(g, http);
+  o.send({ type: 'status', status: 'online' });
+  await o.next('status', (f) => f.status === 'online');
+  return o;
+}
+
+const loads = async () => redis && (await gw.conns.cmd.hgetall(K.siteLoad('demo')));
+
+describe('routing', () => {
+  it('queues with a position when nobody is online, then drains oldest first when an operator comes online', async () => {
+    const a = await newChat(gw, 'first');
+    const b = await newChat(gw, 'second');
+    expect(a.state.status).toBe('queued');
+    expect(a.state.position).toBe(1);
+    expect(b.state.position).toBe(2);
+
+    const ivo = await createOp(admin, { email: 'ivo@example.com', name: 'Ivo', capacity: 1 });
+    const o = await online(ivo.http);
+    // Capacity 1: the oldest is assigned, the second moves up to position 1.
+    const got = await a.v.next('conv', (f) => f.conv.status === 'open');
+    expect(got.conv.operator?.name).toBe('Ivo');
+    const moved = await b.v.next('conv', (f) => f.conv.position === 1);
+    expect(moved.conv.status).toBe('queued');
+
+    // Resolving frees capacity: the waiting one is assigned.
+    o.send({ type: 'resolve', conv: a.conv });
+    await a.v.next('conv', (f) => f.conv.status === 'resolved');
+    const next = await b.v.next('conv', (f) => f.conv.status === 'open');
+    expect(next.conv.operator?.name).toBe('Ivo');
+    o.send({ type: 'resolve', conv: b.conv });
+    await b.v.next('conv', (f) => f.conv.status === 'resolved');
+    o.send({ type: 'status', status: 'offline' });
+    await o.next('status', (f) => f.status === 'offline');
+    for (const x of [a.v, b.v, o]) x.close();
+  });
+
+  it('gives new chats to the operator with the lowest load, never over capacity, and honours away', async () => {
+    const p = await createOp(admin, { email: 'petra@example.com', name: 'Petra', capacity: 2 });
+    const m = await createOp(admin, { email: 'marko@example.com', name: 'Marko', capacity: 2 });
+    const po = await online(p.http);
+    const mo = await online(m.http, gw2);
+    const chats = [];
+    for (let i = 0; i < 4; i++) chats.push(await newChat(i % 2 ? gw2 : gw, `chat ${i}`));
+    const names = chats.map((c) => c.state.operator?.name ?? c.state.status);
+    expect(names.filter((n) => n === 'Petra')).toHaveLength(2);
+    expect(names.filter((n) => n === 'Marko')).toHaveLength(2);
+    // Both full: the fifth waits.
+    const fifth = await newChat(gw, 'fifth');
+    expect(fifth.state.status).toBe('queued');
+
+    // Away keeps current chats but takes no new ones.
+    mo.send({ type: 'status', status: 'away' });
+    await mo.next('status', (f) => f.status === 'away');
+    const markos = chats.filter((c) => c.state.operator?.name === 'Marko');
+    mo.send({ type: 'resolve', conv: markos[0]!.conv });
+    await markos[0]!.v.next('conv', (f) => f.conv.status === 'resolved');
+    await sleep(200);
+    const l = await loads();
+    expect(Number(l[m.id])).toBe(1);
+    expect((await fifth.v.next('conv', (f) => f.conv.status === 'queued')).conv.status).toBe('queued');
+
+    // Petra frees one: the fifth goes to her, not to away Marko.
+    const petras = chats.filter((c) => c.state.operator?.name === 'Petra');
+    po.send({ type: 'resolve', conv: petras[0]!.conv });
+    const f5 = await fifth.v.next('conv', (f) => f.conv.status === 'open');
+    expect(f5.conv.operator?.name).toBe('Petra');
+
+    for (const c of [...chats, fifth]) {
+      const who = c.state.operator?.name === 'Marko' ? mo : po;
+      who.send({ type: 'resolve', conv: c.conv });
+    }
+    await sleep(300);
+    for (const o of [po, mo]) {
+      o.send({ type: 'status', status: 'offline' });
+      await o.next('status', (f) => f.status === 'offline');
+      o.close();
+    }
+    for (const c of [...chats, fifth]) c.v.close();
+  });
+
+  it('two gateways racing for one free operator never over-assign', async () => {
+    const z = await createOp(admin, { email: 'zora@example.com', name: 'Zora', capacity: 3 });
+    const zo = await online(z.http);
+    const racers = await Promise.all(Array.from({ length: 12 }, (_, i) => newChat(i % 2 ? gw2 : gw, `race ${i}`)));
+    const assigned = racers.filter((r) => r.state.status === 'open');
+    expect(assigned).toHaveLength(3);
+    expect(Number((await loads())[z.id])).toBe(3);
+    const positions = racers.filter((r) => r.state.status === 'queued').map((r) => r.state.position).sort((a, b) => a! - b!);
+    expect(positions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const r of assigned) zo.send({ type: 'resolve', conv: r.conv });
+    zo.send({ type: 'status', status: 'offline' });
+    await zo.next('status', (f) => f.status === 'offline');
+    zo.close();
+    for (const r of racers) r.v.close();
+  });
+});
