@@ -14,6 +14,11 @@ async function main(): Promise<void> {
     const dir = resolve(config.dataDir, 'redis');
     redis = await startRedis({ dir, autoInstall: true, appendfsync: config.durability === 'always' ? 'always' : 'everysec' });
     url = redis.url;
+    // Never leave our redis-server behind, however this process ends.
+    const own = redis;
+    process.once('exit', () => {
+      if (own.child.exitCode === null) own.child.kill('SIGTERM');
+    });
     console.log(`hark: started redis-server on 127.0.0.1:${redis.port} (data in ${dir}, AOF on)`);
     redis.child.on('exit', (code, sig) => {
       if (!stopping) {
@@ -51,5 +56,6 @@ async function main(): Promise<void> {
 
 main().catch((e) => {
   console.error(`hark: ${e instanceof Error ? e.message : e}`);
-  process.exit(1);
+  process.exitCode = 1;
+  process.exit();
 });

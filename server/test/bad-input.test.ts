@@ -81,7 +81,7 @@ describe('bad input gets an error code; the socket and server stay up; nothing i
     expect(b.of('entry')).toHaveLength(0);
     const r = await fetch(`${gw.base}/v1/visitor/conversations/${ack.conv}?site=demo`, { headers: { authorization: `Visitor ${b.token}` } });
     expect(r.status).toBe(404);
-    expect((await r.json()).code).toBe('CONVERSATION_NOT_FOUND');
+    expect(((await r.json()) as { code: string }).code).toBe('CONVERSATION_NOT_FOUND');
     a.close();
     b.close();
   });

@@ -67,7 +67,10 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway): void {
       if (!op || !ok) throw new HarkError('BAD_CREDENTIALS');
       if (!op.active) throw new HarkError('ACCOUNT_DISABLED');
       setCookie(req, reply, await createSession(ctx.c.cmd, op.id));
-      return { me: toMe(op) };
+      // Signing in starts a shift: the operator is online until they choose otherwise
+      // (the choice is kept across reloads) or every console tab has been closed a while.
+      if (op.status !== 'online') await gw.setStatus(op.id, 'online');
+      return { me: { ...toMe(op), status: 'online' as const } };
     },
   );
 
