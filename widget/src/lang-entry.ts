@@ -1,0 +1,3 @@
+import { CATALOGUE } from './lang';
+
+(document.currentScript as (HTMLScriptElement & { hark?: (c: typeof CATALOGUE) => void }) | null)?.hark?.(CATALOGUE);

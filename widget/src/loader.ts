@@ -1,0 +1,204 @@
+/**
+ * widget.js, the loader a site owner embeds. Budget: 2.5 KB min+gzip, so no Preact
+ * and nothing from the chat. It draws the launcher, sets up `window.Hark`, and on the
+ * visitor's first sign of intent (or at once when this device already has a
+ * conversation) loads chat.js next to itself. Before that it makes no request and
+ * touches no storage except to read whether a conversation exists.
+ */
+import type { HostToWidget, WidgetEventName } from '@hark/shared/protocol';
+import { type Ctx, pickLocale, storageKey } from './ctx';
+import { LOADER_CSS } from './loader-css';
+import { DEFAULT_COLOR, themeCss, validColor } from './theme';
+
+/** Content hash of this build, set by build.mjs, so chat.<lang>.js can be cached for long. */
+declare const __V__: string;
+
+/** The launcher's accessible name when no data-label is given; the chat's catalogue takes over once loaded. */
+const LABELS: Record<string, string> = { en: 'Open chat', hr: 'Otvori chat', ru: 'Открыть чат' };
+const BUBBLE = 'M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4V5a2 2 0 0 1 2-2z';
+const CROSS = 'M6.4 5 5 6.4l5.6 5.6L5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z';
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+type Listener = (payload?: unknown) => void;
+type Api = Record<string, (...args: never[]) => void> & { push(call: HostToWidget): void };
+
+function boot(): void {
+  const w = window as unknown as { Hark?: unknown };
+  const queued = w.Hark;
+  // 1. Included twice, or Hark already set up: the first copy stays in charge.
+  if (queued && !Array.isArray(queued)) return;
+  const me = (document.currentScript || document.querySelector('script[data-site][src*="widget"]')) as HTMLScriptElement | null;
+  const d = me?.dataset;
+  const site = d?.site;
+  if (!me || !d || !site) return;
+  const src = me.src;
+  const nonce = me.nonce;
+
+  const listeners: Record<string, Listener[]> = {};
+  let fired = false;
+  const host = document.createElement('hark-chat');
+  const root = host.attachShadow({ mode: 'open' });
+  const base = new CSSStyleSheet();
+  const sheet = new CSSStyleSheet();
+  base.replaceSync(LOADER_CSS);
+  const theme = (c?: string) => sheet.replaceSync(themeCss(validColor(d.color) || validColor(c) || DEFAULT_COLOR));
+  theme();
+  root.adoptedStyleSheets = [base, sheet];
+
+  const wrap = document.createElement('div');
+  wrap.className = d.position === 'left' ? 'w l' : 'w';
+  const launcher = document.createElement('button');
+  launcher.className = 'lc';
+  launcher.type = 'button';
+  launcher.setAttribute('aria-expanded', 'false');
+  const pick = (tag?: string) => {
+    ctx.lang = pickLocale([tag, d.lang, ...(navigator.languages || [])]);
+    launcher.setAttribute('aria-label', d.label || (LABELS[ctx.lang] as string));
+    return ctx.lang;
+  };
+  for (const [cls, path] of [
+    ['b', BUBBLE],
+    ['x', CROSS],
+  ]) {
+    const svg = document.createElementNS(SVG_NS, 'svg');
+    const p = document.createElementNS(SVG_NS, 'path');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('class', cls as string);
+    p.setAttribute('d', path as string);
+    svg.append(p);
+    launcher.append(svg);
+  }
+  if (d.label) {
+    const span = document.createElement('span');
+    span.textContent = d.label;
+    launcher.append(span);
+  }
+  const badge = document.createElement('span');
+  badge.className = 'bd';
+  launcher.append(badge);
+  wrap.append(launcher);
+  root.append(wrap);
+
+  const ctx: Ctx = {
+    site,
+    src,
+    lang: 'en',
+    opts: { lang: d.lang, position: d.position, color: d.color, label: d.label, sound: d.sound },
+    root,
+    wrap,
+    launcher,
+    badge,
+    theme,
+    pick,
+    q: [],
+    inject(file, hark, failed) {
+      const s = document.createElement('script') as HTMLScriptElement & { hark?: unknown };
+      s.hark = hark;
+      if (nonce) s.nonce = nonce;
+      s.src = new URL(`${file}?v=${__V__}`, src).href;
+      s.onerror = () => {
+        s.remove();
+        failed?.();
+      };
+      document.head.append(s);
+    },
+    forget: () => forget(site),
+    emit(ev: WidgetEventName, payload?: unknown) {
+      if (ev === 'ready') fired = true;
+      for (const fn of (listeners[ev] || []).slice()) {
+        try {
+          fn(payload);
+        } catch (e) {
+          // A host page's listener must not break the widget.
+          setTimeout(() => {
+            throw e;
+          });
+        }
+      }
+    },
+  };
+
+  pick();
+  let loading = false;
+  const load = (): void => {
+    if (loading) return;
+    loading = true;
+    // A failed load (flaky network, not a broken deploy) lets a later intent try again.
+    ctx.inject(`chat.${ctx.lang}.js`, ctx, () => {
+      loading = false;
+    });
+  };
+
+  const call = (c: HostToWidget): void => {
+    if (!Array.isArray(c)) return;
+    const [name, a, b] = c as [string, unknown, unknown];
+    if (name === 'on' || name === 'off') {
+      const fn = b as Listener;
+      if (typeof fn !== 'function') return;
+      const list = (listeners[a as string] ||= []);
+      if (name === 'off') {
+        const i = list.indexOf(fn);
+        if (i >= 0) list.splice(i, 1);
+      } else {
+        list.push(fn);
+        if (a === 'ready' && fired) fn();
+      }
+      return;
+    }
+    if (ctx.run) {
+      ctx.run(c);
+      return;
+    }
+    if (name === 'shutdown') {
+      ctx.q.length = 0;
+      ctx.forget();
+      return;
+    }
+    if (name === 'close') return;
+    if (name === 'setLocale' && !loading) {
+      pick(a as string);
+      return;
+    }
+    ctx.q.push(c);
+    if (name === 'open' || name === 'toggle') load();
+  };
+
+  const api = { push: call } as Api;
+  for (const name of ['open', 'close', 'toggle', 'identify', 'setAttributes', 'setLocale', 'on', 'off', 'shutdown']) {
+    api[name] = (...args: never[]) => call([name, ...args] as unknown as HostToWidget);
+  }
+  w.Hark = api;
+
+  for (const ev of ['pointerenter', 'focus']) launcher.addEventListener(ev, load);
+  launcher.addEventListener('click', () => call(['toggle']));
+  // Appended to <html>, not <body>: a transformed or filtered body would become the
+  // containing block of the launcher's position:fixed.
+  (document.documentElement || document.body).append(host);
+  if (Array.isArray(queued)) for (const c of queued) call(c as HostToWidget);
+  ctx.emit('ready');
+  if (hasConversation(site)) load();
+}
+
+/** Reading is allowed before intent; writing is not. */
+function hasConversation(site: string): boolean {
+  try {
+    return !!(localStorage.getItem(storageKey(site, 'token')) || localStorage.getItem(storageKey(site, 'outbox')));
+  } catch {
+    return false;
+  }
+}
+
+function forget(site: string): void {
+  try {
+    const prefix = storageKey(site, '');
+    for (let i = localStorage.length; i--; ) {
+      const k = localStorage.key(i);
+      if (k?.startsWith(prefix)) localStorage.removeItem(k);
+    }
+  } catch {
+    // Storage blocked: nothing was stored either.
+  }
+}
+
+boot();

@@ -1,0 +1,382 @@
+/**
+ * The chat panel. Everything anyone typed is rendered as Preact text nodes (or, for
+ * http/https URLs, `<a>` with text content); there is no innerHTML anywhere.
+ *
+ * No hooks (they cost 1 KB of the budget): the controller in chat.tsx re-renders the
+ * whole panel on every change, inputs are uncontrolled, and the little form state
+ * there is lives in `ui` below.
+ */
+import { compareStreamIds } from '@hark/shared/ids';
+import { MAX_MESSAGE_CHARS } from '@hark/shared/limits';
+import type { Entry, OperatorRef, Rating, VisitorConv } from '@hark/shared/protocol';
+// biome-ignore lint/correctness/noUnusedImports: h and Fragment are the JSX factories (tsconfig jsxFactory).
+import { Fragment, h, type JSX } from 'preact';
+import type { Client, OutItem } from './client';
+import type { Key, T } from './i18n';
+import { linkify } from './linkify';
+
+/** The visitor's own `typing` frames: at most one per this interval while they type… */
+export const TYPING_SEND_MS = 2_500;
+/** …and `typing off` after this long without a keystroke. */
+export const TYPING_IDLE_MS = 4_000;
+export const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const CROSS = 'M6.4 5 5 6.4l5.6 5.6L5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z';
+const PLANE = 'M3 20.5 21 12 3 3.5V10l12 2-12 2z';
+
+export interface View {
+  client: Client;
+  t: T;
+  open: boolean;
+  /** Text of the aria-live region: the latest operator message. */
+  announce: string;
+  /** E-mail a leave-a-message went to, once sent. */
+  offlineSent: string;
+  close(): void;
+  leave(text: string, email: string): void;
+  redraw(): void;
+}
+
+/** Form state that outlives a render: the chosen rating and the fields that failed validation. */
+const ui: { rating?: Rating; errs: Record<string, string> } = { errs: {} };
+let typingAt = 0;
+let idle: ReturnType<typeof setTimeout> | undefined;
+
+const Icon = ({ d }: { d: string }) => (
+  <svg viewBox="0 0 24 24" aria-hidden="true">
+    <path d={d} />
+  </svg>
+);
+
+export function initials(name: string): string {
+  const w = name.trim().split(/\s+/);
+  return ((w[0]?.[0] || '') + (w.length > 1 ? w[w.length - 1]?.[0] : '')).toUpperCase() || '?';
+}
+
+/** Initials, covered by the photo when there is one that loads. */
+const Avatar = ({ op }: { op: OperatorRef }) => (
+  <span class="av" aria-hidden="true">
+    {initials(op.name)}
+    {op.avatar?.startsWith('https://') && (
+      <img
+        src={op.avatar}
+        alt=""
+        onError={(e) => {
+          e.currentTarget.style.display = 'none';
+        }}
+      />
+    )}
+  </span>
+);
+
+export const Text = ({ text }: { text: string }) => (
+  <p class="bu" dir="auto">
+    {linkify(text).map((p) =>
+      typeof p === 'string' ? (
+        p
+      ) : (
+        <a href={p.href} target="_blank" rel="noopener noreferrer">
+          {p.text}
+        </a>
+      ),
+    )}
+  </p>
+);
+
+export function Panel({ v }: { v: View }) {
+  const { client: c, t } = v;
+  const site = c.site;
+  const conv = c.current();
+  const active = !!conv && conv.status !== 'resolved';
+  const op = conv?.operator;
+  const offline = !!site && !site.available && site.offlineForm && !active && !c.outbox.some((x) => !x.email);
+  const title = op?.name || site?.name || t('title');
+  return (
+    <div
+      class="p"
+      id="hark-panel"
+      role="dialog"
+      aria-label={title}
+      hidden={!v.open}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') v.close();
+      }}
+    >
+      <div class="hd">
+        {op && <Avatar op={op} />}
+        <div class="tt">
+          <h2>{title}</h2>
+          {site && <p>{t(site.available ? 'online' : 'away')}</p>}
+        </div>
+        <button type="button" class="x" aria-label={t('close')} onClick={v.close}>
+          <Icon d={CROSS} />
+        </button>
+      </div>
+      {c.status !== 'open' && (
+        <p class="bn" role="status">
+          {t(site ? 'reconnecting' : 'connecting')}
+        </p>
+      )}
+      {offline || v.offlineSent ? (
+        <Offline v={v} />
+      ) : site?.prechat && !conv && !c.name ? (
+        <Prechat v={v} />
+      ) : (
+        <>
+          <Messages v={v} conv={conv} />
+          {conv?.status === 'resolved' && <Rate v={v} conv={conv} />}
+          <Composer v={v} />
+        </>
+      )}
+      <div class="sr" aria-live="polite">
+        {v.announce}
+      </div>
+    </div>
+  );
+}
+
+function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
+  const { client: c, t } = v;
+  const items: (Entry | OutItem)[] = [...((conv && c.entries[conv.id]) || []), ...c.outbox.filter((o) => !o.email)];
+  const typing = conv && c.opTyping?.conv === conv.id && c.opTyping;
+  const seen = conv && c.seen[conv.id];
+  let lastOwn = -1;
+  items.forEach((it, i) => {
+    if (!('kind' in it) || it.from === 'visitor') lastOwn = i;
+  });
+  let prevOp: string | undefined = '';
+  const pos = conv?.position || 0;
+  return (
+    <div class="ls">
+      {c.site?.greeting && <p class="mt ev">{c.site.greeting}</p>}
+      {items.map((it, i) => {
+        const op = 'kind' in it && it.from === 'operator' ? it.op?.name || t('someone') : '';
+        const showName = op && op !== prevOp;
+        prevOp = op;
+        if (!('kind' in it)) return <Own key={it.cid} v={v} text={it.text} item={it} last={i === lastOwn} />;
+        if (it.kind === 'event') {
+          const ev = eventText(t, it);
+          return (
+            ev && (
+              <p class="mt ev" key={it.id}>
+                {ev}
+              </p>
+            )
+          );
+        }
+        if (it.from === 'visitor')
+          return <Own key={it.id} v={v} text={it.text || ''} state={seen && compareStreamIds(it.id, seen) <= 0 ? 'seen' : 'sent'} last={i === lastOwn} />;
+        return (
+          <div class="m" key={it.id}>
+            {showName && <span class="mt">{op}</span>}
+            <Text text={it.text || ''} />
+          </div>
+        );
+      })}
+      {typing && <p class="mt">{t('typing', { name: typing.name || t('someone') })}</p>}
+      {conv?.status === 'queued' && (
+        <p class="mt ev" role="status">
+          {c.site?.available === false ? t('away') : `${t('waiting')} ${pos > 1 ? t('ahead', { n: pos - 1 }) : pos ? t('next') : ''}`}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function eventText(t: T, e: Entry): string {
+  const name = e.to?.name || e.op?.name || t('someone');
+  const ev = e.event;
+  if (ev === 'assigned' || ev === 'joined') return t('joined', { name });
+  if (ev === 'transferred') return t('transferred', { name });
+  return ev === 'resolved' || ev === 'reopened' ? t(ev) : '';
+}
+
+function Own({ v, text, item, state, last }: { v: View; text: string; item?: OutItem; state?: 'sent' | 'seen'; last: boolean }) {
+  const { t, client } = v;
+  const failed = item?.state === 'failed';
+  return (
+    <div class="m me">
+      <Text text={text} />
+      {(last || failed) && (
+        <span class={failed ? 'f' : 'mt'}>
+          {failed ? t('failed') : t(item?.state === 'sending' ? 'sending' : item ? 'sent' : state || 'sent')}
+          {failed && item && (
+            <>
+              {' '}
+              <button type="button" class="lk" onClick={() => client.retry(item.cid)}>
+                {t('retry')}
+              </button>
+              <button type="button" class="lk" onClick={() => client.discard(item.cid)}>
+                {t('discard')}
+              </button>
+            </>
+          )}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function Composer({ v }: { v: View }) {
+  const { client: c, t } = v;
+  const stop = () => {
+    clearTimeout(idle);
+    if (typingAt) c.typing(false);
+    typingAt = 0;
+  };
+  const submit = (ta: HTMLTextAreaElement) => {
+    if (!c.send(ta.value)) return;
+    ta.value = '';
+    stop();
+  };
+  return (
+    <form
+      class="cp"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit(e.currentTarget.querySelector('textarea') as HTMLTextAreaElement);
+      }}
+    >
+      <textarea
+        rows={1}
+        dir="auto"
+        aria-label={t('message')}
+        placeholder={t('placeholder')}
+        maxLength={MAX_MESSAGE_CHARS}
+        onInput={() => {
+          const now = Date.now();
+          if (now - typingAt > TYPING_SEND_MS) {
+            typingAt = now;
+            c.typing(true);
+          }
+          clearTimeout(idle);
+          idle = setTimeout(stop, TYPING_IDLE_MS);
+        }}
+        onKeyDown={(e) => {
+          if (e.key !== 'Enter' || e.shiftKey || e.isComposing) return;
+          e.preventDefault();
+          submit(e.currentTarget);
+        }}
+      />
+      <button type="submit" class="sb" aria-label={t('send')}>
+        <Icon d={PLANE} />
+      </button>
+    </form>
+  );
+}
+
+type FieldSpec = [name: string, label: Key, ok: (s: string) => boolean, error: Key, attrs?: JSX.InputHTMLAttributes<HTMLInputElement>];
+
+/** A labelled input or textarea with its validation message. */
+function Field({ v, name, label, area, ...rest }: { v: View; name: string; label: Key; area?: boolean } & JSX.InputHTMLAttributes<HTMLInputElement>) {
+  const err = ui.errs[name];
+  const props = { name, id: `hk-f-${name}`, dir: 'auto', 'aria-invalid': !!err, 'aria-describedby': err ? `hk-${name}` : undefined, ...rest } as object;
+  return (
+    <label for={`hk-f-${name}`}>
+      {v.t(label)}
+      {area ? <textarea rows={3} maxLength={MAX_MESSAGE_CHARS} {...props} /> : <input {...props} />}
+      {err && (
+        <span class="f" id={`hk-${name}`}>
+          {err}
+        </span>
+      )}
+    </label>
+  );
+}
+
+const filled = (s: string) => s.length > 0;
+const isEmail = (s: string) => EMAIL_RE.test(s);
+const EMAIL: FieldSpec = ['email', 'email', isEmail, 'badEmail', { type: 'email', autocomplete: 'email', maxLength: 320 }];
+
+/** A validated form (leave-a-message, pre-chat): on submit, either every value or the errors shown next to their fields. */
+function Form({ v, title, text, fields, button, done }: { v: View; title: Key; text?: Key; fields: FieldSpec[]; button: Key; done(f: Record<string, string>): void }) {
+  const { t } = v;
+  return (
+    <form
+      class="fm"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const out: Record<string, string> = {};
+        ui.errs = {};
+        for (const [name, , ok, msg] of fields) {
+          const val = ((e.currentTarget.elements.namedItem(name) as HTMLInputElement | null)?.value || '').trim();
+          if (ok(val)) out[name] = val;
+          else ui.errs[name] = t(msg);
+        }
+        v.redraw();
+        if (!Object.keys(ui.errs).length) done(out);
+      }}
+    >
+      <h3>{t(title)}</h3>
+      {text && <p>{t(text)}</p>}
+      {fields.map(([name, label, , , attrs]) => (
+        <Field v={v} key={name} name={name} label={label} area={name === 'text'} {...(attrs as object)} />
+      ))}
+      <button type="submit" class="btn">
+        {t(button)}
+      </button>
+    </form>
+  );
+}
+
+const Offline = ({ v }: { v: View }) =>
+  v.offlineSent ? (
+    <div class="fm" role="status">
+      <p>{v.t('offThanks', { email: v.offlineSent })}</p>
+    </div>
+  ) : (
+    <Form v={v} title="offTitle" text="offText" fields={[['text', 'message', filled, 'emptyMsg'], EMAIL]} button="submit" done={(f) => v.leave(f.text as string, f.email as string)} />
+  );
+
+const Prechat = ({ v }: { v: View }) => (
+  <Form
+    v={v}
+    title="preTitle"
+    fields={[['name', 'name', filled, 'badName', { autocomplete: 'name', maxLength: 200 }], EMAIL]}
+    button="start"
+    done={(f) => v.client.prechat(f.name as string, f.email as string)}
+  />
+);
+
+function Rate({ v, conv }: { v: View; conv: VisitorConv }) {
+  const { t, client } = v;
+  if (conv.rating || client.rated.has(conv.id)) return <p class="mt ev">{t('rateThanks')}</p>;
+  return (
+    <form
+      class="fm"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const comment = (e.currentTarget.elements.namedItem('comment') as HTMLTextAreaElement | null)?.value.trim();
+        if (ui.rating) client.rate(conv.id, ui.rating, comment?.slice(0, 1000) || undefined);
+      }}
+    >
+      <p id="hk-rq">{t('rateQ')}</p>
+      <fieldset class="rt" aria-labelledby="hk-rq">
+        {(['good', 'bad'] as const).map((r) => (
+          <button
+            type="button"
+            key={r}
+            aria-pressed={ui.rating === r}
+            onClick={() => {
+              ui.rating = r;
+              v.redraw();
+            }}
+          >
+            {t(r)}
+          </button>
+        ))}
+      </fieldset>
+      {ui.rating && (
+        <>
+          <Field v={v} name="comment" label="comment" area maxLength={1000} />
+          <button type="submit" class="btn">
+            {t('rateSend')}
+          </button>
+        </>
+      )}
+    </form>
+  );
+}
+
+
+
