@@ -10,10 +10,9 @@ export function linkify(text: string): Part[] {
   const out: Part[] = [];
   let last = 0;
   for (const m of text.matchAll(URL_RE)) {
-    let raw = m[0];
-    const trail = TRAILING.exec(raw);
-    // Keep a closing bracket that belongs to the URL, as in Wikipedia's "Foo_(bar)".
-    if (trail && !(trail[0] === ')' && raw.includes('('))) raw = raw.slice(0, -trail[0].length);
+    let raw = m[0].replace(TRAILING, '');
+    // Give back a closing bracket that belongs to the URL, as in Wikipedia's "Foo_(bar)".
+    if (raw.split('(').length > raw.split(')').length && m[0][raw.length] === ')') raw += ')';
     const href = safeHref(raw);
     if (!href) continue;
     const start = m.index ?? 0;

@@ -1,0 +1,292 @@
+import type { SiteConfig } from '@hark/shared/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ACK_TIMEOUT_MS, Client, type SocketLike, TOKEN_FAILS_BEFORE_PROBE } from './client';
+import type { KV } from './persist';
+
+class MemKV implements KV {
+  m = new Map<string, string>();
+  writes = 0;
+  getItem(k: string) {
+    return this.m.get(k) ?? null;
+  }
+  setItem(k: string, v: string) {
+    this.writes++;
+    this.m.set(k, v);
+  }
+  removeItem(k: string) {
+    this.writes++;
+    this.m.delete(k);
+  }
+  key(i: number) {
+    return [...this.m.keys()][i] ?? null;
+  }
+  get length() {
+    return this.m.size;
+  }
+}
+
+class FakeWS implements SocketLike {
+  static all: FakeWS[] = [];
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeWS.all.push(this);
+  }
+  send(d: string) {
+    this.sent.push(JSON.parse(d));
+  }
+  close() {
+    this.readyState = 3;
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  recv(f: object) {
+    this.onmessage?.({ data: JSON.stringify(f) });
+  }
+  /** The server refused or the network dropped: the browser reports only a close. */
+  fail(code = 1006) {
+    this.readyState = 3;
+    this.onclose?.({ code });
+  }
+  types() {
+    return this.sent.map((f) => f.type);
+  }
+}
+
+const SITE: SiteConfig = {
+  name: 'Shop',
+  color: '#123456',
+  position: 'right',
+  label: '',
+  greeting: '',
+  prechat: false,
+  offlineForm: true,
+  available: true,
+  inHours: true,
+  locales: [],
+  identityRequired: false,
+};
+const welcome = (convs: object[] = []) => ({ type: 'welcome', visitorId: 'v1', site: SITE, convs });
+const last = () => FakeWS.all[FakeWS.all.length - 1] as FakeWS;
+
+function client(kv: KV | null = new MemKV()) {
+  return new Client({
+    site: 'demo',
+    gateway: 'wss://chat.example',
+    kv,
+    WebSocket: FakeWS,
+    page: () => ({ url: 'https://shop.example/p', title: 'P' }),
+    locale: () => 'en',
+    random: () => 0.5,
+  });
+}
+
+beforeEach(() => {
+  FakeWS.all = [];
+  vi.useFakeTimers();
+});
+afterEach(() => vi.useRealTimers());
+
+describe('Client', () => {
+  it('writes nothing to storage until the visitor has something to keep', () => {
+    const kv = new MemKV();
+    const c = client(kv);
+    c.start();
+    expect(last().url).toBe('wss://chat.example/v1/visitor?site=demo&token=' + last().url.split('token=')[1]?.split('&')[0] + '&v=1&new=1');
+    last().open();
+    expect(last().types()).toEqual(['hello']);
+    last().recv(welcome());
+    last().recv({ type: 'synced' });
+    expect(kv.writes).toBe(0);
+    // 1. The first message makes the visitor worth remembering: token and outbox are stored.
+    c.send('hello');
+    expect(kv.getItem('hark:demo:token')).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(JSON.parse(kv.getItem('hark:demo:outbox') ?? '[]')).toHaveLength(1);
+  });
+
+  it('rejects empty and whitespace-only messages', () => {
+    const c = client();
+    expect(c.send('   \n\t')).toBe(false);
+    expect(c.outbox).toHaveLength(0);
+  });
+
+  it('keeps a message until its ack and entry arrive, then shows it from the stream', () => {
+    const c = client();
+    c.start();
+    last().open();
+    last().recv(welcome());
+    c.send('Do you ship to Zagreb?');
+    const f = last().sent.at(-1) as { type: string; cid: string; text: string };
+    expect(f).toMatchObject({ type: 'send', text: 'Do you ship to Zagreb?' });
+    expect(f.cid).toMatch(/^[A-Za-z0-9_-]{21}$/);
+    last().recv({ type: 'ack', cid: f.cid, conv: 'c1', id: '1-0' });
+    expect(c.outbox[0]?.state).toBe('sent');
+    last().recv({ type: 'entry', entry: { id: '1-0', conv: 'c1', at: 1, kind: 'msg', from: 'visitor', text: f.text, cid: f.cid } });
+    expect(c.outbox).toHaveLength(0);
+    expect(c.entries.c1?.map((e) => e.id)).toEqual(['1-0']);
+  });
+
+  it('resends the outbox in order after a reconnect, and after a reload', () => {
+    const kv = new MemKV();
+    const c = client(kv);
+    c.start();
+    last().open();
+    last().recv(welcome());
+    last().fail();
+    c.send('one');
+    c.send('two');
+    vi.advanceTimersByTime(1000);
+    last().open();
+    last().recv(welcome());
+    expect(last().sent.filter((f) => f.type === 'send').map((f) => f.text)).toEqual(['one', 'two']);
+    // 1. The page is reloaded before any ack: a new client resends both with the same cids, without new=1.
+    const cids = last().sent.filter((f) => f.type === 'send').map((f) => f.cid);
+    c.stop();
+    const c2 = client(kv);
+    c2.start();
+    expect(last().url).not.toContain('new=1');
+    last().open();
+    last().recv(welcome());
+    expect(last().sent.filter((f) => f.type === 'send').map((f) => f.cid)).toEqual(cids);
+  });
+
+  it('resumes from the last stream id it stored', () => {
+    const kv = new MemKV();
+    const c = client(kv);
+    c.start();
+    last().open();
+    last().recv(welcome([{ id: 'c1', status: 'open' }]));
+    last().recv({ type: 'entry', entry: { id: '5-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'hi' } });
+    last().recv({ type: 'entry', entry: { id: '3-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'earlier' } });
+    last().recv({ type: 'entry', entry: { id: '5-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'hi' } });
+    expect(c.entries.c1?.map((e) => e.id)).toEqual(['3-0', '5-0']);
+    vi.advanceTimersByTime(1000);
+    c.stop();
+    const c2 = client(kv);
+    c2.start();
+    last().open();
+    expect(last().sent[0]).toMatchObject({ type: 'hello', lastIds: { c1: '5-0' } });
+  });
+
+  it('reconnects with growing, capped delays', () => {
+    const c = client();
+    c.start();
+    const times: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const n = FakeWS.all.length;
+      last().fail();
+      let t = 0;
+      while (FakeWS.all.length === n) {
+        vi.advanceTimersByTime(100);
+        t += 100;
+      }
+      times.push(t);
+    }
+    expect(times[1]).toBeGreaterThan(times[0] as number);
+    expect(Math.max(...times)).toBeLessThanOrEqual(30_100);
+  });
+
+  it('replaces a token the gateway no longer accepts, but not while the gateway is merely down', () => {
+    const kv = new MemKV();
+    kv.setItem('hark:demo:token', 'A'.repeat(32));
+    const c = client(kv);
+    c.start();
+    const step = () => vi.advanceTimersByTime(31_000);
+    // 1. Connects with the stored token fail TOKEN_FAILS_BEFORE_PROBE times…
+    for (let i = 0; i < TOKEN_FAILS_BEFORE_PROBE; i++) {
+      expect(last().url).toContain(`token=${'A'.repeat(32)}`);
+      last().fail();
+      step();
+    }
+    // 2. …so a fresh token is tried with new=1. The gateway is down: it fails too; keep the old token.
+    expect(last().url).toContain('new=1');
+    expect(last().url).not.toContain('A'.repeat(32));
+    last().fail();
+    step();
+    expect(last().url).toContain('A'.repeat(32));
+    for (let i = 0; i < TOKEN_FAILS_BEFORE_PROBE; i++) {
+      last().fail();
+      step();
+    }
+    // 3. Next probe opens (the gateway is up), the old token is tried once more and refused: switch.
+    expect(last().url).toContain('new=1');
+    last().open();
+    expect(last().url).toContain('A'.repeat(32));
+    last().fail();
+    expect(last().url).toContain('new=1');
+    const fresh = last().url.split('token=')[1]?.split('&')[0];
+    last().open();
+    last().recv(welcome());
+    expect(kv.getItem('hark:demo:token')).toBe(fresh);
+  });
+
+  it('counts unread operator messages and marks them read, telling the operator', () => {
+    const c = client();
+    c.start();
+    last().open();
+    last().recv(welcome([{ id: 'c1', status: 'open' }]));
+    last().recv({ type: 'entry', entry: { id: '1-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'a' } });
+    last().recv({ type: 'entry', entry: { id: '2-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'b' } });
+    expect(c.unread()).toBe(2);
+    c.markRead('c1');
+    expect(c.unread()).toBe(0);
+    expect(last().sent.at(-1)).toEqual({ type: 'seen', conv: 'c1', id: '2-0' });
+  });
+
+  it('a message another tab wrote to the outbox is left to that tab for ACK_TIMEOUT_MS', () => {
+    const kv = new MemKV();
+    const a = client(kv);
+    a.start();
+    last().open();
+    last().recv(welcome());
+    a.send('from tab A');
+    const wsA = last();
+    const b = client(kv);
+    b.start();
+    const wsB = last();
+    wsB.open();
+    wsB.recv(welcome());
+    // B started after A wrote: a reload-like start resends everything (the server de-duplicates by cid)…
+    const sentByB = () => wsB.sent.filter((f) => f.type === 'send').length;
+    const before = sentByB();
+    // …but an item arriving by `storage` event while B is connected is not sent at once.
+    a.send('second from A');
+    b.onStorage('hark:demo:outbox');
+    vi.advanceTimersByTime(ACK_TIMEOUT_MS / 2);
+    expect(sentByB()).toBe(before);
+    // A gets its acks and removes them; B learns it through storage and will not send them.
+    for (const f of wsA.sent.filter((x) => x.type === 'send')) wsA.recv({ type: 'ack', cid: f.cid, conv: 'c1', id: '9-0' });
+    b.onStorage('hark:demo:outbox');
+    vi.advanceTimersByTime(ACK_TIMEOUT_MS * 2);
+    expect(sentByB()).toBe(before);
+  });
+
+  it('marks a send failed on an error frame and resends it on retry', () => {
+    const c = client();
+    c.start();
+    last().open();
+    last().recv(welcome());
+    c.send('x');
+    const cid = c.outbox[0]?.cid;
+    last().recv({ type: 'error', code: 'MESSAGE_TOO_LONG', message: '', cid });
+    expect(c.outbox[0]?.state).toBe('failed');
+    vi.advanceTimersByTime(ACK_TIMEOUT_MS * 3);
+    expect(last().sent.filter((f) => f.type === 'send')).toHaveLength(1);
+    c.retry(cid as string);
+    expect(last().sent.filter((f) => f.type === 'send')).toHaveLength(2);
+  });
+
+  it('survives blocked storage', () => {
+    const c = client(null);
+    c.start();
+    last().open();
+    last().recv(welcome());
+    expect(c.send('hi')).toBe(true);
+  });
+});

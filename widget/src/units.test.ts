@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { BACKOFF_MAX_MS, backoffDelay } from './backoff';
+import { pickLocale } from './ctx';
+import { translator } from './i18n';
+import { en } from './i18n/en';
+import { hr } from './i18n/hr';
+import { ru } from './i18n/ru';
+import { linkify } from './linkify';
+import { toAttrs, toIdentity } from './sanitize';
+import { luminance, textOn, validColor } from './theme';
+
+describe('i18n', () => {
+  it('every catalogue has exactly the keys of en, with plural forms its language needs', () => {
+    for (const cat of [hr, ru]) expect(Object.keys(cat).sort()).toEqual(Object.keys(en).sort());
+    const t = translator('ru', ru);
+    expect(t('openN', { n: 1 })).toContain('новое сообщение');
+    expect(t('openN', { n: 3 })).toContain('новых сообщения');
+    expect(t('openN', { n: 5 })).toContain('новых сообщений');
+    const th = translator('hr', hr);
+    expect(th('ahead', { n: 2 })).toBe('Ispred vas su 2 osobe.');
+    expect(translator('en', en)('typing', { name: 'Mia' })).toBe('Mia is typing…');
+  });
+  it('picks the first supported language by primary subtag', () => {
+    expect(pickLocale([undefined, 'de-AT', 'hr-HR', 'ru'])).toBe('hr');
+    expect(pickLocale(['RU'])).toBe('ru');
+    expect(pickLocale(['fr'])).toBe('en');
+  });
+});
+
+describe('linkify', () => {
+  it('links http(s) only and leaves everything else as text', () => {
+    expect(linkify('see https://example.com/a?b=1. ok')).toEqual(['see ', { href: 'https://example.com/a?b=1', text: 'https://example.com/a?b=1' }, '. ok']);
+    expect(linkify('javascript:alert(1) <b>x</b>')).toEqual(['javascript:alert(1) <b>x</b>']);
+    expect(linkify('(http://w.org/Foo_(bar))')[1]).toEqual({ href: 'http://w.org/Foo_(bar)', text: 'http://w.org/Foo_(bar)' });
+  });
+});
+
+describe('theme', () => {
+  it('picks a text colour with at least 4.5:1 contrast for any background', () => {
+    const ratio = (a: number, b: number) => (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    for (const c of ['#000000', '#ffffff', '#ff8800', '#1d4ed8', '#777777', '#7f7f7f', '#00ff00', '#abc']) {
+      const fg = textOn(c);
+      expect(ratio(luminance(c), luminance(fg === '#fff' ? '#ffffff' : '#000000'))).toBeGreaterThanOrEqual(4.5);
+    }
+  });
+  it('accepts only hex colours', () => {
+    expect(validColor('red;}body{display:none')).toBeUndefined();
+    expect(validColor('#12ab9f')).toBe('#12ab9f');
+  });
+});
+
+describe('backoff', () => {
+  it('grows, is jittered, and is capped', () => {
+    expect(backoffDelay(0, () => 0)).toBe(250);
+    expect(backoffDelay(0, () => 1)).toBe(500);
+    expect(backoffDelay(3, () => 1)).toBe(4000);
+    expect(backoffDelay(50, () => 1)).toBe(BACKOFF_MAX_MS);
+  });
+});
+
+describe('host API input', () => {
+  it('keeps only what the protocol accepts', () => {
+    expect(toIdentity({ id: 42, name: 'Ana', extra: 1 })).toEqual({ id: '42', name: 'Ana' });
+    expect(toIdentity({ name: 'no id' })).toBeNull();
+    expect(toAttrs({ plan: 'pro', 'bad key!': 1, n: 3, o: { x: 1 }, ok: null })).toEqual({ plan: 'pro', n: 3, ok: null });
+    expect(toAttrs('nope')).toBeNull();
+  });
+});
