@@ -22,7 +22,8 @@ import { socketRoutes } from './http/sockets';
 import { staticRoutes } from './http/static';
 import { createMetrics } from './metrics';
 import { type Connections, type RedisTarget, connect } from './redis/client';
-import { type Ctx, type StatsHooks, noHooks } from './realtime/context';
+import { type Ctx, type StatsHooks } from './realtime/context';
+import { statsHooks } from './store/stats';
 import { Gateway } from './realtime/gateway';
 import { Hub } from './realtime/hub';
 import { Router } from './routing/router';
@@ -59,7 +60,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   const conns = connect(opts.redis);
   const metrics = createMetrics();
   const hub = new Hub(conns);
-  const ctx: Ctx = { c: conns, hub, router: new Router(conns), metrics, log: app.log, config, hooks: opts.hooks ?? noHooks };
+  const ctx: Ctx = { c: conns, hub, router: new Router(conns), metrics, log: app.log, config, hooks: opts.hooks ?? statsHooks(conns.cmd) };
   hub.onError = (e) => app.log.warn({ err: e }, 'pubsub');
   conns.cmd.on('error', (e) => app.log.warn({ err: e }, 'redis'));
   const gateway = new Gateway(ctx);
