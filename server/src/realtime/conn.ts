@@ -11,6 +11,21 @@ import type { Metrics } from '../metrics';
 /** Errors that end the socket rather than only answering with an error frame. */
 const FATAL: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'FRAME_TOO_LARGE', 'SLOW_CONSUMER', 'NOT_AUTHENTICATED', 'ACCOUNT_DISABLED', 'SHUTTING_DOWN', 'PROTOCOL_VERSION']);
 
+/**
+ * Redis is unreachable (ioredis gave up after MAX_RETRIES_PER_REQUEST reconnects, or the
+ * connection closed under the command): the client is told OVERLOADED and resends later.
+ */
+function redisUnavailable(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  return e.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|LOADING|BUSY/.test(e.message);
+}
+
+/** Redis unreachable (ioredis gave up retrying, or the connection is closed): the client keeps the message and resends it. */
+export function isRedisDown(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  return e.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable/.test(e.message);
+}
+
 export abstract class Conn {
   private chain: Promise<void> = Promise.resolve();
   private readonly frames = new Bucket(FRAMES_PER_SEC, FRAMES_BURST);
@@ -18,6 +33,8 @@ export abstract class Conn {
   protected readonly lastSent = new Map<string, string>();
   /** While catching up after hello, live entries wait here. */
   private pending: { conv: string; id: string; send: () => void }[] | null = null;
+  /** Catch-ups in progress (hello, a conversation followed later); live entries wait until the last one ends. */
+  private syncing = 0;
   closed = false;
   alive = true;
 
@@ -68,12 +85,12 @@ export abstract class Conn {
     this.send(f);
   }
 
-  /** Answers an error as a frame; ends the socket for the codes that must. */
-  fail(e: unknown, cid?: string): void {
+  /** Answers an error as a frame; ends the socket for the codes that must, or always when `fatal`. */
+  fail(e: unknown, cid?: string, fatal = false): void {
     if (this.closed) return;
-    const err = e instanceof HarkError ? e : new HarkError('INTERNAL');
-    if (!(e instanceof HarkError)) this.onInternalError(e);
-    if (FATAL.has(err.code)) {
+    const err = e instanceof HarkError ? e : redisUnavailable(e) ? new HarkError('OVERLOADED') : new HarkError('INTERNAL');
+    if (!(e instanceof HarkError) && err.code === 'INTERNAL') this.onInternalError(e);
+    if (fatal || FATAL.has(err.code)) {
       this.metrics.errors.inc({ code: err.code });
       this.closed = true;
       try {
@@ -102,10 +119,13 @@ export abstract class Conn {
   }
 
   protected beginSync(): void {
+    this.syncing++;
     this.pending ??= [];
   }
 
   protected endSync(): void {
+    if (--this.syncing > 0) return;
+    this.syncing = 0;
     const p = this.pending ?? [];
     this.pending = null;
     for (const x of p) this.deliverEntry(x.conv, x.id, x.send);
