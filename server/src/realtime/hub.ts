@@ -48,6 +48,11 @@ export class Hub {
       }
       void this.catchUp().catch((e) => this.onError(e));
     });
+    // On a cluster, each shard has its own subscriber connection that ioredis replaces
+    // (and resubscribes) when it drops or the slots move; it says so with
+    // 'subscribersReady', never with 'ready'. Catch-up is idempotent, so running it
+    // on the first one too (when nothing is followed yet) costs nothing.
+    if (c.sharded) c.sub.on('subscribersReady', () => void this.catchUp().catch((e) => this.onError(e)));
     c.sub.on('error', (e) => this.onError(e));
   }
 

@@ -36,7 +36,7 @@ export class OperatorConn extends Conn {
     super(ws, ctx.metrics, 'operator');
     ctx.metrics.operators.inc();
     this.opListener = { onSignal: (p) => this.onOperatorSignal(p) };
-    void ctx.hub.listen(K.operatorChannel(me.id), this.opListener);
+    void ctx.hub.listen(K.operatorChannel(me.id), this.opListener).catch((e) => this.fail(e));
   }
 
   protected override onInternalError(e: unknown): void {
@@ -185,6 +185,20 @@ export class OperatorConn extends Conn {
 
   private async onHello(lastIds: Record<string, string>): Promise<void> {
     this.beginSync();
+    try {
+      await this.welcome(lastIds);
+    } catch (e) {
+      // Never leave the socket half-synced (holding live entries forever): close it and let the console resume.
+      this.fail(e, undefined, true);
+    } finally {
+      this.endSync();
+    }
+    if (this.closed) return;
+    this.hello = true;
+    this.send({ type: 'synced' } satisfies ServerToOperator);
+  }
+
+  private async welcome(lastIds: Record<string, string>): Promise<void> {
     const views = await this.gw.viewsFor(this);
     const convs = views.flatMap((v) => v.visible(this));
     const presence = await this.gw.presenceFor(this.me);
@@ -207,9 +221,6 @@ export class OperatorConn extends Conn {
         cursor = last.id;
       }
     }
-    this.endSync();
-    this.hello = true;
-    this.send({ type: 'synced' } satisfies ServerToOperator);
   }
 
   /** After the gateway's subscriber reconnected: send the inbox again so nothing missed stays unseen. */

@@ -71,9 +71,12 @@ export class SiteView implements ChannelListener, ConvListener {
   }
 
   onResync(): void {
-    void this.load().then(() => {
-      for (const op of this.ops) op.resync();
-    });
+    void this.load().then(
+      () => {
+        for (const op of this.ops) op.resync();
+      },
+      (e) => this.ctx.log.warn({ err: e }, 'site view resync'),
+    );
   }
 
   private async refreshPositions(): Promise<void> {

@@ -62,9 +62,9 @@ export class VisitorConn extends Conn implements ConvListener {
     ctx.metrics.visitors.inc();
     this.visitorListener = {
       onSignal: (p) => this.onVisitorSignal(p),
-      onResync: () => void this.refreshAll(),
+      onResync: () => void this.refreshAll().catch((e) => this.onInternalError(e)),
     };
-    this.siteListener = { onSignal: (p) => p === 'q' && void this.refreshPositions() };
+    this.siteListener = { onSignal: (p) => p === 'q' && void this.refreshPositions().catch((e) => this.onInternalError(e)) };
     void ctx.hub.listen(K.visitorChannel(visitorId), this.visitorListener).catch((e) => this.fail(e));
   }
 
@@ -174,8 +174,23 @@ export class VisitorConn extends Conn implements ConvListener {
   }
 
   private async onHello(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
-    const { c } = this.ctx;
     this.beginSync();
+    try {
+      await this.welcome(f);
+    } catch (e) {
+      // A hello that cannot be answered (Redis away) must not leave the socket half-synced, holding
+      // live entries forever: close it (OVERLOADED, 1013) and let the client reconnect and resume.
+      this.fail(e, undefined, true);
+    } finally {
+      this.endSync();
+    }
+    if (this.closed) return;
+    this.hello = true;
+    this.send({ type: 'synced' } satisfies ServerToVisitor);
+  }
+
+  private async welcome(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
+    const { c } = this.ctx;
     const site = await getSite(c.cmd, this.site.id);
     if (site) this.site = site;
     const patch: VisitorPatch = { ua: this.ua };
@@ -210,9 +225,6 @@ export class VisitorConn extends Conn implements ConvListener {
       await this.catchUp(vc.id, f.lastIds[vc.id] ?? '');
       this.trackQueue(vc);
     }
-    this.endSync();
-    this.hello = true;
-    this.send({ type: 'synced' } satisfies ServerToVisitor);
   }
 
   private async catchUp(conv: string, after: string): Promise<void> {
@@ -241,10 +253,24 @@ export class VisitorConn extends Conn implements ConvListener {
   private async openConv(): Promise<{ conv: string; created: boolean }> {
     const r = await ensureOpenConv(this.ctx.c.cmd, this.site.id, this.visitorId, this.site.team);
     if (!this.follows.has(r.conv)) {
-      await this.follow(r.conv);
+      // Created by another tab: it may already hold entries this socket has not seen.
+      if (r.created) await this.follow(r.conv);
+      else await this.followFromStart(r.conv);
       if (r.created) await publish(this.ctx.c, K.visitorChannel(this.visitorId), `n${r.conv}`);
     }
     return r;
+  }
+
+  /** Follows a conversation and sends what it already holds; live entries wait so nothing is skipped or sent twice. */
+  private async followFromStart(conv: string): Promise<void> {
+    const from = this.lastSent.get(conv) ?? '';
+    this.beginSync();
+    try {
+      await this.follow(conv);
+      await this.catchUp(conv, from);
+    } finally {
+      this.endSync();
+    }
   }
 
   private async onSend(cid: string, raw: string): Promise<void> {
@@ -294,12 +320,9 @@ export class VisitorConn extends Conn implements ConvListener {
       if (this.follows.has(conv)) return;
       void (async () => {
         const m = await getMeta(this.ctx.c.cmd, conv);
-        if (!m || m.visitor !== this.visitorId) return;
-        await this.follow(conv);
+        if (!m || m.visitor !== this.visitorId || this.follows.has(conv)) return;
         this.send({ type: 'conv', conv: await visitorConv(this.ctx.c.cmd, m) } satisfies ServerToVisitor);
-        this.beginSync();
-        await this.catchUp(conv, this.lastSent.get(conv) ?? '');
-        this.endSync();
+        await this.followFromStart(conv);
       })().catch((e) => this.onInternalError(e));
     } else if (p === 'x') {
       this.fail(new HarkError('VISITOR_TOKEN_INVALID', 'This visitor was shut down.'));
@@ -324,7 +347,7 @@ export class VisitorConn extends Conn implements ConvListener {
     const need = this.positions.size > 0;
     if (need && !this.listeningSite) {
       this.listeningSite = true;
-      void this.ctx.hub.listen(K.siteChannel(this.site.id), this.siteListener);
+      void this.ctx.hub.listen(K.siteChannel(this.site.id), this.siteListener).catch((e) => this.onInternalError(e));
     } else if (!need && this.listeningSite) {
       this.listeningSite = false;
       this.ctx.hub.unlisten(K.siteChannel(this.site.id), this.siteListener);
