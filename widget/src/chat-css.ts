@@ -6,7 +6,7 @@
  */
 export const CHAT_CSS = `.p{position:fixed;right:20px;bottom:88px;width:380px;max-width:calc(100vw - 40px);height:600px;max-height:calc(100vh - 110px);display:flex;flex-direction:column;background:#fff;border-radius:14px;box-shadow:0 8px 40px #0005;overflow:hidden;pointer-events:auto}
 .l .p{right:auto;left:20px}
-.p[hidden]{display:none}
+.p[hidden],.o .lc span:not(.bd){display:none}
 .hd{display:flex;align-items:center;gap:10px;padding:10px 14px;background:var(--hc);color:var(--hf)}
 .tt{flex:1;min-width:0}
 h2,h3,p{margin:0;font-size:16px}

@@ -118,7 +118,8 @@ function start(ctx: Ctx): void {
     if (c && conv && visible) c.markRead(conv.id);
     const n = c && !visible ? c.unread() : 0;
     badge.textContent = n ? String(n > 99 ? '99+' : n) : '';
-    launcher.setAttribute('aria-label', n ? t('openN', { n }) : open ? t('close') : label || t('open'));
+    // The accessible name starts with the visible label (WCAG 2.5.3); open, the label is hidden and the button closes.
+    launcher.setAttribute('aria-label', open ? t('close') : [label, n ? t('openN', { n }) : label ? '' : t('open')].filter(Boolean).join(' – '));
     setTitle(n);
     if (n !== unread && unread !== -1) ctx.emit('unread', n);
     unread = n;
