@@ -115,7 +115,8 @@ function onFrame(f: ServerToOperator): void {
   if (effects.newChat) {
     const c = effects.newChat;
     beep();
-    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor), `conv-${c.id}`, () => actions.select(c.id));
+    const said = c.last?.kind === 'msg' && c.last.from === 'visitor' ? `: ${c.last.text ?? ''}` : '';
+    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor) + said, `conv-${c.id}`, () => actions.select(c.id));
   }
   if (effects.newMessage) {
     const e = effects.newMessage;

@@ -53,7 +53,13 @@ export async function askNotificationPermission(): Promise<NotificationPermissio
 /** Shows a desktop notification when the tab is not focused; clicking it brings the conversation up. */
 export function desktopNotify(title: string, body: string, tag: string, onClick: () => void): Notification | null {
   if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || tabHasFocus()) return null;
-  const n = new Notification(title, { body, tag });
+  let n: Notification;
+  try {
+    n = new Notification(title, { body, tag });
+  } catch {
+    // Some platforms (Android Chrome) allow notifications only from a service worker; the beep and title still work.
+    return null;
+  }
   n.onclick = () => {
     window.focus();
     onClick();

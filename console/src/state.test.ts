@@ -54,6 +54,20 @@ describe('applyFrame', () => {
     expect(applyFrame(r.state, { type: 'conv', conv: conv('c9') }).effects.newChat).toBeUndefined();
   });
 
+  it('counts a first message known only from the summary once, and folds it into the new-chat signal', () => {
+    const s = live();
+    const first = msg('7-0', 'c5');
+    const r = applyFrame(s, { type: 'conv', conv: conv('c5', { status: 'queued', operator: null, last: first }) }, null);
+    expect(r.effects.newChat?.id).toBe('c5');
+    expect(r.effects.newMessage).toBeUndefined();
+    expect(r.state.unread.c5).toBe(1);
+    expect(r.state.lastIds.c5).toBe('7-0');
+    // The same message arriving as an entry afterwards changes nothing.
+    const again = applyFrame(r.state, { type: 'entry', entry: first }, null);
+    expect(again.state).toBe(r.state);
+    expect(again.effects.newMessage).toBeUndefined();
+  });
+
   it('keeps the latest visitor seen marker only', () => {
     let s = live();
     s = applyFrame(s, { type: 'seen', conv: 'c1', by: 'visitor', id: '5-0' }).state;

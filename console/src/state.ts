@@ -64,6 +64,23 @@ function bumpLastId(lastIds: Record<string, string>, conv: string, id: string): 
   return { ...lastIds, [conv]: id };
 }
 
+function addEntry(s: State, e: Entry, focused: string | null, now: number, effects: Effects): State {
+  const list = s.entries[e.conv] ?? [];
+  const next = insertEntry(list, e);
+  if (next === list) return s;
+  const state: State = { ...s, entries: { ...s.entries, [e.conv]: next }, lastIds: bumpLastId(s.lastIds, e.conv, e.id) };
+  const conv = state.convs[e.conv];
+  if (conv && (!conv.last || compareStreamIds(conv.last.id, e.id) < 0)) state.convs = { ...state.convs, [e.conv]: { ...conv, last: e } };
+  if (e.kind === 'msg' && e.from === 'visitor') {
+    state.typing = { ...s.typing, [e.conv]: { on: false, at: now } };
+    if (focused !== e.conv) {
+      state.unread = { ...s.unread, [e.conv]: (s.unread[e.conv] ?? 0) + 1 };
+      if (!conv || concernsMe(conv, s.me)) effects.newMessage = e;
+    }
+  }
+  return state;
+}
+
 /** A conversation the operator is expected to act on: theirs, or waiting in the queue. */
 export function concernsMe(c: ConvSummary, me: Me | null): boolean {
   if (!me) return false;
@@ -97,28 +114,17 @@ export function applyFrame(s: State, f: ServerToOperator, focused: string | null
       return { state: { ...s, connection: 'live' }, effects };
     case 'conv': {
       const prev = s.convs[f.conv.id];
-      const state = { ...s, convs: { ...s.convs, [f.conv.id]: f.conv } };
+      let state: State = { ...s, convs: { ...s.convs, [f.conv.id]: f.conv } };
       const wasMine = prev ? concernsMe(prev, s.me) : false;
       if (!wasMine && concernsMe(f.conv, s.me) && s.connection === 'live') effects.newChat = f.conv;
+      // A conversation's first message can reach the summary before this gateway follows the
+      // conversation's stream, so `last` is treated as an entry too (insertEntry de-duplicates).
+      if (f.conv.last) state = addEntry(state, f.conv.last, focused, now, effects);
+      if (effects.newChat && effects.newMessage?.conv === f.conv.id) delete effects.newMessage;
       return { state, effects };
     }
-    case 'entry': {
-      const e = f.entry;
-      const list = s.entries[e.conv] ?? [];
-      const next = insertEntry(list, e);
-      if (next === list) return { state: s, effects };
-      const state: State = { ...s, entries: { ...s.entries, [e.conv]: next }, lastIds: bumpLastId(s.lastIds, e.conv, e.id) };
-      const conv = s.convs[e.conv];
-      if (conv && (!conv.last || compareStreamIds(conv.last.id, e.id) < 0)) state.convs = { ...s.convs, [e.conv]: { ...conv, last: e } };
-      if (e.kind === 'msg' && e.from === 'visitor') {
-        state.typing = { ...s.typing, [e.conv]: { on: false, at: now } };
-        if (focused !== e.conv) {
-          state.unread = { ...s.unread, [e.conv]: (s.unread[e.conv] ?? 0) + 1 };
-          if (!conv || concernsMe(conv, s.me)) effects.newMessage = e;
-        }
-      }
-      return { state, effects };
-    }
+    case 'entry':
+      return { state: addEntry(s, f.entry, focused, now, effects), effects };
     case 'history': {
       let list = s.entries[f.conv] ?? [];
       for (const e of f.entries) list = insertEntry(list, e);
