@@ -34,16 +34,22 @@ function secure(reply: FastifyReply, csp: string): FastifyReply {
     .header('cross-origin-opener-policy', 'same-origin');
 }
 
-async function sendFile(reply: FastifyReply, root: string, rel: string, cache: string): Promise<FastifyReply | null> {
+/**
+ * Sends a file below `root`; false when there is none. (Returns a boolean, not the
+ * reply: a Fastify reply is a thenable, and awaiting it yields undefined.)
+ */
+async function sendFile(reply: FastifyReply, root: string, rel: string, cache: string): Promise<boolean> {
   const base = resolve(root);
   const path = normalize(join(base, rel));
-  if (!path.startsWith(base)) return null;
+  if (!path.startsWith(base)) return false;
+  let body: Buffer;
   try {
-    const body = await readFile(path);
-    return reply.header('content-type', TYPES[extname(path)] ?? 'application/octet-stream').header('cache-control', cache).send(body);
+    body = await readFile(path);
   } catch {
-    return null;
+    return false;
   }
+  reply.header('content-type', TYPES[extname(path)] ?? 'application/octet-stream').header('cache-control', cache).send(body);
+  return true;
 }
 
 export const DEMO_PAGE = `<!doctype html>
@@ -76,20 +82,20 @@ export function staticRoutes(app: FastifyInstance, dirs: { widget: string; conso
 
   // The loader is embedded by URL on every page of every site: a short cache so fixes reach pages soon.
   app.get('/widget.js', async (_req, reply) => {
-    const r = await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, 'widget.js', 'public, max-age=300');
-    return r ?? reply.code(503).send({ code: 'NOT_FOUND', message: 'The widget is not built; run `pnpm build`.' });
+    if (await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, 'widget.js', 'public, max-age=300')) return reply;
+    return reply.code(503).send({ code: 'NOT_FOUND', message: 'The widget is not built; run `pnpm build`.' });
   });
   // Everything else the loader loads sits beside it.
   app.get('/widget/:file', async (req, reply) => {
-    const r = await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, (req.params as { file: string }).file, 'public, max-age=300');
-    return r ?? reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
+    if (await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, (req.params as { file: string }).file, 'public, max-age=300')) return reply;
+    return reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
   });
   // The chat bundle and its language catalogues, loaded from beside /widget.js.
   app.get('/:file', async (req, reply) => {
     const file = (req.params as { file: string }).file;
     if (!WIDGET_FILE_RE.test(file)) return reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
-    const r = await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, file, 'public, max-age=300');
-    return r ?? reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
+    if (await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, file, 'public, max-age=300')) return reply;
+    return reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
   });
 
   app.get('/console', async (_req, reply) => reply.redirect('/console/'));
@@ -97,10 +103,9 @@ export function staticRoutes(app: FastifyInstance, dirs: { widget: string; conso
     const rel = (req.params as { '*': string })['*'] || 'index.html';
     secure(reply, CONSOLE_CSP);
     const immutable = rel.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
-    const r = await sendFile(reply, dirs.console, rel, immutable);
-    if (r) return r;
+    if (await sendFile(reply, dirs.console, rel, immutable)) return reply;
     // SPA fallback: any other path is a client-side route.
-    const index = await sendFile(reply, dirs.console, 'index.html', 'no-cache');
-    return index ?? reply.code(503).send({ code: 'NOT_FOUND', message: 'The console is not built; run `pnpm build`.' });
+    if (await sendFile(reply, dirs.console, 'index.html', 'no-cache')) return reply;
+    return reply.code(503).send({ code: 'NOT_FOUND', message: 'The console is not built; run `pnpm build`.' });
   });
 }
