@@ -26,7 +26,7 @@ export function isRedisDown(e: unknown): boolean {
   return e.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable/.test(e.message);
 }
 
-export abstract class Conn {
+export abstract class Conn<F extends { type: string } = { type: string }> {
   private chain: Promise<void> = Promise.resolve();
   private readonly frames = new Bucket(FRAMES_PER_SEC, FRAMES_BURST);
   /** Last stream id sent to this socket per conversation. */
@@ -62,7 +62,24 @@ export abstract class Conn {
     ws.on('error', () => {});
   }
 
-  protected abstract handleRaw(raw: string): Promise<void>;
+  /** Narrows one inbound frame (throws a HarkError with the code to answer). */
+  protected abstract parse(raw: string): F;
+  protected abstract handle(f: F): Promise<void>;
+
+  private async handleRaw(raw: string): Promise<void> {
+    let f: F;
+    try {
+      f = this.parse(raw);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    try {
+      await this.handle(f);
+    } catch (e) {
+      this.fail(e, 'cid' in f && typeof f.cid === 'string' ? f.cid : undefined);
+    }
+  }
   protected abstract onClose(): void;
 
   send(frame: object): void {

@@ -22,7 +22,7 @@ export function canRead(op: Operator, m: Pick<ConvMeta, 'site' | 'status' | 'op'
   return m.status === 'queued' || m.status === 'new' || m.op === op.id || m.joined.includes(op.id);
 }
 
-export class OperatorConn extends Conn {
+export class OperatorConn extends Conn<OperatorToServer> {
   private readonly opListener: ChannelListener;
   private hello = false;
 
@@ -55,20 +55,10 @@ export class OperatorConn extends Conn {
     return s.status === 'queued' || s.operator?.id === this.me.id;
   }
 
-  protected async handleRaw(raw: string): Promise<void> {
-    let f: OperatorToServer;
-    try {
-      f = parseOperatorToServer(raw);
-    } catch (e) {
-      this.fail(e);
-      return;
-    }
-    try {
-      await this.handle(f);
-    } catch (e) {
-      this.fail(e, 'cid' in f ? f.cid : undefined);
-    }
+  protected parse(raw: string): OperatorToServer {
+    return parseOperatorToServer(raw);
   }
+
 
   private async conv(id: string): Promise<ConvMeta> {
     const m = await getMeta(this.ctx.c.cmd, id);
@@ -85,7 +75,7 @@ export class OperatorConn extends Conn {
     return { id: this.me.id, name: this.me.name, ...(this.me.avatar ? { avatar: this.me.avatar } : {}) };
   }
 
-  private async handle(f: OperatorToServer): Promise<void> {
+  protected async handle(f: OperatorToServer): Promise<void> {
     const { c, router } = this.ctx;
     switch (f.type) {
       case 'hello':

@@ -10,6 +10,7 @@ import {
   type Identity,
   type ServerToVisitor,
   VISITOR_BURST,
+  compareStreamIds,
   VISITOR_MSGS_PER_SEC,
   type VisitorConv,
   type VisitorToServer,
@@ -41,7 +42,7 @@ function visitorFrame(e: Entry): string | null {
   return f;
 }
 
-export class VisitorConn extends Conn implements ConvListener {
+export class VisitorConn extends Conn<VisitorToServer> implements ConvListener {
   private readonly follows = new Set<string>();
   private readonly positions = new Map<string, number>();
   private readonly msgs = new Bucket(VISITOR_MSGS_PER_SEC, VISITOR_BURST);
@@ -80,22 +81,12 @@ export class VisitorConn extends Conn implements ConvListener {
     this.follows.clear();
   }
 
-  protected async handleRaw(raw: string): Promise<void> {
-    let f: VisitorToServer;
-    try {
-      f = parseVisitorToServer(raw);
-    } catch (e) {
-      this.fail(e);
-      return;
-    }
-    try {
-      await this.handle(f);
-    } catch (e) {
-      this.fail(e, 'cid' in f ? f.cid : undefined);
-    }
+  protected parse(raw: string): VisitorToServer {
+    return parseVisitorToServer(raw);
   }
 
-  private async handle(f: VisitorToServer): Promise<void> {
+
+  protected async handle(f: VisitorToServer): Promise<void> {
     const { c } = this.ctx;
     switch (f.type) {
       case 'hello':
@@ -232,6 +223,8 @@ export class VisitorConn extends Conn implements ConvListener {
     for (;;) {
       const entries = await readEntries(this.ctx.c.cmd, conv, cursor);
       for (const e of entries) {
+        const sent = this.lastSent.get(conv);
+        if (sent && compareStreamIds(e.id, sent) <= 0) continue;
         this.lastSent.set(conv, e.id);
         const fr = visitorFrame(e);
         if (fr) this.sendRaw(fr);
@@ -253,9 +246,9 @@ export class VisitorConn extends Conn implements ConvListener {
   private async openConv(): Promise<{ conv: string; created: boolean }> {
     const r = await ensureOpenConv(this.ctx.c.cmd, this.site.id, this.visitorId, this.site.team);
     if (!this.follows.has(r.conv)) {
-      // Created by another tab: it may already hold entries this socket has not seen.
-      if (r.created) await this.follow(r.conv);
-      else await this.followFromStart(r.conv);
+      // Another tab may already have written into it (even into one this socket just created,
+      // before its subscription was live): follow and send what the stream holds.
+      await this.followFromStart(r.conv);
       if (r.created) await publish(this.ctx.c, K.visitorChannel(this.visitorId), `n${r.conv}`);
     }
     return r;
@@ -263,6 +256,8 @@ export class VisitorConn extends Conn implements ConvListener {
 
   /** Follows a conversation and sends what it already holds; live entries wait so nothing is skipped or sent twice. */
   private async followFromStart(conv: string): Promise<void> {
+    // Checked before any await: the 'n' doorbell and this socket's own send may race to follow.
+    if (this.follows.has(conv)) return;
     const from = this.lastSent.get(conv) ?? '';
     this.beginSync();
     try {

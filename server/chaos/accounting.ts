@@ -1,0 +1,611 @@
+/**
+ * The accounting checker. Simulated clients behave like the real ones (widget/src/client.ts,
+ * console/src/socket.ts): they keep every unacknowledged message and resend it with the same
+ * client id after a reconnect or an ack timeout, resume with `hello {lastIds}`, and reconnect
+ * with jittered exponential backoff to whichever gateway is up.
+ *
+ * verify() then asserts, from Redis (XRANGE) and from every receiver's own record:
+ * - every acknowledged message is in its conversation's stream exactly once, at the acked id;
+ * - every receiver (visitor, second tab, operator) saw each entry it may see exactly once,
+ *   and the entries arriving on its sockets came in stream order, across reconnects too;
+ * - what a receiver holds at the end is exactly the stream (the visitor-visible part of it for visitors).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { type Entry, type ServerToOperator, type ServerToVisitor, compareStreamIds, randomId, toVisitorEntry } from '@hark/shared';
+import type { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { readEntries } from '../src/store/conversations';
+import type { ScriptedRedis } from '../src/store/scripts';
+
+/** Reconnect backoff of the simulated clients: the widget's policy (widget/src/backoff.ts) with smaller steps so a run stays short. */
+export const SIM_BACKOFF_BASE_MS = 150;
+export const SIM_BACKOFF_MAX_MS = 2_000;
+/** An unacknowledged message is sent again after this long (the widget uses a longer timeout; shorter keeps runs short). */
+export const SIM_ACK_TIMEOUT_MS = 3_000;
+
+export function simBackoff(attempt: number): number {
+  const step = Math.min(SIM_BACKOFF_MAX_MS, SIM_BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16));
+  return Math.round(step * (0.5 + 0.5 * Math.random()));
+}
+
+export interface Target {
+  base: string;
+  wsBase: string;
+}
+
+/** The "load balancer": the gateways that are up. Tests add and remove them as they kill and start gateways. */
+export class Targets {
+  list: Target[] = [];
+  pick(): Target {
+    const t = this.list[Math.floor(Math.random() * this.list.length)];
+    if (!t) throw new Error('no gateway is up');
+    return t;
+  }
+}
+
+/** What one receiver saw of the conversations it follows. */
+export class View {
+  /** Ids that arrived as `entry` frames, per conversation (across every socket of this client). */
+  private readonly framed = new Map<string, Set<string>>();
+  private readonly maxFramed = new Map<string, string>();
+  /** Everything held: entry frames plus history answers, per conversation. */
+  readonly held = new Map<string, Set<string>>();
+  private readonly maxHeld = new Map<string, string>();
+  duplicates = 0;
+  readonly dupIds: string[] = [];
+  outOfOrder = 0;
+
+  onEntry(e: Entry): void {
+    let set = this.framed.get(e.conv);
+    if (!set) {
+      set = new Set();
+      this.framed.set(e.conv, set);
+    }
+    const max = this.maxFramed.get(e.conv);
+    if (set.has(e.id)) {
+      this.duplicates++;
+      this.dupIds.push(`${e.conv}/${e.id}:${e.kind}/${e.event ?? e.from}`);
+    }
+    else if (max && compareStreamIds(e.id, max) < 0) this.outOfOrder++;
+    set.add(e.id);
+    if (!max || compareStreamIds(e.id, max) > 0) this.maxFramed.set(e.conv, e.id);
+    this.hold(e.conv, e.id);
+  }
+
+  hold(conv: string, id: string): void {
+    let h = this.held.get(conv);
+    if (!h) {
+      h = new Set();
+      this.held.set(conv, h);
+    }
+    h.add(id);
+    // The resume point is the newest entry held, however it arrived (as in the widget and the console).
+    const max = this.maxHeld.get(conv);
+    if (!max || compareStreamIds(id, max) > 0) this.maxHeld.set(conv, id);
+  }
+
+  lastIds(only?: Set<string>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [conv, id] of this.maxHeld) if (!only || only.has(conv)) out[conv] = id;
+    return out;
+  }
+
+  sorted(conv: string): string[] {
+    return [...(this.held.get(conv) ?? [])].sort(compareStreamIds);
+  }
+}
+
+const TRANSIENT = new Set(['OVERLOADED', 'RATE_LIMITED', 'INTERNAL']);
+
+interface OutItem {
+  cid: string;
+  conv?: string;
+  text: string;
+  sentAt: number;
+  sends: number;
+}
+
+export interface SimOptions {
+  /** Probability that an ack is ignored (as if lost), so the message is sent again with the same cid. */
+  dropAcks?: number;
+  /** Copies of every send frame written back to back (same cid). */
+  copies?: number;
+}
+
+abstract class SimClient<F extends { type: string }> {
+  ws: WebSocket | null = null;
+  welcomed = false;
+  synced = false;
+  stopped = true;
+  attempt = 0;
+  connects = 0;
+  baseConnects = 0;
+  readonly view = new View();
+  readonly outbox: OutItem[] = [];
+  /** cid -> the stream id of its first ack (and the conversation). */
+  readonly acked = new Map<string, { conv: string; id: string }>();
+  /** cids in the order they were first queued. */
+  readonly order: string[] = [];
+  readonly closeCodes = new Map<number, number>();
+  readonly errorCodes = new Map<string, number>();
+  ackConflicts = 0;
+  acksDropped = 0;
+  /** cids refused for good (e.g. CONVERSATION_RESOLVED). */
+  readonly refused: string[] = [];
+  framesSent = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    protected readonly targets: Targets,
+    protected readonly opts: SimOptions = {},
+  ) {}
+
+  protected abstract url(t: Target): string;
+  protected abstract headers(t: Target): Record<string, string>;
+  protected abstract helloFrame(): object;
+  protected abstract onFrame(f: F): void;
+  protected abstract sendFrame(it: OutItem): object;
+
+  /** Starts a new scenario's accounting on a long-lived client (the operators). */
+  resetStats(): void {
+    this.order.length = 0;
+    this.acked.clear();
+    this.closeCodes.clear();
+    this.errorCodes.clear();
+    this.refused.length = 0;
+    this.framesSent = 0;
+    this.acksDropped = 0;
+    this.ackConflicts = 0;
+    this.baseConnects = this.connects;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Stops reconnecting and drops the socket (a visitor going offline: the outbox is kept). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.ws?.terminate();
+    this.ws = null;
+    this.welcomed = false;
+  }
+
+  /** The network under this client drops: the socket dies without a close frame; the client reconnects. */
+  cut(): void {
+    this.ws?.terminate();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    let t: Target;
+    try {
+      t = this.targets.pick();
+    } catch {
+      this.retry();
+      return;
+    }
+    const ws = new WebSocket(this.url(t), { headers: this.headers(t) });
+    this.ws = ws;
+    this.synced = false;
+    ws.on('open', () => {
+      this.connects++;
+      this.raw(this.helloFrame());
+    });
+    ws.on('message', (d) => {
+      if (this.ws !== ws) return;
+      let f: F;
+      try {
+        f = JSON.parse(d.toString()) as F;
+      } catch {
+        return;
+      }
+      this.handle(f);
+    });
+    ws.on('error', () => {});
+    ws.on('close', (code) => {
+      this.closeCodes.set(code, (this.closeCodes.get(code) ?? 0) + 1);
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.welcomed = false;
+      this.synced = false;
+      this.retry();
+    });
+  }
+
+  private retry(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), simBackoff(this.attempt++));
+  }
+
+  protected raw(f: object): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(f));
+    this.framesSent++;
+    return true;
+  }
+
+  private handle(f: F): void {
+    const x = f as unknown as { type: string; cid?: string; conv?: string; id?: string; code?: string };
+    if (x.type === 'welcome') {
+      this.welcomed = true;
+      this.attempt = 0;
+    } else if (x.type === 'synced') this.synced = true;
+    else if (x.type === 'ack' && x.cid && x.conv && x.id) this.onAck(x.cid, x.conv, x.id);
+    else if (x.type === 'error' && x.code) {
+      this.errorCodes.set(x.code, (this.errorCodes.get(x.code) ?? 0) + 1);
+      const it = x.cid ? this.outbox.find((o) => o.cid === x.cid) : undefined;
+      // A transient failure (OVERLOADED, RATE_LIMITED, INTERNAL): try again soon, same cid.
+      // A permanent one (the conversation was resolved meanwhile): give up, as the widget shows "failed".
+      if (it && TRANSIENT.has(x.code)) it.sentAt = Date.now() - SIM_ACK_TIMEOUT_MS / 2;
+      else if (it) {
+        this.outbox.splice(this.outbox.indexOf(it), 1);
+        this.refused.push(it.cid);
+      }
+    }
+    this.onFrame(f);
+    if (x.type === 'welcome') this.flush();
+  }
+
+  private onAck(cid: string, conv: string, id: string): void {
+    const prev = this.acked.get(cid);
+    if (prev && (prev.id !== id || prev.conv !== conv)) this.ackConflicts++;
+    const it = this.outbox.find((o) => o.cid === cid);
+    if (!it) return;
+    if (this.opts.dropAcks && it.sends < 6 && Math.random() < this.opts.dropAcks) {
+      // The ack "was lost": resend at once, as a client whose ack timed out would.
+      this.acksDropped++;
+      this.transmit(it);
+      return;
+    }
+    if (!prev) this.acked.set(cid, { conv, id });
+    this.outbox.splice(this.outbox.indexOf(it), 1);
+  }
+
+  protected queue(text: string, conv?: string): string {
+    const it: OutItem = { cid: randomId(21), text, sentAt: 0, sends: 0 };
+    if (conv) it.conv = conv;
+    this.outbox.push(it);
+    this.order.push(it.cid);
+    this.transmit(it);
+    return it.cid;
+  }
+
+  private transmit(it: OutItem): void {
+    if (!this.welcomed) return;
+    const f = this.sendFrame(it);
+    for (let i = 0; i < (this.opts.copies ?? 1); i++) if (!this.raw(f)) return;
+    it.sends++;
+    it.sentAt = Date.now();
+  }
+
+  /** After every welcome: everything not acked, in order, same cids. */
+  private flush(): void {
+    for (const it of this.outbox) this.transmit(it);
+  }
+
+  /** Called on a timer: resends what waited too long for its ack. */
+  tick(now = Date.now()): void {
+    if (!this.welcomed) return;
+    for (const it of this.outbox) if (now - it.sentAt > SIM_ACK_TIMEOUT_MS) this.transmit(it);
+  }
+}
+
+export class SimVisitor extends SimClient<ServerToVisitor> {
+  readonly convs = new Set<string>();
+  constructor(
+    targets: Targets,
+    readonly token = randomId(32),
+    private registered = false,
+    opts: SimOptions = {},
+  ) {
+    super(targets, opts);
+  }
+  protected url(t: Target): string {
+    return `${t.wsBase}/v1/visitor?site=demo&token=${this.token}&v=1${this.registered ? '' : '&new=1'}`;
+  }
+  protected headers(t: Target): Record<string, string> {
+    return { origin: t.base };
+  }
+  protected helloFrame(): object {
+    return { type: 'hello', lastIds: this.view.lastIds(), page: { url: 'https://shop.example/', title: 'Shop' }, locale: 'en' };
+  }
+  protected sendFrame(it: OutItem): object {
+    return { type: 'send', cid: it.cid, text: it.text };
+  }
+  protected onFrame(f: ServerToVisitor): void {
+    if (f.type === 'welcome') {
+      this.registered = true;
+      for (const c of f.convs) this.convs.add(c.id);
+    } else if (f.type === 'entry') {
+      this.convs.add(f.entry.conv);
+      this.view.onEntry(f.entry);
+    } else if (f.type === 'ack') this.convs.add(f.conv);
+    else if (f.type === 'conv') this.convs.add(f.conv.id);
+  }
+  say(text: string): string {
+    return this.queue(text);
+  }
+}
+
+export class SimOperator extends SimClient<ServerToOperator> {
+  /** Open conversations assigned to this operator. */
+  readonly mine = new Set<string>();
+  id = '';
+  constructor(
+    targets: Targets,
+    readonly cookie: string,
+    opts: SimOptions = {},
+  ) {
+    super(targets, opts);
+  }
+  protected url(t: Target): string {
+    return `${t.wsBase}/v1/operator?v=1`;
+  }
+  protected headers(t: Target): Record<string, string> {
+    return { origin: t.base, cookie: this.cookie };
+  }
+  protected helloFrame(): object {
+    return { type: 'hello', lastIds: this.view.lastIds(this.mine) };
+  }
+  protected sendFrame(it: OutItem): object {
+    return { type: 'send', conv: it.conv, cid: it.cid, text: it.text };
+  }
+  private claim(conv: string, resumed: boolean): void {
+    const known = this.mine.has(conv);
+    this.mine.add(conv);
+    // A conversation not resumed through lastIds is fetched whole, as the console does when it opens one.
+    if (!known || !resumed) this.raw({ type: 'open', conv });
+  }
+  protected onFrame(f: ServerToOperator): void {
+    if (f.type === 'welcome') {
+      this.id = f.me.id;
+      if (f.me.status !== 'online') this.raw({ type: 'status', status: 'online' });
+      const resumed = this.view.lastIds(this.mine);
+      for (const c of f.convs) if (c.status === 'open' && c.operator?.id === this.id) this.claim(c.id, c.id in resumed);
+    } else if (f.type === 'conv') {
+      if (f.conv.status === 'open' && f.conv.operator?.id === this.id) {
+        if (!this.mine.has(f.conv.id)) this.claim(f.conv.id, false);
+      } else if (f.conv.status === 'resolved') this.mine.delete(f.conv.id);
+    } else if (f.type === 'history') {
+      for (const e of f.entries) this.view.hold(e.conv, e.id);
+    } else if (f.type === 'entry') {
+      if (this.mine.has(f.entry.conv)) this.view.onEntry(f.entry);
+    }
+  }
+  reply(text: string): string | null {
+    const convs = [...this.mine];
+    const conv = convs[Math.floor(Math.random() * convs.length)];
+    if (!conv || !this.welcomed) return null;
+    return this.queue(text, conv);
+  }
+  resolveAll(): void {
+    for (const conv of this.mine) this.raw({ type: 'resolve', conv });
+  }
+}
+
+export interface Report {
+  visitors: number;
+  tabs: number;
+  operators: number;
+  queued: number;
+  acked: number;
+  unacked: number;
+  lost: number;
+  duplicated: number;
+  ackMismatch: number;
+  outOfOrder: number;
+  senderOrderInversions: number;
+  receiverDuplicates: number;
+  receiverOutOfOrder: number;
+  viewMismatches: number;
+  framesSent: number;
+  acksDropped: number;
+  reconnects: number;
+  closeCodes: Record<string, number>;
+  errorCodes: Record<string, number>;
+  problems: string[];
+}
+
+async function fullStream(r: ScriptedRedis, conv: string): Promise<Entry[]> {
+  const out: Entry[] = [];
+  let after = '';
+  for (;;) {
+    const page = await readEntries(r, conv, after, 1000);
+    out.push(...page);
+    const last = page.at(-1);
+    if (!last) return out;
+    after = last.id;
+  }
+}
+
+/** Compares everything every simulated client holds with what Redis holds. */
+export async function verify(r: ScriptedRedis | Redis, visitors: SimVisitor[], tabs: SimVisitor[], operators: SimOperator[]): Promise<Report> {
+  const rep: Report = {
+    visitors: visitors.length,
+    tabs: tabs.length,
+    operators: operators.length,
+    queued: 0,
+    acked: 0,
+    unacked: 0,
+    lost: 0,
+    duplicated: 0,
+    ackMismatch: 0,
+    outOfOrder: 0,
+    senderOrderInversions: 0,
+    receiverDuplicates: 0,
+    receiverOutOfOrder: 0,
+    viewMismatches: 0,
+    framesSent: 0,
+    acksDropped: 0,
+    reconnects: 0,
+    closeCodes: {},
+    errorCodes: {},
+    problems: [],
+  };
+  const streams = new Map<string, Entry[]>();
+  const stream = async (conv: string) => {
+    let s = streams.get(conv);
+    if (!s) {
+      s = await fullStream(r as ScriptedRedis, conv);
+      streams.set(conv, s);
+    }
+    return s;
+  };
+  const problem = (p: string) => {
+    if (rep.problems.length < 20) rep.problems.push(p);
+  };
+  const all: (SimVisitor | SimOperator)[] = [...visitors, ...tabs, ...operators];
+  for (const c of all) {
+    rep.queued += c.order.length;
+    rep.acked += c.acked.size;
+    rep.unacked += c.outbox.length;
+    rep.framesSent += c.framesSent;
+    rep.acksDropped += c.acksDropped;
+    rep.reconnects += Math.max(0, c.connects - Math.max(1, c.baseConnects));
+    rep.ackMismatch += c.ackConflicts;
+    for (const [k, v] of c.closeCodes) rep.closeCodes[k] = (rep.closeCodes[k] ?? 0) + v;
+    for (const [k, v] of c.errorCodes) rep.errorCodes[k] = (rep.errorCodes[k] ?? 0) + v;
+    // 1. Every acked message: once in the stream, at its acked id.
+    let prev: string | undefined;
+    for (const cid of c.order) {
+      const a = c.acked.get(cid);
+      if (!a) continue;
+      const s = await stream(a.conv);
+      const hits = s.filter((e) => e.cid === cid);
+      if (hits.length === 0) {
+        rep.lost++;
+        problem(`lost ${cid} in ${a.conv}`);
+      } else if (hits.length > 1) {
+        rep.duplicated += hits.length - 1;
+        problem(`duplicated ${cid} x${hits.length}`);
+      } else if (hits[0]?.id !== a.id) {
+        rep.ackMismatch++;
+        problem(`ack ${a.id} != stream ${hits[0]?.id} for ${cid}`);
+      }
+      // 2. One sender's messages keep the order they were written in.
+      if (prev && compareStreamIds(a.id, prev) < 0) rep.senderOrderInversions++;
+      prev = a.id;
+    }
+    rep.receiverDuplicates += c.view.duplicates;
+    if (c.view.dupIds.length) problem(`${c instanceof SimOperator ? 'operator' : 'visitor'} got again: ${c.view.dupIds.join(',')}; connects ${c.connects}`);
+    rep.receiverOutOfOrder += c.view.outOfOrder;
+  }
+  // 3. Each receiver holds exactly the stream (what it may see of it).
+  for (const v of [...visitors, ...tabs]) {
+    for (const conv of v.convs) {
+      const want = (await stream(conv))
+        .map(toVisitorEntry)
+        .filter((e): e is Entry => e !== null)
+        .map((e) => e.id);
+      const got = v.view.sorted(conv);
+      if (want.join() !== got.join()) {
+        rep.viewMismatches++;
+        const missing = want.filter((id) => !got.includes(id));
+        problem(
+          `${tabs.includes(v) ? 'tab' : 'visitor'} view of ${conv}: ${got.length} held, ${want.length} in stream; missing ${missing.join(',')} of ${want.join(',')}; connects ${v.connects}, closes ${JSON.stringify(Object.fromEntries(v.closeCodes))}`,
+        );
+      }
+    }
+  }
+  for (const o of operators) {
+    for (const conv of o.mine) {
+      const want = (await stream(conv)).map((e) => e.id);
+      const got = o.view.sorted(conv);
+      if (want.join() !== got.join()) {
+        rep.viewMismatches++;
+        const missing = (await stream(conv)).filter((e) => !got.includes(e.id)).map((e) => `${e.id}:${e.kind}/${e.event ?? e.from}`);
+        const assignee = await (r as ScriptedRedis).hget(`{conv:${conv}}:meta`, 'op');
+        problem(`operator ${o.id} view of ${conv} (assignee ${assignee}): ${got.length} held, ${want.length} in stream; missing ${missing.join(',')}; connects ${o.connects}`);
+      }
+    }
+  }
+  rep.outOfOrder = rep.receiverOutOfOrder + rep.senderOrderInversions;
+  return rep;
+}
+
+export function isClean(r: Report): boolean {
+  return r.unacked === 0 && r.lost === 0 && r.duplicated === 0 && r.ackMismatch === 0 && r.receiverDuplicates === 0 && r.outOfOrder === 0 && r.viewMismatches === 0;
+}
+
+/** Polls verify() until it is clean or `ms` passed (entries may still be in flight after a fault). */
+export async function settle(r: ScriptedRedis | Redis, v: SimVisitor[], t: SimVisitor[], o: SimOperator[], ms = 30_000): Promise<Report> {
+  const until = Date.now() + ms;
+  for (;;) {
+    for (const c of [...v, ...t, ...o]) c.tick();
+    const rep = await verify(r, v, t, o);
+    if (isClean(rep) || Date.now() > until) return rep;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
+// ---------------------------------------------------------------- gateways in child processes
+
+export interface GatewayProc {
+  port: number;
+  target: Target;
+  child: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const here = resolve(import.meta.dirname);
+
+/** Starts a gateway process (chaos/gateway-proc.ts) on `port` (0 = any) against `redisUrl`. */
+export async function spawnGateway(redisUrl: string, port = 0): Promise<GatewayProc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(here, 'gateway-proc.ts')], {
+    cwd: resolve(here, '..'),
+    env: { ...process.env, REDIS_URL: redisUrl, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const got = await new Promise<number>((res, rej) => {
+    let out = '';
+    const t = setTimeout(() => rej(new Error(`gateway did not start: ${out}`)), 30_000);
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /PORT (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        res(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      rej(new Error(`gateway exited with ${code}: ${out}`));
+    });
+  });
+  child.stdout?.resume();
+  return {
+    port: got,
+    target: { base: `http://127.0.0.1:${got}`, wsBase: `ws://127.0.0.1:${got}` },
+    child,
+    kill(signal: NodeJS.Signals = 'SIGKILL') {
+      return new Promise((res) => {
+        if (child.exitCode !== null || child.signalCode !== null) return res();
+        child.once('exit', () => res());
+        child.kill(signal);
+      });
+    },
+  };
+}
+
+/** Runs `fn` every `everyMs` until stop() is called; the loop is bounded by `maxMs` regardless. */
+export function every(everyMs: number, maxMs: number, fn: () => void): { stop(): void } {
+  const t = setInterval(fn, everyMs);
+  const cap = setTimeout(() => clearInterval(t), maxMs);
+  return {
+    stop() {
+      clearInterval(t);
+      clearTimeout(cap);
+    },
+  };
+}
+
+export function formatReport(name: string, r: Report, ms: number): string {
+  return `${name}: ${r.visitors} visitors + ${r.tabs} tabs + ${r.operators} operators, ${(ms / 1000).toFixed(1)} s; messages queued ${r.queued}, acked ${r.acked}, unacked ${r.unacked}, lost ${r.lost}, duplicated ${r.duplicated}, out of order ${r.outOfOrder} (receivers ${r.receiverOutOfOrder}, sender ${r.senderOrderInversions}), receiver duplicates ${r.receiverDuplicates}, view mismatches ${r.viewMismatches}; frames sent ${r.framesSent}, acks dropped ${r.acksDropped}, reconnects ${r.reconnects}; close codes ${JSON.stringify(r.closeCodes)}; error codes ${JSON.stringify(r.errorCodes)}${r.problems.length ? `; problems: ${r.problems.join(' | ')}` : ''}`;
+}

@@ -1,0 +1,17 @@
+/**
+ * One gateway in its own process, so a chaos test can really SIGKILL it.
+ * Env: REDIS_URL, PORT (0 = any). Prints `PORT <n>` once listening.
+ * SIGTERM drains (every socket closed with 1012), then exits.
+ */
+import { buildApp } from '../src/app';
+import { bootstrap } from '../src/bootstrap';
+import { ADMIN } from '../test/harness';
+
+const hark = await buildApp({ redis: { url: process.env.REDIS_URL ?? '' }, logger: process.env.HARK_CHAOS_LOG === '1' ? { level: 'warn' } : false });
+await bootstrap(hark.conns, { adminEmail: ADMIN.email, adminPassword: ADMIN.password });
+await hark.app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
+const addr = hark.app.server.address();
+process.stdout.write(`PORT ${typeof addr === 'object' && addr ? addr.port : 0}\n`);
+process.on('SIGTERM', () => {
+  void hark.close().finally(() => process.exit(0));
+});
