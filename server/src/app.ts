@@ -62,6 +62,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   const hub = new Hub(conns);
   const ctx: Ctx = { c: conns, hub, router: new Router(conns), metrics, log: app.log, config, hooks: opts.hooks ?? statsHooks(conns.cmd) };
   hub.onError = (e) => app.log.warn({ err: e }, 'pubsub');
+  hub.onDeliver = (at) => metrics.fanout.observe(Math.max(0, Date.now() - at) / 1000);
   conns.cmd.on('error', (e) => app.log.warn({ err: e }, 'redis'));
   const gateway = new Gateway(ctx);
 

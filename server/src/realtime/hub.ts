@@ -36,6 +36,8 @@ export class Hub {
   private buffered: [string, string][] = [];
   private firstReady = true;
   onError: (err: unknown) => void = () => {};
+  /** Called once per entry dispatched live on this gateway, with the entry's store time (ms), for the delivery-latency metric. */
+  onDeliver: (storedAt: number) => void = () => {};
 
   constructor(private readonly c: Connections) {
     const onMessage = (ch: string, msg: string) => this.onMessage(ch, msg);
@@ -168,6 +170,7 @@ export class Hub {
       this.onError(e);
       return;
     }
+    this.onDeliver(entry.at);
     for (const l of [...set]) l.onEntry(entry);
   }
 
