@@ -59,7 +59,8 @@ export async function signIn(browser: Browser, base: string, email: string, pass
 
 export async function setStatus(page: Page, status: 'online' | 'away' | 'offline'): Promise<void> {
   await page.getByLabel('Your status').selectOption(status);
-  await expect.poll(() => page.getByLabel('Your status').inputValue()).toBe(status);
+  // The label carries the status the server confirmed, not the one just picked.
+  await expect.poll(() => page.getByTestId('my-status').getAttribute('data-status')).toBe(status);
 }
 
 /** A visitor on the demo page, in their own browser context (own token). */

@@ -13,7 +13,7 @@ import { attentionCount, listView, step, type View, viewsFor } from './inbox';
 import { beep, desktopNotify, tabHasFocus, titleWithCount } from './notify';
 import type { SavedReply } from './replies';
 import { OperatorSocket } from './socket';
-import { applyFrame, initialState, markRead, mergeConvs, type State, visitorLabel } from './state';
+import { applyFrame, concernsMe, initialState, markRead, mergeConvs, type State, visitorLabel } from './state';
 
 export type Screen = 'inbox' | 'stats' | 'admin' | 'account';
 
@@ -124,9 +124,21 @@ function onFrame(f: ServerToOperator): void {
     if (!tabHasFocus() || state.selected !== e.conv) beep();
     desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor) : '' }), e.text ?? '', `msg-${e.conv}`, () => actions.select(e.conv));
   }
+  // Preload the history of what the operator must act on: a conversation's first message can reach
+  // the summary before this gateway follows its stream, and the inbox preview should show words.
+  if (f.type === 'welcome') requested.clear();
+  if (f.type === 'conv' && concernsMe(f.conv, rt.me)) preload(f.conv.id);
+  if (f.type === 'synced') for (const c of Object.values(rt.convs)) if (concernsMe(c, rt.me)) preload(c.id);
   // The conversation on screen is read as it arrives: tell the visitor.
   if (f.type === 'entry' && f.entry.conv === focusedConv() && f.entry.from === 'visitor') sendSeen(f.entry.conv);
   if (f.type === 'synced' && state.selected) actions.select(state.selected);
+}
+
+const requested = new Set<string>();
+function preload(conv: string): void {
+  if (state.rt.loaded[conv] || requested.has(conv)) return;
+  requested.add(conv);
+  out({ type: 'open', conv });
 }
 
 function sendSeen(conv: string): void {
@@ -138,6 +150,7 @@ function sendSeen(conv: string): void {
 
 function startSocket(): void {
   socket?.stop();
+  requested.clear();
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   socket = new OperatorSocket({
     url: `${proto}//${location.host}/v1/operator`,

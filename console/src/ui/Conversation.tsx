@@ -10,7 +10,8 @@ import { Transfer } from './Transfer';
 import { useNow } from './useNow';
 
 function EventLine({ e }: { e: Entry }) {
-  const who = e.op?.name ?? '';
+  // A join names the supervisor in `op` (the gateway) or `to` (the protocol note); accept both.
+  const who = (e.event === 'joined' ? (e.to ?? e.op) : e.op)?.name ?? '';
   const to = e.to?.name ?? e.team ?? '';
   let text: string;
   switch (e.event) {
@@ -64,7 +65,7 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
   const me = s.rt.me;
   const supervisor = canSupervise(me?.role);
   const mine = conv.operator?.id === me?.id;
-  const joined = list.some((e) => e.event === 'joined' && e.to?.id === me?.id);
+  const joined = list.some((e) => e.event === 'joined' && (e.to ?? e.op)?.id === me?.id);
   const canWrite = conv.status === 'open' && (mine || joined);
   const overdue = isOverdue(conv, thresholdFor(conv), now);
   const typing = s.rt.typing[conv.id];

@@ -43,7 +43,7 @@ export function Header() {
         ))}
       </select>
       {me && (
-        <label class={`status status-${me.status}`}>
+        <label class={`status status-${me.status}`} data-status={me.status} data-testid="my-status">
           <span class="sr-only">{t('header.status')}</span>
           <select aria-label={t('header.status')} name="status" value={me.status} onChange={(e) => actions.setStatus(e.currentTarget.value as OperatorStatus)}>
             {STATUSES.map((st) => (

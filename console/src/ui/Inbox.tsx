@@ -1,4 +1,4 @@
-import type { ConvSummary } from '@hark/shared/protocol';
+import type { ConvSummary, Entry } from '@hark/shared/protocol';
 import { useState } from 'preact/hooks';
 import { actions, t, thresholdFor, useApp } from '../app';
 import { clock, timeOfDay } from '../format';
@@ -6,11 +6,17 @@ import { isOverdue, listView, unreadCounts, viewsFor } from '../inbox';
 import { visitorLabel } from '../state';
 import { useNow } from './useNow';
 
-function Row({ c, selected, unread, now }: { c: ConvSummary; selected: boolean; unread: number; now: number }) {
+/** The last message or note: `last` of a summary is often an event (assigned, transferred). */
+function lastWords(c: ConvSummary, entries: Entry[] | undefined): Entry | undefined {
+  if (entries) for (let i = entries.length - 1; i >= 0; i--) if (entries[i]?.kind !== 'event') return entries[i];
+  return c.last?.kind === 'event' ? undefined : c.last;
+}
+
+function Row({ c, selected, unread, now, last }: { c: ConvSummary; selected: boolean; unread: number; now: number; last: Entry | undefined }) {
   const overdue = isOverdue(c, thresholdFor(c), now);
   const waitFrom = c.status === 'queued' ? (c.queuedAt ?? c.createdAt) : c.waitingSince;
   const cls = ['conv-row', selected && 'selected', overdue && 'overdue', unread > 0 && 'unread'].filter(Boolean).join(' ');
-  const preview = c.last?.kind === 'msg' || c.last?.kind === 'note' ? c.last.text : '';
+  const preview = last?.text ?? '';
   return (
     <li>
       <button type="button" class={cls} data-conv={c.id} data-status={c.status} aria-current={selected ? 'true' : undefined} onClick={() => actions.select(c.id)}>
@@ -29,7 +35,7 @@ function Row({ c, selected, unread, now }: { c: ConvSummary; selected: boolean; 
           )}
         </span>
         <span class="row-bottom">
-          <span class="row-preview">{c.last?.kind === 'note' ? `📝 ${preview}` : preview}</span>
+          <span class="row-preview">{last?.kind === 'note' ? `📝 ${preview}` : preview}</span>
           {unread > 0 && (
             <span class="count" data-testid="unread">
               {unread}
@@ -76,7 +82,7 @@ export function Inbox() {
       )}
       <ul class="conv-list" aria-label={t(`view.${s.view}`)}>
         {list.map((c) => (
-          <Row key={c.id} c={c} selected={c.id === s.selected} unread={s.rt.unread[c.id] ?? 0} now={now} />
+          <Row key={c.id} c={c} selected={c.id === s.selected} unread={s.rt.unread[c.id] ?? 0} now={now} last={lastWords(c, s.rt.entries[c.id])} />
         ))}
       </ul>
       {list.length === 0 && <p class="hint pad">{t(`inbox.empty.${s.view}`)}</p>}
