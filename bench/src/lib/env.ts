@@ -1,0 +1,34 @@
+/** What a run needs around it: a private Redis (or Redis Cluster), machine facts, result files. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type RedisProcess, startRedis } from '@hark/server/src/redis/supervisor';
+import { benchDir } from './proc';
+
+export async function privateRedis(): Promise<RedisProcess & { cleanup(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'hark-bench-redis-'));
+  // Enough output buffer that the floor and the peer are not cut off under load either.
+  const r = await startRedis({ dir, extraArgs: ['--client-output-buffer-limit', 'pubsub 256mb 128mb 60', '--maxclients', '50000'] });
+  return Object.assign(r, {
+    async cleanup() {
+      await r.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
+
+export function machine() {
+  return { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
+}
+
+export function writeResult(name: string, data: unknown): string {
+  const dir = resolve(benchDir, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = resolve(dir, `${name}.json`);
+  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  return file;
+}
+
+export function table(rows: Record<string, unknown>[]): void {
+  console.table(rows);
+}

@@ -1,0 +1,80 @@
+/** Starts benchmarked servers as their own Node processes (so their CPU and memory are theirs alone). */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ChildStats } from './child';
+
+export const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const repoDir = resolve(benchDir, '..');
+const tsxEsm = pathToFileURL(resolve(realpathSync(resolve(repoDir, 'server/node_modules/tsx')), 'dist/esm/index.mjs')).href;
+/** Never wait longer than this for a child to start or answer. */
+const CHILD_TIMEOUT_MS = 30_000;
+
+export interface Server {
+  name: string;
+  port: number;
+  pid: number;
+  child: ChildProcess;
+  stats(): Promise<ChildStats>;
+  cpuMs(): Promise<number>;
+  stop(): Promise<void>;
+  kill(): void;
+}
+
+function ask<T>(child: ChildProcess, type: string, answer: string): Promise<T> {
+  return new Promise((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`${type}: no answer`)), CHILD_TIMEOUT_MS);
+    const on = (m: { type: string } & Record<string, unknown>) => {
+      if (m.type !== answer) return;
+      clearTimeout(t);
+      child.off('message', on);
+      res(m as T);
+    };
+    child.on('message', on);
+    child.send({ type });
+  });
+}
+
+export async function startServer(name: string, file: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', tsxEsm, resolve(benchDir, file)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`${name} did not start`)), CHILD_TIMEOUT_MS);
+    child.once('exit', (code) => rej(new Error(`${name} exited with ${code}`)));
+    child.on('message', (m: { type: string; port?: number }) => {
+      if (m.type === 'ready') {
+        clearTimeout(t);
+        res(m.port as number);
+      }
+    });
+  });
+  return {
+    name,
+    port,
+    pid: child.pid as number,
+    child,
+    stats: async () => (await ask<{ stats: ChildStats }>(child, 'stats', 'stats')).stats,
+    cpuMs: async () => (await ask<{ cpuMs: number }>(child, 'cpu', 'cpu')).cpuMs,
+    stop: () =>
+      new Promise<void>((res) => {
+        if (child.exitCode !== null) return res();
+        const t = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+        child.once('exit', () => {
+          clearTimeout(t);
+          res();
+        });
+        child.send({ type: 'stop' });
+      }),
+    kill: () => child.kill('SIGKILL'),
+  };
+}
+
+/** CPU time (user + system, ms) of any process, from /proc (for redis-server). */
+export function procCpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
+}

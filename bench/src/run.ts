@@ -1,0 +1,52 @@
+/**
+ * `pnpm bench`: every scenario of BENCHMARKS.md, one after the other, on this
+ * machine. `pnpm bench -- chat idle` runs only the named ones; `--quick` runs
+ * small sizes (a smoke test of the harness itself).
+ */
+import { chat } from './scenarios/chat';
+import { idle } from './scenarios/idle';
+import { storm } from './scenarios/storm';
+import { reconnectStorm } from './scenarios/reconnect';
+import { machine, privateRedis, writeResult } from './lib/env';
+
+const args = process.argv.slice(2).filter((a) => a !== '--');
+const quick = args.includes('--quick');
+const only = args.filter((a) => !a.startsWith('--'));
+const want = (s: string) => only.length === 0 || only.includes(s);
+
+const meta = { date: new Date().toISOString().slice(0, 10), machine: machine(), command: `pnpm bench ${args.join(' ')}`.trim(), quick };
+console.log(meta);
+
+const redis = await privateRedis();
+try {
+  if (want('chat')) {
+    const steps = await chat({
+      systems: ['floor', 'socketio', 'ours'],
+      rates: quick ? [500, 1000] : [1000, 2000, 4000, 6000, 8000],
+      stepMs: quick ? 2000 : 5000,
+      visitors: quick ? 200 : 2000,
+      operators: quick ? 20 : 200,
+      sites: quick ? 2 : 20,
+      redisUrl: redis.url,
+      redisPid: redis.child.pid as number,
+    });
+    console.log(`wrote ${writeResult(quick ? 'chat-quick' : 'chat', { ...meta, steps })}`);
+  }
+  if (want('idle')) {
+    const points = await idle({ systems: ['floor', 'socketio', 'ours'], steps: quick ? [200, 500] : [1000, 5000, 10000], redisUrl: redis.url });
+    console.log(`wrote ${writeResult(quick ? 'idle-quick' : 'idle', { ...meta, points })}`);
+  }
+  if (want('storm')) {
+    const result = await storm({ redisUrl: redis.url, ...(quick ? { conversations: 200 } : {}) });
+    console.log(result);
+    console.log(`wrote ${writeResult(quick ? 'storm-quick' : 'storm', { ...meta, result })}`);
+  }
+  if (want('reconnect')) {
+    const result = await reconnectStorm({ redisUrl: redis.url, visitors: quick ? 300 : 10_000, operatorRate: quick ? 100 : 300 });
+    console.log(result);
+    console.log(`wrote ${writeResult(quick ? 'reconnect-quick' : 'reconnect', { ...meta, result })}`);
+  }
+} finally {
+  await redis.cleanup();
+}
+process.exit(0);

@@ -1,0 +1,134 @@
+/**
+ * Scenario 2, chat load: visitors on gateway A, operators on gateway B, one Redis
+ * (or a Redis Cluster). Each visitor message is answered by its operator at once.
+ * Rates are total messages per second (half visitor → operator, half back),
+ * stepped up until p99 passes the give-up bound.
+ */
+import { type Fleet, type Hooks, floorFleet, oursFleet, socketioFleet } from '../lib/fleets';
+import { type Percentiles, histogram, record, summary } from '../lib/hist';
+import { pace, sleep, until } from '../lib/pace';
+import { type Server, procCpuMs, startServer } from '../lib/proc';
+import { seed } from '../lib/seed';
+
+export interface ChatOptions {
+  systems: ('floor' | 'socketio' | 'ours')[];
+  rates: number[];
+  stepMs: number;
+  visitors: number;
+  operators: number;
+  sites: number;
+  redisUrl: string;
+  redisPid: number;
+  /** Gateways talk to this cluster instead (ours only). */
+  clusterNodes?: string[];
+  label?: string;
+}
+
+export interface ChatStep {
+  system: string;
+  rate: number;
+  sent: number;
+  delivered: number;
+  lost: number;
+  achievedRate: number;
+  v2o: Percentiles;
+  o2v: Percentiles;
+  /** Gateway CPU (both processes) per 1,000 delivered messages, ms. */
+  cpuPer1k: number;
+  redisCpuPer1k: number;
+  senderLagMs: number;
+}
+
+/** Stop stepping up once p99 passes this; the system is past saturation. */
+const GIVE_UP_P99_MS = 250;
+/** After the last send of a step, wait at most this for the answers still in flight. */
+const DRAIN_MS = 3_000;
+const MAX_SEQ = 2_000_000;
+
+async function servers(system: string, o: ChatOptions): Promise<Server[]> {
+  const file = system === 'ours' ? 'src/servers/gateway.ts' : `peers/${system}/server.ts`;
+  const env: Record<string, string> = o.clusterNodes && system === 'ours' ? { REDIS_CLUSTER_NODES: o.clusterNodes.join(',') } : { REDIS_URL: o.redisUrl };
+  return [await startServer(`${system}-A`, file, env), await startServer(`${system}-B`, file, env)];
+}
+
+export async function chat(o: ChatOptions): Promise<ChatStep[]> {
+  const out: ChatStep[] = [];
+  const sentAt = new Float64Array(MAX_SEQ);
+  const opAt = new Float64Array(MAX_SEQ);
+  for (const system of o.systems) {
+    const seeded = system === 'ours' && !o.clusterNodes ? await seed(o.redisUrl, o.sites, o.operators, Math.ceil(o.visitors / o.operators) + 5) : null;
+    if (system === 'ours' && o.clusterNodes) throw new Error('seed the cluster before calling chat()');
+    const [a, b] = (await servers(system, o)) as [Server, Server];
+    let v2o = histogram();
+    let o2v = histogram();
+    let got = 0;
+    const hooks: Hooks = {
+      atOperator(text) {
+        const seq = Number(text.slice(1));
+        const now = performance.now();
+        record(v2o, now - (sentAt[seq] as number));
+        opAt[seq] = now;
+        return `o${seq}`;
+      },
+      atVisitor(text) {
+        const seq = Number(text.slice(1));
+        record(o2v, performance.now() - (opAt[seq] as number));
+        got++;
+      },
+    };
+    let fleet: Fleet | undefined;
+    try {
+      const t0 = performance.now();
+      fleet =
+        system === 'ours'
+          ? await oursFleet(a.port, b.port, seeded?.sites ?? [], seeded?.ops ?? [], o.visitors, hooks)
+          : system === 'floor'
+            ? await floorFleet(a.port, b.port, o.operators, o.visitors, hooks)
+            : await socketioFleet(a.port, b.port, o.operators, o.visitors, hooks);
+      console.log(`${o.label ?? system}: ${o.visitors} visitors, ${o.operators} operators connected in ${Math.round(performance.now() - t0)} ms`);
+      let seq = 0;
+      for (const rate of o.rates) {
+        v2o = histogram();
+        o2v = histogram();
+        got = 0;
+        const first = seq;
+        const [ca, cb, cr] = [await a.cpuMs(), await b.cpuMs(), procCpuMs(o.redisPid)];
+        const perSide = rate / 2;
+        const count = Math.min(Math.round((perSide * o.stepMs) / 1000), MAX_SEQ - seq - 1);
+        const f = fleet;
+        const p = await pace(perSide, count, o.stepMs + 1000, (i, due) => {
+          const s = first + i;
+          sentAt[s] = due;
+          f.send(s % o.visitors, `v${s}`);
+        });
+        seq = first + p.sent;
+        await until(() => got >= p.sent, DRAIN_MS);
+        const [ca2, cb2, cr2] = [await a.cpuMs(), await b.cpuMs(), procCpuMs(o.redisPid)];
+        const delivered = v2o.totalCount + o2v.totalCount;
+        const step: ChatStep = {
+          system: o.label ?? system,
+          rate,
+          sent: p.sent * 2,
+          delivered,
+          lost: p.sent * 2 - delivered,
+          achievedRate: Math.round((delivered / p.elapsedMs) * 1000),
+          v2o: summary(v2o),
+          o2v: summary(o2v),
+          cpuPer1k: Math.round(((ca2 - ca + (cb2 - cb)) / Math.max(1, delivered)) * 1000 * 10) / 10,
+          redisCpuPer1k: Math.round(((cr2 - cr) / Math.max(1, delivered)) * 1000 * 10) / 10,
+          senderLagMs: Math.round(p.maxLagMs),
+        };
+        out.push(step);
+        console.log(
+          `  ${step.system} ${rate}/s: p50 ${step.v2o.p50}/${step.o2v.p50} ms, p99 ${step.v2o.p99}/${step.o2v.p99} ms, p99.9 ${step.v2o.p999}/${step.o2v.p999} ms, lost ${step.lost}, cpu/1k ${step.cpuPer1k} ms`,
+        );
+        if (Math.max(step.v2o.p99, step.o2v.p99) > GIVE_UP_P99_MS || step.lost > step.sent * 0.01) break;
+        await sleep(500);
+      }
+    } finally {
+      fleet?.close();
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  }
+  return out;
+}

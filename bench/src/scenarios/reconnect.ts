@@ -1,0 +1,183 @@
+/**
+ * Scenario 4, reconnect storm: V visitors with a conversation each on gateway A,
+ * their operators on gateway B writing to them all the time. Gateway A is
+ * restarted (graceful drain: every socket gets 1012); clients reconnect with
+ * jittered backoff, say hello with the last id they hold, and must end up with
+ * every message the operators stored, exactly once.
+ */
+import { randomId } from '@hark/shared';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { sourceAddress } from '../lib/addrs';
+import { pace, pool, sleep, until } from '../lib/pace';
+import { type Server, startServer } from '../lib/proc';
+import { seed } from '../lib/seed';
+
+export interface ReconnectResult {
+  visitors: number;
+  operatorRate: number;
+  resumedAllMs: number;
+  resumed: number;
+  acked: number;
+  lost: number;
+  duplicates: number;
+  peakRedisOps: number;
+  reconnectAttempts: number;
+}
+
+const OPS = 100;
+const LIMIT_MS = 120_000;
+/** Client backoff after a drop: first try within 0–1 s, then doubling to a 5 s cap, with jitter (what the widget does). */
+const backoff = (n: number) => Math.min(5_000, 250 * 2 ** n) * (0.5 + Math.random()) + (n === 0 ? Math.random() * 1_000 : 0);
+
+class Vis {
+  ws!: WebSocket;
+  conv = '';
+  op = '';
+  lastId = '';
+  got = new Set<string>();
+  dups = 0;
+  synced = false;
+  attempts = 0;
+  constructor(
+    readonly i: number,
+    readonly token: string,
+    readonly site: string,
+  ) {}
+
+  connect(port: number, isNew: boolean): Promise<void> {
+    this.synced = false;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/visitor?site=${this.site}&token=${this.token}&v=1${isNew ? '&new=1' : ''}`, {
+      headers: { origin: `http://127.0.0.1:${port}` },
+      localAddress: sourceAddress(this.i),
+    });
+    this.ws = ws;
+    return new Promise((res, rej) => {
+      ws.on('message', (d: Buffer) => {
+        const f = JSON.parse(d.toString());
+        if (f.type === 'entry') {
+          this.lastId = f.entry.id;
+          if (f.entry.from === 'operator' && f.entry.kind === 'msg') {
+            if (this.got.has(f.entry.text)) this.dups++;
+            this.got.add(f.entry.text);
+          }
+        } else if (f.type === 'ack') this.conv = f.conv;
+        else if (f.type === 'conv' && f.conv.status === 'open') this.op = f.conv.operator?.id ?? '';
+        else if (f.type === 'synced') {
+          this.synced = true;
+          res();
+        }
+      });
+      ws.once('open', () => ws.send(JSON.stringify({ type: 'hello', lastIds: this.conv && this.lastId ? { [this.conv]: this.lastId } : {} })));
+      ws.once('error', rej);
+      ws.once('unexpected-response', (_q, r) => rej(new Error(`refused ${r.statusCode}`)));
+    });
+  }
+
+  /** Reconnects until it is synced again (bounded by LIMIT_MS). */
+  async resume(port: number, deadline: number): Promise<void> {
+    for (let n = 0; performance.now() < deadline; n++) {
+      await sleep(backoff(n));
+      this.attempts++;
+      try {
+        await this.connect(port, false);
+        return;
+      } catch {}
+    }
+  }
+}
+
+export async function reconnectStorm(o: { redisUrl: string; visitors: number; operatorRate: number }): Promise<ReconnectResult> {
+  const seeded = await seed(o.redisUrl, 20, OPS, Math.ceil(o.visitors / OPS) + 5);
+  let a: Server = await startServer('reconnect-A', 'src/servers/gateway.ts', { REDIS_URL: o.redisUrl });
+  const b = await startServer('reconnect-B', 'src/servers/gateway.ts', { REDIS_URL: o.redisUrl });
+  const port = a.port;
+  const r = new Redis(o.redisUrl);
+  const opWs = new Map<string, WebSocket>();
+  const vs: Vis[] = [];
+  try {
+    await pool(seeded.ops, 50, async (op, j) => {
+      const s = new WebSocket(`ws://127.0.0.1:${b.port}/v1/operator?v=1`, { headers: { origin: `http://127.0.0.1:${b.port}`, cookie: op.cookie }, localAddress: sourceAddress(j) });
+      await new Promise((res, rej) => s.once('open', res).once('error', rej));
+      const welcome = new Promise((res) => s.once('message', res));
+      s.send(JSON.stringify({ type: 'hello', lastIds: {} }));
+      await welcome;
+      opWs.set(op.id, s);
+    });
+    await pool(Array.from({ length: o.visitors }, (_, i) => i), 100, async (i) => {
+      const v = new Vis(i, randomId(32), seeded.sites[i % seeded.sites.length] as string);
+      await v.connect(port, true);
+      v.ws.send(JSON.stringify({ type: 'send', cid: randomId(12), text: 'hello' }));
+      vs[i] = v;
+    });
+    if (!(await until(() => vs.every((v) => v.op), LIMIT_MS))) throw new Error('not every conversation was assigned');
+    // 1. Operators write continuously; a message counts once its sender has the ack (it is stored).
+    const acked: { v: Vis; text: string }[] = [];
+    const pendingAcks = new Map<string, { v: Vis; text: string }>();
+    for (const s of opWs.values())
+      s.on('message', (d: Buffer) => {
+        const f = JSON.parse(d.toString());
+        if (f.type !== 'ack') return;
+        const p = pendingAcks.get(f.cid);
+        if (p) acked.push(p);
+      });
+    let stop = false;
+    const load = (async () => {
+      let k = 0;
+      while (!stop) {
+        await pace(o.operatorRate, o.operatorRate, 1_000, () => {
+          const v = vs[k % vs.length] as Vis;
+          const text = `m${k++}`;
+          const cid = `c${text}xxxxxxxx`;
+          pendingAcks.set(cid, { v, text });
+          opWs.get(v.op)?.send(JSON.stringify({ type: 'send', conv: v.conv, cid, text }));
+        });
+      }
+    })();
+    // 2. Watch Redis while the storm runs.
+    let peakOps = 0;
+    const watch = setInterval(() => {
+      void r.info('stats').then((s) => {
+        const m = /instantaneous_ops_per_sec:(\d+)/.exec(s);
+        if (m) peakOps = Math.max(peakOps, Number(m[1]));
+      });
+    }, 250);
+    await sleep(2_000);
+    // 3. Restart gateway A: drain (1012 to every socket), then a new process on the same port.
+    const t0 = performance.now();
+    const deadline = t0 + LIMIT_MS;
+    const dropped = vs.map(
+      (v) =>
+        new Promise<void>((res) => {
+          v.ws.once('close', () => void v.resume(port, deadline).then(res));
+        }),
+    );
+    await a.stop();
+    a = await startServer('reconnect-A2', 'src/servers/gateway.ts', { REDIS_URL: o.redisUrl, PORT: String(port) });
+    await Promise.all(dropped);
+    const resumedAllMs = Math.round(performance.now() - t0);
+    await sleep(2_000);
+    stop = true;
+    await load;
+    await sleep(3_000);
+    clearInterval(watch);
+    let lost = 0;
+    for (const p of acked) if (!p.v.got.has(p.text)) lost++;
+    return {
+      visitors: o.visitors,
+      operatorRate: o.operatorRate,
+      resumedAllMs,
+      resumed: vs.filter((v) => v.synced).length,
+      acked: acked.length,
+      lost,
+      duplicates: vs.reduce((n, v) => n + v.dups, 0),
+      peakRedisOps: peakOps,
+      reconnectAttempts: vs.reduce((n, v) => n + v.attempts, 0),
+    };
+  } finally {
+    for (const s of opWs.values()) s.terminate();
+    for (const v of vs) v?.ws.terminate();
+    r.disconnect();
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}

@@ -1,0 +1,9 @@
+/** Ours: the real gateway (buildApp), one per process, on Redis or a Redis Cluster. */
+import { buildApp } from '@hark/server/src/app';
+import { serveChild } from '../lib/child';
+
+const nodes = process.env.REDIS_CLUSTER_NODES?.split(',').filter(Boolean);
+const hark = await buildApp({ redis: nodes?.length ? { clusterNodes: nodes } : { url: process.env.REDIS_URL as string } });
+await hark.app.listen({ port: Number(process.env.PORT ?? 0), host: '0.0.0.0' });
+const addr = hark.app.server.address();
+serveChild(typeof addr === 'object' && addr ? addr.port : 0, () => hark.close());
