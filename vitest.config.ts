@@ -11,7 +11,7 @@ export default defineConfig({
       { extends: false, test: { name: 'console', root: 'console', include: ['src/**/*.test.ts'] } },
       // Long fault-injection scenarios: `pnpm test:chaos` (CI runs it too).
       ...(process.env.HARK_CHAOS
-        ? [{ extends: false as const, test: { name: 'chaos', root: 'server', include: ['chaos/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 60_000, fileParallelism: false } }]
+        ? [{ extends: false as const, test: { name: 'chaos', root: 'server', include: ['chaos/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 120_000, fileParallelism: false } }]
         : []),
       {
         extends: false,

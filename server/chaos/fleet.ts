@@ -46,6 +46,7 @@ export async function startFleet(opts: { gateways?: number; operators?: number; 
   await waitFor(() => ops.every((o) => o.synced), 20_000, 'operators');
   await sleep(500);
   const r = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  r.on('error', () => {});
   return {
     redis,
     redisUrl,

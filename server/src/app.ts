@@ -58,6 +58,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
     // Never log message text: request bodies are not logged, and redact cookies.
   });
   const conns = connect(opts.redis);
+  conns.waitReplica = config.durability === 'replica';
   const metrics = createMetrics();
   const hub = new Hub(conns);
   const ctx: Ctx = { c: conns, hub, router: new Router(conns), metrics, log: app.log, config, hooks: opts.hooks ?? statsHooks(conns.cmd) };

@@ -15,6 +15,8 @@ import { defineScripts, type ScriptedRedis } from '../store/scripts';
 export const MAX_RETRIES_PER_REQUEST = 3;
 /** Reconnect backoff: 50 ms doubling to a 2 s cap, with ±25 % jitter. */
 export const RECONNECT_BASE_MS = 50;
+/** HARK_DURABILITY=replica: how long an append waits for a replica before answering OVERLOADED (the client resends; the cid makes it safe). */
+export const REPLICA_WAIT_MS = 1_000;
 export const RECONNECT_CAP_MS = 2_000;
 
 export function retryStrategy(times: number): number {
@@ -33,6 +35,8 @@ export interface Connections {
   sharded: boolean;
   /** PUBLISH on one node, SPUBLISH on a cluster (sharded pub/sub keeps fan-out on the slot's own shard). */
   publishCmd: 'PUBLISH' | 'SPUBLISH';
+  /** HARK_DURABILITY=replica: a message is acknowledged only once WAIT saw a replica take it. */
+  waitReplica?: boolean;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
-import { CATCHUP_PAGE, type ConvSummary, type Entry, type Rating, type VisitorConv, randomId } from '@hark/shared';
-import type { Connections } from '../redis/client';
+import { CATCHUP_PAGE, HarkError, type ConvSummary, type Entry, type Rating, type VisitorConv, randomId } from '@hark/shared';
+import { type Connections, REPLICA_WAIT_MS } from '../redis/client';
 import { K } from './keys';
 import type { ScriptedRedis } from './scripts';
 import { getVisitor, visitorInfo } from './visitors';
@@ -125,6 +125,9 @@ export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role
     String(entry.at),
     role,
   );
+  // Replicated durability: not acknowledged until a replica has it. A resend of the same cid
+  // stores nothing and waits again, so a message is acked only once it is on two machines.
+  if (c.waitReplica && (await c.cmd.call('WAIT', '1', String(REPLICA_WAIT_MS))) === 0) throw new HarkError('OVERLOADED', 'No replica confirmed the write in time; your client will retry.');
   return { id, stored: stored === 1, firstResponse: first === 1 };
 }
 
