@@ -76,9 +76,10 @@ const save = (name: string, svg: string) => {
   written.push(f);
 };
 
-type Step = { system: string; rate: number; v2o: { p50: number; p99: number }; o2v: { p50: number; p99: number } };
+type Step = { system: string; rate: number; delivered: number; v2o: { p50: number; p99: number }; o2v: { p50: number; p99: number } };
 const chatRuns = ['chat', 'chat-cluster'].map((n) => load<{ steps: Step[] }>(n)).filter((x) => x !== null);
-const steps = chatRuns.flatMap((r) => r.steps);
+// A step where nothing arrived has no latency to draw.
+const steps = chatRuns.flatMap((r) => r.steps).filter((s) => s.delivered > 0);
 if (steps.length) {
   for (const pct of ['p50', 'p99'] as const) {
     const series: Series[] = [];

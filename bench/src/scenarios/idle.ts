@@ -22,6 +22,8 @@ export interface IdlePoint {
 }
 
 const REST_MS = 5_000;
+/** Peers' operators list their conversations in the URL; keep it far under ws's 16 KB header limit. */
+const PEER_CONVS_PER_OP = 200;
 const noHooks = { atOperator: () => null, atVisitor: () => {} };
 
 export async function idle(o: { systems: string[]; steps: number[]; redisUrl: string }): Promise<IdlePoint[]> {
@@ -43,8 +45,8 @@ export async function idle(o: { systems: string[]; steps: number[]; redisUrl: st
           system === 'ours'
             ? await oursFleet(srv.port, srv.port, seeded?.sites ?? [], have === 0 ? (seeded?.ops ?? []) : [], add, noHooks)
             : system === 'floor'
-              ? await floorFleet(srv.port, srv.port, 1, add, noHooks)
-              : await socketioFleet(srv.port, srv.port, 1, add, noHooks);
+              ? await floorFleet(srv.port, srv.port, Math.ceil(add / PEER_CONVS_PER_OP), add, noHooks)
+              : await socketioFleet(srv.port, srv.port, Math.ceil(add / PEER_CONVS_PER_OP), add, noHooks);
         const connectPerSec = Math.round((add / (performance.now() - t0)) * 1000);
         fleets.push(f);
         have = n;
