@@ -26,6 +26,7 @@ import { type Ctx, type StatsHooks } from './realtime/context';
 import { statsHooks } from './store/stats';
 import { Gateway } from './realtime/gateway';
 import { Hub } from './realtime/hub';
+import { QueueWatches } from './realtime/queue-watch';
 import { Router } from './routing/router';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -61,7 +62,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   conns.waitReplica = config.durability === 'replica';
   const metrics = createMetrics();
   const hub = new Hub(conns);
-  const ctx: Ctx = { c: conns, hub, router: new Router(conns), metrics, log: app.log, config, hooks: opts.hooks ?? statsHooks(conns.cmd) };
+  const ctx: Ctx = { c: conns, hub, queues: new QueueWatches(conns, hub, (e) => app.log.warn({ err: e }, 'queue positions')), router: new Router(conns), metrics, log: app.log, config, hooks: opts.hooks ?? statsHooks(conns.cmd) };
   hub.onError = (e) => app.log.warn({ err: e }, 'pubsub');
   hub.onDeliver = (at) => metrics.fanout.observe(Math.max(0, Date.now() - at) / 1000);
   conns.cmd.on('error', (e) => app.log.warn({ err: e }, 'redis'));

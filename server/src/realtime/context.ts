@@ -4,11 +4,13 @@ import type { Metrics } from '../metrics';
 import type { Connections } from '../redis/client';
 import type { Router } from '../routing/router';
 import type { Hub } from './hub';
+import type { QueueWatches } from './queue-watch';
 
 /** What every socket handler needs, built once per app. */
 export interface Ctx {
   c: Connections;
   hub: Hub;
+  queues: QueueWatches;
   router: Router;
   metrics: Metrics;
   log: FastifyBaseLogger;

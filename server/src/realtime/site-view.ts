@@ -11,9 +11,10 @@ import { getOperator } from '../store/operators';
 import { getVisitor, visitorInfo } from '../store/visitors';
 import type { Ctx } from './context';
 import type { ChannelListener, ConvListener } from './hub';
+import type { QueueListener } from './queue-watch';
 import type { OperatorConn } from './operator-socket';
 
-export class SiteView implements ChannelListener, ConvListener {
+export class SiteView implements ChannelListener, ConvListener, QueueListener {
   readonly convs = new Map<string, ConvSummary>();
   readonly ops = new Set<OperatorConn>();
   readonly ready: Promise<void>;
@@ -28,12 +29,14 @@ export class SiteView implements ChannelListener, ConvListener {
 
   private async load(): Promise<void> {
     await this.ctx.hub.listen(K.siteChannel(this.site), this);
+    this.ctx.queues.watch(this.site, this);
     const ids = await this.ctx.c.cmd.zrange(K.siteOpen(this.site), 0, -1);
     await Promise.all(ids.map((id) => this.refresh(id, false)));
   }
 
   close(): void {
     this.ctx.hub.unlisten(K.siteChannel(this.site), this);
+    this.ctx.queues.unwatch(this.site, this);
     for (const id of this.convs.keys()) this.ctx.hub.unfollowConv(id, this);
     this.convs.clear();
   }
@@ -65,7 +68,6 @@ export class SiteView implements ChannelListener, ConvListener {
     const arg = p.slice(1);
     const run = (f: () => Promise<void>) => void f().catch((e) => this.ctx.log.error({ err: e }, 'site view'));
     if (kind === 'c') run(() => this.refresh(arg));
-    else if (kind === 'q') run(() => this.refreshPositions());
     else if (kind === 'p') run(() => this.presence(arg));
     else if (kind === 'v') run(() => this.visitorChanged(arg));
   }
@@ -79,16 +81,15 @@ export class SiteView implements ChannelListener, ConvListener {
     );
   }
 
-  private async refreshPositions(): Promise<void> {
-    const q = await this.ctx.c.cmd.zrange(K.siteQueue(this.site), 0, -1);
-    this.ctx.metrics.queueLength.set({ site: this.site }, q.length);
-    q.forEach((conv, i) => {
+  onPositions(positions: Map<string, number>): void {
+    this.ctx.metrics.queueLength.set({ site: this.site }, positions.size);
+    for (const [conv, pos] of positions) {
       const s = this.convs.get(conv);
-      if (!s || s.position === i + 1) return;
-      s.position = i + 1;
+      if (!s || s.position === pos) continue;
+      s.position = pos;
       const frame = JSON.stringify({ type: 'conv', conv: s } satisfies ServerToOperator);
       for (const op of this.ops) if (op.canSee(s)) op.sendRaw(frame);
-    });
+    }
   }
 
   async presenceOf(opId: string): Promise<OperatorPresence | null> {

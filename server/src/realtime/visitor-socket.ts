@@ -27,6 +27,7 @@ import { Bucket } from './bucket';
 import { Conn } from './conn';
 import type { Ctx } from './context';
 import type { ChannelListener, ConvListener } from './hub';
+import type { QueueListener } from './queue-watch';
 import { verifyIdentity } from './identity';
 
 const visitorFrames = new WeakMap<Entry, string | null>();
@@ -42,13 +43,12 @@ function visitorFrame(e: Entry): string | null {
   return f;
 }
 
-export class VisitorConn extends Conn<VisitorToServer> implements ConvListener {
+export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, QueueListener {
   private readonly follows = new Set<string>();
   private readonly positions = new Map<string, number>();
   private readonly msgs = new Bucket(VISITOR_MSGS_PER_SEC, VISITOR_BURST);
   private readonly visitorListener: ChannelListener;
-  private readonly siteListener: ChannelListener;
-  private listeningSite = false;
+  private watchingQueue = false;
   private hello = false;
 
   constructor(
@@ -65,7 +65,6 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener {
       onSignal: (p) => this.onVisitorSignal(p),
       onResync: () => void this.refreshAll().catch((e) => this.onInternalError(e)),
     };
-    this.siteListener = { onSignal: (p) => p === 'q' && void this.refreshPositions().catch((e) => this.onInternalError(e)) };
     void ctx.hub.listen(K.visitorChannel(visitorId), this.visitorListener).catch((e) => this.fail(e));
   }
 
@@ -76,7 +75,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener {
   protected onClose(): void {
     this.ctx.metrics.visitors.dec();
     this.ctx.hub.unlisten(K.visitorChannel(this.visitorId), this.visitorListener);
-    if (this.listeningSite) this.ctx.hub.unlisten(K.siteChannel(this.site.id), this.siteListener);
+    if (this.watchingQueue) this.ctx.queues.unwatch(this.site.id, this);
     for (const conv of this.follows) this.ctx.hub.unfollowConv(conv, this);
     this.follows.clear();
   }
@@ -340,23 +339,17 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener {
     if (vc.status === 'queued' && vc.position) this.positions.set(vc.id, vc.position);
     else this.positions.delete(vc.id);
     const need = this.positions.size > 0;
-    if (need && !this.listeningSite) {
-      this.listeningSite = true;
-      void this.ctx.hub.listen(K.siteChannel(this.site.id), this.siteListener).catch((e) => this.onInternalError(e));
-    } else if (!need && this.listeningSite) {
-      this.listeningSite = false;
-      this.ctx.hub.unlisten(K.siteChannel(this.site.id), this.siteListener);
-    }
+    if (need && !this.watchingQueue) this.ctx.queues.watch(this.site.id, this);
+    else if (!need && this.watchingQueue) this.ctx.queues.unwatch(this.site.id, this);
+    this.watchingQueue = need;
   }
 
-  private async refreshPositions(): Promise<void> {
+  onPositions(all: Map<string, number>): void {
     for (const [conv, pos] of this.positions) {
-      const rank = await this.ctx.c.cmd.zrank(K.siteQueue(this.site.id), conv);
-      if (rank === null) continue;
-      if (rank + 1 !== pos) {
-        this.positions.set(conv, rank + 1);
-        this.send({ type: 'conv', conv: { id: conv, status: 'queued', position: rank + 1 } } satisfies ServerToVisitor);
-      }
+      const now = all.get(conv);
+      if (now === undefined || now === pos) continue;
+      this.positions.set(conv, now);
+      this.send({ type: 'conv', conv: { id: conv, status: 'queued', position: now } } satisfies ServerToVisitor);
     }
   }
 }
