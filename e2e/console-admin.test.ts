@@ -95,6 +95,29 @@ describe('admin', () => {
     await lea.ctx.close();
   });
 
+  it('changing the password ends the other sessions', async () => {
+    await makeOperator(stack, { email: 'max@example.com', name: 'Max' });
+    const here = await signIn(browser, stack.base, 'max@example.com');
+    const there = await signIn(browser, stack.base, 'max@example.com');
+    await here.page.getByRole('button', { name: 'Account' }).click();
+    const form = here.page.getByRole('form', { name: 'Change password' });
+    await form.locator('input[name=current]').fill(PASSWORD);
+    await form.locator('input[name=next]').fill('a brand new password');
+    await form.locator('input[name=again]').fill('a brand new password');
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await expect.poll(() => form.getByRole('alert').textContent()).toContain('Password changed');
+    // The other console is signed out; this one keeps working.
+    await expect.poll(() => there.page.getByRole('button', { name: 'Sign in' }).count(), { timeout: 15_000 }).toBe(1);
+    await here.page.reload();
+    await expect.poll(() => here.page.getByTestId('connection').textContent()).toBe('Live');
+    await there.page.getByLabel('E-mail').fill('max@example.com');
+    await there.page.getByLabel('Password').fill('a brand new password');
+    await there.page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => there.page.getByTestId('connection').textContent()).toBe('Live');
+    await here.ctx.close();
+    await there.ctx.close();
+  });
+
   it("never shows an operator of site A the conversations of site B, on the socket or over REST", async () => {
     const b = await stack.adminHttp.req<{ id: string }>('POST', '/v1/sites', { name: 'Site B', origins: ['self'], offlineForm: false });
     expect(b.status).toBe(201);

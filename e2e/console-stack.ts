@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { StatsHooks } from '../server/src/realtime/context';
 import { statsHooks } from '../server/src/store/stats';
 import { ADMIN, Http, testGateway, testRedis } from '../server/test/harness';
-import type { Stack } from './src/harness';
+import { type Stack, watchCsp } from './src/harness';
 
 export const PASSWORD = 'long enough password';
 
@@ -45,16 +45,18 @@ export async function makeOperator(stack: Stack, body: { email: string; name: st
 }
 
 /** Signs in through the console's own form and waits until the socket is live. */
-export async function signIn(browser: Browser, base: string, email: string, password = PASSWORD): Promise<{ ctx: BrowserContext; page: Page }> {
+export async function signIn(browser: Browser, base: string, email: string, password = PASSWORD): Promise<{ ctx: BrowserContext; page: Page; csp: () => Promise<string[]> }> {
   const ctx = await browser.newContext({ locale: 'en-US' });
   ctx.setDefaultTimeout(8000);
   const page = await ctx.newPage();
+  // Every console page is watched for CSP violations; tests assert there were none.
+  const csp = await watchCsp(page);
   await page.goto(`${base}/console/`);
   await page.getByLabel('E-mail').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect.poll(() => page.getByTestId('connection').textContent(), { timeout: 10_000 }).toBe('Live');
-  return { ctx, page };
+  return { ctx, page, csp };
 }
 
 export async function setStatus(page: Page, status: 'online' | 'away' | 'offline'): Promise<void> {

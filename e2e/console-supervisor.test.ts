@@ -103,8 +103,12 @@ describe('supervisor', () => {
     await expect.poll(() => kim.page.locator('[data-view=mine]').textContent()).toContain('Moji');
     await kim.page.getByLabel('Jezik').first().selectOption('ru');
     await expect.poll(() => kim.page.locator('[data-view=queue]').textContent()).toContain('Очередь');
+    // Status is the operator's choice and survives a reload too.
+    await kim.page.getByTestId('my-status').locator('select').selectOption('away');
+    await expect.poll(() => kim.page.getByTestId('my-status').getAttribute('data-status')).toBe('away');
     await kim.page.reload();
     await expect.poll(() => kim.page.getByTestId('connection').textContent()).toBe('На связи');
+    expect(await kim.page.getByTestId('my-status').getAttribute('data-status')).toBe('away');
     for (const c of [kim.ctx, v1.ctx, v2.ctx]) await c.close();
   });
 });

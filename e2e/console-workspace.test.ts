@@ -41,6 +41,12 @@ describe('console workspace', () => {
     await rowWith(ana.page, 'where is my parcel').click();
     await expect.poll(() => ana.page.locator('.conversation .entry.msg.in').first().textContent()).toContain('where is my parcel');
     expect(await bo.page.locator('.conv-row', { hasText: 'where is my parcel' }).count()).toBe(0);
+    const conv1 = await ana.page.locator('.conv-row.selected').getAttribute('data-conv');
+
+    // The visitor typing shows live in the console.
+    await v1.page.locator('hark-chat textarea').pressSequentially('it was due on Mon');
+    await expect.poll(() => ana.page.getByTestId('typing').textContent()).toContain('is typing');
+    await v1.page.locator('hark-chat textarea').fill('');
 
     // 2. Saved reply: "/hel" offers it, Enter inserts it (placeholder dropped: no name yet), editable, Enter sends.
     const composer = ana.page.locator('#composer');
@@ -75,7 +81,7 @@ describe('console workspace', () => {
     await form.getByRole('textbox').fill('TRANSFER-NOTE: he wants a refund');
     await form.getByRole('button', { name: 'Transfer' }).click();
     await bo.page.locator('[data-view=mine]').click();
-    await rowWith(bo.page, 'Ana here').click();
+    await bo.page.locator(`.conv-row[data-conv="${conv1}"]`).click();
     await expect.poll(() => bo.page.locator('.conversation').textContent()).toContain('TRANSFER-NOTE: he wants a refund');
     await expect.poll(() => bo.page.locator('.conversation').textContent()).toContain('NOTE-7f3');
 
@@ -115,6 +121,9 @@ describe('console workspace', () => {
     expect(await today.locator('[data-stat=ratings]').textContent()).toContain('👍 1');
     expect(await bo.page.locator('.ratings').textContent()).toContain('Quick and kind');
 
+    // Nothing in all of this broke the console's strict CSP.
+    expect(await ana.csp()).toEqual([]);
+    expect(await bo.csp()).toEqual([]);
     for (const c of [ana.ctx, bo.ctx, v1.ctx, v2.ctx]) await c.close();
   });
 });
