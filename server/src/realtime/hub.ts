@@ -25,6 +25,10 @@ export interface ChannelListener {
   onResync?(): void;
 }
 
+/** A catch-up read that fails (Redis away as well) is retried this many times, backing off to a 2 s cap: about 30 s in all. */
+const CATCHUP_RETRIES = 18;
+const CATCHUP_RETRY_CAP_MS = 2_000;
+
 type Sub = { count: number; ready: Promise<void> };
 
 export class Hub {
@@ -34,6 +38,8 @@ export class Hub {
   /** Last stream id dispatched per conversation. */
   private readonly lastId = new Map<string, string>();
   private catchingUp = false;
+  private catchUpRunning: Promise<void> | null = null;
+  private catchUpAgain = false;
   private buffered: [string, string][] = [];
   private firstReady = true;
   onError: (err: unknown) => void = () => {};
@@ -182,26 +188,58 @@ export class Hub {
   }
 
   /** Closes every gap left while the subscriber was away, then dispatches what arrived meanwhile. */
-  async catchUp(): Promise<void> {
+  /**
+   * Closes every gap left while the subscriber was away, then dispatches what
+   * arrived meanwhile. Runs one at a time: a reconnect during a catch-up makes
+   * the running one go round again, and live messages stay held until no pass is
+   * left, so a live delivery can never move a conversation's cursor past a gap
+   * that is still being read (chaos: CLIENT KILL three times in 2 s).
+   */
+  catchUp(): Promise<void> {
     this.catchingUp = true;
-    try {
-      for (const conv of [...this.convListeners.keys()]) {
-        for (;;) {
-          const after = this.lastId.get(conv) ?? '0-0';
-          const entries = await readEntries(this.c.cmd, conv, after === '0-0' ? '' : after);
-          for (const e of entries) {
-            const { id, conv: _c, ...rest } = e;
-            this.deliver(conv, id, JSON.stringify(rest));
-          }
-          if (entries.length === 0 || !this.convListeners.has(conv)) break;
-        }
+    if (this.catchUpRunning) {
+      this.catchUpAgain = true;
+      return this.catchUpRunning;
+    }
+    this.catchUpRunning = (async () => {
+      try {
+        do {
+          this.catchUpAgain = false;
+          await this.readGaps();
+        } while (this.catchUpAgain);
+      } finally {
+        const buf = this.buffered;
+        this.buffered = [];
+        this.catchingUp = false;
+        this.catchUpRunning = null;
+        for (const [ch, msg] of buf) this.dispatch(ch, msg);
+        for (const set of this.channelListeners.values()) for (const l of [...set]) l.onResync?.();
       }
-    } finally {
-      const buf = this.buffered;
-      this.buffered = [];
-      this.catchingUp = false;
-      for (const [ch, msg] of buf) this.dispatch(ch, msg);
-      for (const set of this.channelListeners.values()) for (const l of [...set]) l.onResync?.();
+    })();
+    return this.catchUpRunning;
+  }
+
+  /** One pass over every followed conversation; a failed read (Redis away too) is retried with backoff. */
+  private async readGaps(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (const conv of [...this.convListeners.keys()]) {
+          for (;;) {
+            const after = this.lastId.get(conv) ?? '0-0';
+            const entries = await readEntries(this.c.cmd, conv, after === '0-0' ? '' : after);
+            for (const e of entries) {
+              const { id, conv: _c, ...rest } = e;
+              this.deliver(conv, id, JSON.stringify(rest));
+            }
+            if (entries.length === 0 || !this.convListeners.has(conv)) break;
+          }
+        }
+        return;
+      } catch (e) {
+        this.onError(e);
+        if (attempt >= CATCHUP_RETRIES) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(CATCHUP_RETRY_CAP_MS, 100 * 2 ** attempt)));
+      }
     }
   }
 }

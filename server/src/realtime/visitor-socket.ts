@@ -310,17 +310,19 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
 
   private onVisitorSignal(p: string): void {
     if (p.startsWith('n')) {
-      const conv = p.slice(1);
-      if (this.follows.has(conv)) return;
-      void (async () => {
-        const m = await getMeta(this.ctx.c.cmd, conv);
-        if (!m || m.visitor !== this.visitorId || this.follows.has(conv)) return;
-        this.send({ type: 'conv', conv: await visitorConv(this.ctx.c.cmd, m) } satisfies ServerToVisitor);
-        await this.followFromStart(conv);
-      })().catch((e) => this.onInternalError(e));
+      void this.adopt(p.slice(1)).catch((e) => this.onInternalError(e));
     } else if (p === 'x') {
       this.fail(new HarkError('VISITOR_TOKEN_INVALID', 'This visitor was shut down.'));
     }
+  }
+
+  /** Starts following a conversation of this visitor that another tab created. */
+  private async adopt(conv: string): Promise<void> {
+    if (this.follows.has(conv)) return;
+    const m = await getMeta(this.ctx.c.cmd, conv);
+    if (!m || m.visitor !== this.visitorId || this.follows.has(conv)) return;
+    this.send({ type: 'conv', conv: await visitorConv(this.ctx.c.cmd, m) } satisfies ServerToVisitor);
+    await this.followFromStart(conv);
   }
 
   private async refreshConv(conv: string): Promise<void> {
@@ -331,7 +333,10 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     this.trackQueue(vc);
   }
 
+  /** After the subscriber reconnected: doorbells may have been missed, including a new conversation from another tab. */
   private async refreshAll(): Promise<void> {
+    const open = await this.ctx.c.cmd.hget(K.visitor(this.visitorId), 'conv');
+    if (open) await this.adopt(open);
     for (const conv of this.follows) await this.refreshConv(conv);
   }
 
