@@ -15,7 +15,7 @@ function weekdayName(d: number, lang: string): string {
 function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
   const s = useApp();
   const [d, setD] = useState<Partial<Site>>(
-    site ?? { name: '', origins: [], color: '#1f5fd6', position: 'right', label: 'Chat with us', greeting: 'Hi! How can we help?', locales: ['en'], prechat: false, offlineForm: true, unansweredMs: 60_000, team: '' },
+    site ?? { name: '', origins: [], color: '#1f5fd6', position: 'right', label: 'Chat with us', greeting: 'Hi! How can we help?', locales: ['en'], prechat: false, offlineForm: true, unansweredMs: 60_000, team: '', typingPreview: false, requeueOnOffline: true },
   );
   const [origins, setOrigins] = useState((site?.origins ?? []).join('\n'));
   const [hoursOn, setHoursOn] = useState(!!site?.hours);
@@ -48,6 +48,8 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
       offlineForm: d.offlineForm,
       unansweredMs: d.unansweredMs,
       team: d.team ?? '',
+      typingPreview: !!d.typingPreview,
+      requeueOnOffline: d.requeueOnOffline !== false,
     };
     try {
       if (site) await api.updateSite(site.id, body);
@@ -148,6 +150,14 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
       <label class="check">
         <input type="checkbox" name="offlineForm" checked={d.offlineForm} onChange={(e) => up({ offlineForm: e.currentTarget.checked })} />
         {t('field.offlineForm')}
+      </label>
+      <label class="check">
+        <input type="checkbox" name="typingPreview" checked={d.typingPreview} onChange={(e) => up({ typingPreview: e.currentTarget.checked })} />
+        {t('field.typingPreview')}
+      </label>
+      <label class="check">
+        <input type="checkbox" name="requeueOnOffline" checked={d.requeueOnOffline} onChange={(e) => up({ requeueOnOffline: e.currentTarget.checked })} />
+        {t('field.requeueOnOffline')}
       </label>
       <label>
         {t('field.threshold')}
