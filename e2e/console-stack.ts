@@ -1,41 +1,13 @@
-/**
- * Shared setup of the console end-to-end tests: the e2e harness's stack, but
- * with the stats recorder wired in (the gateway calls it on first response,
- * resolve and rating), plus small helpers for the console and the widget.
- */
+/** Shared setup of the console end-to-end tests: the e2e harness's stack, plus small helpers for the console and the widget. */
 import { expect } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { StatsHooks } from '../server/src/realtime/context';
-import { statsHooks } from '../server/src/store/stats';
-import { ADMIN, Http, testGateway, testRedis } from '../server/test/harness';
-import { type Stack, watchCsp } from './src/harness';
+import { type Stack, startStack, watchCsp } from './src/harness';
 
 export const PASSWORD = 'long enough password';
 
-export async function startConsoleStack(): Promise<Stack> {
-  const redis = await testRedis();
-  let recorder: StatsHooks | null = null;
-  // The recorder needs the gateway's own Redis connection, which exists only after buildApp.
-  const hooks: StatsHooks = {
-    firstResponse: (...a) => recorder?.firstResponse(...a) ?? Promise.resolve(),
-    resolved: (...a) => recorder?.resolved(...a) ?? Promise.resolve(),
-    rated: (...a) => recorder?.rated(...a) ?? Promise.resolve(),
-  };
-  const gw = await testGateway(redis.url, { hooks });
-  recorder = statsHooks(gw.conns.cmd);
-  const adminHttp = new Http(gw.base);
-  await adminHttp.login(ADMIN.email, ADMIN.password);
-  return {
-    redis,
-    gw,
-    base: gw.base,
-    admin: ADMIN,
-    adminHttp,
-    async close() {
-      await gw.close();
-      await redis.cleanup();
-    },
-  };
+/** The e2e harness's stack as production wires it (the stats recorder installed by the stats routes). */
+export function startConsoleStack(): Promise<Stack> {
+  return startStack();
 }
 
 export async function makeOperator(stack: Stack, body: { email: string; name: string; role?: string; sites?: string[]; capacity?: number; teams?: string[] }): Promise<string> {

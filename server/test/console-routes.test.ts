@@ -3,25 +3,16 @@
  * do what, and that the numbers follow the events the gateway reports.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatsHooks } from '../src/realtime/context';
-import { statsHooks } from '../src/store/stats';
 import { ADMIN, Http, type TestGateway, type TestRedis, cid, createOp, operator, testGateway, testRedis, visitor } from './harness';
 
 let redis: TestRedis;
 let gw: TestGateway;
 let admin: Http;
-let recorder: StatsHooks | null = null;
-// The recorder needs the gateway's Redis connection, which exists only once the gateway is built.
-const hooks: StatsHooks = {
-  firstResponse: (...a) => recorder?.firstResponse(...a) ?? Promise.resolve(),
-  resolved: (...a) => recorder?.resolved(...a) ?? Promise.resolve(),
-  rated: (...a) => recorder?.rated(...a) ?? Promise.resolve(),
-};
 
 beforeAll(async () => {
   redis = await testRedis();
-  gw = await testGateway(redis.url, { hooks });
-  recorder = statsHooks(gw.conns.cmd);
+  // No hooks passed: the stats routes install the Redis recorder, as in production.
+  gw = await testGateway(redis.url);
   admin = new Http(gw.base);
   await admin.login(ADMIN.email, ADMIN.password);
 });
