@@ -9,7 +9,7 @@ import { h, render } from 'preact';
 import { CHAT_CSS } from './chat-css';
 import { Client } from './client';
 import type { Ctx, ScriptWithCtx } from './ctx';
-import { type Catalogue, type T, translator } from './i18n';
+import { type Catalogue, K, type T, translator } from './i18n';
 import { CATALOGUE } from './lang';
 import { pageInfo, watchPage } from './page';
 import { toAttrs, toIdentity } from './sanitize';
@@ -67,8 +67,8 @@ function start(ctx: Ctx): void {
   };
 
   const news = (e: Entry) => {
-    const name = e.op?.name || t('someone');
-    announce = t('newMsg', { name, text: e.text || '' });
+    const name = e.op?.name || t(K.someone);
+    announce = t(K.newMsg, { name, text: e.text || '' });
     ctx.emit('message', { text: e.text, name, conv: e.conv, id: e.id });
     if (opts.sound && ON.test(opts.sound) && (!open || document.hidden)) beep();
   };
@@ -81,7 +81,7 @@ function start(ctx: Ctx): void {
 
   const setOpen = (want: boolean) => {
     if (want === open) return;
-    const c = want ? ensure() : client;
+    if (want) ensure();
     open = want;
     if (!want) announce = '';
     draw();
@@ -93,7 +93,6 @@ function start(ctx: Ctx): void {
     } else if (root.activeElement) {
       launcher.focus();
     }
-    void c;
   };
 
   function draw(): void {
@@ -119,7 +118,7 @@ function start(ctx: Ctx): void {
     const n = c && !visible ? c.unread() : 0;
     badge.textContent = n ? String(n > 99 ? '99+' : n) : '';
     // The accessible name starts with the visible label (WCAG 2.5.3); open, the label is hidden and the button closes.
-    launcher.setAttribute('aria-label', open ? t('close') : [label, n ? t('openN', { n }) : label ? '' : t('open')].filter(Boolean).join(' – '));
+    launcher.setAttribute('aria-label', open ? t(K.close) : [label || t(K.open), n && t(K.unreadN, { n })].filter(Boolean).join(' – '));
     setTitle(n);
     if (n !== unread && unread !== -1) ctx.emit('unread', n);
     unread = n;
@@ -132,10 +131,11 @@ function start(ctx: Ctx): void {
       t,
       open,
       announce,
+      cross: ctx.cross,
       offlineSent,
       close: () => setOpen(false),
       leave: (text, email) => {
-        if (c.leaveMessage(text, email)) offlineSent = email;
+        if (c.send(text, email)) offlineSent = email;
         draw();
       },
       redraw: draw,

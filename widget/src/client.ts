@@ -40,8 +40,7 @@ export interface OutItem {
   text: string;
   at: number;
   /** Set for a leave-a-message (`offline`) submission. */
-  email?: string;
-  name?: string;
+  email?: string | undefined;
   state: OutState;
   code?: string;
   /** Time of the last transmission; 0 = not sent on this socket yet. */
@@ -72,7 +71,7 @@ export interface ClientOptions {
   now?: () => number;
 }
 
-type StoredOut = Pick<OutItem, 'cid' | 'text' | 'at' | 'email' | 'name'>;
+type StoredOut = Pick<OutItem, 'cid' | 'text' | 'at' | 'email'>;
 /** Storage is a boundary (another script on the page can write there): shapes are checked before use. */
 const isOutList = (v: unknown): v is StoredOut[] => Array.isArray(v) && v.every((x) => typeof x?.cid === 'string' && typeof x.text === 'string');
 const isCache = (v: unknown): v is Record<string, Entry[]> => isRecord(v) && Object.values(v).every((l) => Array.isArray(l) && l.every((e) => typeof e?.id === 'string'));
@@ -108,7 +107,7 @@ export class Client {
   private welcomed = false;
   private attempt = 0;
   private failStreak = 0;
-  private mode: 'normal' | 'probe' | 'verify' = 'normal';
+  private phase: 'normal' | 'probe' | 'verify' = 'normal';
   private candidate = '';
   private timer: ReturnType<typeof setTimeout> | undefined;
   private tick: ReturnType<typeof setInterval> | undefined;
@@ -160,7 +159,7 @@ export class Client {
   }
 
   get gatewayUrl(): string {
-    const probe = this.mode === 'probe';
+    const probe = this.phase === 'probe';
     const token = probe ? this.candidate : this.token;
     const fresh = probe || !this.registered;
     return `${this.o.gateway}/v1/visitor?site=${encodeURIComponent(this.o.site)}&token=${token}&v=${PROTOCOL_VERSION}${fresh ? '&new=1' : ''}`;
@@ -181,14 +180,14 @@ export class Client {
     this.ws = ws;
     ws.onopen = () => {
       opened = true;
-      if (this.mode === 'probe') {
+      if (this.phase === 'probe') {
         // The gateway is up and takes a fresh token: now see whether it still takes ours.
-        this.mode = 'verify';
+        this.phase = 'verify';
         this.drop();
         this.connect();
         return;
       }
-      this.mode = 'normal';
+      this.phase = 'normal';
       this.failStreak = 0;
       this.hello();
     };
@@ -236,19 +235,19 @@ export class Client {
       return;
     }
     if (!opened) {
-      if (this.mode === 'verify') {
+      if (this.phase === 'verify') {
         // A fresh token opens, ours does not: the gateway no longer knows ours. Start over.
         this.adopt(this.candidate, false);
-        this.mode = 'normal';
+        this.phase = 'normal';
         this.attempt = 0;
         this.connect();
         return;
       }
-      if (this.mode === 'probe') {
-        this.mode = 'normal';
+      if (this.phase === 'probe') {
+        this.phase = 'normal';
         this.failStreak = 0;
       } else if (this.registered && ++this.failStreak >= TOKEN_FAILS_BEFORE_PROBE) {
-        this.mode = 'probe';
+        this.phase = 'probe';
         this.candidate = randomId(32);
       }
     }
@@ -279,18 +278,13 @@ export class Client {
     }
     const page = this.o.page();
     this.lastPage = page.url;
-    let tz: string | undefined;
-    try {
-      tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    } catch {
-      tz = undefined;
-    }
+    const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
     this.raw({ type: 'hello', lastIds, page, locale: this.o.locale(), tz, user: this.user, attrs: this.attrs });
   }
 
   private raw(f: VisitorToServer): boolean {
     const ws = this.ws;
-    if (!ws || ws.readyState !== 1) return false;
+    if (ws?.readyState !== 1) return false;
     try {
       ws.send(JSON.stringify(f));
       return true;
@@ -400,29 +394,21 @@ export class Client {
 
   // ------------------------------------------------------------------ outbound
 
-  /** Queues a message; returns false when there is nothing to send. */
-  send(text: string): boolean {
+  /**
+   * Queues a message; returns false when there is nothing to send. With an e-mail it is
+   * a leave-a-message (nobody available), which becomes a conversation in the operators' queue.
+   */
+  send(text: string, email?: string): boolean {
     const t = text.trim();
     if (!t || t.length > MAX_MESSAGE_CHARS) return false;
-    this.queue({ cid: randomId(21), text: t, at: this.now(), state: 'sending', sentAt: 0 });
-    return true;
-  }
-
-  /** Leave-a-message while nobody is available; it becomes a conversation in the operators' queue. */
-  leaveMessage(text: string, email: string, name?: string): boolean {
-    const t = text.trim();
-    if (!t || t.length > MAX_MESSAGE_CHARS) return false;
-    this.queue({ cid: randomId(21), text: t, email: email.trim(), name: name?.trim() || undefined, at: this.now(), state: 'sending', sentAt: 0 });
-    return true;
-  }
-
-  private queue(it: OutItem): void {
+    const it: OutItem = { cid: randomId(21), text: t, email: email?.trim(), at: this.now(), state: 'sending', sentAt: 0 };
     this.outbox = [...this.outbox, it];
     this.engage();
     this.saveOutbox();
     this.transmit(it);
-    if (this.status === 'down') this.kick();
+    this.kick();
     this.onChange();
+    return true;
   }
 
   retry(cid: string): void {
@@ -445,7 +431,7 @@ export class Client {
   private transmit(it: OutItem): void {
     if (!this.welcomed || it.state === 'sent') return;
     const f: VisitorToServer = it.email
-      ? { type: 'offline', cid: it.cid, email: it.email, text: it.text, ...(it.name ? { name: it.name } : {}) }
+      ? { type: 'offline', cid: it.cid, email: it.email, text: it.text }
       : { type: 'send', cid: it.cid, text: it.text };
     if (!this.raw(f)) return;
     it.sentAt = this.now();
@@ -582,7 +568,7 @@ export class Client {
 
   private saveOutbox(): void {
     if (!this.engaged) return;
-    const list = this.outbox.filter((x) => x.state !== 'sent').map(({ cid, text, at, email, name }) => ({ cid, text, at, email, name }));
+    const list = this.outbox.filter((x) => x.state !== 'sent').map(({ cid, text, at, email }) => ({ cid, text, at, email }));
     this.p.set('outbox', list.length ? list : null);
   }
 

@@ -28,6 +28,8 @@ export interface Ctx {
   wrap: HTMLDivElement;
   launcher: HTMLButtonElement;
   badge: HTMLSpanElement;
+  /** The launcher's close icon (SVG path data), for the panel's own close button. */
+  cross: string;
   /** Applies the site's colour (when valid, and unless data-color overrides it); the loader owns the contrast logic so chat.js need not carry it. */
   theme(color?: string): void;
   /** Picks the language for a wanted tag (then data-lang, then the browser's), among those with a catalogue. */

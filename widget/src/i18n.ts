@@ -5,15 +5,64 @@
  *
  * Each chat.<lang>.js carries only its own catalogue (the budget counts "the visitor's
  * language", not all of them); `setLocale` to another one loads i18n.<lang>.js.
- * Add a language: a file here with every key of en.ts, its code in LANGS (ctx.ts),
+ * Add a language: a file here with every key of `K`, its code in LANGS (ctx.ts),
  * and a branch in lang.ts.
  */
-import type { en } from './i18n/en';
+/**
+ * Message keys, numbered from 0. esbuild inlines enum members across files, so the
+ * bundles carry numbers, not names: call sites become `t(3)`, and build.mjs ships each
+ * catalogue as an array in this order.
+ */
+export enum K {
+  open,
+  unreadN,
+  close,
+  title,
+  online,
+  away,
+  connecting,
+  reconnecting,
+  message,
+  placeholder,
+  send,
+  sending,
+  sent,
+  seen,
+  failed,
+  retry,
+  discard,
+  typing,
+  someone,
+  waiting,
+  ahead,
+  next,
+  joined,
+  transferred,
+  resolved,
+  reopened,
+  offTitle,
+  offText,
+  name,
+  email,
+  badEmail,
+  emptyMsg,
+  badName,
+  submit,
+  offThanks,
+  preTitle,
+  start,
+  rateQ,
+  good,
+  bad,
+  comment,
+  rateSend,
+  rateThanks,
+  newMsg,
+}
 
 type Plural = Partial<Record<Intl.LDMLPluralRule, string>> & { other: string };
-export type Key = keyof typeof en;
-export type Catalogue = Record<Key, string | Plural>;
-export type T = (key: Key, vars?: Record<string, string | number>) => string;
+export type Catalogue = Record<K, string | Plural>;
+export type T = (key: K, vars?: Record<string, string | number>) => string;
 
 export function translator(locale: string, cat: Catalogue): T {
   let rules: Intl.PluralRules | undefined;

@@ -84,11 +84,12 @@ function boot(): void {
     site,
     src,
     lang: 'en',
-    opts: { lang: d.lang, position: d.position, color: d.color, label: d.label, sound: d.sound },
+    opts: d,
     root,
     wrap,
     launcher,
     badge,
+    cross: CROSS,
     theme,
     pick,
     q: [],
@@ -174,7 +175,7 @@ function boot(): void {
   launcher.addEventListener('click', () => call(['toggle']));
   // Appended to <html>, not <body>: a transformed or filtered body would become the
   // containing block of the launcher's position:fixed.
-  (document.documentElement || document.body).append(host);
+  document.documentElement.append(host);
   if (Array.isArray(queued)) for (const c of queued) call(c as HostToWidget);
   ctx.emit('ready');
   if (hasConversation(site)) load();

@@ -12,7 +12,7 @@ import type { Entry, OperatorRef, Rating, VisitorConv } from '@hark/shared/proto
 // biome-ignore lint/correctness/noUnusedImports: h and Fragment are the JSX factories (tsconfig jsxFactory).
 import { Fragment, h, type JSX } from 'preact';
 import type { Client, OutItem } from './client';
-import type { Key, T } from './i18n';
+import { K, type T } from './i18n';
 import { linkify } from './linkify';
 
 /** The visitor's own `typing` frames: at most one per this interval while they type… */
@@ -20,7 +20,6 @@ export const TYPING_SEND_MS = 2_500;
 /** …and `typing off` after this long without a keystroke. */
 export const TYPING_IDLE_MS = 4_000;
 export const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const CROSS = 'M6.4 5 5 6.4l5.6 5.6L5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z';
 const PLANE = 'M3 20.5 21 12 3 3.5V10l12 2-12 2z';
 
 export interface View {
@@ -29,6 +28,8 @@ export interface View {
   open: boolean;
   /** Text of the aria-live region: the latest operator message. */
   announce: string;
+  /** Path data of the close icon (the loader's, so it is shipped once). */
+  cross: string;
   /** E-mail a leave-a-message went to, once sent. */
   offlineSent: string;
   close(): void;
@@ -89,7 +90,7 @@ export function Panel({ v }: { v: View }) {
   const active = !!conv && conv.status !== 'resolved';
   const op = conv?.operator;
   const offline = !!site && !site.available && site.offlineForm && !active && !c.outbox.some((x) => !x.email);
-  const title = op?.name || site?.name || t('title');
+  const title = op?.name || site?.name || t(K.title);
   return (
     <div
       class="p"
@@ -105,15 +106,15 @@ export function Panel({ v }: { v: View }) {
         {op && <Avatar op={op} />}
         <div class="tt">
           <h2>{title}</h2>
-          {site && <p>{t(site.available ? 'online' : 'away')}</p>}
+          {site && <p>{t(site.available ? K.online : K.away)}</p>}
         </div>
-        <button type="button" class="x" aria-label={t('close')} onClick={v.close}>
-          <Icon d={CROSS} />
+        <button type="button" class="x" aria-label={t(K.close)} onClick={v.close}>
+          <Icon d={v.cross} />
         </button>
       </div>
       {c.status !== 'open' && (
         <p class="bn" role="status">
-          {t(site ? 'reconnecting' : 'connecting')}
+          {t(site ? K.reconnecting : K.connecting)}
         </p>
       )}
       {offline || v.offlineSent ? (
@@ -149,7 +150,7 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
     <div class="ls">
       {c.site?.greeting && <p class="mt ev">{c.site.greeting}</p>}
       {items.map((it, i) => {
-        const op = 'kind' in it && it.from === 'operator' ? it.op?.name || t('someone') : '';
+        const op = 'kind' in it && it.from === 'operator' ? it.op?.name || t(K.someone) : '';
         const showName = op && op !== prevOp;
         prevOp = op;
         if (!('kind' in it)) return <Own key={it.cid} v={v} text={it.text} item={it} last={i === lastOwn} />;
@@ -164,7 +165,7 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
           );
         }
         if (it.from === 'visitor')
-          return <Own key={it.id} v={v} text={it.text || ''} state={seen && compareStreamIds(it.id, seen) <= 0 ? 'seen' : 'sent'} last={i === lastOwn} />;
+          return <Own key={it.id} v={v} text={it.text || ''} state={seen && compareStreamIds(it.id, seen) <= 0 ? K.seen : K.sent} last={i === lastOwn} />;
         return (
           <div class="m" key={it.id}>
             {showName && <span class="mt">{op}</span>}
@@ -172,10 +173,10 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
           </div>
         );
       })}
-      {typing && <p class="mt">{t('typing', { name: typing.name || t('someone') })}</p>}
+      {typing && <p class="mt">{t(K.typing, { name: typing.name || t(K.someone) })}</p>}
       {conv?.status === 'queued' && (
         <p class="mt ev" role="status">
-          {c.site?.available === false ? t('away') : `${t('waiting')} ${pos > 1 ? t('ahead', { n: pos - 1 }) : pos ? t('next') : ''}`}
+          {c.site?.available === false ? t(K.away) : `${t(K.waiting)} ${pos > 1 ? t(K.ahead, { n: pos - 1 }) : pos ? t(K.next) : ''}`}
         </p>
       )}
     </div>
@@ -183,14 +184,14 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
 }
 
 function eventText(t: T, e: Entry): string {
-  const name = e.to?.name || e.op?.name || t('someone');
+  const name = e.to?.name || e.op?.name || t(K.someone);
   const ev = e.event;
-  if (ev === 'assigned' || ev === 'joined') return t('joined', { name });
-  if (ev === 'transferred') return t('transferred', { name });
-  return ev === 'resolved' || ev === 'reopened' ? t(ev) : '';
+  if (ev === 'assigned' || ev === 'joined') return t(K.joined, { name });
+  if (ev === 'transferred') return t(K.transferred, { name });
+  return ev === 'resolved' ? t(K.resolved) : ev === 'reopened' ? t(K.reopened) : '';
 }
 
-function Own({ v, text, item, state, last }: { v: View; text: string; item?: OutItem; state?: 'sent' | 'seen'; last: boolean }) {
+function Own({ v, text, item, state, last }: { v: View; text: string; item?: OutItem; state?: K; last: boolean }) {
   const { t, client } = v;
   const failed = item?.state === 'failed';
   return (
@@ -198,15 +199,15 @@ function Own({ v, text, item, state, last }: { v: View; text: string; item?: Out
       <Text text={text} />
       {(last || failed) && (
         <span class={failed ? 'f' : 'mt'}>
-          {failed ? t('failed') : t(item?.state === 'sending' ? 'sending' : item ? 'sent' : state || 'sent')}
+          {failed ? t(K.failed) : t(item?.state === 'sending' ? K.sending : item ? K.sent : state || K.sent)}
           {failed && item && (
             <>
               {' '}
               <button type="button" class="lk" onClick={() => client.retry(item.cid)}>
-                {t('retry')}
+                {t(K.retry)}
               </button>
               <button type="button" class="lk" onClick={() => client.discard(item.cid)}>
-                {t('discard')}
+                {t(K.discard)}
               </button>
             </>
           )}
@@ -239,8 +240,8 @@ function Composer({ v }: { v: View }) {
       <textarea
         rows={1}
         dir="auto"
-        aria-label={t('message')}
-        placeholder={t('placeholder')}
+        aria-label={t(K.message)}
+        placeholder={t(K.placeholder)}
         maxLength={MAX_MESSAGE_CHARS}
         onInput={() => {
           const now = Date.now();
@@ -257,17 +258,17 @@ function Composer({ v }: { v: View }) {
           submit(e.currentTarget);
         }}
       />
-      <button type="submit" class="sb" aria-label={t('send')}>
+      <button type="submit" class="sb" aria-label={t(K.send)}>
         <Icon d={PLANE} />
       </button>
     </form>
   );
 }
 
-type FieldSpec = [name: string, label: Key, ok: (s: string) => boolean, error: Key, attrs?: JSX.InputHTMLAttributes<HTMLInputElement>];
+type FieldSpec = [name: string, label: K, ok: (s: string) => boolean, error: K, attrs?: JSX.InputHTMLAttributes<HTMLInputElement>];
 
 /** A labelled input or textarea with its validation message. */
-function Field({ v, name, label, area, ...rest }: { v: View; name: string; label: Key; area?: boolean } & JSX.InputHTMLAttributes<HTMLInputElement>) {
+function Field({ v, name, label, area, ...rest }: { v: View; name: string; label: K; area?: boolean } & JSX.InputHTMLAttributes<HTMLInputElement>) {
   const err = ui.errs[name];
   const props = { name, id: `hk-f-${name}`, dir: 'auto', 'aria-invalid': !!err, 'aria-describedby': err ? `hk-${name}` : undefined, ...rest } as object;
   return (
@@ -285,10 +286,10 @@ function Field({ v, name, label, area, ...rest }: { v: View; name: string; label
 
 const filled = (s: string) => s.length > 0;
 const isEmail = (s: string) => EMAIL_RE.test(s);
-const EMAIL: FieldSpec = ['email', 'email', isEmail, 'badEmail', { type: 'email', autocomplete: 'email', maxLength: 320 }];
+const EMAIL: FieldSpec = ['email', K.email, isEmail, K.badEmail, { type: 'email', autocomplete: 'email', maxLength: 320 }];
 
 /** A validated form (leave-a-message, pre-chat): on submit, either every value or the errors shown next to their fields. */
-function Form({ v, title, text, fields, button, done }: { v: View; title: Key; text?: Key; fields: FieldSpec[]; button: Key; done(f: Record<string, string>): void }) {
+function Form({ v, title, text, fields, button, done }: { v: View; title: K; text?: K; fields: FieldSpec[]; button: K; done(f: Record<string, string>): void }) {
   const { t } = v;
   return (
     <form
@@ -322,25 +323,25 @@ function Form({ v, title, text, fields, button, done }: { v: View; title: Key; t
 const Offline = ({ v }: { v: View }) =>
   v.offlineSent ? (
     <div class="fm" role="status">
-      <p>{v.t('offThanks', { email: v.offlineSent })}</p>
+      <p>{v.t(K.offThanks, { email: v.offlineSent })}</p>
     </div>
   ) : (
-    <Form v={v} title="offTitle" text="offText" fields={[['text', 'message', filled, 'emptyMsg'], EMAIL]} button="submit" done={(f) => v.leave(f.text as string, f.email as string)} />
+    <Form v={v} title={K.offTitle} text={K.offText} fields={[['text', K.message, filled, K.emptyMsg], EMAIL]} button={K.submit} done={(f) => v.leave(f.text as string, f.email as string)} />
   );
 
 const Prechat = ({ v }: { v: View }) => (
   <Form
     v={v}
-    title="preTitle"
-    fields={[['name', 'name', filled, 'badName', { autocomplete: 'name', maxLength: 200 }], EMAIL]}
-    button="start"
+    title={K.preTitle}
+    fields={[['name', K.name, filled, K.badName, { autocomplete: 'name', maxLength: 200 }], EMAIL]}
+    button={K.start}
     done={(f) => v.client.prechat(f.name as string, f.email as string)}
   />
 );
 
 function Rate({ v, conv }: { v: View; conv: VisitorConv }) {
   const { t, client } = v;
-  if (conv.rating || client.rated.has(conv.id)) return <p class="mt ev">{t('rateThanks')}</p>;
+  if (conv.rating || client.rated.has(conv.id)) return <p class="mt ev">{t(K.rateThanks)}</p>;
   return (
     <form
       class="fm"
@@ -350,9 +351,14 @@ function Rate({ v, conv }: { v: View; conv: VisitorConv }) {
         if (ui.rating) client.rate(conv.id, ui.rating, comment?.slice(0, 1000) || undefined);
       }}
     >
-      <p id="hk-rq">{t('rateQ')}</p>
+      <p id="hk-rq">{t(K.rateQ)}</p>
       <fieldset class="rt" aria-labelledby="hk-rq">
-        {(['good', 'bad'] as const).map((r) => (
+        {(
+          [
+            ['good', K.good],
+            ['bad', K.bad],
+          ] as const
+        ).map(([r, label]) => (
           <button
             type="button"
             key={r}
@@ -362,15 +368,15 @@ function Rate({ v, conv }: { v: View; conv: VisitorConv }) {
               v.redraw();
             }}
           >
-            {t(r)}
+            {t(label)}
           </button>
         ))}
       </fieldset>
       {ui.rating && (
         <>
-          <Field v={v} name="comment" label="comment" area maxLength={1000} />
+          <Field v={v} name="comment" label={K.comment} area maxLength={1000} />
           <button type="submit" class="btn">
-            {t('rateSend')}
+            {t(K.rateSend)}
           </button>
         </>
       )}

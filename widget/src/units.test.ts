@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BACKOFF_MAX_MS, backoffDelay } from './backoff';
 import { pickLocale } from './ctx';
-import { translator } from './i18n';
+import { K, translator } from './i18n';
 import { en } from './i18n/en';
 import { hr } from './i18n/hr';
 import { ru } from './i18n/ru';
@@ -12,13 +12,14 @@ import { luminance, textOn, validColor } from './theme';
 describe('i18n', () => {
   it('every catalogue has exactly the keys of en, with plural forms its language needs', () => {
     for (const cat of [hr, ru]) expect(Object.keys(cat).sort()).toEqual(Object.keys(en).sort());
+    expect(Object.keys(en)).toHaveLength(K.newMsg + 1);
     const t = translator('ru', ru);
-    expect(t('openN', { n: 1 })).toContain('новое сообщение');
-    expect(t('openN', { n: 3 })).toContain('новых сообщения');
-    expect(t('openN', { n: 5 })).toContain('новых сообщений');
+    expect(t(K.unreadN, { n: 1 })).toContain('новое сообщение');
+    expect(t(K.unreadN, { n: 3 })).toContain('новых сообщения');
+    expect(t(K.unreadN, { n: 5 })).toContain('новых сообщений');
     const th = translator('hr', hr);
-    expect(th('ahead', { n: 2 })).toBe('Ispred vas su 2 osobe.');
-    expect(translator('en', en)('typing', { name: 'Mia' })).toBe('Mia is typing…');
+    expect(th(K.ahead, { n: 2 })).toBe('Ispred vas su 2 osobe.');
+    expect(translator('en', en)(K.typing, { name: 'Mia' })).toBe('Mia is typing…');
   });
   it('picks the first supported language by primary subtag', () => {
     expect(pickLocale([undefined, 'de-AT', 'hr-HR', 'ru'])).toBe('hr');
