@@ -6,7 +6,9 @@ import { errorText } from './Login';
 
 function ReplyForm({ reply, onDone }: { reply: SavedReply | null; onDone: () => void }) {
   const s = useApp();
-  const isAdmin = s.rt.me?.role === 'admin';
+  const me = s.rt.me;
+  // Site-wide replies: admins for any site, supervisors for their own sites (the server checks the same).
+  const shareable = s.sites.filter((site) => me?.role === 'admin' || (me?.role === 'supervisor' && me.sites.includes(site.id)));
   const [shortcut, setShortcut] = useState(reply?.shortcut ?? '');
   const [text, setText] = useState(reply?.text ?? '');
   // '' = personal; a site id = shared with everyone on that site (admins only).
@@ -40,8 +42,7 @@ function ReplyForm({ reply, onDone }: { reply: SavedReply | null; onDone: () => 
         {t('field.scope')}
         <select name="scope" value={scope} onChange={(e) => setScope(e.currentTarget.value)} disabled={!!reply}>
           <option value="">{t('admin.personal')}</option>
-          {isAdmin &&
-            s.sites.map((site) => (
+          {shareable.map((site) => (
               <option key={site.id} value={site.id}>
                 {t('admin.forSite', { site: site.name })}
               </option>
@@ -70,7 +71,7 @@ export function AdminReplies() {
   const [editing, setEditing] = useState<string | null>(null);
   const reply = s.replies.find((r) => r.id === editing) ?? null;
   const me = s.rt.me;
-  const canEdit = (r: SavedReply) => (r.site ? me?.role === 'admin' : r.owner === me?.id);
+  const canEdit = (r: SavedReply) => (r.site ? me?.role === 'admin' || (me?.role === 'supervisor' && me.sites.includes(r.site)) : r.owner === me?.id);
   return (
     <section class="admin-section">
       <div class="row">
