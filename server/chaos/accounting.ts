@@ -299,6 +299,8 @@ abstract class SimClient<F extends { type: string }> {
 
 export class SimVisitor extends SimClient<ServerToVisitor> {
   readonly convs = new Set<string>();
+  /** The site key the visitor's widget is embedded for. */
+  site = 'demo';
   constructor(
     targets: Targets,
     readonly token = randomId(32),
@@ -308,7 +310,7 @@ export class SimVisitor extends SimClient<ServerToVisitor> {
     super(targets, opts);
   }
   protected url(t: Target): string {
-    return `${t.wsBase}/v1/visitor?site=demo&token=${this.token}&v=1${this.registered ? '' : '&new=1'}`;
+    return `${t.wsBase}/v1/visitor?site=${this.site}&token=${this.token}&v=1${this.registered ? '' : '&new=1'}`;
   }
   protected headers(t: Target): Record<string, string> {
     return { origin: t.base };
@@ -357,11 +359,15 @@ export class SimOperator extends SimClient<ServerToOperator> {
   protected sendFrame(it: OutItem): object {
     return { type: 'send', conv: it.conv, cid: it.cid, text: it.text };
   }
+  /** Conversations whose history this client has received (the console's `loaded`). */
+  private readonly fetched = new Set<string>();
   private claim(conv: string, resumed: boolean): void {
     const known = this.mine.has(conv);
     this.mine.add(conv);
-    // A conversation not resumed through lastIds is fetched whole, as the console does when it opens one.
-    if (!known || !resumed) this.raw({ type: 'open', conv });
+    // A conversation not resumed through lastIds is fetched whole, as the console does when it opens one;
+    // so is one whose history never arrived (the request went out on a socket that was dying): the console
+    // clears its requests on welcome and preloads every chat of its own that is not loaded yet.
+    if (!known || !resumed || !this.fetched.has(conv)) this.raw({ type: 'open', conv });
   }
   protected onFrame(f: ServerToOperator): void {
     if (f.type === 'welcome') {
@@ -374,6 +380,7 @@ export class SimOperator extends SimClient<ServerToOperator> {
         if (!this.mine.has(f.conv.id)) this.claim(f.conv.id, false);
       } else if (f.conv.status === 'resolved') this.mine.delete(f.conv.id);
     } else if (f.type === 'history') {
+      this.fetched.add(f.conv);
       for (const e of f.entries) this.view.hold(e.conv, e.id);
     } else if (f.type === 'entry') {
       if (this.mine.has(f.entry.conv)) this.view.onEntry(f.entry);

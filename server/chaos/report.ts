@@ -8,3 +8,9 @@ export function record(name: string, rep: Report, ms: number): void {
   console.log(line);
   appendFileSync(resolve(import.meta.dirname, 'results.log'), `${new Date().toISOString()} ${line}\n`);
 }
+
+/** Appends a free-form line (a scenario's own figures) to chaos/results.log and prints it. */
+export function note(line: string): void {
+  console.log(line);
+  appendFileSync(resolve(import.meta.dirname, 'results.log'), `${new Date().toISOString()} ${line}\n`);
+}

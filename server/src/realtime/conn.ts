@@ -57,7 +57,7 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
     });
     ws.on('close', () => {
       this.closed = true;
-      this.onClose();
+      this.ended();
     });
     ws.on('error', () => {});
   }
@@ -81,6 +81,13 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
     }
   }
   protected abstract onClose(): void;
+  private closeHandled = false;
+  /** Runs onClose once: fail() ends the socket at once, and ws's 'close' event follows it later (gauges were decremented twice). */
+  private ended(): void {
+    if (this.closeHandled) return;
+    this.closeHandled = true;
+    this.onClose();
+  }
 
   send(frame: object): void {
     this.sendRaw(JSON.stringify(frame));
@@ -114,7 +121,7 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
         this.ws.send(JSON.stringify({ type: 'error', code: err.code, message: err.message }));
       } catch {}
       this.ws.close(ERRORS[err.code].close, err.code);
-      this.onClose();
+      this.ended();
       return;
     }
     this.error(err.code, err.message, cid);
