@@ -7,6 +7,7 @@ import { type Browser, type BrowserContext, type Page, chromium } from 'playwrig
 import { ADMIN, Http, type TestGateway, type TestRedis, testGateway, testRedis } from '../../server/test/harness';
 
 export { ADMIN, Http, createOp, visitor, operator, cid, sleep } from '../../server/test/harness';
+export type { OperatorClient, VisitorClient } from '../../server/test/harness';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [

@@ -230,6 +230,7 @@ function start(ctx: Ctx): void {
     if (e.storageArea === localStorage && e.key?.startsWith(`hark:${ctx.site}:`) !== false) client?.onStorage(e.key);
   });
   addEventListener('online', () => client?.kick());
+  addEventListener('offline', () => client?.goOffline());
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden) client?.kick();
     draw();

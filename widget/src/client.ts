@@ -158,6 +158,13 @@ export class Client {
     this.connect();
   }
 
+  /** The browser says it is offline: the socket may linger for minutes without carrying anything, so drop it; the outbox waits for `kick()` on `online`. */
+  goOffline(): void {
+    if (!this.ws) return;
+    this.drop();
+    this.fail(true, 1006);
+  }
+
   get gatewayUrl(): string {
     const probe = this.phase === 'probe';
     const token = probe ? this.candidate : this.token;
