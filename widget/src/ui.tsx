@@ -106,7 +106,7 @@ export function Panel({ v }: { v: View }) {
         {op && <Avatar op={op} />}
         <div class="tt">
           <h2>{title}</h2>
-          {site && <p>{t(site.available ? K.online : K.away)}</p>}
+          {site && <p>{t(site.available || op ? K.online : K.away)}</p>}
         </div>
         <button type="button" class="x" aria-label={t(K.close)} onClick={v.close}>
           <Icon d={v.cross} />
@@ -176,7 +176,7 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
       {typing && <p class="mt">{t(K.typing, { name: typing.name || t(K.someone) })}</p>}
       {conv?.status === 'queued' && (
         <p class="mt ev" role="status">
-          {c.site?.available === false ? t(K.away) : `${t(K.waiting)} ${pos > 1 ? t(K.ahead, { n: pos - 1 }) : pos ? t(K.next) : ''}`}
+          {`${t(K.waiting)} ${pos > 1 ? t(K.ahead, { n: pos - 1 }) : pos ? t(K.next) : ''}`}
         </p>
       )}
     </div>
