@@ -206,6 +206,8 @@ const en = {
   'stats.ratings': 'Ratings',
   'stats.comments': 'Ratings and comments',
   'stats.noComment': 'no comment',
+  'rating.good': 'Good',
+  'rating.bad': 'Bad',
 } as const;
 
 export type Key = keyof typeof en;
@@ -413,6 +415,8 @@ const hr: Catalogue = {
   'stats.ratings': 'Ocjene',
   'stats.comments': 'Ocjene i komentari',
   'stats.noComment': 'bez komentara',
+  'rating.good': 'Dobro',
+  'rating.bad': 'Loše',
 };
 
 const ru: Catalogue = {
@@ -617,6 +621,8 @@ const ru: Catalogue = {
   'stats.ratings': 'Оценки',
   'stats.comments': 'Оценки и комментарии',
   'stats.noComment': 'без комментария',
+  'rating.good': 'Хорошо',
+  'rating.bad': 'Плохо',
 };
 
 export type Lang = 'en' | 'hr' | 'ru';

@@ -12,7 +12,12 @@ function Figures({ d }: { d: DayStats }) {
       <td data-stat="frt">{duration(d.medianFirstResponseMs)}</td>
       <td data-stat="resolution">{duration(d.medianResolutionMs)}</td>
       <td data-stat="ratings">
-        <span class="good">👍 {d.good}</span> <span class="bad">👎 {d.bad}</span>
+        <span class="good">
+          {t('rating.good')} {d.good}
+        </span>{' '}
+        <span class="bad">
+          {t('rating.bad')} {d.bad}
+        </span>
       </td>
     </>
   );
@@ -78,7 +83,7 @@ export function Stats() {
           <ul class="ratings">
             {ratings.map((r) => (
               <li key={`${r.conv}`} class={`rating rating-${r.rating}`}>
-                {r.rating === 'good' ? '👍' : '👎'} {r.comment ? `“${r.comment}”` : <span class="hint">{t('stats.noComment')}</span>}{' '}
+                <b>{t(`rating.${r.rating}`)}</b> {r.comment ? `“${r.comment}”` : <span class="hint">{t('stats.noComment')}</span>}{' '}
                 <span class="hint">
                   — {everyone ? `${r.who}, ` : ''}
                   {dateTime(r.at, s.lang)}

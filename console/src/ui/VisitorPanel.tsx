@@ -118,7 +118,7 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
               <button type="button" class="link" onClick={() => actions.openConv(c)}>
                 {dateTime(c.createdAt, s.lang)}
                 {c.operator ? ` · ${c.operator.name}` : ''}
-                {c.rating ? ` · ${c.rating === 'good' ? '👍' : '👎'}` : ''}
+                {c.rating ? ` · ${t(`rating.${c.rating}`)}` : ''}
               </button>
             </li>
           ))}
