@@ -40,6 +40,23 @@ export interface Connections {
   close(): Promise<void>;
 }
 
+/** QUIT politely, but never wait longer than this for a Redis that is away (a QUIT queued while reconnecting never answers). */
+export const CLOSE_TIMEOUT_MS = 1_000;
+
+async function closeBoth(...clients: (Redis | Cluster)[]): Promise<void> {
+  await Promise.all(
+    clients.map(async (c) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((res) => {
+        timer = setTimeout(res, CLOSE_TIMEOUT_MS);
+      });
+      await Promise.race([c.quit().then(() => undefined, () => undefined), late]);
+      clearTimeout(timer);
+      c.disconnect();
+    }),
+  );
+}
+
 const common: RedisOptions = {
   maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
   retryStrategy,
@@ -60,9 +77,7 @@ export function connect(target: RedisTarget): Connections {
       sub,
       sharded: true,
       publishCmd: 'SPUBLISH',
-      async close() {
-        await Promise.allSettled([cmd.quit(), sub.quit()]);
-      },
+      close: () => closeBoth(cmd, sub),
     };
   }
   const url = target.url ?? 'redis://127.0.0.1:6379';
@@ -73,8 +88,6 @@ export function connect(target: RedisTarget): Connections {
     sub,
     sharded: false,
     publishCmd: 'PUBLISH',
-    async close() {
-      await Promise.allSettled([cmd.quit(), sub.quit()]);
-    },
+    close: () => closeBoth(cmd, sub),
   };
 }
