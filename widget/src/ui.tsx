@@ -37,8 +37,8 @@ export interface View {
   redraw(): void;
 }
 
-/** Form state that outlives a render: the chosen rating and the fields that failed validation. */
-const ui: { rating?: Rating; errs: Record<string, string> } = { errs: {} };
+/** Form state that outlives a render: the rating chosen for a conversation, and the fields that failed validation. */
+const ui: { rate?: [conv: string, rating: Rating]; errs: Record<string, string> } = { errs: {} };
 let typingAt = 0;
 let idle: ReturnType<typeof setTimeout> | undefined;
 
@@ -342,13 +342,15 @@ const Prechat = ({ v }: { v: View }) => (
 function Rate({ v, conv }: { v: View; conv: VisitorConv }) {
   const { t, client } = v;
   if (conv.rating || client.rated.has(conv.id)) return <p class="mt ev">{t(K.rateThanks)}</p>;
+  // A choice belongs to its conversation: a later chat is rated afresh.
+  const rating = ui.rate?.[0] === conv.id ? ui.rate[1] : undefined;
   return (
     <form
       class="fm"
       onSubmit={(e) => {
         e.preventDefault();
         const comment = (e.currentTarget.elements.namedItem('comment') as HTMLTextAreaElement | null)?.value.trim();
-        if (ui.rating) client.rate(conv.id, ui.rating, comment?.slice(0, 1000) || undefined);
+        if (rating) client.rate(conv.id, rating, comment?.slice(0, 1000) || undefined);
       }}
     >
       <p id="hk-rq">{t(K.rateQ)}</p>
@@ -362,9 +364,9 @@ function Rate({ v, conv }: { v: View; conv: VisitorConv }) {
           <button
             type="button"
             key={r}
-            aria-pressed={ui.rating === r}
+            aria-pressed={rating === r}
             onClick={() => {
-              ui.rating = r;
+              ui.rate = [conv.id, r];
               v.redraw();
             }}
           >
@@ -372,7 +374,7 @@ function Rate({ v, conv }: { v: View; conv: VisitorConv }) {
           </button>
         ))}
       </fieldset>
-      {ui.rating && (
+      {rating && (
         <>
           <Field v={v} name="comment" label={K.comment} area maxLength={1000} />
           <button type="submit" class="btn">
