@@ -63,12 +63,17 @@ describe('admin', () => {
     await opForm.locator('input[name=email]').fill('lea@example.com');
     await opForm.locator('input[name=password]').fill(PASSWORD);
     await opForm.locator('input[name=capacity]').fill('5');
+    // An avatar picture is shrunk in the browser to a small data URL (a 1×1 PNG here).
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+    await opForm.locator('input[type=file]').setInputFiles({ name: 'lea.png', mimeType: 'image/png', buffer: png });
+    await expect.poll(() => opForm.locator('img.avatar').getAttribute('src')).toMatch(/^data:image\/jpeg;base64,/);
     await opForm.locator('input[name=site-demo]').check();
     await opForm.locator(`input[name=site-${siteId}]`).check();
     await opForm.getByRole('button', { name: 'Save' }).click();
     const row = page.locator('tr[data-operator="lea@example.com"]');
     await expect.poll(() => row.textContent()).toContain('Lea Kovač');
     expect(await row.textContent()).toContain('Garden shop');
+    expect(await row.locator('img.avatar').getAttribute('src')).toMatch(/^data:image\/jpeg;base64,/);
 
     // 3. Lea signs in and adds a personal saved reply.
     const lea = await signIn(browser, stack.base, 'lea@example.com');

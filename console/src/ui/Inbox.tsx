@@ -35,7 +35,7 @@ function Row({ c, selected, unread, now, last }: { c: ConvSummary; selected: boo
           )}
         </span>
         <span class="row-bottom">
-          <span class="row-preview">{last?.kind === 'note' ? `📝 ${preview}` : preview}</span>
+          <span class="row-preview">{last?.kind === 'note' ? `${t('composer.note')}: ${preview}` : preview}</span>
           {unread > 0 && (
             <span class="count" data-testid="unread">
               {unread}
