@@ -142,6 +142,29 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
     send();
   }
 
+  /** Set once a hello's catch-up is complete and `synced` was sent. */
+  protected helloDone = false;
+
+  /**
+   * Answers a hello: `work` sends the welcome and the catch-up while live entries
+   * are held back, then `synced`. A hello that cannot be answered (Redis away)
+   * must not leave the socket half-synced, holding live entries forever: it
+   * closes the socket (OVERLOADED, 1013) and the client reconnects and resumes.
+   */
+  protected async syncHello(work: () => Promise<void>): Promise<void> {
+    this.beginSync();
+    try {
+      await work();
+    } catch (e) {
+      this.fail(e, undefined, true);
+    } finally {
+      this.endSync();
+    }
+    if (this.closed) return;
+    this.helloDone = true;
+    this.send({ type: 'synced' });
+  }
+
   protected beginSync(): void {
     this.syncing++;
     this.pending ??= [];

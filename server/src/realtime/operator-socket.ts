@@ -24,7 +24,6 @@ export function canRead(op: Operator, m: Pick<ConvMeta, 'site' | 'status' | 'op'
 
 export class OperatorConn extends Conn<OperatorToServer> {
   private readonly opListener: ChannelListener;
-  private hello = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -173,19 +172,8 @@ export class OperatorConn extends Conn<OperatorToServer> {
     }
   }
 
-  private async onHello(lastIds: Record<string, string>): Promise<void> {
-    this.beginSync();
-    try {
-      await this.welcome(lastIds);
-    } catch (e) {
-      // Never leave the socket half-synced (holding live entries forever): close it and let the console resume.
-      this.fail(e, undefined, true);
-    } finally {
-      this.endSync();
-    }
-    if (this.closed) return;
-    this.hello = true;
-    this.send({ type: 'synced' } satisfies ServerToOperator);
+  private onHello(lastIds: Record<string, string>): Promise<void> {
+    return this.syncHello(() => this.welcome(lastIds));
   }
 
   private async welcome(lastIds: Record<string, string>): Promise<void> {
@@ -215,7 +203,7 @@ export class OperatorConn extends Conn<OperatorToServer> {
 
   /** After the gateway's subscriber reconnected: send the inbox again so nothing missed stays unseen. */
   resync(): void {
-    if (!this.hello) return;
+    if (!this.helloDone) return;
     for (const v of this.gw.viewsOf(this)) for (const s of v.visible(this)) this.send({ type: 'conv', conv: s } satisfies ServerToOperator);
   }
 
@@ -234,6 +222,7 @@ export class OperatorConn extends Conn<OperatorToServer> {
           return;
         }
         this.me = op;
+        this.gw.reindex(this);
         this.send({ type: 'status', status: op.status } satisfies ServerToOperator);
       })().catch((e) => this.onInternalError(e));
     }

@@ -49,7 +49,6 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   private readonly msgs = new Bucket(VISITOR_MSGS_PER_SEC, VISITOR_BURST);
   private readonly visitorListener: ChannelListener;
   private watchingQueue = false;
-  private hello = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -163,20 +162,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     await this.patch(p);
   }
 
-  private async onHello(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
-    this.beginSync();
-    try {
-      await this.welcome(f);
-    } catch (e) {
-      // A hello that cannot be answered (Redis away) must not leave the socket half-synced, holding
-      // live entries forever: close it (OVERLOADED, 1013) and let the client reconnect and resume.
-      this.fail(e, undefined, true);
-    } finally {
-      this.endSync();
-    }
-    if (this.closed) return;
-    this.hello = true;
-    this.send({ type: 'synced' } satisfies ServerToVisitor);
+  private onHello(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
+    return this.syncHello(() => this.welcome(f));
   }
 
   private async welcome(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
@@ -237,9 +224,11 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   }
 
   private async follow(conv: string): Promise<void> {
-    if (this.follows.has(conv)) return;
+    // A frame still in the chain, or a doorbell, after the socket closed: onClose already released its follows.
+    if (this.follows.has(conv) || this.closed) return;
     this.follows.add(conv);
     await this.ctx.hub.followConv(conv, this);
+    if (this.closed) this.ctx.hub.unfollowConv(conv, this);
   }
 
   private async openConv(): Promise<{ conv: string; created: boolean }> {
@@ -280,8 +269,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     this.ctx.metrics.delivery.observe((performance.now() - t0) / 1000);
     if (r.stored) this.ctx.metrics.messages.inc({ from: 'visitor' });
     this.send({ type: 'ack', cid, conv, id: r.id } satisfies ServerToVisitor);
-    const status = await this.ctx.c.cmd.hget(K.conv(conv), 'status');
-    if (status === 'new') await this.ctx.router.route(this.site.id, conv, this.site.team);
+    // The append script answers the conversation's status (was a second round trip, an HGET).
+    if (r.status === 'new') await this.ctx.router.route(this.site.id, conv, this.site.team);
   }
 
   // ------------------------------------------------------------ fan-out (hub → this socket)
@@ -292,7 +281,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   }
 
   onConvSignal(conv: string, kind: string, body: string): void {
-    if (!this.follows.has(conv) || !this.hello) return;
+    if (!this.follows.has(conv) || !this.helloDone) return;
     if (kind === 'c') {
       void this.refreshConv(conv).catch((e) => this.onInternalError(e));
       return;
