@@ -47,14 +47,17 @@ export interface Ctx {
 
 export type ScriptWithCtx = HTMLScriptElement & { hark?: Ctx };
 
-/** Languages with a catalogue (src/i18n/*.ts); the loader needs the list to pick chat.<lang>.js. */
-export const LANGS = ['en', 'hr', 'ru'];
+/**
+ * Languages with a catalogue (src/i18n/*.ts), each with the launcher's accessible name the
+ * loader shows until the chat's catalogue takes over; the loader picks chat.<lang>.js among them.
+ */
+export const LANGS: Record<string, string> = { en: 'Open chat', hr: 'Otvori chat', ru: 'Открыть чат' };
 
 /** First supported language among the wanted ones (BCP 47 tags, best first), by primary subtag; English otherwise. */
 export function pickLocale(wanted: readonly (string | undefined)[]): string {
   for (const tag of wanted) {
     const lang = tag?.toLowerCase().split(/[-_]/)[0];
-    if (lang && LANGS.includes(lang)) return lang;
+    if (lang && Object.hasOwn(LANGS, lang)) return lang;
   }
   return 'en';
 }

@@ -5,7 +5,7 @@
  *
  * Each chat.<lang>.js carries only its own catalogue (the budget counts "the visitor's
  * language", not all of them); `setLocale` to another one loads i18n.<lang>.js.
- * Add a language: a file here with every key of `K`, its code in LANGS (ctx.ts),
+ * Add a language: a file here with every key of `K`, its code and launcher name in LANGS (ctx.ts),
  * and a branch in lang.ts.
  */
 /**

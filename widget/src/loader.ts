@@ -6,15 +6,13 @@
  * touches no storage except to read whether a conversation exists.
  */
 import type { HostToWidget, WidgetEventName } from '@hark/shared/protocol';
-import { type Ctx, pickLocale, storageKey } from './ctx';
+import { type Ctx, LANGS, pickLocale, storageKey } from './ctx';
 import { LOADER_CSS } from './loader-css';
 import { DEFAULT_COLOR, themeCss, validColor } from './theme';
 
 /** Content hash of this build, set by build.mjs, so chat.<lang>.js can be cached for long. */
 declare const __V__: string;
 
-/** The launcher's accessible name when no data-label is given; the chat's catalogue takes over once loaded. */
-const LABELS: Record<string, string> = { en: 'Open chat', hr: 'Otvori chat', ru: 'Открыть чат' };
 const BUBBLE = 'M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4V5a2 2 0 0 1 2-2z';
 const CROSS = 'M6.4 5 5 6.4l5.6 5.6L5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z';
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -53,7 +51,7 @@ function boot(): void {
   launcher.setAttribute('aria-expanded', 'false');
   const pick = (tag?: string) => {
     ctx.lang = pickLocale([tag, d.lang, ...(navigator.languages || [])]);
-    launcher.setAttribute('aria-label', d.label || (LABELS[ctx.lang] as string));
+    launcher.setAttribute('aria-label', d.label || (LANGS[ctx.lang] as string));
     return ctx.lang;
   };
   for (const [cls, path] of [

@@ -1,0 +1,213 @@
+/**
+ * Main-thread cost of the widget at page load, in real Chromium against the real
+ * gateway: a fixture page with and without the tag, several runs each in a fresh
+ * browser context (cold HTTP cache), a Chromium performance trace per run.
+ *
+ *   pnpm bench:widget [--runs 15] [--throttle 4]   (builds first)
+ *
+ * Scenarios:
+ *  - first visit: no conversation on this device; only widget.js runs (the chat waits for intent);
+ *  - returning visitor: this device has a conversation, so chat.<lang>.js loads at once,
+ *    opens its socket and renders the (closed) panel;
+ *  - first open: the click on the launcher of a first visit (chat.js load, socket, render),
+ *    measured from the click until the composer is shown.
+ *
+ * Per run, from the trace (renderer main thread): "widget scripting" = compile, evaluation
+ * and every function call whose script is widget.js, chat.*.js or i18n.*.js (nested events
+ * counted once); "main thread busy" = all top-level tasks. The widget's cost is reported
+ * both ways: its own scripting, and busy(with tag) − busy(without tag) (which also holds the
+ * style, layout and paint its DOM causes). Medians over the runs; the machine may be shared,
+ * so the spread (p90) is printed too. Writes bench/results/widget-load[-xN].json.
+ * BENCH_DEBUG=1 prints, per run, the widget's script events by function.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, startStack, visitor } from './src/harness';
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const RUNS = arg('runs', 15);
+const THROTTLE = arg('throttle', 1);
+const SETTLE_MS = 1_500;
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  ts: number;
+  dur?: number;
+  pid: number;
+  tid: number;
+  args?: { name?: string; data?: { url?: string; stackTrace?: { url?: string }[] } };
+}
+
+const SCRIPT_EVENTS = new Set(['EvaluateScript', 'v8.compile', 'v8.compileModule', 'FunctionCall', 'v8.evaluateModule', 'v8.produceCache', 'CompileScript']);
+
+/**
+ * Sums the page's main-thread time in a trace: all top-level tasks, and the script events
+ * of the widget's files (nested ones counted once). The page's main thread is the one that
+ * parsed the fixture's HTML (other renderers and threads are left out).
+ */
+function analyse(events: TraceEvent[], pageUrl: string, isWidget: (url: string) => boolean): { busy: number; widget: number; longest: number } {
+  // After load (first open), the thread that ran the widget's click handler.
+  const parse =
+    events.find((e) => e.name === 'ParseHTML' && ((e.args as { beginData?: { url?: string } })?.beginData?.url ?? '').startsWith(pageUrl)) ??
+    events.find((e) => SCRIPT_EVENTS.has(e.name) && isWidget(e.args?.data?.url ?? ''));
+  if (!parse) throw new Error('the page main thread is not in the trace');
+  const onMain = (e: TraceEvent) => e.pid === parse.pid && e.tid === parse.tid;
+  const complete = events.filter((e) => e.ph === 'X' && typeof e.dur === 'number' && onMain(e));
+  // Top-level tasks: 'RunTask' (devtools.timeline); some builds name them ThreadControllerImpl::RunTask. One kind only (they nest).
+  const task = complete.some((e) => e.name === 'RunTask') ? 'RunTask' : 'ThreadControllerImpl::RunTask';
+  let busy = 0;
+  let longest = 0;
+  for (const e of complete) {
+    if (e.name !== task) continue;
+    busy += e.dur as number;
+    longest = Math.max(longest, e.dur as number);
+  }
+  const mine = complete.filter((e) => SCRIPT_EVENTS.has(e.name) && isWidget(e.args?.data?.url ?? '')).sort((a, b) => a.ts - b.ts);
+  let widget = 0;
+  let end = -1;
+  for (const e of mine) {
+    const stop = e.ts + (e.dur as number);
+    if (stop <= end) continue;
+    widget += stop - Math.max(e.ts, end);
+    end = stop;
+  }
+  if (process.env.BENCH_DEBUG) {
+    const by = new Map<string, [number, number]>();
+    for (const e of mine) {
+      const d = e.args?.data as { url?: string; functionName?: string } | undefined;
+      const k = `${e.name} ${d?.functionName ?? ''} ${(d?.url ?? '').replace(/^.*\//, '')}`;
+      const [n, t] = by.get(k) ?? [0, 0];
+      by.set(k, [n + 1, t + (e.dur as number) / 1000]);
+    }
+    console.error([...by].sort((x, y) => y[1][1] - x[1][1]).slice(0, 15).map(([k, [n, t]]) => `${k} x${n} ${t.toFixed(1)}ms`).join('\n'));
+  }
+  return { busy: busy / 1000, widget: widget / 1000, longest: longest / 1000 };
+}
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))] ?? 0;
+};
+const ms = (x: number) => x.toFixed(1);
+
+async function main(): Promise<void> {
+  const stack = await startStack();
+  const pages: Record<string, string> = {};
+  // A modest host page: some text and a list, no scripts of its own.
+  const content = `<main><h1>Fixture shop</h1>${Array.from({ length: 40 }, (_, i) => `<p>Paragraph ${i} of ordinary host page text, with <a href="#p${i}">a link</a>.</p>`).join('')}<ul>${Array.from({ length: 50 }, (_, i) => `<li>Item ${i}</li>`).join('')}</ul></main>`;
+  const tag = `<script async src="${stack.base}/widget.js" data-site="demo"></script>`;
+  const doc = (withTag: boolean) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Fixture shop</title></head><body>${content}${withTag ? tag : ''}</body></html>`;
+  pages['/with'] = doc(true);
+  pages['/without'] = doc(false);
+  const server = createServer((req, res) => {
+    const body = pages[(req.url ?? '/').split('?')[0] ?? ''];
+    if (!body) res.writeHead(404).end();
+    else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await stack.adminHttp.req('PATCH', '/v1/sites/demo', { origins: [origin, stack.base] });
+  const isWidget = (url: string) => url.startsWith(stack.base);
+
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  const categories = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.execute'];
+
+  /** One page load in a fresh context; `token` = a returning visitor's stored token. */
+  async function load(path: string, token?: string): Promise<{ busy: number; widget: number; longest: number }> {
+    const ctx = await browser.newContext();
+    if (token) await ctx.addInitScript((t) => localStorage.getItem('hark:demo:token') || localStorage.setItem('hark:demo:token', t), token);
+    const p = await ctx.newPage();
+    const cdp = await ctx.newCDPSession(p);
+    if (THROTTLE > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: THROTTLE });
+    await browser.startTracing(p, { categories });
+    await p.goto(`${origin}${path}`, { waitUntil: 'load' });
+    if (path === '/with') await p.locator('hark-chat .lc').waitFor();
+    if (token) await p.waitForFunction(() => document.querySelector('hark-chat')?.shadowRoot?.querySelector('.lc')?.getAttribute('aria-controls') === 'hark-panel');
+    await p.waitForTimeout(SETTLE_MS);
+    const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] };
+    await ctx.close();
+    return analyse(trace.traceEvents, origin, isWidget);
+  }
+
+  /** A first visit's click on the launcher: from the click until the composer shows. */
+  async function firstOpen(): Promise<{ busy: number; widget: number; longest: number }> {
+    const ctx = await browser.newContext();
+    const p: Page = await ctx.newPage();
+    const cdp = await ctx.newCDPSession(p);
+    if (THROTTLE > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: THROTTLE });
+    await p.goto(`${origin}/with`, { waitUntil: 'load' });
+    await p.locator('hark-chat .lc').waitFor();
+    await p.waitForTimeout(300);
+    await browser.startTracing(p, { categories });
+    await p.locator('hark-chat .lc').click();
+    await p.locator('hark-chat').getByRole('textbox', { name: 'Message' }).waitFor();
+    await p.waitForTimeout(SETTLE_MS);
+    const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] };
+    await ctx.close();
+    return analyse(trace.traceEvents, origin, isWidget);
+  }
+
+  // A returning visitor: a registered token with a conversation (made over a real visitor socket).
+  const v = await visitor(stack.gw, { origin: stack.base });
+  await v.next('synced');
+  v.send({ type: 'send', cid: 'bench-load-first-msg', text: 'Hello from a returning visitor' });
+  await v.next('ack');
+  v.close();
+
+  const results: Record<string, { runs: { busy: number; widget: number; longest: number }[] }> = {};
+  const run = async (name: string, f: () => Promise<{ busy: number; widget: number; longest: number }>) => {
+    await f(); // warm-up (browser start, first compile of the harness), not counted
+    const runs = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await f());
+    results[name] = { runs };
+    process.stderr.write(`${name}: done\n`);
+  };
+  // Interleaved order would be fairer on a noisy machine; each scenario's runs are back to back but short.
+  await run('without tag', () => load('/without'));
+  await run('first visit', () => load('/with'));
+  await run('returning visitor', () => load('/with', v.token));
+  await run('first open (click)', firstOpen);
+  await browser.close();
+  server.close();
+  await stack.close();
+
+  const base = results['without tag']?.runs ?? [];
+  const baseBusy = quantile(
+    base.map((r) => r.busy),
+    0.5,
+  );
+  const rows: string[] = [];
+  const out: Record<string, unknown> = { runs: RUNS, cpuThrottle: THROTTLE, date: new Date().toISOString(), scenarios: {} };
+  rows.push(`CPU throttle ${THROTTLE}x, ${RUNS} runs each (median, p90 in brackets), ms of renderer main thread`);
+  rows.push('| scenario | widget scripting | main thread busy | busy − without tag | longest task |');
+  rows.push('|---|---:|---:|---:|---:|');
+  for (const [name, { runs }] of Object.entries(results)) {
+    const w = runs.map((r) => r.widget);
+    const b = runs.map((r) => r.busy);
+    const l = runs.map((r) => r.longest);
+    const delta = name === 'without tag' || name.startsWith('first open') ? '' : ms(quantile(b, 0.5) - baseBusy);
+    rows.push(`| ${name} | ${ms(quantile(w, 0.5))} (${ms(quantile(w, 0.9))}) | ${ms(quantile(b, 0.5))} (${ms(quantile(b, 0.9))}) | ${delta} | ${ms(quantile(l, 0.5))} |`);
+    (out.scenarios as Record<string, unknown>)[name] = {
+      widgetScriptingMs: { p50: quantile(w, 0.5), p90: quantile(w, 0.9) },
+      mainThreadBusyMs: { p50: quantile(b, 0.5), p90: quantile(b, 0.9) },
+      longestTaskMs: { p50: quantile(l, 0.5) },
+    };
+  }
+  console.log(rows.join('\n'));
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '../bench/results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `widget-load${THROTTLE > 1 ? `-x${THROTTLE}` : ''}.json`), `${JSON.stringify(out, null, 2)}\n`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
