@@ -13,7 +13,7 @@ import { requireAdmin, requireOperator } from './auth';
 const Role = T.Union([T.Literal('admin'), T.Literal('supervisor'), T.Literal('operator')]);
 const Ids = T.Array(T.String({ maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }), { maxItems: 100 });
 const Avatar = T.String({ maxLength: 200_000 });
-const OperatorBody = T.Object(
+export const OperatorBody = T.Object(
   {
     email: T.String({ maxLength: 320, pattern: '^[^\\s@]+@[^\\s@]+$' }),
     name: T.String({ minLength: 1, maxLength: 100 }),
@@ -26,7 +26,7 @@ const OperatorBody = T.Object(
   },
   { additionalProperties: false },
 );
-const OperatorPatch = T.Partial(T.Object({ ...OperatorBody.properties, active: T.Boolean() }), { additionalProperties: false });
+export const OperatorPatch = T.Partial(T.Object({ ...OperatorBody.properties, active: T.Boolean() }), { additionalProperties: false });
 
 const Hours = T.Union([
   T.Null(),
@@ -48,8 +48,12 @@ const SiteFields = {
   typingPreview: T.Boolean(),
   requeueOnOffline: T.Boolean(),
 };
-const SitePatch = T.Partial(T.Object(SiteFields), { additionalProperties: false });
-const SiteCreate = T.Intersect([T.Object({ name: SiteFields.name, id: T.Optional(T.String({ pattern: '^[A-Za-z0-9_-]{3,40}$' })) }), T.Partial(T.Object(SiteFields))]);
+export const SitePatch = T.Partial(T.Object(SiteFields), { additionalProperties: false });
+// One closed object (an Intersect let unknown keys through into the site's hash, `secret` and `createdAt` included).
+export const SiteCreate = T.Object(
+  { ...T.Partial(T.Object(SiteFields)).properties, name: SiteFields.name, id: T.Optional(T.String({ pattern: '^[A-Za-z0-9_-]{3,40}$' })) },
+  { additionalProperties: false },
+);
 
 /** A site as the console sees it: the secret is never sent back, only whether one is set. */
 export function siteView(s: Site) {

@@ -52,10 +52,14 @@ function setCookie(req: FastifyRequest, reply: FastifyReply, token: string): voi
   });
 }
 
+/** REST body schemas, exported for the fuzzer (server/test/fuzz.test.ts). */
+export const LoginBody = T.Object({ email: T.String({ maxLength: 320 }), password: T.String({ maxLength: 1024 }) });
+export const PasswordBody = T.Object({ current: T.String({ maxLength: 1024 }), next: T.String({ minLength: 10, maxLength: 1024 }) });
+
 export function authRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway): void {
   app.post(
     '/v1/auth/login',
-    { schema: { body: T.Object({ email: T.String({ maxLength: 320 }), password: T.String({ maxLength: 1024 }) }) } },
+    { schema: { body: LoginBody } },
     async (req, reply) => {
       const { email, password } = req.body as { email: string; password: string };
       const byIp = await countAttempt(ctx, `ip:${req.ip}`);
@@ -88,7 +92,7 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway): void {
 
   app.post(
     '/v1/auth/password',
-    { schema: { body: T.Object({ current: T.String({ maxLength: 1024 }), next: T.String({ minLength: 10, maxLength: 1024 }) }) } },
+    { schema: { body: PasswordBody } },
     async (req) => {
       const op = await requireOperator(ctx, req);
       const { current, next } = req.body as { current: string; next: string };

@@ -15,8 +15,8 @@ import { requireOperator } from './auth';
 const MAX_REPLY_CHARS = 4000;
 const Shortcut = T.String({ minLength: 1, maxLength: 40, pattern: '^[A-Za-z0-9_.-]+$' });
 const Text = T.String({ minLength: 1, maxLength: MAX_REPLY_CHARS });
-const ReplyBody = T.Object({ shortcut: Shortcut, text: Text, site: T.Optional(T.String({ maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })) }, { additionalProperties: false });
-const ReplyPatch = T.Partial(T.Object({ shortcut: Shortcut, text: Text }), { additionalProperties: false });
+export const ReplyBody = T.Object({ shortcut: Shortcut, text: Text, site: T.Optional(T.String({ maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })) }, { additionalProperties: false });
+export const ReplyPatch = T.Partial(T.Object({ shortcut: Shortcut, text: Text }), { additionalProperties: false });
 
 function mayEditSite(me: OperatorRecord, site: string): boolean {
   return me.role === 'admin' || (isSupervisor(me) && canSeeSite(me, site));

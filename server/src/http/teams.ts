@@ -10,8 +10,8 @@ import { createTeam, deleteTeam, getTeam, listTeams, updateTeam } from '../store
 import { requireAdmin, requireOperator } from './auth';
 
 const Ids = T.Array(T.String({ maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }), { maxItems: 100 });
-const TeamBody = T.Object({ name: T.String({ minLength: 1, maxLength: 100 }), sites: T.Optional(Ids) }, { additionalProperties: false });
-const TeamPatch = T.Partial(TeamBody, { additionalProperties: false });
+export const TeamBody = T.Object({ name: T.String({ minLength: 1, maxLength: 100 }), sites: T.Optional(Ids) }, { additionalProperties: false });
+export const TeamPatch = T.Partial(TeamBody, { additionalProperties: false });
 
 export function teamRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway): void {
   const r = ctx.c.cmd;

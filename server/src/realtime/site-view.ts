@@ -19,6 +19,7 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
   readonly ops = new Set<OperatorConn>();
   readonly ready: Promise<void>;
   private readonly entryFrames = new WeakMap<Entry, string>();
+  private closed = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -29,12 +30,14 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
 
   private async load(): Promise<void> {
     await this.ctx.hub.listen(K.siteChannel(this.site), this);
+    if (this.closed) return;
     this.ctx.queues.watch(this.site, this);
     const ids = await this.ctx.c.cmd.zrange(K.siteOpen(this.site), 0, -1);
     await Promise.all(ids.map((id) => this.refresh(id, false)));
   }
 
   close(): void {
+    this.closed = true;
     this.ctx.hub.unlisten(K.siteChannel(this.site), this);
     this.ctx.queues.unwatch(this.site, this);
     for (const id of this.convs.keys()) this.ctx.hub.unfollowConv(id, this);
@@ -46,6 +49,8 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
     const m = await getMeta(this.ctx.c.cmd, conv);
     if (!m || m.site !== this.site) return;
     const s = await summary(this.ctx.c.cmd, m);
+    // Closed while reading (its last operator left): following now would leave a subscription nobody releases.
+    if (this.closed) return;
     const before = this.convs.get(conv);
     if (s.status === 'resolved') {
       this.convs.delete(conv);

@@ -97,7 +97,9 @@ export async function listSites(r: ScriptedRedis): Promise<Site[]> {
 }
 
 export async function saveSite(r: ScriptedRedis, id: string, patch: Partial<Site>): Promise<Site> {
-  await r.hset(K.site(id), toHash(patch));
+  // An empty patch (every field unknown, so removed by the schema) changes nothing: HSET with no fields is an error.
+  const h = toHash(patch);
+  if (Object.keys(h).length) await r.hset(K.site(id), h);
   await r.sadd(K.sites, id);
   const s = await getSite(r, id);
   if (!s) throw new Error('site vanished');
