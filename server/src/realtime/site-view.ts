@@ -7,7 +7,7 @@
 import type { ConvSummary, Entry, OperatorPresence, OperatorStatus, ServerToOperator } from '@hark/shared';
 import { getMeta, summary } from '../store/conversations';
 import { K } from '../store/keys';
-import { getOperator } from '../store/operators';
+import { getOperator, isSupervisor } from '../store/operators';
 import { getVisitor, visitorInfo } from '../store/visitors';
 import type { Ctx } from './context';
 import type { ChannelListener, ConvListener } from './hub';
@@ -16,7 +16,11 @@ import type { OperatorConn } from './operator-socket';
 
 export class SiteView implements ChannelListener, ConvListener, QueueListener {
   readonly convs = new Map<string, ConvSummary>();
+  /** Operator sockets of this site on this gateway; change it only through addOp / removeOp. */
   readonly ops = new Set<OperatorConn>();
+  /** The same sockets by operator id, and the ones that may be supervisors: who may see an assigned conversation without asking all of them. */
+  private readonly byOp = new Map<string, Set<OperatorConn>>();
+  private readonly elevated = new Set<OperatorConn>();
   readonly ready: Promise<void>;
   private readonly entryFrames = new WeakMap<Entry, string>();
   private closed = false;
@@ -24,6 +28,8 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
   constructor(
     private readonly ctx: Ctx,
     readonly site: string,
+    /** Presence doorbells go to the gateway, which coalesces them over all sites of the operator. */
+    private readonly onPresence?: (opId: string) => void,
   ) {
     this.ready = this.load();
   }
@@ -44,6 +50,44 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
     this.convs.clear();
   }
 
+  addOp(conn: OperatorConn): void {
+    this.ops.add(conn);
+    let set = this.byOp.get(conn.me.id);
+    if (!set) {
+      set = new Set();
+      this.byOp.set(conn.me.id, set);
+    }
+    set.add(conn);
+    this.reindex(conn);
+  }
+
+  removeOp(conn: OperatorConn): void {
+    this.ops.delete(conn);
+    this.elevated.delete(conn);
+    const set = this.byOp.get(conn.me.id);
+    if (set?.delete(conn) && set.size === 0) this.byOp.delete(conn.me.id);
+  }
+
+  /** An operator's record changed (role): supervisors may see every conversation. */
+  reindex(conn: OperatorConn): void {
+    if (this.ops.has(conn) && isSupervisor(conn.me)) this.elevated.add(conn);
+  }
+
+  /**
+   * The sockets that may see `s`, each still checked with canSee by the caller: every
+   * socket for a waiting conversation; for an assigned one only the assignee's sockets
+   * and supervisors' (was every socket of the site for every entry: 200 canSee calls
+   * per message with 200 operators on a site).
+   */
+  private audience(s: ConvSummary): Iterable<OperatorConn> {
+    if (s.status === 'queued') return this.ops;
+    const mine = s.operator ? this.byOp.get(s.operator.id) : undefined;
+    if (!this.elevated.size) return mine ?? [];
+    const out = new Set(mine);
+    for (const c of this.elevated) out.add(c);
+    return out;
+  }
+
   /** Re-reads a conversation and tells every socket that could see it before or can now. */
   async refresh(conv: string, notify = true): Promise<void> {
     const m = await getMeta(this.ctx.c.cmd, conv);
@@ -61,7 +105,9 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
     }
     if (!notify) return;
     const frame = JSON.stringify({ type: 'conv', conv: s } satisfies ServerToOperator);
-    for (const op of this.ops) if (op.canSee(s) || (before && op.canSee(before))) op.sendRaw(frame);
+    const to = new Set(this.audience(s));
+    if (before) for (const op of this.audience(before)) to.add(op);
+    for (const op of to) if (op.canSee(s) || (before && op.canSee(before))) op.sendRaw(frame);
   }
 
   visible(op: OperatorConn): ConvSummary[] {
@@ -73,7 +119,10 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
     const arg = p.slice(1);
     const run = (f: () => Promise<void>) => void f().catch((e) => this.ctx.log.error({ err: e }, 'site view'));
     if (kind === 'c') run(() => this.refresh(arg));
-    else if (kind === 'p') run(() => this.presence(arg));
+    else if (kind === 'p') {
+      if (this.onPresence) this.onPresence(arg);
+      else run(() => this.presence(arg));
+    }
     else if (kind === 'v') run(() => this.visitorChanged(arg));
   }
 
@@ -93,7 +142,7 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
       if (!s || s.position === pos) continue;
       s.position = pos;
       const frame = JSON.stringify({ type: 'conv', conv: s } satisfies ServerToOperator);
-      for (const op of this.ops) if (op.canSee(s)) op.sendRaw(frame);
+      for (const op of this.audience(s)) if (op.canSee(s)) op.sendRaw(frame);
     }
   }
 
@@ -118,7 +167,7 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
     if (!v) return;
     s.visitor = visitorInfo(v);
     const frame = JSON.stringify({ type: 'visitor', conv, visitor: s.visitor } satisfies ServerToOperator);
-    for (const op of this.ops) if (op.canSee(s)) op.sendRaw(frame);
+    for (const op of this.audience(s)) if (op.canSee(s)) op.sendRaw(frame);
   }
 
   // ------------------------------------------------------------ fan-out
@@ -139,7 +188,7 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
       this.entryFrames.set(e, frame);
     }
     const f = frame;
-    for (const op of this.ops) if (op.canSee(s)) op.deliverEntry(e.conv, e.id, () => op.sendRaw(f));
+    for (const op of this.audience(s)) if (op.canSee(s)) op.deliverEntry(e.conv, e.id, () => op.sendRaw(f));
   }
 
   onConvSignal(conv: string, kind: string, body: string): void {
@@ -160,6 +209,6 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
     } else if (kind === 's' && b.id) frame = { type: 'seen', conv, by: b.by, id: b.id };
     else return;
     const str = JSON.stringify(frame);
-    for (const op of this.ops) if (op.canSee(s) && !(b.op && b.op.id === op.me.id)) op.sendRaw(str);
+    for (const op of this.audience(s)) if (op.canSee(s) && !(b.op && b.op.id === op.me.id)) op.sendRaw(str);
   }
 }

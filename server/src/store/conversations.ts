@@ -66,6 +66,9 @@ export async function getMeta(r: ScriptedRedis, conv: string): Promise<ConvMeta 
  * visitor makes two tabs sending at once agree on one conversation.
  */
 export async function ensureOpenConv(r: ScriptedRedis, site: string, visitor: string, team = ''): Promise<{ conv: string; created: boolean }> {
+  // The common case (a conversation is open) is one read; only creating one needs the HSETNX race.
+  const open = await r.hget(K.visitor(visitor), 'conv');
+  if (open) return { conv: open, created: false };
   const id = randomId(16);
   const created = (await r.hsetnx(K.visitor(visitor), 'conv', id)) === 1;
   const conv = created ? id : ((await r.hget(K.visitor(visitor), 'conv')) ?? id);
@@ -112,9 +115,9 @@ export async function readEntriesBefore(r: ScriptedRedis, conv: string, before: 
 export type AppendRole = 'visitor' | 'operator' | 'other';
 
 /** Appends an entry once per client id and publishes it in the same script. */
-export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role: AppendRole): Promise<{ id: string; stored: boolean; firstResponse: boolean }> {
+export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role: AppendRole): Promise<{ id: string; stored: boolean; firstResponse: boolean; status: ConvState | '' }> {
   const conv = entry.conv;
-  const [id, stored, first] = await c.cmd.harkAppend(
+  const [id, stored, first, status] = await c.cmd.harkAppend(
     K.convStream(conv),
     K.convCids(conv),
     K.conv(conv),
@@ -128,7 +131,7 @@ export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role
   // Replicated durability: not acknowledged until a replica has it. A resend of the same cid
   // stores nothing and waits again, so a message is acked only once it is on two machines.
   if (c.waitReplica && (await c.cmd.call('WAIT', '1', String(REPLICA_WAIT_MS))) === 0) throw new HarkError('OVERLOADED', 'No replica confirmed the write in time; your client will retry.');
-  return { id, stored: stored === 1, firstResponse: first === 1 };
+  return { id, stored: stored === 1, firstResponse: first === 1, status: (status ?? '') as ConvState | '' };
 }
 
 /** A system event entry, made idempotent by a client id derived from what happened. */

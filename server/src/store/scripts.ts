@@ -11,13 +11,14 @@ import type { Cluster, Redis, Result } from 'ioredis';
  * that is not stored. KEYS: stream, cids, meta. ARGV: cid, json, publishCmd,
  * channel, now, role ('visitor' | 'operator' for chat messages, which also move
  * the conversation's `last` and waiting clock; 'other' for notes and events).
- * Returns {id, stored (0|1), firstResponse (0|1)}.
+ * Returns {id, stored (0|1), firstResponse (0|1), status of the conversation ('' if none)};
+ * the status saves the visitor's send path a round trip (does it still need routing?).
  */
 const APPEND = `
 local cid = ARGV[1]
 if cid ~= '' then
   local ex = redis.call('HGET', KEYS[2], cid)
-  if ex then return {ex, 0, 0} end
+  if ex then return {ex, 0, 0, redis.call('HGET', KEYS[3], 'status') or ''} end
 end
 local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[2])
 if cid ~= '' then redis.call('HSET', KEYS[2], cid, id) end
@@ -30,7 +31,7 @@ elseif ARGV[6] == 'operator' then
 end
 if ARGV[6] ~= 'other' then redis.call('HSET', KEYS[3], 'lastId', id, 'last', ARGV[2]) end
 redis.call(ARGV[3], ARGV[4], 'e' .. id .. ' ' .. ARGV[2])
-return {id, 1, first}
+return {id, 1, first, redis.call('HGET', KEYS[3], 'status') or ''}
 `;
 
 /**
@@ -194,7 +195,7 @@ export const ROUTE_KEYS = 11;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string): Result<[string, number, number], Context>;
+    harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string): Result<[string, number, number, string], Context>;
     harkRoute(...args: string[]): Result<string[], Context>;
   }
 }
