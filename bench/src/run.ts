@@ -13,6 +13,12 @@ const args = process.argv.slice(2).filter((a) => a !== '--');
 const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
 const want = (s: string) => only.length === 0 || only.includes(s);
+/** `--name=a,b` options: override a scenario's sizes for a focused run (`--systems=ours --rates=1000,2000`). */
+const opt = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const nums = (name: string): number[] | undefined => opt(name)?.split(',').map(Number);
+const num = (name: string): number | undefined => nums(name)?.[0];
+/** `--out=suffix` writes `<scenario>-<suffix>.json`, so a focused run does not overwrite the full one. */
+const out = (name: string) => (opt('out') ? `${name}-${opt('out')}` : name);
 
 const meta = { date: new Date().toISOString().slice(0, 10), machine: machine(), command: `pnpm bench ${args.join(' ')}`.trim(), quick };
 console.log(meta);
@@ -21,30 +27,30 @@ const redis = await privateRedis();
 try {
   if (want('chat')) {
     const steps = await chat({
-      systems: ['floor', 'socketio', 'ours'],
-      rates: quick ? [500, 1000] : [1000, 2000, 4000, 6000, 8000],
-      stepMs: quick ? 2000 : 5000,
-      visitors: quick ? 200 : 2000,
-      operators: quick ? 20 : 200,
-      sites: quick ? 2 : 20,
+      systems: (opt('systems')?.split(',') as ('floor' | 'socketio' | 'ours')[] | undefined) ?? ['floor', 'socketio', 'ours'],
+      rates: nums('rates') ?? (quick ? [500, 1000] : [1000, 2000, 4000, 6000, 8000]),
+      stepMs: num('step') ?? (quick ? 2000 : 5000),
+      visitors: num('visitors') ?? (quick ? 200 : 2000),
+      operators: num('operators') ?? (quick ? 20 : 200),
+      sites: num('sites') ?? (quick ? 2 : 20),
       redisUrl: redis.url,
       redisPid: redis.child.pid as number,
     });
-    console.log(`wrote ${writeResult(quick ? 'chat-quick' : 'chat', { ...meta, steps })}`);
+    console.log(`wrote ${writeResult(out(quick ? 'chat-quick' : 'chat'), { ...meta, steps })}`);
   }
   if (want('idle')) {
     const points = await idle({ systems: ['floor', 'socketio', 'ours'], steps: quick ? [200, 500] : [1000, 5000, 10000], redisUrl: redis.url });
-    console.log(`wrote ${writeResult(quick ? 'idle-quick' : 'idle', { ...meta, points })}`);
+    console.log(`wrote ${writeResult(out(quick ? 'idle-quick' : 'idle'), { ...meta, points })}`);
   }
   if (want('storm')) {
     const result = await storm({ redisUrl: redis.url, ...(quick ? { conversations: 200 } : {}) });
     console.log(result);
-    console.log(`wrote ${writeResult(quick ? 'storm-quick' : 'storm', { ...meta, result })}`);
+    console.log(`wrote ${writeResult(out(quick ? 'storm-quick' : 'storm'), { ...meta, result })}`);
   }
   if (want('reconnect')) {
     const result = await reconnectStorm({ redisUrl: redis.url, visitors: quick ? 300 : 10_000, operatorRate: quick ? 100 : 300 });
     console.log(result);
-    console.log(`wrote ${writeResult(quick ? 'reconnect-quick' : 'reconnect', { ...meta, result })}`);
+    console.log(`wrote ${writeResult(out(quick ? 'reconnect-quick' : 'reconnect'), { ...meta, result })}`);
   }
 } finally {
   await redis.cleanup();

@@ -3,6 +3,8 @@
  * answers `stats` (after a full GC, so heap and RSS are what the sockets really
  * hold) and stops on `stop`.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -25,6 +27,18 @@ export function childStats(): ChildStats {
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, cpuMs: (c.user + c.system) / 1000 };
 }
 
+let session: Session | null = null;
+/** A CPU profile of just the part of a run the parent asks for (`prof-start` … `prof-stop`), for DevTools. */
+function profiler(method: string): Promise<unknown> {
+  session ??= (() => {
+    const s = new Session();
+    s.connect();
+    return s;
+  })();
+  const s = session;
+  return new Promise((res, rej) => s.post(method, (err, r) => (err ? rej(err) : res(r))));
+}
+
 export function serveChild(port: number, stop: () => Promise<void>): void {
   process.send?.({ type: 'ready', port });
   process.on('message', (m: { type: string }) => {
@@ -32,6 +46,16 @@ export function serveChild(port: number, stop: () => Promise<void>): void {
     else if (m.type === 'cpu') {
       const c = process.cpuUsage();
       process.send?.({ type: 'cpu', cpuMs: (c.user + c.system) / 1000 });
+    } else if (m.type === 'prof-start') {
+      void profiler('Profiler.enable')
+        .then(() => profiler('Profiler.start'))
+        .then(() => process.send?.({ type: 'prof-started' }));
+    } else if (m.type === 'prof-stop') {
+      const file = (m as { file?: string }).file as string;
+      void profiler('Profiler.stop').then((r) => {
+        writeFileSync(file, JSON.stringify((r as { profile: unknown }).profile));
+        process.send?.({ type: 'prof-stopped' });
+      });
     } else if (m.type === 'stop') void stop().finally(() => process.exit(0));
   });
   process.on('disconnect', () => process.exit(0));

@@ -18,11 +18,14 @@ export interface Server {
   child: ChildProcess;
   stats(): Promise<ChildStats>;
   cpuMs(): Promise<number>;
+  /** Starts a CPU profile in the server; `profStop` writes it to `file`. */
+  profStart(): Promise<void>;
+  profStop(file: string): Promise<void>;
   stop(): Promise<void>;
   kill(): void;
 }
 
-function ask<T>(child: ChildProcess, type: string, answer: string): Promise<T> {
+function ask<T>(child: ChildProcess, type: string, answer: string, extra: object = {}): Promise<T> {
   return new Promise((res, rej) => {
     const t = setTimeout(() => rej(new Error(`${type}: no answer`)), CHILD_TIMEOUT_MS);
     const on = (m: { type: string } & Record<string, unknown>) => {
@@ -32,7 +35,7 @@ function ask<T>(child: ChildProcess, type: string, answer: string): Promise<T> {
       res(m as T);
     };
     child.on('message', on);
-    child.send({ type });
+    child.send({ type, ...extra });
   });
 }
 
@@ -58,6 +61,8 @@ export async function startServer(name: string, file: string, env: Record<string
     child,
     stats: async () => (await ask<{ stats: ChildStats }>(child, 'stats', 'stats')).stats,
     cpuMs: async () => (await ask<{ cpuMs: number }>(child, 'cpu', 'cpu')).cpuMs,
+    profStart: async () => void (await ask(child, 'prof-start', 'prof-started')),
+    profStop: async (file) => void (await ask(child, 'prof-stop', 'prof-stopped', { file })),
     stop: () =>
       new Promise<void>((res) => {
         if (child.exitCode !== null) return res();

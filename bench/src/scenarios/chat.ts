@@ -37,6 +37,8 @@ export interface ChatStep {
   cpuPer1k: number;
   redisCpuPer1k: number;
   senderLagMs: number;
+  /** Close codes the load clients saw up to the end of this step (code → sockets). */
+  closes: Record<string, number>;
 }
 
 /** Stop stepping up once p99 passes this; the system is past saturation. */
@@ -64,6 +66,8 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
     let got = 0;
     const hooks: Hooks = {
       atOperator(text) {
+        // Only the markers of this run ("v<seq>"); a conversation's first "hello" is not one.
+        if (!/^v\d+$/.test(text)) return null;
         const seq = Number(text.slice(1));
         const now = performance.now();
         record(v2o, now - (sentAt[seq] as number));
@@ -71,6 +75,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         return `o${seq}`;
       },
       atVisitor(text) {
+        if (!/^o\d+$/.test(text)) return;
         const seq = Number(text.slice(1));
         record(o2v, performance.now() - (opAt[seq] as number));
         got++;
@@ -92,6 +97,9 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         o2v = histogram();
         got = 0;
         const first = seq;
+        // HARK_BENCH_PROF=<dir>: a CPU profile of each server over each step (open in Chrome DevTools).
+        const profDir = process.env.HARK_BENCH_PROF;
+        if (profDir) await Promise.all([a.profStart(), b.profStart()]);
         const [ca, cb, cr] = [await a.cpuMs(), await b.cpuMs(), procCpuMs(o.redisPid)];
         const perSide = rate / 2;
         const count = Math.min(Math.round((perSide * o.stepMs) / 1000), MAX_SEQ - seq - 1);
@@ -104,6 +112,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         seq = first + p.sent;
         await until(() => got >= p.sent, DRAIN_MS);
         const [ca2, cb2, cr2] = [await a.cpuMs(), await b.cpuMs(), procCpuMs(o.redisPid)];
+        if (profDir) await Promise.all([a.profStop(`${profDir}/${o.label ?? system}-A-${rate}.cpuprofile`), b.profStop(`${profDir}/${o.label ?? system}-B-${rate}.cpuprofile`)]);
         const delivered = v2o.totalCount + o2v.totalCount;
         const step: ChatStep = {
           system: o.label ?? system,
@@ -117,11 +126,13 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
           cpuPer1k: Math.round(((ca2 - ca + (cb2 - cb)) / Math.max(1, delivered)) * 1000 * 10) / 10,
           redisCpuPer1k: Math.round(((cr2 - cr) / Math.max(1, delivered)) * 1000 * 10) / 10,
           senderLagMs: Math.round(p.maxLagMs),
+          closes: Object.fromEntries(fleet.closes),
         };
         out.push(step);
         console.log(
-          `  ${step.system} ${rate}/s: p50 ${step.v2o.p50}/${step.o2v.p50} ms, p99 ${step.v2o.p99}/${step.o2v.p99} ms, p99.9 ${step.v2o.p999}/${step.o2v.p999} ms, lost ${step.lost}, cpu/1k ${step.cpuPer1k} ms`,
+          `  ${step.system} ${rate}/s: p50 ${step.v2o.p50}/${step.o2v.p50} ms, p99 ${step.v2o.p99}/${step.o2v.p99} ms, p99.9 ${step.v2o.p999}/${step.o2v.p999} ms, lost ${step.lost}, cpu/1k ${step.cpuPer1k} ms, closes ${JSON.stringify(step.closes)}`,
         );
+        if (fleet.frames) console.log(`  frames so far: ${JSON.stringify(Object.fromEntries(fleet.frames))}`);
         if (Math.max(step.v2o.p99, step.o2v.p99) > GIVE_UP_P99_MS || step.lost > step.sent * 0.01) break;
         await sleep(500);
       }

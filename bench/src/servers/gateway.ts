@@ -3,7 +3,9 @@ import { buildApp } from '@hark/server/src/app';
 import { serveChild } from '../lib/child';
 
 const nodes = process.env.REDIS_CLUSTER_NODES?.split(',').filter(Boolean);
-const hark = await buildApp({ redis: nodes?.length ? { clusterNodes: nodes } : { url: process.env.REDIS_URL as string } });
+// HARK_BENCH_LOG=info|warn|…: the gateway's own logger (to stderr), to see why sockets close.
+const level = process.env.HARK_BENCH_LOG;
+const hark = await buildApp({ redis: nodes?.length ? { clusterNodes: nodes } : { url: process.env.REDIS_URL as string }, ...(level ? { logger: { level } } : {}) });
 await hark.app.listen({ port: Number(process.env.PORT ?? 0), host: '0.0.0.0' });
 const addr = hark.app.server.address();
 serveChild(typeof addr === 'object' && addr ? addr.port : 0, () => hark.close());
