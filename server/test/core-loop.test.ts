@@ -35,6 +35,8 @@ describe('core loop', () => {
     const conv = await op.next('conv', (f) => f.conv.id === ack.conv && f.conv.status === 'open');
     expect(conv.conv.operator?.name).toBe('Ana');
     expect(conv.conv.last?.text).toBe('Hello, is anyone there?');
+    // The first message also arrives live as an entry, though it was stored before anyone followed the conversation.
+    await op.next('entry', (f) => f.entry.cid === c1);
     op.send({ type: 'open', conv: ack.conv });
     const hist = await op.next('history', (f) => f.conv === ack.conv);
     expect(hist.entries.filter((e) => e.kind === 'msg').map((e) => e.cid)).toEqual([c1]);

@@ -6,16 +6,15 @@
  */
 import { HarkError } from '@hark/shared';
 import type { FastifyInstance } from 'fastify';
-import { type Ctx, noHooks } from '../realtime/context';
+import type { Ctx } from '../realtime/context';
 import { type Operator, isSupervisor, listOperators } from '../store/operators';
-import { operatorNumbers, statsHooks } from '../store/stats';
+import { operatorNumbers } from '../store/stats';
 import { requireOperator } from './auth';
 
 export function statsRoutes(app: FastifyInstance, ctx: Ctx): void {
   const r = ctx.c.cmd;
   // The numbers are only as good as the events recorded: unless the app was built with its own
   // hooks (tests), install the Redis recorder the gateway calls on first response, resolve and rating.
-  if (ctx.hooks === noHooks) ctx.hooks = statsHooks(r);
 
   app.get('/v1/stats', async (req) => {
     const me = await requireOperator(ctx, req);

@@ -5,7 +5,7 @@
  * see: the same rule (canSee) on the fan-out path as on the request path.
  */
 import type { ConvSummary, Entry, OperatorPresence, OperatorStatus, ServerToOperator } from '@hark/shared';
-import { getMeta, summary } from '../store/conversations';
+import { getMeta, readEntries, summary } from '../store/conversations';
 import { K } from '../store/keys';
 import { getOperator, isSupervisor } from '../store/operators';
 import { getVisitor, visitorInfo } from '../store/visitors';
@@ -23,6 +23,8 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
   private readonly elevated = new Set<OperatorConn>();
   readonly ready: Promise<void>;
   private readonly entryFrames = new WeakMap<Entry, string>();
+  /** Conversations whose history is being read for the first time; live entries wait here meanwhile. */
+  private readonly fresh = new Map<string, Entry[]>();
   private closed = false;
 
   constructor(
@@ -100,6 +102,10 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
       this.convs.delete(conv);
       this.ctx.hub.unfollowConv(conv, this);
     } else {
+      // A conversation new to this view while operators are here: its first entries were
+      // published before anyone here followed it, so read them from the stream once, holding
+      // live ones meanwhile (the console would otherwise see the first message only as a preview).
+      if (!before && notify) this.fresh.set(conv, []);
       this.convs.set(conv, s);
       await this.ctx.hub.followConv(conv, this);
     }
@@ -108,6 +114,20 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
     const to = new Set(this.audience(s));
     if (before) for (const op of this.audience(before)) to.add(op);
     for (const op of to) if (op.canSee(s) || (before && op.canSee(before))) op.sendRaw(frame);
+    const held = this.fresh.get(conv);
+    if (!held) return;
+    try {
+      for (let after = ''; ; ) {
+        const page = await readEntries(this.ctx.c.cmd, conv, after);
+        for (const e of page) this.fanOut(e);
+        const last = page.at(-1);
+        if (!last) break;
+        after = last.id;
+      }
+    } finally {
+      this.fresh.delete(conv);
+      for (const e of held) this.fanOut(e);
+    }
   }
 
   visible(op: OperatorConn): ConvSummary[] {
@@ -172,6 +192,15 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
 
   // ------------------------------------------------------------ fan-out
   onEntry(e: Entry): void {
+    const held = this.fresh.get(e.conv);
+    if (held) {
+      held.push(e);
+      return;
+    }
+    this.fanOut(e);
+  }
+
+  private fanOut(e: Entry): void {
     const s = this.convs.get(e.conv);
     if (!s) return;
     if (e.kind === 'msg') {

@@ -29,6 +29,8 @@ export interface RedisOptions {
 }
 
 const READY_TIMEOUT_MS = 10_000;
+/** After this long a redis-server asked to stop is killed. */
+const STOP_TIMEOUT_MS = 5_000;
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -85,7 +87,12 @@ export async function startRedis(opts: RedisOptions): Promise<RedisProcess> {
       const c = proc.child;
       if (c.exitCode !== null || c.signalCode !== null) return;
       await new Promise<void>((res) => {
-        c.once('exit', () => res());
+        // A primary told to stop waits up to shutdown-timeout for its replicas; never hang on it.
+        const force = setTimeout(() => c.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        c.once('exit', () => {
+          clearTimeout(force);
+          res();
+        });
         c.kill(signal);
       });
     },
