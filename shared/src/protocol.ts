@@ -55,7 +55,7 @@ export const Entry = T.Object({
   cid: T.Optional(T.String()),
   op: T.Optional(OperatorRef),
   event: T.Optional(EventName),
-  /** For transferred: the new operator; for joined: the supervisor. */
+  /** For transferred: the new operator. (assigned, reopened and joined name the operator in `op`.) */
   to: T.Optional(OperatorRef),
   team: T.Optional(T.String()),
   rating: T.Optional(Rating),
