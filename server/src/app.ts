@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
-import { HarkError, MAX_BODY_BYTES, MAX_FRAME_BYTES } from '@hark/shared';
+import { HarkError, MAX_BODY_BYTES, MAX_CONNECTIONS_PER_IP, MAX_FRAME_BYTES } from '@hark/shared';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Config, readConfig } from './config';
 import { registerErrorHandler } from './http/errors';
@@ -39,6 +39,11 @@ export interface AppOptions {
   widgetDir?: string;
   consoleDir?: string;
   hooks?: StatsHooks;
+  /**
+   * Test-only: lower a per-gateway limit so a test can reach it quickly. Production code never
+   * sets this; the product limits are the constants in shared/src/limits.ts.
+   */
+  testLimits?: { maxConnectionsPerIp?: number };
 }
 
 export interface HarkApp {
@@ -90,7 +95,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   teamRoutes(app, ctx, gateway);
   replyRoutes(app, ctx);
   statsRoutes(app, ctx);
-  socketRoutes(app, ctx, gateway);
+  socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP);
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),
     console: opts.consoleDir ?? resolve(repo, 'console/dist'),

@@ -27,7 +27,7 @@ function refuse(reply: FastifyReply, code: ErrorCode, message?: string) {
   return reply.code(ERRORS[code].status).send({ code, message: message ?? ERRORS[code].message });
 }
 
-export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway): void {
+export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPerIp = MAX_CONNECTIONS_PER_IP): void {
   const perIp = new Map<string, number>();
   const siteBuckets = new Map<string, Bucket>();
   const countIp = (req: FastifyRequest, ws: { once(ev: 'close', f: () => void): unknown }) => {
@@ -48,7 +48,7 @@ export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway): void 
       refuse(reply, 'PROTOCOL_VERSION');
       return false;
     }
-    if ((perIp.get(req.ip) ?? 0) >= MAX_CONNECTIONS_PER_IP) {
+    if ((perIp.get(req.ip) ?? 0) >= maxPerIp) {
       refuse(reply, 'TOO_MANY_CONNECTIONS');
       return false;
     }
