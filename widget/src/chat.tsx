@@ -141,7 +141,9 @@ function start(ctx: Ctx): void {
       redraw: draw,
     };
     render(<Panel v={v} />, mount);
-    // Keep the newest message in view when something was added.
+    // Keep the newest message in view when something was added. Only while open: reading
+    // scrollHeight forces a style and layout pass, wasted on a closed panel at page load.
+    if (!open) return;
     const ls = root.querySelector('.ls');
     const count = ls?.childElementCount || 0;
     if (ls && count !== shown) ls.scrollTop = ls.scrollHeight;
