@@ -42,19 +42,24 @@ describe('replicated durability', () => {
     const rows = await r.xrange(`{conv:${ack.conv}}:s`, ack.id, ack.id);
     expect(rows).toHaveLength(1);
     r.disconnect();
+    // Routing the new conversation appends an event, which waits for the replica too: let it finish first.
+    await v.next('conv', (f) => f.conv.id === ack.conv && f.conv.status === 'queued');
     // 2. No replica: the client is told to retry, not acked.
     await replica.stop('SIGKILL');
     const c2 = cid();
     v.send({ type: 'send', cid: c2, text: 'waiting for a replica' });
     expect((await v.next('error', (f) => f.cid === c2, 10_000)).code).toBe('OVERLOADED');
-    // 3. The replica is back: the same cid is acked, stored once.
+    // The socket closes (1013) so nothing sent behind the failed message overtakes it.
+    expect((await v.waitClose()).code).toBe(1013);
+    // 3. The replica is back: the client reconnects and resends the same cid: acked, stored once.
     await replica.restart();
     await linked();
     let ack2: { id: string } | undefined;
     for (let i = 0; i < 20 && !ack2; i++) {
-      v.send({ type: 'send', cid: c2, text: 'waiting for a replica' });
-      const f = await v.next('ack', (x) => x.cid === c2, 2_000).catch(() => undefined);
-      ack2 = f;
+      const again = await visitor(gw, { token: v.token, hello: { lastIds: { [ack.conv]: ack.id } } });
+      again.send({ type: 'send', cid: c2, text: 'waiting for a replica' });
+      ack2 = await again.next('ack', (x) => x.cid === c2, 2_000).catch(() => undefined);
+      again.close();
     }
     expect(ack2).toBeDefined();
     const p = new Redis(primary.url);

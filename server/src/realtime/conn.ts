@@ -8,8 +8,13 @@ import type { WebSocket } from 'ws';
 import { Bucket } from './bucket';
 import type { Metrics } from '../metrics';
 
-/** Errors that end the socket rather than only answering with an error frame. */
-const FATAL: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'FRAME_TOO_LARGE', 'SLOW_CONSUMER', 'NOT_AUTHENTICATED', 'ACCOUNT_DISABLED', 'SHUTTING_DOWN', 'PROTOCOL_VERSION']);
+/**
+ * Errors that end the socket rather than only answering with an error frame.
+ * OVERLOADED (Redis away) is one of them: frames already on their way behind a
+ * failed send must not be stored ahead of it, so the socket closes and the
+ * client resends its outbox in order after reconnecting (chaos: Redis SIGKILL).
+ */
+const FATAL: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'FRAME_TOO_LARGE', 'SLOW_CONSUMER', 'NOT_AUTHENTICATED', 'ACCOUNT_DISABLED', 'SHUTTING_DOWN', 'PROTOCOL_VERSION', 'OVERLOADED']);
 
 /**
  * Redis is unreachable (ioredis gave up after MAX_RETRIES_PER_REQUEST reconnects, or the
@@ -67,6 +72,8 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
   protected abstract handle(f: F): Promise<void>;
 
   private async handleRaw(raw: string): Promise<void> {
+    // Frames queued behind one that closed the socket are not acted on.
+    if (this.closed) return;
     let f: F;
     try {
       f = this.parse(raw);
@@ -118,7 +125,7 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
       this.metrics.errors.inc({ code: err.code });
       this.closed = true;
       try {
-        this.ws.send(JSON.stringify({ type: 'error', code: err.code, message: err.message }));
+        this.ws.send(JSON.stringify({ type: 'error', code: err.code, message: err.message, ...(cid ? { cid } : {}) }));
       } catch {}
       this.ws.close(ERRORS[err.code].close, err.code);
       this.ended();
