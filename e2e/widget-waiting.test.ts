@@ -2,8 +2,9 @@
  * The widget when nobody answers yet, in real Chromium against the real gateway:
  * the leave-a-message form (validated) creates a conversation the operators find in
  * their queue; the optional pre-chat form; the waiting state with a queue position
- * that updates live, until an operator comes online and is assigned.
- * The tests run in order; after the first, no operator is online.
+ * that updates live, until an operator comes online and is assigned; outside the site's
+ * business hours the form shows even with an operator online.
+ * The tests run in order; between the first and the last, no operator is online.
  */
 import type { ConvSummary } from '@hark/shared/protocol';
 import type { Browser, Page } from 'playwright-core';
@@ -142,6 +143,28 @@ describe('widget while nobody answers', () => {
     expect(await w.getByRole('heading', { name: 'Before we start' }).count()).toBe(0);
     await ctx.close();
     await site({ prechat: false });
+  });
+
+  it('outside business hours the form shows even with an operator online; inside, the chat', async () => {
+    op = await operator(stack.gw, ana.http);
+    op.send({ type: 'status', status: 'online' });
+    await op.next('status', (f) => f.status === 'online');
+    // Open only on a day that is not today.
+    await site({ offlineForm: true, hours: { tz: 'UTC', days: { [String((new Date().getUTCDay() + 3) % 7)]: [['09:00', '17:00']] } } });
+    const ctx = await browser.newContext();
+    const p = await openPage(ctx, fx.page('closed'));
+    await p.locator('hark-chat .lc').click();
+    await widget(p).getByRole('heading', { name: 'Leave us a message' }).waitFor({ timeout: 10_000 });
+    expect(await widget(p).getByText('We are away right now').count()).toBe(1);
+    await ctx.close();
+    // Back to always open: a new visitor gets the chat with Ana online.
+    await site({ hours: null });
+    const ctx2 = await browser.newContext();
+    const p2 = await openPage(ctx2, fx.page('open-hours'));
+    await openChat(p2);
+    await widget(p2).getByText('We reply in a few minutes').waitFor({ timeout: 10_000 });
+    expect(await widget(p2).getByRole('heading', { name: 'Leave us a message' }).count()).toBe(0);
+    await ctx2.close();
   });
 
 });
