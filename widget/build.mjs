@@ -85,18 +85,17 @@ async function one(entry, extra = {}) {
 // (`\u` escapes), so a host page in any charset decodes it right; for Cyrillic the
 // escapes even gzip smaller than UTF-8 does (they share their `\u04` prefixes).
 const LANGS = ['en', 'hr', 'ru'];
-/**
- * Internal member names of the chat, shortened by esbuild, and Preact's own internal
- * fields (`__k`, `__e`, `_sb`…: Preact's build already shortened them, we take them down
- * to one letter; nothing outside this bundle touches them, no devtools, no hooks).
- * Ctx fields are listed too (one mangle cache serves all bundles), except those read
- * from the script tag's dataset. Only names that are never a protocol key, dataset key
- * or DOM/JS built-in may be listed.
- */
 /** Ctx fields (ctx.ts) that the loader hands to chat.js: all but those read from the script tag's dataset. */
 const CTX_FIELDS = 'opts root wrap launcher badge cross theme pick emit inject forget run';
+/** Members of the chat's own classes and objects (client.ts, chat.tsx, ui.tsx). */
 const CHAT_INTERNAL = 'opTyping rated onNews registered engaged welcomed attempt failStreak candidate cacheTimer lastPage control outbox live1 upsertConv hasCid addEntry transmit checkAcks setAttrs markRead unread deliver engage persistToken loadOutbox saveOutbox saveCacheSoon onStorage kick goOffline gatewayUrl sentAt onChange phase ws kv token tick raw timer offlineSent announce redraw adopt hello handle fail drop flush';
 const names = (s) => s.split(' ').join('|');
+/**
+ * Property names esbuild shortens: the two lists above, and Preact's own internal fields
+ * (`__k`, `__e`, `_sb`…: Preact's build already shortened them, we take them down to one
+ * letter; nothing outside this bundle touches them, no devtools, no hooks). Only names
+ * that are never a protocol key, dataset key or DOM/JS built-in may be listed.
+ */
 const MANGLE = new RegExp(`^(__[A-Za-z]?|_sb|${names(CHAT_INTERNAL)}|${names(CTX_FIELDS)})$`);
 /** The loader is built after the chats, from the same cache: only the ctx fields are mangled in it. */
 const MANGLE_LOADER = new RegExp(`^(${names(CTX_FIELDS)})$`);
