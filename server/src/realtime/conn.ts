@@ -25,11 +25,6 @@ function redisUnavailable(e: unknown): boolean {
   return e.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|LOADING|BUSY/.test(e.message);
 }
 
-/** Redis unreachable (ioredis gave up retrying, or the connection is closed): the client keeps the message and resends it. */
-export function isRedisDown(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
-  return e.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable/.test(e.message);
-}
 
 export abstract class Conn<F extends { type: string } = { type: string }> {
   private chain: Promise<void> = Promise.resolve();
