@@ -12,6 +12,8 @@ export interface Config {
   /** 'everysec' | 'always' | 'replica': how acknowledged writes are made durable. */
   durability: 'everysec' | 'always' | 'replica';
   logLevel: string;
+  /** Resolved conversations older than this are compacted (stream packed into one deflated key); 0 = never. */
+  compactAfterMs: number;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -30,5 +32,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicOrigin: env.PUBLIC_ORIGIN || undefined,
     durability,
     logLevel: env.LOG_LEVEL ?? 'info',
+    compactAfterMs: Math.max(0, Number(env.HARK_COMPACT_AFTER_DAYS ?? 30)) * 24 * 3600_000,
   };
 }

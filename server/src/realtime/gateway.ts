@@ -6,7 +6,7 @@
  */
 import { HEARTBEAT_MS, type Me, OFFLINE_GRACE_MS, type OperatorPresence, type OperatorStatus, PRESENCE_RENEW_MS, PRESENCE_TTL_MS, type ServerToOperator } from '@hark/shared';
 import { publish } from '../redis/publish';
-import { type ConvMeta, appendEntry, eventEntry, getMeta } from '../store/conversations';
+import { type ConvMeta, appendEntry, compactResolved, eventEntry, getMeta } from '../store/conversations';
 import { K } from '../store/keys';
 import { type Operator, getOperator, isSupervisor, listOperators, toMe, updateOperator } from '../store/operators';
 import { getSite, listSites } from '../store/sites';
@@ -256,6 +256,7 @@ export class Gateway {
           for (const [conv, o] of Object.entries(assign)) if (o === opId) await router.requeue(site.id, conv);
         }
       }
+      if (this.ctx.config.compactAfterMs > 0) await compactResolved(c.cmd, site.id, this.ctx.config.compactAfterMs);
       const assign = await c.cmd.hgetall(K.siteAssign(site.id));
       if (!Object.keys(assign).length) continue;
       const status = await c.cmd.hgetall(K.siteStatus(site.id));

@@ -1,4 +1,5 @@
-import { CATCHUP_PAGE, HarkError, type ConvSummary, type Entry, type Rating, type VisitorConv, randomId } from '@hark/shared';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { CATCHUP_PAGE, HarkError, compareStreamIds, type ConvSummary, type Entry, type Rating, type VisitorConv, randomId } from '@hark/shared';
 import { type Connections, REPLICA_WAIT_MS } from '../redis/client';
 import { K } from './keys';
 import type { ScriptedRedis } from './scripts';
@@ -89,11 +90,27 @@ export function decodeEntry(conv: string, id: string, fields: string[]): Entry |
   return body ? { ...body, conv, id } : null;
 }
 
-/** Entries after `after` (exclusive; '' = from the start), in stream order, up to `count`. */
+/** A compacted conversation's older entries, [id, entry json] in stream order ([] when it was never compacted). */
+async function packedRows(r: ScriptedRedis, conv: string): Promise<[string, string][]> {
+  const b = await r.getBuffer(K.convPacked(conv));
+  return b ? (JSON.parse(inflateRawSync(b).toString('utf8')) as [string, string][]) : [];
+}
+
+/**
+ * Entries after `after` (exclusive; '' = from the start), in stream order, up to `count`.
+ * A compacted conversation reads its packed entries first, then the stream's (all newer).
+ */
 export async function readEntries(r: ScriptedRedis, conv: string, after: string, count = CATCHUP_PAGE): Promise<Entry[]> {
-  const rows = await r.xrange(K.convStream(conv), after ? `(${after}` : '-', '+', 'COUNT', count);
+  const [packed, rows] = await Promise.all([packedRows(r, conv), r.xrange(K.convStream(conv), after ? `(${after}` : '-', '+', 'COUNT', count)]);
   const out: Entry[] = [];
+  for (const [id, d] of packed) {
+    if (out.length >= count) return out;
+    if (after && compareStreamIds(id, after) <= 0) continue;
+    const e = decodeEntry(conv, id, ['d', d]);
+    if (e) out.push(e);
+  }
   for (const [id, fields] of rows) {
+    if (out.length >= count) break;
     const e = decodeEntry(conv, id, fields);
     if (e) out.push(e);
   }
@@ -102,14 +119,51 @@ export async function readEntries(r: ScriptedRedis, conv: string, after: string,
 
 /** Up to `count` entries before `before` (exclusive; '' = the newest), returned in stream order. */
 export async function readEntriesBefore(r: ScriptedRedis, conv: string, before: string, count = CATCHUP_PAGE): Promise<{ entries: Entry[]; more: boolean }> {
-  const rows = await r.xrevrange(K.convStream(conv), before ? `(${before}` : '+', '-', 'COUNT', count + 1);
-  const more = rows.length > count;
+  const [packed, rows] = await Promise.all([packedRows(r, conv), r.xrevrange(K.convStream(conv), before ? `(${before}` : '+', '-', 'COUNT', count + 1)]);
+  // Newest first: the stream's rows, then the packed ones (all older).
+  const desc: [string, string[]][] = rows;
+  for (let i = packed.length - 1; i >= 0 && desc.length <= count; i--) {
+    const [id, d] = packed[i] as [string, string];
+    if (!before || compareStreamIds(id, before) < 0) desc.push([id, ['d', d]]);
+  }
+  const more = desc.length > count;
   const out: Entry[] = [];
-  for (const [id, fields] of rows.slice(0, count).reverse()) {
+  for (const [id, fields] of desc.slice(0, count).reverse()) {
     const e = decodeEntry(conv, id, fields);
     if (e) out.push(e);
   }
   return { entries: out, more };
+}
+
+/**
+ * Compacts a resolved conversation: every entry goes into one deflated key and the
+ * stream and client-id hash are emptied. Reads (readEntries, readEntriesBefore) are
+ * unchanged for callers. Does nothing (false) if the conversation is not resolved,
+ * has no new entries, or changed meanwhile; safe to run on several gateways at once.
+ */
+export async function compactConversation(r: ScriptedRedis, conv: string): Promise<boolean> {
+  const [packed, rows] = await Promise.all([packedRows(r, conv), r.xrange(K.convStream(conv), '-', '+')]);
+  const last = rows.at(-1);
+  if (!last) return false;
+  const all: [string, string][] = [...packed];
+  for (const [id, fields] of rows) {
+    const i = fields.indexOf('d');
+    if (i >= 0) all.push([id, fields[i + 1] as string]);
+  }
+  const blob = deflateRawSync(Buffer.from(JSON.stringify(all)), { level: 9 });
+  return (await r.harkCompact(K.convStream(conv), K.convCids(conv), K.convPacked(conv), K.conv(conv), last[0], blob)) === 1;
+}
+
+/** Compacts a site's conversations resolved more than `olderThanMs` ago, at most `limit` per call, oldest first. Returns how many. */
+export async function compactResolved(r: ScriptedRedis, site: string, olderThanMs: number, limit = 50, now = Date.now()): Promise<number> {
+  const from = (await r.get(K.siteCompacted(site))) ?? '-inf';
+  const due = await r.zrangebyscore(K.siteResolved(site), from === '-inf' ? from : `(${from}`, now - olderThanMs, 'WITHSCORES', 'LIMIT', 0, limit);
+  let n = 0;
+  for (let i = 0; i + 1 < due.length; i += 2) if (await compactConversation(r, due[i] as string)) n++;
+  const lastScore = due.at(-1);
+  // A full batch may have cut between conversations resolved in the same ms: look at that ms again next time.
+  if (lastScore !== undefined) await r.set(K.siteCompacted(site), due.length / 2 >= limit ? String(Number(lastScore) - 1) : lastScore);
+  return n;
 }
 
 export type AppendRole = 'visitor' | 'operator' | 'other';

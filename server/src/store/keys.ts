@@ -30,10 +30,14 @@ export const K = {
   siteResolved: (s: string) => `{site:${s}}:resolved`,
   /** Channel: lifecycle doorbells of the site's conversations and operators. */
   siteChannel: (s: string) => `{site:${s}}:ev`,
+  /** string: resolved-at (ms) up to which the site's resolved conversations are compacted. */
+  siteCompacted: (s: string) => `{site:${s}}:compacted`,
 
   conv: (c: string) => `{conv:${c}}:meta`,
   convStream: (c: string) => `{conv:${c}}:s`,
   convCids: (c: string) => `{conv:${c}}:cids`,
+  /** A compacted conversation's entries (deflated JSON of [id, entry json] pairs); the stream keeps only newer ones. */
+  convPacked: (c: string) => `{conv:${c}}:packed`,
   /** Channel: every entry of the conversation (published in the same script as the XADD), typing, seen, state. */
   convChannel: (c: string) => `{conv:${c}}:ev`,
 

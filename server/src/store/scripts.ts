@@ -193,10 +193,29 @@ return redis.error_reply('ERR unknown routing operation')
 
 export const ROUTE_KEYS = 11;
 
+/**
+ * Compaction of a resolved conversation: the packed blob (every entry, built by the
+ * caller from the packed key and the stream) replaces the stream's entries and the
+ * client-id hash, only if the conversation is still resolved and nothing was appended
+ * since the caller read it. XTRIM MAXLEN 0 keeps the empty stream and its last id, so
+ * an entry appended after a reopen still sorts after every packed one.
+ * KEYS: stream, cids, packed, meta. ARGV: last packed id, blob. Returns 1 if applied.
+ */
+const COMPACT = `
+if redis.call('HGET', KEYS[4], 'status') ~= 'resolved' then return 0 end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last == 0 or last[1][1] ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('XTRIM', KEYS[1], 'MAXLEN', 0)
+redis.call('DEL', KEYS[2])
+return 1
+`;
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string): Result<[string, number, number, string], Context>;
     harkRoute(...args: string[]): Result<string[], Context>;
+    harkCompact(stream: string, cids: string, packed: string, meta: string, lastId: string, blob: Buffer): Result<number, Context>;
   }
 }
 
@@ -205,5 +224,6 @@ export type ScriptedRedis = Redis | Cluster;
 export function defineScripts<R extends Redis | Cluster>(r: R): R {
   r.defineCommand('harkAppend', { numberOfKeys: 3, lua: APPEND });
   r.defineCommand('harkRoute', { numberOfKeys: ROUTE_KEYS, lua: ROUTE });
+  r.defineCommand('harkCompact', { numberOfKeys: 4, lua: COMPACT });
   return r;
 }
