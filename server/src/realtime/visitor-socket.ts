@@ -21,7 +21,7 @@ import type { WebSocket } from 'ws';
 import { publish } from '../redis/publish';
 import { appendEntry, ensureOpenConv, eventEntry, getMeta, readEntries, readEntriesBefore, visitorConv } from '../store/conversations';
 import { K } from '../store/keys';
-import { type Site, anyOperatorAvailable, getSite, inBusinessHours, publicSiteConfig } from '../store/sites';
+import { type Site, anyOperatorAvailableShared, getSite, inBusinessHours, publicSiteConfig } from '../store/sites';
 import { type VisitorPatch, getVisitor, updateVisitor } from '../store/visitors';
 import { Bucket } from './bucket';
 import { Conn } from './conn';
@@ -193,7 +193,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       convs.push(await visitorConv(c.cmd, m));
     }
     const inHours = inBusinessHours(this.site.hours);
-    const available = inHours && (await anyOperatorAvailable(c.cmd, this.site.id));
+    const available = inHours && (await anyOperatorAvailableShared(c.cmd, this.site.id));
     const welcome: ServerToVisitor = { type: 'welcome', visitorId: this.visitorId, site: publicSiteConfig(this.site, available, inHours), convs };
     if (v?.name) welcome.name = v.name;
     if (v?.email) welcome.email = v.email;
