@@ -100,4 +100,40 @@ if (idle) {
   }
   save('idle-memory.svg', lineChart('Server memory against idle connections (after GC)', 'connected visitors', 'MiB', series));
 }
+
+// ------------------------------------------------------------ tables (markdown, pasted into BENCHMARKS.md)
+const md: string[] = [];
+const n = (x: number | undefined) => (x === undefined ? '—' : x.toLocaleString('en-US', { maximumFractionDigits: 1 }));
+type FullStep = Step & { sent: number; lost: number; cpuPer1k: number; redisCpuPer1k: number; senderLagMs: number; loadAvg?: number; v2o: { p50: number; p99: number; p999: number }; o2v: { p50: number; p99: number; p999: number } };
+for (const name of ['chat', 'chat-cluster']) {
+  const run = load<{ machine: { loadAvgAtStart?: number[] }; steps: FullStep[] }>(name);
+  if (!run) continue;
+  md.push(`#### ${name}.json (load average at start ${run.machine.loadAvgAtStart?.join(' / ') ?? '?'})`, '');
+  md.push('| system | rate/s | p50 v→o / o→v | p99 v→o / o→v | p99.9 v→o / o→v | lost | gateway CPU per 1,000 msgs | Redis CPU per 1,000 | sender lag | load avg |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of run.steps)
+    md.push(`| ${r.system} | ${n(r.rate)} | ${n(r.v2o.p50)} / ${n(r.o2v.p50)} | ${n(r.v2o.p99)} / ${n(r.o2v.p99)} | ${n(r.v2o.p999)} / ${n(r.o2v.p999)} | ${n(r.lost)} of ${n(r.sent)} | ${n(r.cpuPer1k)} ms | ${n(r.redisCpuPer1k)} ms | ${n(r.senderLagMs)} ms | ${n(r.loadAvg)} |`);
+  // Highest rate with p99 (both directions) under 50 ms and nothing lost.
+  const best = new Map<string, number>();
+  for (const r of run.steps) if (r.lost === 0 && Math.max(r.v2o.p99, r.o2v.p99) < 50) best.set(r.system, Math.max(best.get(r.system) ?? 0, r.rate));
+  md.push('', `Highest rate with p99 < 50 ms: ${[...group(run.steps).keys()].map((k) => `${k} ${best.has(k) ? n(best.get(k)) : 'none measured'}`).join(', ')}.`, '');
+}
+const idleRun = load<{ machine: { loadAvgAtStart?: number[] }; points: (Point & { rssPerSocketKiB: number; heapPerSocketKiB: number; cpuAtRestPct: number; connectPerSec: number })[] }>('idle');
+if (idleRun) {
+  md.push(`#### idle.json (load average at start ${idleRun.machine.loadAvgAtStart?.join(' / ') ?? '?'})`, '');
+  md.push('| system | sockets | RSS | heap | RSS per socket | heap per socket | CPU at rest | connects/s |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const p of idleRun.points) md.push(`| ${p.system} | ${n(p.sockets)} | ${n(p.rssMiB)} MiB | ${n(p.heapMiB)} MiB | ${n(p.rssPerSocketKiB)} KiB | ${n(p.heapPerSocketKiB)} KiB | ${n(p.cpuAtRestPct)} % | ${n(p.connectPerSec)} |`);
+  md.push('');
+}
+for (const name of ['reconnect', 'storage', 'storm']) {
+  const run = load<{ machine: { loadAvgAtStart?: number[] }; result: Record<string, number> }>(name);
+  if (!run) continue;
+  md.push(`#### ${name}.json (load average at start ${run.machine.loadAvgAtStart?.join(' / ') ?? '?'})`, '', '| figure | value |', '|---|---:|');
+  for (const [k, v] of Object.entries(run.result)) if (typeof v === 'number') md.push(`| ${k} | ${n(v)} |`);
+  md.push('');
+}
+if (md.length) {
+  const f = resolve(benchDir, 'results', 'tables.md');
+  writeFileSync(f, `${md.join('\n')}\n`);
+  written.push(f);
+}
 console.log(written.join('\n'));

@@ -7,6 +7,8 @@ import { chat } from './scenarios/chat';
 import { idle } from './scenarios/idle';
 import { storm } from './scenarios/storm';
 import { reconnectStorm } from './scenarios/reconnect';
+import { storage } from './scenarios/storage';
+import { startCluster } from '@hark/server/test/cluster-harness';
 import { machine, privateRedis, writeResult } from './lib/env';
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
@@ -34,12 +36,34 @@ try {
       operators: num('operators') ?? (quick ? 20 : 200),
       sites: num('sites') ?? (quick ? 2 : 20),
       redisUrl: redis.url,
-      redisPid: redis.child.pid as number,
+      redisPids: [redis.child.pid as number],
     });
     console.log(`wrote ${writeResult(out(quick ? 'chat-quick' : 'chat'), { ...meta, steps })}`);
   }
+  if (want('cluster')) {
+    // The same chat load (ours only) on a three-master Redis Cluster started here, as server/test/cluster.test.ts does.
+    const cluster = await startCluster();
+    try {
+      const steps = await chat({
+        systems: ['ours'],
+        label: 'ours-cluster',
+        clusterNodes: cluster.addrs,
+        rates: nums('rates') ?? (quick ? [500, 1000] : [1000, 2000, 4000, 6000, 8000]),
+        stepMs: num('step') ?? (quick ? 2000 : 5000),
+        visitors: num('visitors') ?? (quick ? 200 : 2000),
+        operators: num('operators') ?? (quick ? 20 : 200),
+        sites: num('sites') ?? (quick ? 2 : 20),
+        redisUrl: redis.url,
+        redisPids: cluster.nodes.map((n) => n.child.pid as number),
+      });
+      console.log(`wrote ${writeResult(out(quick ? 'chat-cluster-quick' : 'chat-cluster'), { ...meta, steps })}`);
+    } finally {
+      await cluster.cleanup();
+    }
+  }
   if (want('idle')) {
-    const points = await idle({ systems: ['floor', 'socketio', 'ours'], steps: quick ? [200, 500] : [1000, 5000, 10000], redisUrl: redis.url });
+    // 18,000 is near the most this container allows: 20,000 open files per process (ulimit -Hn), and the load client holds as many sockets as the server.
+    const points = await idle({ systems: opt('systems')?.split(',') ?? ['floor', 'socketio', 'ours'], steps: nums('steps') ?? (quick ? [200, 500] : [1000, 5000, 10000, 18000]), redisUrl: redis.url });
     console.log(`wrote ${writeResult(out(quick ? 'idle-quick' : 'idle'), { ...meta, points })}`);
   }
   if (want('storm')) {
@@ -51,6 +75,11 @@ try {
     const result = await reconnectStorm({ redisUrl: redis.url, visitors: quick ? 300 : 10_000, operatorRate: quick ? 100 : 300 });
     console.log(result);
     console.log(`wrote ${writeResult(out(quick ? 'reconnect-quick' : 'reconnect'), { ...meta, result })}`);
+  }
+  if (want('storage')) {
+    const result = await storage({ redisUrl: redis.url, conversations: quick ? 50 : 500, messages: quick ? 20 : 40 });
+    console.log(result);
+    console.log(`wrote ${writeResult(out(quick ? 'storage-quick' : 'storage'), { ...meta, result })}`);
   }
 } finally {
   await redis.cleanup();

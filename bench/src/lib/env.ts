@@ -1,6 +1,6 @@
 /** What a run needs around it: a private Redis (or Redis Cluster), machine facts, result files. */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type RedisProcess, startRedis } from '@hark/server/src/redis/supervisor';
 import { benchDir } from './proc';
@@ -18,7 +18,7 @@ export async function privateRedis(): Promise<RedisProcess & { cleanup(): Promis
 }
 
 export function machine() {
-  return { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
+  return { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, loadAvgAtStart: loadavg().map((x) => Math.round(x * 10) / 10) };
 }
 
 export function writeResult(name: string, data: unknown): string {

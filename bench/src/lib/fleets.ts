@@ -60,7 +60,8 @@ function opened(w: WebSocket): Promise<void> {
 }
 
 // ------------------------------------------------------------------ ours
-export async function oursFleet(a: number, b: number, sites: string[], ops: SeededOp[], visitors: number, hooks: Hooks): Promise<Fleet> {
+/** `greet`: operators answer each new conversation once during setup (chat load); off where one operator holds thousands (idle), as its frame limit would end its socket. */
+export async function oursFleet(a: number, b: number, sites: string[], ops: SeededOp[], visitors: number, hooks: Hooks, greet = true, addrBase = 0): Promise<Fleet> {
   const origin = (p: number) => `http://127.0.0.1:${p}`;
   const cc = closeCounter();
   const frames = new Map<string, number>();
@@ -79,7 +80,7 @@ export async function oursFleet(a: number, b: number, sites: string[], ops: Seed
       count('op', f);
       // Warm-up: the operator greets each conversation they get, so its first response (a one-off
       // burst of doorbells and stats) happens during setup, not in the first measured step.
-      if (f.type === 'conv' && f.conv.status === 'open' && f.conv.operator?.id === op.id && !greeted.has(f.conv.id)) {
+      if (greet && f.type === 'conv' && f.conv.status === 'open' && f.conv.operator?.id === op.id && !greeted.has(f.conv.id)) {
         greeted.add(f.conv.id);
         s.send(JSON.stringify({ type: 'send', conv: f.conv.id, cid: `g${j}x${n++}xxxxxx`, text: GREETING }));
         return;
@@ -99,7 +100,8 @@ export async function oursFleet(a: number, b: number, sites: string[], ops: Seed
   let greeted = 0;
   await pool(Array.from({ length: visitors }, (_, i) => i), CONNECT_CONCURRENCY, async (_x, i) => {
     const site = sites[i % sites.length];
-    const s = ws(`ws://127.0.0.1:${a}/v1/visitor?site=${site}&token=${randomId(32)}&v=1&new=1`, i, { origin: origin(a) });
+    // addrBase: a further fleet on the same gateway takes the next source addresses (the gateway caps connections per address).
+    const s = ws(`ws://127.0.0.1:${a}/v1/visitor?site=${site}&token=${randomId(32)}&v=1&new=1`, addrBase + i, { origin: origin(a) });
     cc.watch(s);
     let open = false;
     const ready = new Promise<void>((res) => {
@@ -124,7 +126,7 @@ export async function oursFleet(a: number, b: number, sites: string[], ops: Seed
     await ready;
   });
   if (!(await until(() => assigned === visitors, SETUP_TIMEOUT_MS))) throw new Error(`only ${assigned}/${visitors} conversations assigned`);
-  if (!(await until(() => greeted >= visitors, SETUP_TIMEOUT_MS))) throw new Error(`only ${greeted}/${visitors} visitors greeted`);
+  if (greet && !(await until(() => greeted >= visitors, SETUP_TIMEOUT_MS))) throw new Error(`only ${greeted}/${visitors} visitors greeted`);
   let n = 0;
   return {
     name: 'ours',

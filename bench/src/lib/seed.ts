@@ -8,17 +8,19 @@ import { K } from '@hark/server/src/store/keys';
 import { createSession } from '@hark/server/src/store/sessions';
 import { createSite } from '@hark/server/src/store/sites';
 import { randomId } from '@hark/shared';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 export interface SeededOp {
   id: string;
   cookie: string;
 }
 
-export async function seed(url: string, sites: number, operators: number, capacity: number): Promise<{ sites: string[]; ops: SeededOp[] }> {
-  const r = new Redis(url);
+export async function seed(to: string | { url?: string; clusterNodes?: string[] }, sites: number, operators: number, capacity: number): Promise<{ sites: string[]; ops: SeededOp[] }> {
+  const t = typeof to === 'string' ? { url: to } : to;
+  const r = t.clusterNodes?.length ? new Cluster(t.clusterNodes.map((n) => ({ host: n.split(':')[0] as string, port: Number(n.split(':')[1]) }))) : new Redis(t.url as string);
   try {
-    await r.flushall();
+    if (r instanceof Cluster) await Promise.all(r.nodes('master').map((n) => n.flushall()));
+    else await r.flushall();
     const siteIds = Array.from({ length: sites }, (_, i) => `s${i}`);
     for (const s of siteIds) await createSite(r, s, `Bench ${s}`, { origins: ['*'] });
     const ops: SeededOp[] = [];

@@ -4,6 +4,7 @@
  * Rates are total messages per second (half visitor → operator, half back),
  * stepped up until p99 passes the give-up bound.
  */
+import { loadavg } from 'node:os';
 import { type Fleet, type Hooks, floorFleet, oursFleet, socketioFleet } from '../lib/fleets';
 import { type Percentiles, histogram, record, summary } from '../lib/hist';
 import { pace, sleep, until } from '../lib/pace';
@@ -18,7 +19,8 @@ export interface ChatOptions {
   operators: number;
   sites: number;
   redisUrl: string;
-  redisPid: number;
+  /** redis-server processes whose CPU is counted (one, or every cluster master). */
+  redisPids: number[];
   /** Gateways talk to this cluster instead (ours only). */
   clusterNodes?: string[];
   label?: string;
@@ -39,10 +41,18 @@ export interface ChatStep {
   senderLagMs: number;
   /** Close codes the load clients saw up to the end of this step (code → sockets). */
   closes: Record<string, number>;
+  /** 1-minute load average of the machine at the end of the step (other jobs share it). */
+  loadAvg: number;
 }
 
-/** Stop stepping up once p99 passes this; the system is past saturation. */
-const GIVE_UP_P99_MS = 250;
+/**
+ * Stop stepping up once the median passes this: the system is past saturation. (Not
+ * p99: on a machine shared with other jobs, p99 jumps with their load long before the
+ * server itself saturates.)
+ */
+const GIVE_UP_P50_MS = 100;
+/** An unrecorded first step at the lowest rate, so JIT warm-up and the setup's after-effects are not measured. */
+const WARMUP_MS = 2_000;
 /** After the last send of a step, wait at most this for the answers still in flight. */
 const DRAIN_MS = 3_000;
 const MAX_SEQ = 2_000_000;
@@ -58,8 +68,8 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
   const sentAt = new Float64Array(MAX_SEQ);
   const opAt = new Float64Array(MAX_SEQ);
   for (const system of o.systems) {
-    const seeded = system === 'ours' && !o.clusterNodes ? await seed(o.redisUrl, o.sites, o.operators, Math.ceil(o.visitors / o.operators) + 5) : null;
-    if (system === 'ours' && o.clusterNodes) throw new Error('seed the cluster before calling chat()');
+    const target = o.clusterNodes ? { clusterNodes: o.clusterNodes } : { url: o.redisUrl };
+    const seeded = system === 'ours' ? await seed(target, o.sites, o.operators, Math.ceil(o.visitors / o.operators) + 5) : null;
     const [a, b] = (await servers(system, o)) as [Server, Server];
     let v2o = histogram();
     let o2v = histogram();
@@ -92,7 +102,9 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
             : await socketioFleet(a.port, b.port, o.operators, o.visitors, hooks);
       console.log(`${o.label ?? system}: ${o.visitors} visitors, ${o.operators} operators connected in ${Math.round(performance.now() - t0)} ms`);
       let seq = 0;
-      for (const rate of o.rates) {
+      const lowest = Math.min(...o.rates);
+      for (const [k, rate] of [lowest, ...o.rates].entries()) {
+        const warmup = k === 0;
         v2o = histogram();
         o2v = histogram();
         got = 0;
@@ -100,9 +112,9 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         // HARK_BENCH_PROF=<dir>: a CPU profile of each server over each step (open in Chrome DevTools).
         const profDir = process.env.HARK_BENCH_PROF;
         if (profDir) await Promise.all([a.profStart(), b.profStart()]);
-        const [ca, cb, cr] = [await a.cpuMs(), await b.cpuMs(), procCpuMs(o.redisPid)];
+        const [ca, cb, cr] = [await a.cpuMs(), await b.cpuMs(), o.redisPids.reduce((n, p) => n + procCpuMs(p), 0)];
         const perSide = rate / 2;
-        const count = Math.min(Math.round((perSide * o.stepMs) / 1000), MAX_SEQ - seq - 1);
+        const count = Math.min(Math.round((perSide * (warmup ? WARMUP_MS : o.stepMs)) / 1000), MAX_SEQ - seq - 1);
         const f = fleet;
         const p = await pace(perSide, count, o.stepMs + 1000, (i, due) => {
           const s = first + i;
@@ -111,7 +123,12 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         });
         seq = first + p.sent;
         await until(() => got >= p.sent, DRAIN_MS);
-        const [ca2, cb2, cr2] = [await a.cpuMs(), await b.cpuMs(), procCpuMs(o.redisPid)];
+        if (warmup) {
+          if (profDir) await Promise.all([a.profStop('/dev/null'), b.profStop('/dev/null')]);
+          await sleep(500);
+          continue;
+        }
+        const [ca2, cb2, cr2] = [await a.cpuMs(), await b.cpuMs(), o.redisPids.reduce((n, p) => n + procCpuMs(p), 0)];
         if (profDir) await Promise.all([a.profStop(`${profDir}/${o.label ?? system}-A-${rate}.cpuprofile`), b.profStop(`${profDir}/${o.label ?? system}-B-${rate}.cpuprofile`)]);
         const delivered = v2o.totalCount + o2v.totalCount;
         const step: ChatStep = {
@@ -127,13 +144,14 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
           redisCpuPer1k: Math.round(((cr2 - cr) / Math.max(1, delivered)) * 1000 * 10) / 10,
           senderLagMs: Math.round(p.maxLagMs),
           closes: Object.fromEntries(fleet.closes),
+          loadAvg: Math.round((loadavg()[0] ?? 0) * 10) / 10,
         };
         out.push(step);
         console.log(
-          `  ${step.system} ${rate}/s: p50 ${step.v2o.p50}/${step.o2v.p50} ms, p99 ${step.v2o.p99}/${step.o2v.p99} ms, p99.9 ${step.v2o.p999}/${step.o2v.p999} ms, lost ${step.lost}, cpu/1k ${step.cpuPer1k} ms, closes ${JSON.stringify(step.closes)}`,
+          `  ${step.system} ${rate}/s: p50 ${step.v2o.p50}/${step.o2v.p50} ms, p99 ${step.v2o.p99}/${step.o2v.p99} ms, p99.9 ${step.v2o.p999}/${step.o2v.p999} ms, lost ${step.lost}, cpu/1k ${step.cpuPer1k} ms, load ${step.loadAvg}, closes ${JSON.stringify(step.closes)}`,
         );
         if (fleet.frames) console.log(`  frames so far: ${JSON.stringify(Object.fromEntries(fleet.frames))}`);
-        if (Math.max(step.v2o.p99, step.o2v.p99) > GIVE_UP_P99_MS || step.lost > step.sent * 0.01) break;
+        if (Math.max(step.v2o.p50, step.o2v.p50) > GIVE_UP_P50_MS || step.lost > step.sent * 0.01) break;
         await sleep(500);
       }
     } finally {

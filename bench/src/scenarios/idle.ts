@@ -43,7 +43,7 @@ export async function idle(o: { systems: string[]; steps: number[]; redisUrl: st
         // Fleets expect two ports; on one gateway both sides are the same process.
         const f =
           system === 'ours'
-            ? await oursFleet(srv.port, srv.port, seeded?.sites ?? [], have === 0 ? (seeded?.ops ?? []) : [], add, noHooks)
+            ? await oursFleet(srv.port, srv.port, seeded?.sites ?? [], have === 0 ? (seeded?.ops ?? []) : [], add, noHooks, false, have)
             : system === 'floor'
               ? await floorFleet(srv.port, srv.port, Math.ceil(add / PEER_CONVS_PER_OP), add, noHooks)
               : await socketioFleet(srv.port, srv.port, Math.ceil(add / PEER_CONVS_PER_OP), add, noHooks);

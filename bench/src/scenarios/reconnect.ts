@@ -17,6 +17,8 @@ export interface ReconnectResult {
   visitors: number;
   operatorRate: number;
   resumedAllMs: number;
+  /** Of which: until the restarted gateway listened again (drain, process start). */
+  newGatewayUpMs: number;
   resumed: number;
   acked: number;
   lost: number;
@@ -154,8 +156,13 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
     );
     await a.stop();
     a = await startServer('reconnect-A2', 'src/servers/gateway.ts', { REDIS_URL: o.redisUrl, PORT: String(port) });
+    // HARK_BENCH_PROF=<dir>: a CPU profile of the new gateway while the visitors come back.
+    const profDir = process.env.HARK_BENCH_PROF;
+    if (profDir) await a.profStart();
+    const startedMs = Math.round(performance.now() - t0);
     await Promise.all(dropped);
     const resumedAllMs = Math.round(performance.now() - t0);
+    if (profDir) await a.profStop(`${profDir}/reconnect-A2.cpuprofile`);
     await sleep(2_000);
     stop = true;
     await load;
@@ -167,6 +174,7 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
       visitors: o.visitors,
       operatorRate: o.operatorRate,
       resumedAllMs,
+      newGatewayUpMs: startedMs,
       resumed: vs.filter((v) => v.synced).length,
       acked: acked.length,
       lost,
