@@ -27,7 +27,7 @@ import { Bucket } from './bucket';
 import { Conn } from './conn';
 import type { Ctx } from './context';
 import type { ChannelListener, ConvListener } from './hub';
-import type { QueueListener } from './queue-watch';
+import type { AvailabilityListener, QueueListener } from './queue-watch';
 import { verifyIdentity } from './identity';
 
 const visitorFrames = new WeakMap<Entry, string | null>();
@@ -43,12 +43,13 @@ function visitorFrame(e: Entry): string | null {
   return f;
 }
 
-export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, QueueListener {
+export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, QueueListener, AvailabilityListener {
   private readonly follows = new Set<string>();
   private readonly positions = new Map<string, number>();
   private readonly msgs = new Bucket(VISITOR_MSGS_PER_SEC, VISITOR_BURST);
   private readonly visitorListener: ChannelListener;
   private watchingQueue = false;
+  private watchingAvailability = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -75,6 +76,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     this.ctx.metrics.visitors.dec();
     this.ctx.hub.unlisten(K.visitorChannel(this.visitorId), this.visitorListener);
     if (this.watchingQueue) this.ctx.queues.unwatch(this.site.id, this);
+    if (this.watchingAvailability) this.ctx.queues.unwatchAvailability(this.site.id, this);
     for (const conv of this.follows) this.ctx.hub.unfollowConv(conv, this);
     this.follows.clear();
   }
@@ -198,6 +200,10 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     if (v?.name) welcome.name = v.name;
     if (v?.email) welcome.email = v.email;
     this.send(welcome);
+    if (!this.watchingAvailability) {
+      this.watchingAvailability = true;
+      this.ctx.queues.watchAvailability(this.site.id, this, { available, inHours });
+    }
     for (const vc of convs) {
       await this.catchUp(vc.id, f.lastIds[vc.id] ?? '');
       this.trackQueue(vc);
@@ -336,6 +342,11 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     if (need && !this.watchingQueue) this.ctx.queues.watch(this.site.id, this);
     else if (!need && this.watchingQueue) this.ctx.queues.unwatch(this.site.id, this);
     this.watchingQueue = need;
+  }
+
+  /** An operator came online or everyone left: the widget switches between chat and leave-a-message. */
+  onAvailability(available: boolean, inHours: boolean): void {
+    this.send({ type: 'site', site: publicSiteConfig(this.site, available, inHours) } satisfies ServerToVisitor);
   }
 
   onPositions(all: Map<string, number>): void {
