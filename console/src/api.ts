@@ -4,6 +4,7 @@
  * from shared/errors.ts, which is what the UI keys its messages on.
  */
 import type { ConvSummary, Entry, Me, Rating, Role } from '@hark/shared/protocol';
+import type { SiteSettings } from '@hark/shared/admin';
 import type { SavedReply } from './replies';
 
 /** The server refuses shorter passwords (auth and operator schemas). */
@@ -21,31 +22,10 @@ export interface Operator {
   active: boolean;
 }
 
-export interface BusinessHours {
-  tz: string;
-  /** Day ("0" = Sunday … "6") → open intervals ["HH:MM", "HH:MM"]; an empty object means always open. */
-  days: Record<string, [string, string][]>;
-}
+export type { BusinessHours } from '@hark/shared';
 
-/** A site as the admin API returns it; its id is the site key of the script tag. */
-export interface Site {
-  id: string;
-  name: string;
-  origins: string[];
-  color: string;
-  position: 'right' | 'left';
-  label: string;
-  greeting: string;
-  locales: string[];
-  hours: BusinessHours | null;
-  prechat: boolean;
-  offlineForm: boolean;
-  unansweredMs: number;
-  /** All chats of the site go to this team ('' = anyone). */
-  team: string;
-  typingPreview: boolean;
-  requeueOnOffline: boolean;
-  /** Whether identity verification is on; the secret itself is only ever shown once. */
+/** A site as the admin API returns it: the settings, and whether identity verification is on (the secret itself is only ever shown once). */
+export interface Site extends SiteSettings {
   identitySecretSet?: boolean;
 }
 

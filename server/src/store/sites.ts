@@ -1,35 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { SiteConfig } from '@hark/shared';
+import type { BusinessHours, SiteConfig, SiteSettings } from '@hark/shared';
 import { DEFAULT_UNANSWERED_MS } from '@hark/shared';
 import type { ScriptedRedis } from './scripts';
 import { K } from './keys';
 import { bool, json, num } from './util';
 
-export interface BusinessHours {
-  tz: string;
-  /** Day (0 = Sunday … 6) -> list of ["HH:MM", "HH:MM"] open intervals. Empty object = always open. */
-  days: Record<string, [string, string][]>;
-}
+export type { BusinessHours } from '@hark/shared';
 
-export interface Site {
-  id: string;
-  name: string;
-  origins: string[];
-  color: string;
-  position: 'right' | 'left';
-  label: string;
-  greeting: string;
-  locales: string[];
-  hours: BusinessHours | null;
-  prechat: boolean;
-  offlineForm: boolean;
-  unansweredMs: number;
-  /** All chats of the site go to this team ('' = anyone). */
-  team: string;
-  /** Operators may see what a visitor is typing before they send it. */
-  typingPreview: boolean;
-  /** When an operator goes offline, their open chats return to the queue. */
-  requeueOnOffline: boolean;
+export interface Site extends SiteSettings {
   /** HMAC secret for identity verification; '' = verification off. Never sent to clients after creation. */
   secret: string;
   createdAt: number;

@@ -1,0 +1,29 @@
+/** Shapes of the admin REST API that the gateway and the console both use. Types only. */
+
+export interface BusinessHours {
+  tz: string;
+  /** Day ("0" = Sunday … "6") → open intervals ["HH:MM", "HH:MM"]; an empty object means always open. */
+  days: Record<string, [string, string][]>;
+}
+
+/** A site's settings, as an admin edits them. Its id is the site key of the script tag. */
+export interface SiteSettings {
+  id: string;
+  name: string;
+  origins: string[];
+  color: string;
+  position: 'right' | 'left';
+  label: string;
+  greeting: string;
+  locales: string[];
+  hours: BusinessHours | null;
+  prechat: boolean;
+  offlineForm: boolean;
+  unansweredMs: number;
+  /** All chats of the site go to this team ('' = anyone). */
+  team: string;
+  /** Operators may see what a visitor is typing before they send it. */
+  typingPreview: boolean;
+  /** When an operator goes offline, their open chats return to the queue. */
+  requeueOnOffline: boolean;
+}
