@@ -170,6 +170,12 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
 
   private async welcome(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
     const { c } = this.ctx;
+    // What the client says it has is where every path starts from, not only this catch-up: a
+    // doorbell that makes this socket follow a conversation meanwhile must not send it again.
+    for (const [conv, id] of Object.entries(f.lastIds)) {
+      const sent = this.lastSent.get(conv);
+      if (!sent || compareStreamIds(id, sent) > 0) this.lastSent.set(conv, id);
+    }
     const site = await getSite(c.cmd, this.site.id);
     if (site) this.site = site;
     const patch: VisitorPatch = { ua: this.ua };
