@@ -1,38 +1,24 @@
 /** A visitor looking at the leave-a-message form sees the chat come back when an operator comes online, and go when they leave. */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ADMIN, Http, type TestGateway, type TestRedis, createOp, operator, testGateway, testRedis, visitor } from './harness';
+import { expect, it } from 'vitest';
+import { createOp, operator, visitor } from './harness';
+import { useStack } from './stack';
 
-let redis: TestRedis;
-let gw: TestGateway;
-let gw2: TestGateway;
-let admin: Http;
-beforeAll(async () => {
-  redis = await testRedis();
-  gw = await testGateway(redis.url);
-  gw2 = await testGateway(redis.url);
-  admin = new Http(gw.base);
-  await admin.login(ADMIN.email, ADMIN.password);
-});
-afterAll(async () => {
-  await gw?.close();
-  await gw2?.close();
-  await redis?.cleanup();
-});
+const s = useStack(2);
 
 it('tells connected visitors when the site becomes available and unavailable, across gateways', async () => {
-  // Sign-in sets the admin online; take them offline so nobody is available.
-  const adminSock = await operator(gw, admin);
+  // Sign-in sets the s.admin online; take them offline so nobody is available.
+  const adminSock = await operator(s.gw, s.admin);
   adminSock.send({ type: 'status', status: 'offline' });
   await adminSock.next('status', (f) => f.status === 'offline');
   adminSock.close();
 
-  const v = await visitor(gw);
+  const v = await visitor(s.gw);
   const w = await v.next('welcome');
   expect(w.site.available).toBe(false);
 
   // 1. An operator signs in on the other gateway: the visitor hears the site is available.
-  const ana = await createOp(admin, { email: 'avail@example.com', name: 'Ana' });
-  const op = await operator(gw2, ana.http);
+  const ana = await createOp(s.admin, { email: 'avail@example.com', name: 'Ana' });
+  const op = await operator(s.gw2, ana.http);
   op.send({ type: 'status', status: 'online' });
   const up = await v.next('site', (f) => f.site.available === true, 8000);
   expect(up.site.inHours).toBe(true);

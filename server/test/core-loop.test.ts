@@ -1,29 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, Http, type TestGateway, type TestRedis, cid, createOp, operator, testGateway, testRedis, visitor } from './harness';
+import { describe, expect, it } from 'vitest';
+import { cid, createOp, operator, visitor } from './harness';
+import { useStack } from './stack';
 
-let redis: TestRedis;
-let gw: TestGateway;
-let admin: Http;
-
-beforeAll(async () => {
-  redis = await testRedis();
-  gw = await testGateway(redis.url);
-  admin = new Http(gw.base);
-  await admin.login(ADMIN.email, ADMIN.password);
-});
-afterAll(async () => {
-  await gw?.close();
-  await redis?.cleanup();
-});
+const s = useStack(1);
 
 describe('core loop', () => {
   it('a visitor message reaches an online operator, who answers with their name', async () => {
-    const ana = await createOp(admin, { email: 'ana@example.com', name: 'Ana' });
-    const op = await operator(gw, ana.http);
+    const ana = await createOp(s.admin, { email: 'ana@example.com', name: 'Ana' });
+    const op = await operator(s.gw, ana.http);
     op.send({ type: 'status', status: 'online' });
     await op.next('status', (f) => f.status === 'online');
 
-    const v = await visitor(gw);
+    const v = await visitor(s.gw);
     await v.next('welcome');
     await v.next('synced');
     const c1 = cid();
@@ -54,7 +42,7 @@ describe('core loop', () => {
     expect(reply.entry.op?.name).toBe('Ana');
 
     // 4. A second tab (same token) gets the whole history.
-    const tab2 = await visitor(gw, { token: v.token });
+    const tab2 = await visitor(s.gw, { token: v.token });
     await tab2.next('synced');
     const texts = tab2.of('entry').filter((f) => f.entry.kind === 'msg').map((f) => f.entry.text);
     expect(texts).toEqual(['Hello, is anyone there?', 'Hi! Ana here.']);

@@ -155,3 +155,4 @@ export async function createOp(admin: Http, body: { email: string; name: string;
 
 export const cid = () => randomId(21);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+

@@ -1,28 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { K } from '../src/store/keys';
-import { ADMIN, Http, type TestGateway, type TestRedis, cid, createOp, operator, sleep, testGateway, testRedis, visitor } from './harness';
+import { cid, createOp, operator, sleep, visitor } from './harness';
+import { useStack } from './stack';
 
-let redis: TestRedis;
-let gw: TestGateway;
-let gw2: TestGateway;
-let admin: Http;
-
-beforeAll(async () => {
-  redis = await testRedis();
-  gw = await testGateway(redis.url);
-  gw2 = await testGateway(redis.url);
-  admin = new Http(gw.base);
-  await admin.login(ADMIN.email, ADMIN.password);
-});
-afterAll(async () => {
-  await gw?.close();
-  await gw2?.close();
-  await redis?.cleanup();
-});
+const s = useStack(2);
 
 describe('resume and idempotent resend', () => {
   it('a resend with the same client id stores nothing and gets the same ack', async () => {
-    const v = await visitor(gw);
+    const v = await visitor(s.gw);
     await v.next('synced');
     const c = cid();
     v.send({ type: 'send', cid: c, text: 'once' });
@@ -33,24 +18,24 @@ describe('resume and idempotent resend', () => {
     expect(v.of('ack').filter((f) => f.cid === c).map((f) => f.id)).toEqual([a1.id, a1.id, a1.id, a1.id]);
     // 2. After a reconnect through the other gateway.
     v.close();
-    const v2 = await visitor(gw2, { token: v.token, hello: { lastIds: { [a1.conv]: a1.id } } });
+    const v2 = await visitor(s.gw2, { token: v.token, hello: { lastIds: { [a1.conv]: a1.id } } });
     await v2.next('synced');
     v2.send({ type: 'send', cid: c, text: 'once' });
     const a2 = await v2.next('ack', (f) => f.cid === c);
     expect(a2.id).toBe(a1.id);
-    expect(await gw.conns.cmd.xlen(K.convStream(a1.conv))).toBe((await gw.conns.cmd.xrange(K.convStream(a1.conv), '-', '+')).length);
-    const msgs = (await gw.conns.cmd.xrange(K.convStream(a1.conv), '-', '+')).filter(([, f]) => (f[1] ?? '').includes('"kind":"msg"'));
+    expect(await s.gw.conns.cmd.xlen(K.convStream(a1.conv))).toBe((await s.gw.conns.cmd.xrange(K.convStream(a1.conv), '-', '+')).length);
+    const msgs = (await s.gw.conns.cmd.xrange(K.convStream(a1.conv), '-', '+')).filter(([, f]) => (f[1] ?? '').includes('"kind":"msg"'));
     expect(msgs).toHaveLength(1);
     v2.close();
   });
 
   it('a reconnecting visitor gets exactly what it missed, in order, and two reconnects in a row replay nothing', async () => {
-    const ana = await createOp(admin, { email: 'ana2@example.com', name: 'Ana' });
-    const op = await operator(gw, ana.http);
+    const ana = await createOp(s.admin, { email: 'ana2@example.com', name: 'Ana' });
+    const op = await operator(s.gw, ana.http);
     op.send({ type: 'status', status: 'online' });
     await op.next('status', (f) => f.status === 'online');
 
-    const v = await visitor(gw);
+    const v = await visitor(s.gw);
     await v.next('synced');
     const c = cid();
     v.send({ type: 'send', cid: c, text: 'start' });
@@ -69,7 +54,7 @@ describe('resume and idempotent resend', () => {
       sent.push(`answer ${i}`);
     }
     // 2. Resume on the other gateway from the last id seen: exactly the five, in order.
-    const r1 = await visitor(gw2, { token: v.token, hello: { lastIds: { [ack.conv]: lastId } } });
+    const r1 = await visitor(s.gw2, { token: v.token, hello: { lastIds: { [ack.conv]: lastId } } });
     await r1.next('synced');
     const got = r1.of('entry').filter((f) => f.entry.kind === 'msg').map((f) => f.entry.text);
     expect(got).toEqual(sent);
@@ -80,14 +65,14 @@ describe('resume and idempotent resend', () => {
 
     // 3. Two more reconnects with no new traffic: nothing at all is replayed.
     for (let i = 0; i < 2; i++) {
-      const again = await visitor(i ? gw : gw2, { token: v.token, hello: { lastIds: { [ack.conv]: newest } } });
+      const again = await visitor(i ? s.gw : s.gw2, { token: v.token, hello: { lastIds: { [ack.conv]: newest } } });
       await again.next('synced');
       expect(again.of('entry')).toHaveLength(0);
       again.close();
     }
     // 4. The operator console resumes the same way.
     op.close();
-    const op2 = await operator(gw2, ana.http, { [ack.conv]: newest });
+    const op2 = await operator(s.gw2, ana.http, { [ack.conv]: newest });
     await op2.next('synced');
     expect(op2.of('entry')).toHaveLength(0);
     op2.send({ type: 'resolve', conv: ack.conv });
@@ -97,17 +82,17 @@ describe('resume and idempotent resend', () => {
   });
 
   it('live delivery crosses gateways: visitor on one, operator on the other, a second tab on the first', async () => {
-    const b = await createOp(admin, { email: 'boris@example.com', name: 'Boris' });
-    const op = await operator(gw2, b.http);
+    const b = await createOp(s.admin, { email: 'boris@example.com', name: 'Boris' });
+    const op = await operator(s.gw2, b.http);
     op.send({ type: 'status', status: 'online' });
     await op.next('status', (f) => f.status === 'online');
-    const v = await visitor(gw);
+    const v = await visitor(s.gw);
     await v.next('synced');
     const c = cid();
     v.send({ type: 'send', cid: c, text: 'hello across' });
     const ack = await v.next('ack', (f) => f.cid === c);
     await op.next('conv', (f) => f.conv.id === ack.conv && f.conv.status === 'open');
-    const tab2 = await visitor(gw, { token: v.token });
+    const tab2 = await visitor(s.gw, { token: v.token });
     await tab2.next('synced');
     const texts: string[] = [];
     for (let i = 0; i < 10; i++) {

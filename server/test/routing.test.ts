@@ -1,24 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { K } from '../src/store/keys';
-import { ADMIN, Http, type TestGateway, type TestRedis, cid, createOp, operator, sleep, testGateway, testRedis, visitor } from './harness';
+import { Http, type TestGateway, cid, createOp, operator, sleep, visitor } from './harness';
+import { useStack } from './stack';
 
-let redis: TestRedis;
-let gw: TestGateway;
-let gw2: TestGateway;
-let admin: Http;
-
-beforeAll(async () => {
-  redis = await testRedis();
-  gw = await testGateway(redis.url);
-  gw2 = await testGateway(redis.url);
-  admin = new Http(gw.base);
-  await admin.login(ADMIN.email, ADMIN.password);
-});
-afterAll(async () => {
-  await gw?.close();
-  await gw2?.close();
-  await redis?.cleanup();
-});
+const s = useStack(2);
 
 /** A visitor who says one thing and reports where the conversation went. */
 async function newChat(g: TestGateway, text = 'hi') {
@@ -31,24 +16,24 @@ async function newChat(g: TestGateway, text = 'hi') {
   return { v, conv: ack.conv, state: st.conv };
 }
 
-async function online(http: Http, g: TestGateway = gw) {
+async function online(http: Http, g: TestGateway = s.gw) {
   const o = await operator(g, http);
   o.send({ type: 'status', status: 'online' });
   await o.next('status', (f) => f.status === 'online');
   return o;
 }
 
-const loads = async () => redis && (await gw.conns.cmd.hgetall(K.siteLoad('demo')));
+const loads = async () => s.redis && (await s.gw.conns.cmd.hgetall(K.siteLoad('demo')));
 
 describe('routing', () => {
   it('queues with a position when nobody is online, then drains oldest first when an operator comes online', async () => {
-    const a = await newChat(gw, 'first');
-    const b = await newChat(gw, 'second');
+    const a = await newChat(s.gw, 'first');
+    const b = await newChat(s.gw, 'second');
     expect(a.state.status).toBe('queued');
     expect(a.state.position).toBe(1);
     expect(b.state.position).toBe(2);
 
-    const ivo = await createOp(admin, { email: 'ivo@example.com', name: 'Ivo', capacity: 1 });
+    const ivo = await createOp(s.admin, { email: 'ivo@example.com', name: 'Ivo', capacity: 1 });
     const o = await online(ivo.http);
     // Capacity 1: the oldest is assigned, the second moves up to position 1.
     const got = await a.v.next('conv', (f) => f.conv.status === 'open');
@@ -69,17 +54,17 @@ describe('routing', () => {
   });
 
   it('gives new chats to the operator with the lowest load, never over capacity, and honours away', async () => {
-    const p = await createOp(admin, { email: 'petra@example.com', name: 'Petra', capacity: 2 });
-    const m = await createOp(admin, { email: 'marko@example.com', name: 'Marko', capacity: 2 });
+    const p = await createOp(s.admin, { email: 'petra@example.com', name: 'Petra', capacity: 2 });
+    const m = await createOp(s.admin, { email: 'marko@example.com', name: 'Marko', capacity: 2 });
     const po = await online(p.http);
-    const mo = await online(m.http, gw2);
+    const mo = await online(m.http, s.gw2);
     const chats = [];
-    for (let i = 0; i < 4; i++) chats.push(await newChat(i % 2 ? gw2 : gw, `chat ${i}`));
+    for (let i = 0; i < 4; i++) chats.push(await newChat(i % 2 ? s.gw2 : s.gw, `chat ${i}`));
     const names = chats.map((c) => c.state.operator?.name ?? c.state.status);
     expect(names.filter((n) => n === 'Petra')).toHaveLength(2);
     expect(names.filter((n) => n === 'Marko')).toHaveLength(2);
     // Both full: the fifth waits.
-    const fifth = await newChat(gw, 'fifth');
+    const fifth = await newChat(s.gw, 'fifth');
     expect(fifth.state.status).toBe('queued');
 
     // Away keeps current chats but takes no new ones.
@@ -113,9 +98,9 @@ describe('routing', () => {
   });
 
   it('two gateways racing for one free operator never over-assign', async () => {
-    const z = await createOp(admin, { email: 'zora@example.com', name: 'Zora', capacity: 3 });
+    const z = await createOp(s.admin, { email: 'zora@example.com', name: 'Zora', capacity: 3 });
     const zo = await online(z.http);
-    const racers = await Promise.all(Array.from({ length: 12 }, (_, i) => newChat(i % 2 ? gw2 : gw, `race ${i}`)));
+    const racers = await Promise.all(Array.from({ length: 12 }, (_, i) => newChat(i % 2 ? s.gw2 : s.gw, `race ${i}`)));
     const assigned = racers.filter((r) => r.state.status === 'open');
     expect(assigned).toHaveLength(3);
     expect(Number((await loads())[z.id])).toBe(3);

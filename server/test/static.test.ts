@@ -1,20 +1,11 @@
 /** The one port serves the demo page, the widget's files and the console, with their security headers. */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type TestGateway, type TestRedis, testGateway, testRedis } from './harness';
+import { expect, it } from 'vitest';
+import { useStack } from './stack';
 
-let redis: TestRedis;
-let gw: TestGateway;
-beforeAll(async () => {
-  redis = await testRedis();
-  gw = await testGateway(redis.url);
-});
-afterAll(async () => {
-  await gw?.close();
-  await redis?.cleanup();
-});
+const s = useStack(1);
 
 it('serves the demo page with the real script tag under a strict CSP', async () => {
-  const r = await fetch(`${gw.base}/`);
+  const r = await fetch(`${s.gw.base}/`);
   expect(r.status).toBe(200);
   expect(await r.text()).toContain('<script async src="/widget.js" data-site="demo"></script>');
   expect(r.headers.get('content-security-policy')).toContain("script-src 'self'");
@@ -22,19 +13,19 @@ it('serves the demo page with the real script tag under a strict CSP', async () 
 });
 
 it('serves the widget loader and its chat bundle once each, and nothing outside the widget folder', async () => {
-  const w = await fetch(`${gw.base}/widget.js`);
+  const w = await fetch(`${s.gw.base}/widget.js`);
   expect(w.status).toBe(200);
   expect(w.headers.get('content-type')).toContain('javascript');
-  const c = await fetch(`${gw.base}/chat.en.js?v=1`);
+  const c = await fetch(`${s.gw.base}/chat.en.js?v=1`);
   expect(c.status).toBe(200);
   expect((await c.text()).length).toBeGreaterThan(1000);
-  expect((await fetch(`${gw.base}/package.json`)).status).toBe(404);
-  expect((await fetch(`${gw.base}/widget/..%2F..%2Fpackage.json`)).status).toBe(404);
+  expect((await fetch(`${s.gw.base}/package.json`)).status).toBe(404);
+  expect((await fetch(`${s.gw.base}/widget/..%2F..%2Fpackage.json`)).status).toBe(404);
 });
 
 it('serves the console SPA with strict security headers, falling back to index.html for client routes', async () => {
   for (const path of ['/console/', '/console/inbox/abc']) {
-    const r = await fetch(`${gw.base}${path}`);
+    const r = await fetch(`${s.gw.base}${path}`);
     expect(r.status).toBe(200);
     expect(await r.text()).toContain('<div');
     const csp = r.headers.get('content-security-policy') ?? '';
