@@ -4,26 +4,15 @@
  * the operator adds a personal saved reply; a deactivated operator cannot sign
  * in; an operator of site A never sees site B's conversations (socket or REST).
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, launchBrowser, visitor } from './src/harness';
-import { PASSWORD, makeOperator, signIn, startConsoleStack } from './console-stack';
+import { describe, expect, it } from 'vitest';
+import { visitor } from './src/harness';
+import { PASSWORD, makeOperator, signIn, useConsoleStack } from './console-stack';
 
-let stack: Stack;
-let browser: Browser;
-
-beforeAll(async () => {
-  stack = await startConsoleStack();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const t = useConsoleStack();
 
 describe('admin', () => {
   it('creates a site and an operator from the console; the operator adds a saved reply; deactivation locks them out', async () => {
-    const admin = await signIn(browser, stack.base, stack.admin.email, stack.admin.password);
+    const admin = await signIn(t.browser, t.stack.base, t.stack.admin.email, t.stack.admin.password);
     const page = admin.page;
     await page.getByRole('button', { name: 'Admin' }).click();
 
@@ -41,8 +30,8 @@ describe('admin', () => {
     const card = page.locator('.site-card', { hasText: 'Garden shop' });
     await card.waitFor();
     const siteId = (await card.getAttribute('data-site')) as string;
-    expect(await card.locator('input.mono').first().inputValue()).toBe(`<script async src="${stack.base}/widget.js" data-site="${siteId}"></script>`);
-    const sites = (await stack.adminHttp.req<{ id: string; origins: string[]; unansweredMs: number }[]>('GET', '/v1/sites')).body;
+    expect(await card.locator('input.mono').first().inputValue()).toBe(`<script async src="${t.stack.base}/widget.js" data-site="${siteId}"></script>`);
+    const sites = (await t.stack.adminHttp.req<{ id: string; origins: string[]; unansweredMs: number }[]>('GET', '/v1/sites')).body;
     expect(sites.find((s) => s.id === siteId)).toMatchObject({ origins: ['https://garden.example'], unansweredMs: 45_000 });
     page.once('dialog', (d) => void d.accept());
     await card.getByRole('button', { name: /secret/i }).click();
@@ -76,14 +65,14 @@ describe('admin', () => {
     expect(await row.locator('img.avatar').getAttribute('src')).toMatch(/^data:image\/jpeg;base64,/);
 
     // 3. Lea signs in and adds a personal saved reply.
-    const lea = await signIn(browser, stack.base, 'lea@example.com');
+    const lea = await signIn(t.browser, t.stack.base, 'lea@example.com');
     await lea.page.getByRole('button', { name: 'Saved replies' }).click();
     await lea.page.getByRole('button', { name: 'New saved reply' }).click();
     await lea.page.locator('input[name=shortcut]').fill('thanks');
     await lea.page.locator('textarea[name=text]').fill('Thank you, {name}!');
     await lea.page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => lea.page.locator('tr[data-reply=thanks]').textContent()).toContain('Thank you, {name}!');
-    expect((await stack.adminHttp.req<{ shortcut: string }[]>('GET', '/v1/replies')).body.map((r) => r.shortcut)).not.toContain('thanks');
+    expect((await t.stack.adminHttp.req<{ shortcut: string }[]>('GET', '/v1/replies')).body.map((r) => r.shortcut)).not.toContain('thanks');
 
     // 4. Deactivated: her open console is signed out and she cannot sign in again.
     await row.getByRole('button', { name: 'Edit' }).click();
@@ -101,9 +90,9 @@ describe('admin', () => {
   });
 
   it('changing the password ends the other sessions', async () => {
-    await makeOperator(stack, { email: 'max@example.com', name: 'Max' });
-    const here = await signIn(browser, stack.base, 'max@example.com');
-    const there = await signIn(browser, stack.base, 'max@example.com');
+    await makeOperator(t.stack, { email: 'max@example.com', name: 'Max' });
+    const here = await signIn(t.browser, t.stack.base, 'max@example.com');
+    const there = await signIn(t.browser, t.stack.base, 'max@example.com');
     await here.page.getByRole('button', { name: 'Account' }).click();
     const form = here.page.getByRole('form', { name: 'Change password' });
     await form.locator('input[name=current]').fill(PASSWORD);
@@ -124,15 +113,15 @@ describe('admin', () => {
   });
 
   it("never shows an operator of site A the conversations of site B, on the socket or over REST", async () => {
-    const b = await stack.adminHttp.req<{ id: string }>('POST', '/v1/sites', { name: 'Site B', origins: ['self'], offlineForm: false });
+    const b = await t.stack.adminHttp.req<{ id: string }>('POST', '/v1/sites', { name: 'Site B', origins: ['self'], offlineForm: false });
     expect(b.status).toBe(201);
-    await makeOperator(stack, { email: 'amy@example.com', name: 'Amy A', sites: ['demo'] });
-    await makeOperator(stack, { email: 'ben@example.com', name: 'Ben B', sites: [b.body.id] });
-    const amy = await signIn(browser, stack.base, 'amy@example.com');
-    const ben = await signIn(browser, stack.base, 'ben@example.com');
+    await makeOperator(t.stack, { email: 'amy@example.com', name: 'Amy A', sites: ['demo'] });
+    await makeOperator(t.stack, { email: 'ben@example.com', name: 'Ben B', sites: [b.body.id] });
+    const amy = await signIn(t.browser, t.stack.base, 'amy@example.com');
+    const ben = await signIn(t.browser, t.stack.base, 'ben@example.com');
 
     // A visitor of site B writes (a socket client is enough: the widget is not under test here).
-    const vb = await visitor(stack.gw, { site: b.body.id });
+    const vb = await visitor(t.stack.gw, { site: b.body.id });
     await vb.next('synced');
     vb.send({ type: 'send', cid: 'site-b-msg-0001', text: 'SECRET-B: my card was charged twice' });
     const ack = await vb.next('ack');

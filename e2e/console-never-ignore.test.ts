@@ -4,34 +4,22 @@
  * not focused, a counter in the tab title, and the "unanswered" flag once a
  * visitor has waited past the site's threshold.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, launchBrowser } from './src/harness';
-import { PASSWORD, makeOperator, openVisitor, rowWith, setStatus, startConsoleStack, visitorSays } from './console-stack';
+import { describe, expect, it } from 'vitest';
+import { PASSWORD, makeOperator, openVisitor, rowWith, setStatus, useConsoleStack, visitorSays } from './console-stack';
 
-let stack: Stack;
-let browser: Browser;
-
-beforeAll(async () => {
-  stack = await startConsoleStack();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const t = useConsoleStack();
 
 type Spy = { __notes: string[]; __beeps: number; __focused: boolean };
 
 describe('never ignore', () => {
   it('notifies, beeps and counts in the title when unfocused, and flags an unanswered chat past the threshold', async () => {
     // A short threshold keeps the test quick; the default is 60 s.
-    expect((await stack.adminHttp.req('PATCH', '/v1/sites/demo', { unansweredMs: 3000, offlineForm: false })).status).toBe(200);
-    await makeOperator(stack, { email: 'nia@example.com', name: 'Nia' });
+    expect((await t.stack.adminHttp.req('PATCH', '/v1/sites/demo', { unansweredMs: 3000, offlineForm: false })).status).toBe(200);
+    await makeOperator(t.stack, { email: 'nia@example.com', name: 'Nia' });
 
-    const ctx = await browser.newContext({ locale: 'en-US' });
+    const ctx = await t.browser.newContext({ locale: 'en-US' });
     ctx.setDefaultTimeout(8000);
-    await ctx.grantPermissions(['notifications'], { origin: stack.base });
+    await ctx.grantPermissions(['notifications'], { origin: t.stack.base });
     // Record notifications and beeps as they are made (the real constructors still run),
     // and let the test decide whether the tab "has focus" (headless pages always do).
     await ctx.addInitScript(() => {
@@ -54,7 +42,7 @@ describe('never ignore', () => {
       document.hasFocus = () => w.__focused;
     });
     const page = await ctx.newPage();
-    await page.goto(`${stack.base}/console/`);
+    await page.goto(`${t.stack.base}/console/`);
     await page.getByLabel('E-mail').fill('nia@example.com');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -68,7 +56,7 @@ describe('never ignore', () => {
     const spy = () => page.evaluate(() => ({ notes: (window as unknown as Spy).__notes, beeps: (window as unknown as Spy).__beeps }));
 
     // 1. A new chat while the operator is elsewhere: notification, beep, title counter.
-    const v = await openVisitor(browser, stack.base);
+    const v = await openVisitor(t.browser, t.stack.base);
     await visitorSays(v.page, 'Anyone there? ping-1');
     await expect.poll(async () => (await spy()).notes.join('\n')).toContain('New chat');
     await expect.poll(async () => (await spy()).notes.join('\n')).toContain('ping-1');

@@ -4,22 +4,11 @@
  * exactly once and in order (the resume cursor must advance between reconnects).
  */
 import { type Server, type Socket, createConnection, createServer } from 'node:net';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, cid, launchBrowser, visitor } from './src/harness';
-import { makeOperator, setStatus, signIn, startConsoleStack } from './console-stack';
+import { describe, expect, it } from 'vitest';
+import { cid, visitor } from './src/harness';
+import { makeOperator, setStatus, signIn, useConsoleStack } from './console-stack';
 
-let stack: Stack;
-let browser: Browser;
-
-beforeAll(async () => {
-  stack = await startConsoleStack();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const t = useConsoleStack();
 
 /**
  * A TCP proxy in front of the gateway that the test can cut: while down it
@@ -58,11 +47,11 @@ async function cuttableProxy(target: number): Promise<{ base: string; down(): vo
 
 describe('console resume', () => {
   it('catches up on what it missed while offline, twice in a row, without duplicates', async () => {
-    await makeOperator(stack, { email: 'rui@example.com', name: 'Rui' });
-    const net = await cuttableProxy(stack.gw.port);
-    const rui = await signIn(browser, net.base, 'rui@example.com');
+    await makeOperator(t.stack, { email: 'rui@example.com', name: 'Rui' });
+    const net = await cuttableProxy(t.stack.gw.port);
+    const rui = await signIn(t.browser, net.base, 'rui@example.com');
     await setStatus(rui.page, 'online');
-    const v = await visitor(stack.gw);
+    const v = await visitor(t.stack.gw);
     await v.next('synced');
     v.send({ type: 'send', cid: cid(), text: 'm0 hello' });
     const { conv } = await v.next('ack');

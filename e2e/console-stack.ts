@@ -1,13 +1,27 @@
 /** Shared setup of the console end-to-end tests: the e2e harness's stack, plus small helpers for the console and the widget. */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { type Stack, startStack, watchCsp } from './src/harness';
+import { type Stack, launchBrowser, startStack, watchCsp } from './src/harness';
 
 export const PASSWORD = 'long enough password';
 
-/** The e2e harness's stack as production wires it (the stats recorder installed by the stats routes). */
-export function startConsoleStack(): Promise<Stack> {
-  return startStack();
+export interface ConsoleStack {
+  stack: Stack;
+  browser: Browser;
+}
+
+/** The e2e harness's stack and one Chromium for the tests of one file, started before them and stopped after them. */
+export function useConsoleStack(): ConsoleStack {
+  const t = {} as ConsoleStack;
+  beforeAll(async () => {
+    t.stack = await startStack();
+    t.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await t.browser?.close();
+    await t.stack?.close();
+  });
+  return t;
 }
 
 export async function makeOperator(stack: Stack, body: { email: string; name: string; role?: string; sites?: string[]; capacity?: number; teams?: string[] }): Promise<string> {

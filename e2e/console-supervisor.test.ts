@@ -3,36 +3,24 @@
  * happens and join it; plus the keyboard (shortcut list, moving between
  * conversations) and switching the console's language.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, launchBrowser } from './src/harness';
-import { makeOperator, openVisitor, rowWith, setStatus, signIn, startConsoleStack, visitorSays, widgetText } from './console-stack';
+import { describe, expect, it } from 'vitest';
+import { makeOperator, openVisitor, rowWith, setStatus, signIn, useConsoleStack, visitorSays, widgetText } from './console-stack';
 
-let stack: Stack;
-let browser: Browser;
-
-beforeAll(async () => {
-  stack = await startConsoleStack();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const t = useConsoleStack();
 
 describe('supervisor', () => {
   it('sees all live chats, watches one live and joins it', async () => {
-    await makeOperator(stack, { email: 'ana@example.com', name: 'Ana' });
-    await makeOperator(stack, { email: 'sue@example.com', name: 'Sue Supervisor', role: 'supervisor' });
-    const ana = await signIn(browser, stack.base, 'ana@example.com');
-    const sue = await signIn(browser, stack.base, 'sue@example.com');
+    await makeOperator(t.stack, { email: 'ana@example.com', name: 'Ana' });
+    await makeOperator(t.stack, { email: 'sue@example.com', name: 'Sue Supervisor', role: 'supervisor' });
+    const ana = await signIn(t.browser, t.stack.base, 'ana@example.com');
+    const sue = await signIn(t.browser, t.stack.base, 'sue@example.com');
     await setStatus(ana.page, 'online');
     // Signing in puts an operator online; Sue supervises without taking chats.
     await setStatus(sue.page, 'away');
     // Operators get no All view; supervisors do.
     expect(await ana.page.locator('[data-view=all]').count()).toBe(0);
 
-    const v = await openVisitor(browser, stack.base);
+    const v = await openVisitor(t.browser, t.stack.base);
     await visitorSays(v.page, 'I need help with an order');
     await rowWith(ana.page, 'help with an order').click();
 
@@ -68,12 +56,12 @@ describe('supervisor', () => {
   });
 
   it('has keyboard shortcuts and speaks Croatian and Russian', async () => {
-    await makeOperator(stack, { email: 'kim@example.com', name: 'Kim' });
-    const kim = await signIn(browser, stack.base, 'kim@example.com');
+    await makeOperator(t.stack, { email: 'kim@example.com', name: 'Kim' });
+    const kim = await signIn(t.browser, t.stack.base, 'kim@example.com');
     await setStatus(kim.page, 'online');
-    const v1 = await openVisitor(browser, stack.base);
+    const v1 = await openVisitor(t.browser, t.stack.base);
     await visitorSays(v1.page, 'first visitor kb-1');
-    const v2 = await openVisitor(browser, stack.base);
+    const v2 = await openVisitor(t.browser, t.stack.base);
     await visitorSays(v2.page, 'second visitor kb-2');
     await expect.poll(() => kim.page.locator('.conv-row').count()).toBeGreaterThanOrEqual(2);
 

@@ -5,35 +5,24 @@
  * resolved chat by the visitor's name or e-mail.
  */
 import { createHmac } from 'node:crypto';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, cid, launchBrowser, visitor } from './src/harness';
-import { makeOperator, setStatus, signIn, startConsoleStack } from './console-stack';
+import { describe, expect, it } from 'vitest';
+import { cid, visitor } from './src/harness';
+import { makeOperator, setStatus, signIn, useConsoleStack } from './console-stack';
 
-let stack: Stack;
-let browser: Browser;
-
-beforeAll(async () => {
-  stack = await startConsoleStack();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const t = useConsoleStack();
 
 describe('visitor panel', () => {
   it('shows who the visitor is and where they are, live; resolved chats are found by name or e-mail', async () => {
-    const { secret } = (await stack.adminHttp.req<{ secret: string }>('POST', '/v1/sites/demo/secret', {})).body;
-    await makeOperator(stack, { email: 'ivo@example.com', name: 'Ivo' });
-    const ivo = await signIn(browser, stack.base, 'ivo@example.com');
+    const { secret } = (await t.stack.adminHttp.req<{ secret: string }>('POST', '/v1/sites/demo/secret', {})).body;
+    await makeOperator(t.stack, { email: 'ivo@example.com', name: 'Ivo' });
+    const ivo = await signIn(t.browser, t.stack.base, 'ivo@example.com');
     await setStatus(ivo.page, 'online');
 
     // A signed-in shop customer (identity signed with the site's secret), with attributes, in Tokyo.
     const user = { id: 'cust-42', name: 'Mara Marić', email: 'mara@example.com', hash: createHmac('sha256', secret).update('cust-42').digest('hex') };
-    const v = await visitor(stack.gw, {
+    const v = await visitor(t.stack.gw, {
       hello: {
-        page: { url: `${stack.base}/shoes`, title: 'Red shoes', referrer: 'https://search.example/?q=shoes' },
+        page: { url: `${t.stack.base}/shoes`, title: 'Red shoes', referrer: 'https://search.example/?q=shoes' },
         locale: 'hr-HR',
         tz: 'Asia/Tokyo',
         user,
@@ -62,7 +51,7 @@ describe('visitor panel', () => {
     expect(text).toContain(tokyo.slice(0, 2));
 
     // The visitor navigates: the panel follows without a reload.
-    v.send({ type: 'page', page: { url: `${stack.base}/checkout`, title: 'Checkout' } });
+    v.send({ type: 'page', page: { url: `${t.stack.base}/checkout`, title: 'Checkout' } });
     await expect.poll(() => panel.getByTestId('visitor-page').textContent()).toContain('Checkout');
 
     // Resolve; the next conversation of the same visitor lists it as previous.

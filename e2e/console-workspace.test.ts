@@ -4,39 +4,27 @@
  * note that never reaches the widget; transfer with a note; resolve; the
  * visitor's rating shows up for the operator and in their numbers.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, launchBrowser } from './src/harness';
-import { makeOperator, openVisitor, rowWith, setStatus, signIn, startConsoleStack, visitorSays, widgetText } from './console-stack';
+import { describe, expect, it } from 'vitest';
+import { makeOperator, openVisitor, rowWith, setStatus, signIn, useConsoleStack, visitorSays, widgetText } from './console-stack';
 
-let stack: Stack;
-let browser: Browser;
-
-beforeAll(async () => {
-  stack = await startConsoleStack();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const t = useConsoleStack();
 
 describe('console workspace', () => {
   it('routes by status, answers with a saved reply, keeps notes internal, transfers, resolves and shows the rating', async () => {
-    await makeOperator(stack, { email: 'ana@example.com', name: 'Ana Horvat' });
-    const boId = await makeOperator(stack, { email: 'bo@example.com', name: 'Bo Petrov' });
-    const reply = await stack.adminHttp.req('POST', '/v1/replies', { shortcut: 'hello', text: 'Hello {name}, Ana here. How can I help?', site: 'demo' });
+    await makeOperator(t.stack, { email: 'ana@example.com', name: 'Ana Horvat' });
+    const boId = await makeOperator(t.stack, { email: 'bo@example.com', name: 'Bo Petrov' });
+    const reply = await t.stack.adminHttp.req('POST', '/v1/replies', { shortcut: 'hello', text: 'Hello {name}, Ana here. How can I help?', site: 'demo' });
     expect(reply.status).toBe(201);
     // Without the offline form, a visitor who finds nobody available chats anyway and waits in the queue.
-    expect((await stack.adminHttp.req('PATCH', '/v1/sites/demo', { offlineForm: false })).status).toBe(200);
+    expect((await t.stack.adminHttp.req('PATCH', '/v1/sites/demo', { offlineForm: false })).status).toBe(200);
 
-    const ana = await signIn(browser, stack.base, 'ana@example.com');
-    const bo = await signIn(browser, stack.base, 'bo@example.com');
+    const ana = await signIn(t.browser, t.stack.base, 'ana@example.com');
+    const bo = await signIn(t.browser, t.stack.base, 'bo@example.com');
     // 1. Ana online, Bo away: a new chat must go to Ana.
     await setStatus(ana.page, 'online');
     await setStatus(bo.page, 'away');
 
-    const v1 = await openVisitor(browser, stack.base);
+    const v1 = await openVisitor(t.browser, t.stack.base);
     await visitorSays(v1.page, 'Hi, where is my parcel?');
     await rowWith(ana.page, 'where is my parcel').click();
     await expect.poll(() => ana.page.locator('.conversation .entry.msg.in').first().textContent()).toContain('where is my parcel');
@@ -95,7 +83,7 @@ describe('console workspace', () => {
 
     // 6. Queue pickup: with both away, a second visitor waits in the queue; Ana takes it.
     await setStatus(ana.page, 'away');
-    const v2 = await openVisitor(browser, stack.base);
+    const v2 = await openVisitor(t.browser, t.stack.base);
     await visitorSays(v2.page, 'Second visitor needs help');
     await ana.page.locator('[data-view=queue]').click();
     const queued = rowWith(ana.page, 'Second visitor needs help');
