@@ -3,24 +3,14 @@
  * origin); the server answers errors as `{code, message}` with a stable code
  * from shared/errors.ts, which is what the UI keys its messages on.
  */
-import type { ConvSummary, Entry, Me, Rating, Role } from '@hark/shared/protocol';
-import type { SiteSettings } from '@hark/shared/admin';
+import type { ConvSummary, Entry, Me, Rating } from '@hark/shared/protocol';
+import type { OperatorAccount, SiteSettings } from '@hark/shared/admin';
 import type { SavedReply } from './replies';
 
 /** The server refuses shorter passwords (auth and operator schemas). */
 export const MIN_PASSWORD = 10;
 
-export interface Operator {
-  id: string;
-  email: string;
-  name: string;
-  avatar?: string;
-  role: Role;
-  capacity: number;
-  sites: string[];
-  teams: string[];
-  active: boolean;
-}
+export type Operator = OperatorAccount;
 
 export type { BusinessHours } from '@hark/shared';
 

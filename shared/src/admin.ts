@@ -1,4 +1,5 @@
 /** Shapes of the admin REST API that the gateway and the console both use. Types only. */
+import type { Role } from './protocol';
 
 export interface BusinessHours {
   tz: string;
@@ -26,4 +27,17 @@ export interface SiteSettings {
   typingPreview: boolean;
   /** When an operator goes offline, their open chats return to the queue. */
   requeueOnOffline: boolean;
+}
+
+/** An operator account as the admin API shows it (never the password hash). */
+export interface OperatorAccount {
+  id: string;
+  email: string;
+  name: string;
+  avatar?: string;
+  role: Role;
+  capacity: number;
+  sites: string[];
+  teams: string[];
+  active: boolean;
 }

@@ -1,19 +1,10 @@
-import { DEFAULT_CAPACITY, HarkError, type Me, type OperatorStatus, type Role, randomId } from '@hark/shared';
+import { DEFAULT_CAPACITY, HarkError, type Me, type OperatorAccount, type OperatorStatus, type Role, randomId } from '@hark/shared';
 import { K } from './keys';
 import { hashPassword } from './passwords';
 import type { ScriptedRedis } from './scripts';
 import { bool, json, num } from './util';
 
-export interface Operator {
-  id: string;
-  email: string;
-  name: string;
-  avatar?: string;
-  role: Role;
-  capacity: number;
-  sites: string[];
-  teams: string[];
-  active: boolean;
+export interface Operator extends OperatorAccount {
   status: OperatorStatus;
   createdAt: number;
 }
