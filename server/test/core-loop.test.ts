@@ -50,4 +50,35 @@ describe('core loop', () => {
     tab2.close();
     op.close();
   });
+
+  it('a visitor who writes on after the operator resolved, on the same socket, starts a new conversation', async () => {
+    const bo = await createOp(s.admin, { email: 'bo@example.com', name: 'Bo' });
+    const op = await operator(s.gw, bo.http);
+    op.send({ type: 'status', status: 'online' });
+    await op.next('status', (f) => f.status === 'online');
+    const v = await visitor(s.gw);
+    await v.next('synced');
+    const c1 = cid();
+    v.send({ type: 'send', cid: c1, text: 'first' });
+    const a1 = await v.next('ack', (f) => f.cid === c1);
+    await op.next('conv', (f) => f.conv.id === a1.conv && f.conv.status === 'open');
+    const c2 = cid();
+    v.send({ type: 'send', cid: c2, text: 'second, same conversation' });
+    expect((await v.next('ack', (f) => f.cid === c2)).conv).toBe(a1.conv);
+
+    op.send({ type: 'resolve', conv: a1.conv });
+    await v.next('conv', (f) => f.conv.id === a1.conv && f.conv.status === 'resolved');
+    const c3 = cid();
+    v.send({ type: 'send', cid: c3, text: 'one more question' });
+    const a3 = await v.next('ack', (f) => f.cid === c3);
+    expect(a3.conv).not.toBe(a1.conv);
+    const e3 = await v.next('entry', (f) => f.entry.cid === c3);
+    expect(e3.entry.conv).toBe(a3.conv);
+    // The resolved conversation was not written into.
+    op.send({ type: 'open', conv: a1.conv });
+    const hist = await op.next('history', (f) => f.conv === a1.conv);
+    expect(hist.entries.filter((e) => e.kind === 'msg').map((e) => e.cid)).toEqual([c1, c2]);
+    v.close();
+    op.close();
+  });
 });

@@ -12,6 +12,19 @@ describe('compareStreamIds', () => {
     expect(compareStreamIds('10-1', '10-1')).toBe(0);
     expect(compareStreamIds('1700000000001-0', '1700000000000-5')).toBeGreaterThan(0);
   });
+
+  it('agrees with a numeric comparison on random ids, both ways round', () => {
+    const part = (i: number) => String([0, 1, 9, 10, 99, 1700000000000, 18446744073709551615n][i % 7]);
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) for (let j = 0; j < 7; j++) ids.push(`${part(i)}-${part(j)}`);
+    for (let k = 0; k < 200; k++) ids.push(`${Math.floor(Math.random() * 1e13)}-${Math.floor(Math.random() * 1e3)}`);
+    const ref = (a: string, b: string) => {
+      const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
+      const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
+      return am !== bm ? (am < bm ? -1 : 1) : as !== bs ? (as < bs ? -1 : 1) : 0;
+    };
+    for (const a of ids) for (const b of ids) expect(Math.sign(compareStreamIds(a, b)), `${a} vs ${b}`).toBe(ref(a, b));
+  });
 });
 
 describe('insertEntry', () => {

@@ -94,7 +94,7 @@ export class OperatorConn extends Conn<OperatorToServer> {
         if (m.op !== this.me.id && !m.joined.includes(this.me.id)) throw new HarkError('FORBIDDEN', 'Take or join the conversation before writing in it.');
         const r = await appendEntry(c, { conv: m.id, at: Date.now(), kind: 'msg', from: 'operator', text, cid: f.cid, op: this.ref() }, 'operator');
         if (r.stored) this.ctx.metrics.messages.inc({ from: 'operator' });
-        this.send({ type: 'ack', cid: f.cid, conv: m.id, id: r.id } satisfies ServerToOperator);
+        this.sendAck(m.id, r.id, { type: 'ack', cid: f.cid, conv: m.id, id: r.id } satisfies ServerToOperator);
         if (r.firstResponse) {
           await router.doorbell(m.site, m.id);
           await this.ctx.hooks.firstResponse(m.site, this.me.id, m.id, Date.now() - (m.queuedAt ?? m.createdAt));
@@ -105,7 +105,7 @@ export class OperatorConn extends Conn<OperatorToServer> {
         const text = checkText(f.text);
         const m = await this.conv(f.conv);
         const r = await appendEntry(c, { conv: m.id, at: Date.now(), kind: 'note', text, cid: f.cid, op: this.ref() }, 'other');
-        this.send({ type: 'ack', cid: f.cid, conv: m.id, id: r.id } satisfies ServerToOperator);
+        this.sendAck(m.id, r.id, { type: 'ack', cid: f.cid, conv: m.id, id: r.id } satisfies ServerToOperator);
         return;
       }
       case 'typing': {
@@ -192,7 +192,7 @@ export class OperatorConn extends Conn<OperatorToServer> {
         const entries: Entry[] = await readEntries(this.ctx.c.cmd, s.id, cursor);
         for (const e of entries) {
           this.lastSent.set(s.id, e.id);
-          this.send({ type: 'entry', entry: e } satisfies ServerToOperator);
+          this.writeEntry(s.id, e.id, JSON.stringify({ type: 'entry', entry: e } satisfies ServerToOperator));
         }
         const last = entries.at(-1);
         if (!last) break;

@@ -217,7 +217,7 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
       this.entryFrames.set(e, frame);
     }
     const f = frame;
-    for (const op of this.audience(s)) if (op.canSee(s)) op.deliverEntry(e.conv, e.id, () => op.sendRaw(f));
+    for (const op of this.audience(s)) if (op.canSee(s)) op.deliverEntry(e.conv, e.id, f);
   }
 
   onConvSignal(conv: string, kind: string, body: string): void {

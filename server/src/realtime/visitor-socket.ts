@@ -50,6 +50,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   private readonly visitorListener: ChannelListener;
   private watchingQueue = false;
   private watchingAvailability = false;
+  /** The open conversation this socket last wrote into (see openConv). */
+  private openId: string | null = null;
 
   constructor(
     private readonly ctx: Ctx,
@@ -224,8 +226,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
         const sent = this.lastSent.get(conv);
         if (sent && compareStreamIds(e.id, sent) <= 0) continue;
         this.lastSent.set(conv, e.id);
-        const fr = visitorFrame(e);
-        if (fr) this.sendRaw(fr);
+        this.writeEntry(conv, e.id, visitorFrame(e));
       }
       const last = entries.at(-1);
       if (!last) break;
@@ -243,7 +244,13 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     if (this.closed) this.ctx.hub.unfollowConv(conv, this);
   }
 
-  private async openConv(): Promise<{ conv: string; created: boolean }> {
+  /**
+   * The visitor's open conversation, created if there is none. `cached` (the send path) trusts
+   * the one this socket last used, saving a read per message: the append script refuses a
+   * visitor's message into a resolved conversation, and store() then asks again.
+   */
+  private async openConv(cached = false): Promise<{ conv: string; created: boolean }> {
+    if (cached && this.openId && this.follows.has(this.openId)) return { conv: this.openId, created: false };
     const r = await ensureOpenConv(this.ctx.c.cmd, this.site.id, this.visitorId, this.site.team);
     if (!this.follows.has(r.conv)) {
       // Another tab may already have written into it (even into one this socket just created,
@@ -251,6 +258,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       await this.followFromStart(r.conv);
       if (r.created) await publish(this.ctx.c, K.visitorChannel(this.visitorId), `n${r.conv}`);
     }
+    this.openId = r.conv;
     return r;
   }
 
@@ -271,25 +279,32 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   private async onSend(cid: string, raw: string): Promise<void> {
     const text = checkText(raw);
     if (!this.msgs.take() || !this.siteBucket.take()) throw new HarkError('RATE_LIMITED');
-    const { conv } = await this.openConv();
+    const { conv } = await this.openConv(true);
     await this.store(conv, cid, text);
   }
 
   private async store(conv: string, cid: string, text: string): Promise<void> {
     const t0 = performance.now();
-    const r = await appendEntry(this.ctx.c, { conv, at: Date.now(), kind: 'msg', from: 'visitor', text, cid }, 'visitor');
+    const entry = { conv, at: Date.now(), kind: 'msg' as const, from: 'visitor' as const, text, cid };
+    let r = await appendEntry(this.ctx.c, entry, 'visitor');
+    if (r.status === 'resolved' && !r.id) {
+      // Resolved since this socket last wrote: the message starts the visitor's next conversation.
+      this.openId = null;
+      entry.conv = (await this.openConv()).conv;
+      r = await appendEntry(this.ctx.c, entry, 'visitor');
+      if (!r.id) throw new HarkError('CONFLICT', 'The conversation ended; send again.');
+    }
     this.ctx.metrics.delivery.observe((performance.now() - t0) / 1000);
     if (r.stored) this.ctx.metrics.messages.inc({ from: 'visitor' });
-    this.send({ type: 'ack', cid, conv, id: r.id } satisfies ServerToVisitor);
+    this.sendAck(entry.conv, r.id, { type: 'ack', cid, conv: entry.conv, id: r.id } satisfies ServerToVisitor);
     // The append script answers the conversation's status (was a second round trip, an HGET).
-    if (r.status === 'new') await this.ctx.router.route(this.site.id, conv, this.site.team);
+    if (r.status === 'new') await this.ctx.router.route(this.site.id, entry.conv, this.site.team);
   }
 
   // ------------------------------------------------------------ fan-out (hub → this socket)
   onEntry(e: Entry): void {
     if (!this.follows.has(e.conv)) return;
-    const fr = visitorFrame(e);
-    this.deliverEntry(e.conv, e.id, () => fr && this.sendRaw(fr));
+    this.deliverEntry(e.conv, e.id, visitorFrame(e));
   }
 
   onConvSignal(conv: string, kind: string, body: string): void {

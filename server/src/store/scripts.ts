@@ -13,6 +13,8 @@ import type { Cluster, Redis, Result } from 'ioredis';
  * the conversation's `last` and waiting clock; 'other' for notes and events).
  * Returns {id, stored (0|1), firstResponse (0|1), status of the conversation ('' if none)};
  * the status saves the visitor's send path a round trip (does it still need routing?).
+ * A visitor's message into a resolved conversation is refused ({'', 0, 0, 'resolved'}):
+ * the socket keeps its open conversation in memory, and this is where it learns it ended.
  */
 const APPEND = `
 local cid = ARGV[1]
@@ -20,6 +22,7 @@ if cid ~= '' then
   local ex = redis.call('HGET', KEYS[2], cid)
   if ex then return {ex, 0, 0, redis.call('HGET', KEYS[3], 'status') or ''} end
 end
+if ARGV[6] == 'visitor' and redis.call('HGET', KEYS[3], 'status') == 'resolved' then return {'', 0, 0, 'resolved'} end
 local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[2])
 if cid ~= '' then redis.call('HSET', KEYS[2], cid, id) end
 local first = 0
