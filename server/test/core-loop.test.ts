@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { K } from '../src/store/keys';
 import { cid, createOp, operator, visitor } from './harness';
 import { useStack } from './stack';
 
@@ -78,6 +80,35 @@ describe('core loop', () => {
     op.send({ type: 'open', conv: a1.conv });
     const hist = await op.next('history', (f) => f.conv === a1.conv);
     expect(hist.entries.filter((e) => e.kind === 'msg').map((e) => e.cid)).toEqual([c1, c2]);
+    v.close();
+    op.close();
+  });
+
+  it("an operator's send is checked again where it is stored: a conversation taken from them behind their view's back refuses it", async () => {
+    const cy = await createOp(s.admin, { email: 'cy@example.com', name: 'Cy' });
+    const op = await operator(s.gw, cy.http);
+    op.send({ type: 'status', status: 'online' });
+    await op.next('status', (f) => f.status === 'online');
+    const v = await visitor(s.gw);
+    await v.next('synced');
+    const c1 = cid();
+    v.send({ type: 'send', cid: c1, text: 'hi' });
+    const a1 = await v.next('ack', (f) => f.cid === c1);
+    await op.next('conv', (f) => f.conv.id === a1.conv && f.conv.status === 'open' && f.conv.operator?.id === cy.id);
+    const c2 = cid();
+    op.send({ type: 'send', conv: a1.conv, cid: c2, text: 'allowed' });
+    await op.next('ack', (f) => f.cid === c2);
+    // Reassigned in Redis with no doorbell: the gateway's site view still says Cy.
+    const r = new Redis(s.redis.url);
+    await r.hset(K.conv(a1.conv), 'op', 'someone-else');
+    const c3 = cid();
+    op.send({ type: 'send', conv: a1.conv, cid: c3, text: 'not allowed' });
+    // Cy may no longer even read it: the same answer as for a conversation that does not exist.
+    expect((await op.next('error', (f) => f.cid === c3)).code).toBe('CONVERSATION_NOT_FOUND');
+    const texts = (await r.xrange(K.convStream(a1.conv), '-', '+')).map(([, f]) => JSON.parse(f[1] as string).text);
+    expect(texts).toContain('allowed');
+    expect(texts).not.toContain('not allowed');
+    await r.quit();
     v.close();
     op.close();
   });

@@ -4,7 +4,7 @@
  * leases into "offline" and gives their chats back to the queue, the
  * heartbeat, and a graceful drain.
  */
-import { HEARTBEAT_MS, type Me, OFFLINE_GRACE_MS, type OperatorPresence, type OperatorStatus, PRESENCE_RENEW_MS, PRESENCE_TTL_MS, type ServerToOperator } from '@hark/shared';
+import { HEARTBEAT_MS, type Me, OFFLINE_GRACE_MS, type OperatorPresence, type OperatorStatus, PRESENCE_RENEW_MS, PRESENCE_TTL_MS, type ServerToOperator, type ConvSummary } from '@hark/shared';
 import { publish } from '../redis/publish';
 import { type ConvMeta, appendEntry, compactResolved, eventEntry, getMeta } from '../store/conversations';
 import { K } from '../store/keys';
@@ -45,7 +45,8 @@ export class Gateway {
 
   track(conn: Conn): void {
     this.sockets.add(conn);
-    conn.ws.once('close', () => this.sockets.delete(conn));
+    // ws emits 'close' once; `on` spares the once-wrapper (a bound function and its state) per socket.
+    conn.ws.on('close', () => this.sockets.delete(conn));
   }
 
   /** Ping every socket; one that did not answer the last ping is gone (ws README heartbeat). */
@@ -122,6 +123,15 @@ export class Gateway {
   /** An operator socket's record changed (role): the site views re-index it. */
   reindex(conn: OperatorConn): void {
     for (const v of this.views.values()) v.reindex(conn);
+  }
+
+  /** The conversation as this operator's site views hold it (unresolved ones only), if any of them has it. */
+  summaryFor(conn: OperatorConn, conv: string): ConvSummary | undefined {
+    for (const v of this.views.values()) {
+      const s = v.convs.get(conv);
+      if (s && v.ops.has(conn)) return s;
+    }
+    return undefined;
   }
 
   viewsOf(conn: OperatorConn): SiteView[] {

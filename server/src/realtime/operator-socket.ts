@@ -89,15 +89,26 @@ export class OperatorConn extends Conn<OperatorToServer> {
       }
       case 'send': {
         const text = checkText(f.text);
-        const m = await this.conv(f.conv);
-        if (m.status === 'resolved') throw new HarkError('CONVERSATION_RESOLVED');
-        if (m.op !== this.me.id && !m.joined.includes(this.me.id)) throw new HarkError('FORBIDDEN', 'Take or join the conversation before writing in it.');
-        const r = await appendEntry(c, { conv: m.id, at: Date.now(), kind: 'msg', from: 'operator', text, cid: f.cid, op: this.ref() }, 'operator');
+        const entry = { conv: f.conv, at: Date.now(), kind: 'msg' as const, from: 'operator' as const, text, cid: f.cid, op: this.ref() };
+        // The common case, answering one's own open conversation, is authorised from the site
+        // view without a read; the append script checks the same again atomically and refuses
+        // (id '') if it changed meanwhile, and the full check below then answers why.
+        const s = this.gw.summaryFor(this, f.conv);
+        let r = s && s.status === 'open' && s.operator?.id === this.me.id ? await appendEntry(c, entry, 'operator', this.me.id) : null;
+        let m: Pick<ConvMeta, 'site' | 'queuedAt' | 'createdAt'> | undefined = s ?? undefined;
+        if (!r?.id) {
+          const full = await this.conv(f.conv);
+          if (full.status === 'resolved') throw new HarkError('CONVERSATION_RESOLVED');
+          if (full.op !== this.me.id && !full.joined.includes(this.me.id)) throw new HarkError('FORBIDDEN', 'Take or join the conversation before writing in it.');
+          m = full;
+          r = await appendEntry(c, entry, 'operator', this.me.id);
+          if (!r.id) throw new HarkError('CONFLICT', 'The conversation changed meanwhile; send again.');
+        }
         if (r.stored) this.ctx.metrics.messages.inc({ from: 'operator' });
-        this.sendAck(m.id, r.id, { type: 'ack', cid: f.cid, conv: m.id, id: r.id } satisfies ServerToOperator);
-        if (r.firstResponse) {
-          await router.doorbell(m.site, m.id);
-          await this.ctx.hooks.firstResponse(m.site, this.me.id, m.id, Date.now() - (m.queuedAt ?? m.createdAt));
+        this.sendAck(f.conv, r.id, { type: 'ack', cid: f.cid, conv: f.conv, id: r.id } satisfies ServerToOperator);
+        if (r.firstResponse && m) {
+          await router.doorbell(m.site, f.conv);
+          await this.ctx.hooks.firstResponse(m.site, this.me.id, f.conv, Date.now() - (m.queuedAt ?? m.createdAt));
         }
         return;
       }

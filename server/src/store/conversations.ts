@@ -168,8 +168,13 @@ export async function compactResolved(r: ScriptedRedis, site: string, olderThanM
 
 export type AppendRole = 'visitor' | 'operator' | 'other';
 
-/** Appends an entry once per client id and publishes it in the same script. */
-export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role: AppendRole): Promise<{ id: string; stored: boolean; firstResponse: boolean; status: ConvState | '' }> {
+/**
+ * Appends an entry once per client id and publishes it. `guard` (an operator id): store only
+ * if that operator is still the assignee or a joined colleague of an unresolved conversation;
+ * otherwise nothing is stored and `id` is ''. A visitor's message into a resolved conversation
+ * is refused the same way.
+ */
+export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role: AppendRole, guard?: string): Promise<{ id: string; stored: boolean; firstResponse: boolean; status: ConvState | '' }> {
   const conv = entry.conv;
   const [id, stored, first, status] = await c.cmd.harkAppend(
     K.convStream(conv),
@@ -181,10 +186,11 @@ export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role
     K.convChannel(conv),
     String(entry.at),
     role,
+    ...(guard ? [guard] : []),
   );
   // Replicated durability: not acknowledged until a replica has it. A resend of the same cid
   // stores nothing and waits again, so a message is acked only once it is on two machines.
-  if (c.waitReplica && (await c.cmd.call('WAIT', '1', String(REPLICA_WAIT_MS))) === 0) throw new HarkError('OVERLOADED', 'No replica confirmed the write in time; your client will retry.');
+  if (c.waitReplica && id && (await c.cmd.call('WAIT', '1', String(REPLICA_WAIT_MS))) === 0) throw new HarkError('OVERLOADED', 'No replica confirmed the write in time; your client will retry.');
   return { id, stored: stored === 1, firstResponse: first === 1, status: (status ?? '') as ConvState | '' };
 }
 

@@ -15,6 +15,9 @@ import type { Cluster, Redis, Result } from 'ioredis';
  * the status saves the visitor's send path a round trip (does it still need routing?).
  * A visitor's message into a resolved conversation is refused ({'', 0, 0, 'resolved'}):
  * the socket keeps its open conversation in memory, and this is where it learns it ended.
+ * ARGV[7], when given, is an operator id that must still be the assignee (or have joined)
+ * of an unresolved conversation, else nothing is stored ({'', 0, 0, status}): the operator
+ * socket authorises a send from its site view and lets this step have the last word.
  */
 const APPEND = `
 local cid = ARGV[1]
@@ -23,6 +26,12 @@ if cid ~= '' then
   if ex then return {ex, 0, 0, redis.call('HGET', KEYS[3], 'status') or ''} end
 end
 if ARGV[6] == 'visitor' and redis.call('HGET', KEYS[3], 'status') == 'resolved' then return {'', 0, 0, 'resolved'} end
+if ARGV[7] and ARGV[7] ~= '' then
+  local m = redis.call('HMGET', KEYS[3], 'status', 'op', 'joined')
+  if m[1] == false or m[1] == 'resolved' or (m[2] ~= ARGV[7] and not string.find(m[3] or '', '"' .. ARGV[7] .. '"', 1, true)) then
+    return {'', 0, 0, m[1] or ''}
+  end
+end
 local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[2])
 if cid ~= '' then redis.call('HSET', KEYS[2], cid, id) end
 local first = 0
@@ -216,7 +225,7 @@ return 1
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string): Result<[string, number, number, string], Context>;
+    harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string, guard?: string): Result<[string, number, number, string], Context>;
     harkRoute(...args: string[]): Result<string[], Context>;
     harkCompact(stream: string, cids: string, packed: string, meta: string, lastId: string, blob: Buffer): Result<number, Context>;
   }
