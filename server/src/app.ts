@@ -74,7 +74,9 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   const gateway = new Gateway(ctx);
 
   await app.register(cookie);
-  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false } });
+  // clientTracking off: ws's own Set of every client and a 'close' listener per socket would
+  // duplicate gateway.sockets, and close() drains every socket itself (1012) before app.close().
+  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false } });
   registerErrorHandler(app);
 
   // CSRF: every state-changing REST call must come from the console's own origin.

@@ -5,7 +5,10 @@
  * attach their message listeners synchronously, so no frame is dropped.
  */
 import { ERRORS, type ErrorCode, HarkError, MAX_CONNECTIONS_PER_IP, PROTOCOL_VERSION, SITE_BURST, SITE_MSGS_PER_SEC, VISITOR_TOKEN_RE } from '@hark/shared';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import { Bucket } from '../realtime/bucket';
 import type { Ctx } from '../realtime/context';
 import type { Gateway } from '../realtime/gateway';
@@ -27,15 +30,37 @@ function refuse(reply: FastifyReply, code: ErrorCode, message?: string) {
   return reply.code(ERRORS[code].status).send({ code, message: message ?? ERRORS[code].message });
 }
 
+/**
+ * Lets the upgrade request go once its socket is open. @fastify/websocket keeps it alive for
+ * the socket's whole life (~3.4 KB of heap per idle socket: IncomingMessage, its headers and
+ * read buffer, ServerResponse, Fastify's Request and Reply): the net.Socket still points at the
+ * hijacked ServerResponse (`_httpMessage`, set by its assignSocket and never detached), and its
+ * 'error' listener on the WebSocket closes over the request and reply. The listener is replaced
+ * by one that does the same (log, terminate) without them.
+ */
+function releaseUpgrade(ws: WebSocket, req: FastifyRequest, onError: (this: WebSocket, err: Error) => void): void {
+  const net = req.raw.socket as Socket & { _httpMessage?: ServerResponse | null };
+  if (net._httpMessage) net._httpMessage.detachSocket(net);
+  ws.removeAllListeners('error');
+  ws.on('error', onError);
+}
+
 export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPerIp = MAX_CONNECTIONS_PER_IP): void {
   const perIp = new Map<string, number>();
   const siteBuckets = new Map<string, Bucket>();
-  const countIp = (req: FastifyRequest, ws: { once(ev: 'close', f: () => void): unknown }) => {
-    perIp.set(req.ip, (perIp.get(req.ip) ?? 0) + 1);
-    ws.once('close', () => {
-      const n = (perIp.get(req.ip) ?? 1) - 1;
-      if (n <= 0) perIp.delete(req.ip);
-      else perIp.set(req.ip, n);
+  // What @fastify/websocket's default error handler does, without holding the request.
+  const onSocketError = function (this: WebSocket, err: Error) {
+    app.log.error(err);
+    this.terminate();
+  };
+  const countIp = (req: FastifyRequest, ws: WebSocket) => {
+    // Only the address is kept (the closure held the whole request); ws emits 'close' once, so `on` (no once-wrapper).
+    const ip = req.ip;
+    perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+    ws.on('close', () => {
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) perIp.delete(ip);
+      else perIp.set(ip, n);
     });
   };
   const common = (req: FastifyRequest, reply: FastifyReply): boolean => {
@@ -80,6 +105,7 @@ export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPer
         bucket = new Bucket(SITE_MSGS_PER_SEC, SITE_BURST);
         siteBuckets.set(site.id, bucket);
       }
+      releaseUpgrade(socket, req, onSocketError);
       countIp(req, socket);
       const conn = new VisitorConn(ctx, socket, site, req.harkVisitor as string, String(req.headers['user-agent'] ?? ''), bucket);
       gw.track(conn);
@@ -102,6 +128,7 @@ export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPer
       },
     },
     (socket, req) => {
+      releaseUpgrade(socket, req, onSocketError);
       countIp(req, socket);
       const conn = new OperatorConn(ctx, gw, socket, req.operator as NonNullable<typeof req.operator>, req.sessionHash as string);
       gw.track(conn);
