@@ -29,7 +29,17 @@ export interface ChannelListener {
 const CATCHUP_RETRIES = 18;
 const CATCHUP_RETRY_CAP_MS = 2_000;
 
-type Sub = { count: number; ready: Promise<void> };
+/**
+ * One channel's subscription: `count` callers (each calls unsubscribe once, whether its
+ * subscribe resolved or not), `ready` the last SUBSCRIBE issued for it, `failed` set when that
+ * one was refused (Redis busy: -BUSY; the subscriber's queue flushed). ioredis resubscribes after
+ * a reconnect only the channels whose SUBSCRIBE it saw succeed on the connection before, so the
+ * hub does not rely on it: a failed subscription is issued again by the next subscribe of the
+ * channel, and after every reconnect of the subscriber the hub subscribes all of its channels.
+ */
+type Sub = { count: number; ready: Promise<void>; failed: boolean };
+/** Channels per SUBSCRIBE when the hub resubscribes everything after a reconnect. */
+const RESUBSCRIBE_BATCH = 500;
 
 export class Hub {
   private readonly subs = new Map<string, Sub>();
@@ -53,8 +63,14 @@ export class Hub {
     c.sub.on('ready', () => {
       if (this.firstReady) {
         this.firstReady = false;
+        // Anything refused before the first connection was up.
+        this.resubscribe(true);
         return;
       }
+      // Every channel again, not only those ioredis resubscribes (it skips one whose SUBSCRIBE was
+      // refused, and one subscribed on a connection that dropped before it was ready); SUBSCRIBE
+      // to a channel already subscribed changes nothing. Sent ahead of the PING below.
+      this.resubscribe(false);
       // ioredis emits 'ready' before it resubscribes. Hold live messages from now, and read the
       // gap only after a PING sent behind the SUBSCRIBEs has come back (one connection answers in
       // order): an entry published before the subscription was live is then in the XRANGE, and
@@ -67,21 +83,55 @@ export class Hub {
     // (and resubscribes) when it drops or the slots move; it says so with
     // 'subscribersReady', never with 'ready'. Catch-up is idempotent, so running it
     // on the first one too (when nothing is followed yet) costs nothing.
-    if (c.sharded) c.sub.on('subscribersReady', () => void this.catchUp().catch((e) => this.onError(e)));
+    if (c.sharded)
+      c.sub.on('subscribersReady', () => {
+        this.resubscribe(true);
+        void this.catchUp().catch((e) => this.onError(e));
+      });
     c.sub.on('error', (e) => this.onError(e));
   }
 
   // ------------------------------------------------------------ subscriptions
   private subscribe(ch: string): Promise<void> {
-    const s = this.subs.get(ch);
+    let s = this.subs.get(ch);
     if (s) {
       s.count++;
+      // The last SUBSCRIBE was refused: a rejection kept here would be every later follower's,
+      // and the channel would stay unsubscribed until every listener left.
+      if (s.failed) this.issue(ch, s);
       return s.ready;
     }
-    const sub = this.c.sub as unknown as { subscribe(ch: string): Promise<unknown>; ssubscribe(ch: string): Promise<unknown> };
-    const ready = (this.c.sharded ? sub.ssubscribe(ch) : sub.subscribe(ch)).then(() => undefined);
-    this.subs.set(ch, { count: 1, ready });
+    s = { count: 1, ready: Promise.resolve(), failed: false };
+    this.subs.set(ch, s);
+    this.issue(ch, s);
+    return s.ready;
+  }
+
+  /**
+   * Sends one SUBSCRIBE (SSUBSCRIBE on a cluster, one channel each) for `ch`, or for several
+   * channels at once; their `ready` becomes it, and `failed` says whether it was refused.
+   */
+  private issue(ch: string | string[], s?: Sub): Promise<void> {
+    const chs = typeof ch === 'string' ? [ch] : ch;
+    const entries = typeof ch === 'string' && s ? [s] : chs.map((x) => this.subs.get(x)).filter((x): x is Sub => !!x);
+    const sub = this.c.sub as unknown as { subscribe(...ch: string[]): Promise<unknown>; ssubscribe(ch: string): Promise<unknown> };
+    const ready = (this.c.sharded ? sub.ssubscribe(chs[0] as string) : sub.subscribe(...chs)).then(() => undefined);
+    for (const e of entries) {
+      e.ready = ready;
+      e.failed = false;
+    }
+    // Registered before any caller's handler, so the flag is set by the time a caller sees the rejection.
+    ready.catch(() => {
+      for (const e of entries) if (e.ready === ready) e.failed = true;
+    });
     return ready;
+  }
+
+  /** Issues SUBSCRIBE again for every channel still wanted (`onlyFailed`: only those whose last one was refused). */
+  private resubscribe(onlyFailed: boolean): void {
+    const chs = [...this.subs].filter(([, s]) => !onlyFailed || s.failed).map(([ch]) => ch);
+    const batch = this.c.sharded ? 1 : RESUBSCRIBE_BATCH;
+    for (let i = 0; i < chs.length; i += batch) this.issue(chs.slice(i, i + batch)).catch((e) => this.onError(e));
   }
 
   private unsubscribe(ch: string): void {

@@ -82,7 +82,15 @@ export function connect(target: RedisTarget): Connections {
   }
   const url = target.url ?? 'redis://127.0.0.1:6379';
   const cmd = new Redis(url, common);
-  const sub = new Redis(url, { retryStrategy, maxRetriesPerRequest: null });
+  // No ready check (INFO) on the subscriber: ioredis 5 writes a SUBSCRIBE issued while it is
+  // connecting at once (Redis allows it while loading), and its reply puts the connection in
+  // subscriber mode before the INFO goes out; ioredis then refuses its own INFO ("Connection in
+  // subscriber mode, only subscriber commands may be used"), rejects every queued SUBSCRIBE with
+  // that error and reconnects, forgetting the channel subscribed in between (ioredis#2037; a
+  // follow failing this way closed sockets with INTERNAL after a Redis restart). A subscriber
+  // needs no ready check: SUBSCRIBE works while Redis loads, and the hub's catch-up reads go
+  // through `cmd`, which keeps its own.
+  const sub = new Redis(url, { retryStrategy, maxRetriesPerRequest: null, enableReadyCheck: false });
   return {
     cmd: defineScripts(cmd),
     sub,
