@@ -107,7 +107,16 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
       // live ones meanwhile (the console would otherwise see the first message only as a preview).
       if (!before && notify) this.fresh.set(conv, []);
       this.convs.set(conv, s);
-      await this.ctx.hub.followConv(conv, this);
+      try {
+        await this.ctx.hub.followConv(conv, this);
+      } catch (e) {
+        // The SUBSCRIBE was refused or dropped (Redis busy, the subscriber reconnecting). This view
+        // stays registered and the hub subscribes the channel again (next follower; after the next
+        // reconnect, with a catch-up read), so carry on: thrown here, the operators were never told
+        // of the conversation and every later entry of it waited in `fresh` for good (chaos, CLIENT
+        // KILL under load: operator views missing entries).
+        this.ctx.log.warn({ err: e, conv }, 'site view follow');
+      }
     }
     if (!notify) return;
     const frame = JSON.stringify({ type: 'conv', conv: s } satisfies ServerToOperator);
