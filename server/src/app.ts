@@ -113,7 +113,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
     async close() {
       if (closed) return;
       closed = true;
-      gateway.drain();
+      await gateway.drain();
       gateway.stop();
       await app.close();
       await conns.close();

@@ -15,6 +15,9 @@ import type { Ctx } from './context';
 import type { OperatorConn } from './operator-socket';
 import { SiteView } from './site-view';
 
+/** How long a draining gateway waits for clients to answer its 1012 close before cutting their sockets. */
+export const DRAIN_TIMEOUT_MS = 2_000;
+
 /** Presence doorbells of one operator arriving within this window (one per site) make one update. */
 const PRESENCE_COALESCE_MS = 50;
 
@@ -61,10 +64,18 @@ export class Gateway {
     }
   }
 
-  /** Stops taking new sockets and asks every client to reconnect elsewhere (1012). */
-  drain(): void {
+  /**
+   * Stops taking new sockets and asks every client to reconnect elsewhere (1012). Resolves
+   * when every socket has closed, or after DRAIN_TIMEOUT_MS, when those whose client has not
+   * answered the close are cut (ws would wait 30 s for each before ending it: a restarted
+   * gateway could not listen again until then; reconnect storm in BENCHMARKS.md).
+   */
+  async drain(): Promise<void> {
     this.draining = true;
     for (const s of this.sockets) s.ws.close(1012, 'SHUTTING_DOWN');
+    const until = Date.now() + DRAIN_TIMEOUT_MS;
+    while (this.sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.sockets) s.ws.terminate();
   }
 
   // ------------------------------------------------------------ operators
