@@ -9,6 +9,7 @@ import {
   HarkError,
   type Identity,
   type ServerToVisitor,
+  CATCHUP_PAGE,
   VISITOR_BURST,
   compareStreamIds,
   VISITOR_MSGS_PER_SEC,
@@ -19,7 +20,7 @@ import {
 import { checkText, parseVisitorToServer } from '@hark/shared/parse';
 import type { WebSocket } from 'ws';
 import { publish } from '../redis/publish';
-import { appendEntry, ensureOpenConv, eventEntry, getMeta, readEntries, readEntriesBefore, visitorConv } from '../store/conversations';
+import { type ConvMeta, appendEntry, ensureOpenConv, eventEntry, getMeta, readEntries, readEntriesBefore, visitorConv } from '../store/conversations';
 import { K } from '../store/keys';
 import { type Site, anyOperatorAvailableShared, getSite, inBusinessHours, publicSiteConfig } from '../store/sites';
 import { type VisitorPatch, getVisitor, updateVisitor } from '../store/visitors';
@@ -178,32 +179,41 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       const sent = this.lastSent.get(conv);
       if (!sent || compareStreamIds(id, sent) > 0) this.lastSent.set(conv, id);
     }
-    const site = await getSite(c.cmd, this.site.id);
-    if (site) this.site = site;
+    // Reads that do not depend on each other go out together (one pipelined round trip on the
+    // command connection, in order): a reconnect storm is thousands of these at once.
     const patch: VisitorPatch = { ua: this.ua };
     if (f.page) patch.page = f.page;
     if (f.locale) patch.locale = f.locale;
     if (f.tz) patch.tz = f.tz;
     if (f.attrs) patch.attrs = f.attrs;
-    await updateVisitor(c.cmd, this.visitorId, patch);
-    if (f.user) await this.identify(f.user).catch((e) => this.fail(e));
-
-    const v = await getVisitor(c.cmd, this.visitorId);
-    const want = new Set(Object.keys(f.lastIds));
-    if (v?.conv) want.add(v.conv);
-    else {
-      const latest = await c.cmd.zrange(K.visitorConvs(this.visitorId), -1, -1);
-      if (latest[0]) want.add(latest[0]);
+    const claimed = Object.keys(f.lastIds);
+    const [site, , v0, metas] = await Promise.all([
+      getSite(c.cmd, this.site.id),
+      updateVisitor(c.cmd, this.visitorId, patch),
+      f.user ? null : getVisitor(c.cmd, this.visitorId),
+      Promise.all(claimed.map((id) => getMeta(c.cmd, id))),
+    ]);
+    if (site) this.site = site;
+    let v = v0;
+    if (f.user) {
+      await this.identify(f.user).catch((e) => this.fail(e));
+      v = await getVisitor(c.cmd, this.visitorId);
     }
-    const convs: VisitorConv[] = [];
-    for (const id of want) {
-      const m = await getMeta(c.cmd, id);
-      if (!m || m.visitor !== this.visitorId) continue;
-      await this.follow(id);
-      convs.push(await visitorConv(c.cmd, m));
-    }
+    const byId = new Map<string, ConvMeta | null>(claimed.map((id, i) => [id, metas[i] ?? null]));
+    let extra = v?.conv;
+    if (!extra) extra = (await c.cmd.zrange(K.visitorConvs(this.visitorId), -1, -1))[0];
+    if (extra && !byId.has(extra)) byId.set(extra, await getMeta(c.cmd, extra));
+    const mine = [...byId.values()].filter((m): m is ConvMeta => !!m && m.visitor === this.visitorId);
     const inHours = inBusinessHours(this.site.hours);
-    const available = inHours && (await anyOperatorAvailableShared(c.cmd, this.site.id));
+    const [convs, available] = await Promise.all([
+      Promise.all(
+        mine.map(async (m) => {
+          await this.follow(m.id);
+          return visitorConv(c.cmd, m);
+        }),
+      ),
+      inHours ? anyOperatorAvailableShared(c.cmd, this.site.id) : false,
+    ]);
     const welcome: ServerToVisitor = { type: 'welcome', visitorId: this.visitorId, site: publicSiteConfig(this.site, available, inHours), convs };
     if (v?.name) welcome.name = v.name;
     if (v?.email) welcome.email = v.email;
@@ -212,13 +222,14 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       this.watchingAvailability = true;
       this.ctx.queues.watchAvailability(this.site.id, this, { available, inHours });
     }
-    for (const vc of convs) {
-      await this.catchUp(vc.id, f.lastIds[vc.id] ?? '');
+    for (const [i, vc] of convs.entries()) {
+      await this.catchUp(vc.id, f.lastIds[vc.id] ?? '', mine[i]?.opSeen ?? null);
       this.trackQueue(vc);
     }
   }
 
-  private async catchUp(conv: string, after: string): Promise<void> {
+  /** Sends the entries after `after`; then the operator's read mark (`seen`: known already, or undefined to read it). */
+  private async catchUp(conv: string, after: string, seen?: string | null): Promise<void> {
     let cursor = after;
     for (;;) {
       const entries = await readEntries(this.ctx.c.cmd, conv, cursor);
@@ -229,11 +240,12 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
         this.writeEntry(conv, e.id, visitorFrame(e));
       }
       const last = entries.at(-1);
-      if (!last) break;
+      // A short page is the end (saves a round trip that would read nothing).
+      if (!last || entries.length < CATCHUP_PAGE) break;
       cursor = last.id;
     }
-    const seen = await this.ctx.c.cmd.hget(K.conv(conv), 'opSeen');
-    if (seen) this.send({ type: 'seen', conv, id: seen } satisfies ServerToVisitor);
+    const opSeen = seen === undefined ? await this.ctx.c.cmd.hget(K.conv(conv), 'opSeen') : seen;
+    if (opSeen) this.send({ type: 'seen', conv, id: opSeen } satisfies ServerToVisitor);
   }
 
   private async follow(conv: string): Promise<void> {
