@@ -31,6 +31,9 @@ import type { ChannelListener, ConvListener } from './hub';
 import type { AvailabilityListener, QueueListener } from './queue-watch';
 import { verifyIdentity } from './identity';
 
+/** A hello this soon after the upgrade uses the site the upgrade read. */
+const SITE_FRESH_MS = 2_000;
+
 const visitorFrames = new WeakMap<Entry, string | null>();
 
 /** One serialisation of an entry's visitor view, shared by every visitor socket on this gateway. */
@@ -51,6 +54,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   private readonly visitorListener: ChannelListener;
   private watchingQueue = false;
   private watchingAvailability = false;
+  /** When `site` was read (the upgrade's read; 0 once a hello used it). */
+  private siteReadAt = Date.now();
   /** The open conversation this socket last wrote into (see openConv). */
   private openId: string | null = null;
 
@@ -187,13 +192,16 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     if (f.tz) patch.tz = f.tz;
     if (f.attrs) patch.attrs = f.attrs;
     const claimed = Object.keys(f.lastIds);
+    // The upgrade read the site a moment ago; a later hello on the same socket reads it again.
+    const fresh = Date.now() - this.siteReadAt < SITE_FRESH_MS;
     const [site, , v0, metas] = await Promise.all([
-      getSite(c.cmd, this.site.id),
+      fresh ? null : getSite(c.cmd, this.site.id),
       updateVisitor(c.cmd, this.visitorId, patch),
       f.user ? null : getVisitor(c.cmd, this.visitorId),
       Promise.all(claimed.map((id) => getMeta(c.cmd, id))),
     ]);
     if (site) this.site = site;
+    this.siteReadAt = 0;
     let v = v0;
     if (f.user) {
       await this.identify(f.user).catch((e) => this.fail(e));
