@@ -48,6 +48,16 @@ function releaseUpgrade(ws: WebSocket, req: FastifyRequest, onError: (this: WebS
 export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPerIp = MAX_CONNECTIONS_PER_IP): void {
   const perIp = new Map<string, number>();
   const siteBuckets = new Map<string, Bucket>();
+  // One Site object per site (and version) for every socket of it: a visitor socket keeps the site its
+  // upgrade read for life, and each read is its own copy (~0.5 KB per visitor). Sites are never mutated.
+  const sharedSites = new Map<string, { json: string; site: Site }>();
+  const shareSite = (site: Site): Site => {
+    const json = JSON.stringify(site);
+    const had = sharedSites.get(site.id);
+    if (had?.json === json) return had.site;
+    sharedSites.set(site.id, { json, site });
+    return site;
+  };
   // What @fastify/websocket's default error handler does, without holding the request.
   const onSocketError = function (this: WebSocket, err: Error) {
     app.log.error(err);
@@ -94,7 +104,7 @@ export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPer
         if (!VISITOR_TOKEN_RE.test(q.token)) return refuse(reply, 'VISITOR_TOKEN_INVALID');
         const visitor = await visitorForToken(ctx.c.cmd, site.id, q.token, q.new === '1');
         if (!visitor) return refuse(reply, 'VISITOR_TOKEN_INVALID');
-        req.harkSite = site;
+        req.harkSite = shareSite(site);
         req.harkVisitor = visitor;
       },
     },
