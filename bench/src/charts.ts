@@ -117,11 +117,11 @@ for (const name of ['chat', 'chat-cluster']) {
   for (const r of run.steps) if (r.lost === 0 && Math.max(r.v2o.p99, r.o2v.p99) < 50) best.set(r.system, Math.max(best.get(r.system) ?? 0, r.rate));
   md.push('', `Highest rate with p99 < 50 ms: ${[...group(run.steps).keys()].map((k) => `${k} ${best.has(k) ? n(best.get(k)) : 'none measured'}`).join(', ')}.`, '');
 }
-const idleRun = load<{ machine: { loadAvgAtStart?: number[] }; points: (Point & { rssPerSocketKiB: number; heapPerSocketKiB: number; cpuAtRestPct: number; connectPerSec: number })[] }>('idle');
+const idleRun = load<{ machine: { loadAvgAtStart?: number[] }; points: (Point & { rssPerSocketKiB: number; heapPerSocketKiB: number; heapTotalPerSocketKiB?: number; cpuAtRestPct: number; connectPerSec: number })[] }>('idle');
 if (idleRun) {
   md.push(`#### idle.json (load average at start ${idleRun.machine.loadAvgAtStart?.join(' / ') ?? '?'})`, '');
-  md.push('| system | sockets | RSS | heap | RSS per socket | heap per socket | CPU at rest | connects/s |', '|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const p of idleRun.points) md.push(`| ${p.system} | ${n(p.sockets)} | ${n(p.rssMiB)} MiB | ${n(p.heapMiB)} MiB | ${n(p.rssPerSocketKiB)} KiB | ${n(p.heapPerSocketKiB)} KiB | ${n(p.cpuAtRestPct)} % | ${n(p.connectPerSec)} |`);
+  md.push('| system | sockets | RSS | heap | RSS per socket | heap per socket (used / reserved) | CPU at rest | connects/s |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const p of idleRun.points) md.push(`| ${p.system} | ${n(p.sockets)} | ${n(p.rssMiB)} MiB | ${n(p.heapMiB)} MiB | ${n(p.rssPerSocketKiB)} KiB | ${n(p.heapPerSocketKiB)} / ${p.heapTotalPerSocketKiB === undefined ? '?' : n(p.heapTotalPerSocketKiB)} KiB | ${n(p.cpuAtRestPct)} % | ${n(p.connectPerSec)} |`);
   md.push('');
 }
 for (const name of ['reconnect', 'storage', 'storm']) {

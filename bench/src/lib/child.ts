@@ -14,6 +14,8 @@ const gc = runInNewContext('gc') as () => void;
 export interface ChildStats {
   rss: number;
   heapUsed: number;
+  /** Heap reserved by V8, used or not (RSS beyond heapUsed is mostly this and native memory). */
+  heapTotal: number;
   external: number;
   /** CPU time used so far, user + system, in ms. */
   cpuMs: number;
@@ -24,7 +26,7 @@ export function childStats(): ChildStats {
   gc();
   const m = process.memoryUsage();
   const c = process.cpuUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, cpuMs: (c.user + c.system) / 1000 };
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, cpuMs: (c.user + c.system) / 1000 };
 }
 
 let session: Session | null = null;
@@ -42,7 +44,16 @@ function profiler(method: string): Promise<unknown> {
 export function serveChild(port: number, stop: () => Promise<void>): void {
   process.send?.({ type: 'ready', port });
   process.on('message', (m: { type: string }) => {
-    if (m.type === 'stats') process.send?.({ type: 'stats', stats: childStats() });
+    if (m.type === 'stats') {
+      // RSS read straight after gc() still holds the pages V8 is about to give back (it varied by
+      // ±10–20 KiB per idle socket between runs of the same code): collect, wait, collect again.
+      const settle = (m as { settleMs?: number }).settleMs ?? 0;
+      if (!settle) process.send?.({ type: 'stats', stats: childStats() });
+      else {
+        gc();
+        setTimeout(() => process.send?.({ type: 'stats', stats: childStats() }), settle);
+      }
+    }
     else if (m.type === 'cpu') {
       const c = process.cpuUsage();
       process.send?.({ type: 'cpu', cpuMs: (c.user + c.system) / 1000 });

@@ -16,7 +16,8 @@ export interface Server {
   port: number;
   pid: number;
   child: ChildProcess;
-  stats(): Promise<ChildStats>;
+  /** Memory and CPU of the child; `settleMs`: wait that long after a GC before reading RSS. */
+  stats(settleMs?: number): Promise<ChildStats>;
   cpuMs(): Promise<number>;
   /** Starts a CPU profile in the server; `profStop` writes it to `file`. */
   profStart(): Promise<void>;
@@ -59,7 +60,7 @@ export async function startServer(name: string, file: string, env: Record<string
     port,
     pid: child.pid as number,
     child,
-    stats: async () => (await ask<{ stats: ChildStats }>(child, 'stats', 'stats')).stats,
+    stats: async (settleMs = 0) => (await ask<{ stats: ChildStats }>(child, 'stats', 'stats', { settleMs })).stats,
     cpuMs: async () => (await ask<{ cpuMs: number }>(child, 'cpu', 'cpu')).cpuMs,
     profStart: async () => void (await ask(child, 'prof-start', 'prof-started')),
     profStop: async (file) => void (await ask(child, 'prof-stop', 'prof-stopped', { file })),

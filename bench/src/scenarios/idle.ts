@@ -15,12 +15,16 @@ export interface IdlePoint {
   rssMiB: number;
   heapMiB: number;
   rssPerSocketKiB: number;
+  /** Heap V8 reserved per socket (used or not): RSS beyond heapUsed is mostly this and native memory. */
+  heapTotalPerSocketKiB: number;
   heapPerSocketKiB: number;
   /** Share of one core used while nobody says anything, %. */
   cpuAtRestPct: number;
   connectPerSec: number;
 }
 
+/** RSS is read this long after a GC, once V8 has given freed pages back. */
+const SETTLE_MS = 3_000;
 const REST_MS = 5_000;
 /** Peers' operators list their conversations in the URL; keep it far under ws's 16 KB header limit. */
 const PEER_CONVS_PER_OP = 200;
@@ -35,7 +39,7 @@ export async function idle(o: { systems: string[]; steps: number[]; redisUrl: st
     const fleets: Fleet[] = [];
     try {
       await sleep(500);
-      const base = await srv.stats();
+      const base = await srv.stats(SETTLE_MS);
       let have = 0;
       for (const n of o.steps) {
         const add = n - have;
@@ -54,7 +58,7 @@ export async function idle(o: { systems: string[]; steps: number[]; redisUrl: st
         const c0 = await srv.cpuMs();
         await sleep(REST_MS);
         const c1 = await srv.cpuMs();
-        const s = await srv.stats();
+        const s = await srv.stats(SETTLE_MS);
         const p: IdlePoint = {
           system,
           sockets: n,
@@ -62,6 +66,7 @@ export async function idle(o: { systems: string[]; steps: number[]; redisUrl: st
           heapMiB: Math.round((s.heapUsed / 2 ** 20) * 10) / 10,
           rssPerSocketKiB: Math.round(((s.rss - base.rss) / n / 1024) * 10) / 10,
           heapPerSocketKiB: Math.round(((s.heapUsed - base.heapUsed) / n / 1024) * 10) / 10,
+          heapTotalPerSocketKiB: Math.round(((s.heapTotal - base.heapTotal) / n / 1024) * 10) / 10,
           cpuAtRestPct: Math.round(((c1 - c0) / REST_MS) * 1000) / 10,
           connectPerSec,
         };

@@ -53,7 +53,11 @@ export async function getMeta(r: ScriptedRedis, conv: string): Promise<ConvMeta 
   m.firstResponseAt = optNum(h.firstResponseAt);
   m.resolvedAt = optNum(h.resolvedAt);
   m.waitingSince = optNum(h.waitingSince);
-  if (h.lastId && h.last) m.last = { ...json<Omit<Entry, 'id'>>(h.last, { conv, at: 0, kind: 'msg' }), id: h.lastId };
+  if (h.lastId && h.last) {
+    const last = json<Entry>(h.last, { id: '', conv, at: 0, kind: 'msg' });
+    last.id = h.lastId;
+    m.last = last;
+  }
   if (h.lastId) m.lastId = h.lastId;
   if (h.rating === 'good' || h.rating === 'bad') m.rating = h.rating;
   if (h.ratingComment) m.ratingComment = h.ratingComment;
@@ -86,8 +90,11 @@ export async function ensureOpenConv(r: ScriptedRedis, site: string, visitor: st
 export function decodeEntry(conv: string, id: string, fields: string[]): Entry | null {
   const i = fields.indexOf('d');
   if (i < 0) return null;
-  const body = json<Omit<Entry, 'id'> | null>(fields[i + 1], null);
-  return body ? { ...body, conv, id } : null;
+  const body = json<Entry | null>(fields[i + 1], null);
+  if (!body) return null;
+  body.conv = conv;
+  body.id = id;
+  return body;
 }
 
 /** A compacted conversation's older entries, [id, entry json] in stream order ([] when it was never compacted). */
