@@ -47,8 +47,23 @@ function sweepHeld(): void {
   }
 }
 
+const CONN = Symbol('hark.conn');
+type Tagged = WebSocket & { [CONN]?: Conn };
+const RESOLVED = Promise.resolve();
+function noop(): void {}
+function onWsMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  (this as Tagged)[CONN]?.frame(data, isBinary);
+}
+function onWsPong(this: WebSocket): void {
+  const c = (this as Tagged)[CONN];
+  if (c) c.alive = true;
+}
+function onWsClose(this: WebSocket): void {
+  (this as Tagged)[CONN]?.socketClosed();
+}
+
 export abstract class Conn<F extends { type: string } = { type: string }> {
-  private chain: Promise<void> = Promise.resolve();
+  private chain: Promise<void> | null = null;
   private readonly frames = new Bucket(FRAMES_PER_SEC, FRAMES_BURST);
   /** Last stream id sent to this socket per conversation. */
   protected readonly lastSent = new Map<string, string>();
@@ -66,23 +81,40 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
     protected readonly metrics: Metrics,
     readonly kind: 'visitor' | 'operator',
   ) {
-    ws.on('message', (data, isBinary) => {
-      if (this.closed) return;
-      if (!this.frames.take()) {
-        this.fail(new HarkError('RATE_LIMITED', 'Too many frames; slow down.'));
-        return;
-      }
-      const raw = isBinary ? '' : (data as Buffer).toString('utf8');
-      this.chain = this.chain.then(() => this.handleRaw(raw)).catch((e) => this.fail(e));
-    });
-    ws.on('pong', () => {
-      this.alive = true;
-    });
-    ws.on('close', () => {
-      this.closed = true;
-      this.ended();
-    });
-    ws.on('error', () => {});
+    // Shared listener functions that find this Conn on the socket, not four closures per socket.
+    (ws as Tagged)[CONN] = this;
+    ws.on('message', onWsMessage);
+    ws.on('pong', onWsPong);
+    ws.on('close', onWsClose);
+    ws.on('error', noop);
+  }
+
+  /** The gateway's set of live sockets, which this one leaves when it closes. */
+  registry: Set<Conn> | null = null;
+
+  /** One inbound frame: rate-limited, then processed strictly after the ones before it. */
+  frame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    if (this.closed) return;
+    if (!this.frames.take()) {
+      this.fail(new HarkError('RATE_LIMITED', 'Too many frames; slow down.'));
+      return;
+    }
+    const raw = isBinary ? '' : (data as Buffer).toString('utf8');
+    // The chain is dropped once it is idle (a settled promise kept per idle socket costs memory).
+    const p: Promise<void> = (this.chain ?? RESOLVED)
+      .then(() => this.handleRaw(raw))
+      .catch((e) => this.fail(e))
+      .then(() => {
+        if (this.chain === p) this.chain = null;
+      });
+    this.chain = p;
+  }
+
+  /** The socket closed (ws 'close'). */
+  socketClosed(): void {
+    this.closed = true;
+    this.ended();
+    this.registry?.delete(this);
   }
 
   /** Narrows one inbound frame (throws a HarkError with the code to answer). */

@@ -47,9 +47,10 @@ export class Gateway {
   }
 
   track(conn: Conn): void {
+    if (conn.closed) return;
     this.sockets.add(conn);
-    // ws emits 'close' once; `on` spares the once-wrapper (a bound function and its state) per socket.
-    conn.ws.on('close', () => this.sockets.delete(conn));
+    // The Conn leaves the set from its own close handling: no listener (closure) per socket.
+    conn.registry = this.sockets;
   }
 
   /** Ping every socket; one that did not answer the last ping is gone (ws README heartbeat). */

@@ -38,6 +38,7 @@ const CATCHUP_RETRY_CAP_MS = 2_000;
  * channel, and after every reconnect of the subscriber the hub subscribes all of its channels.
  */
 type Sub = { count: number; ready: Promise<void>; failed: boolean };
+const SUBSCRIBED = Promise.resolve();
 /** Channels per SUBSCRIBE when the hub resubscribes everything after a reconnect. */
 const RESUBSCRIBE_BATCH = 500;
 
@@ -140,9 +141,15 @@ export class Hub {
       e.failed = false;
     }
     // Registered before any caller's handler, so the flag is set by the time a caller sees the rejection.
-    ready.catch(() => {
-      for (const e of entries) if (e.ready === ready) e.failed = true;
-    });
+    ready.then(
+      () => {
+        // A settled promise per channel is memory per idle visitor: every live one is the same.
+        for (const e of entries) if (e.ready === ready) e.ready = SUBSCRIBED;
+      },
+      () => {
+        for (const e of entries) if (e.ready === ready) e.failed = true;
+      },
+    );
     return ready;
   }
 
