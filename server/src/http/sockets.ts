@@ -15,6 +15,7 @@ import type { Gateway } from '../realtime/gateway';
 import { OperatorConn } from '../realtime/operator-socket';
 import { VisitorConn } from '../realtime/visitor-socket';
 import { type Site, getSite } from '../store/sites';
+import { intern } from '../store/util';
 import { visitorForToken } from '../store/visitors';
 import { requireOperator } from './auth';
 import { originAllowed, ownOrigin } from './origin';
@@ -117,7 +118,7 @@ export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPer
       }
       releaseUpgrade(socket, req, onSocketError);
       countIp(req, socket);
-      const conn = new VisitorConn(ctx, socket, site, req.harkVisitor as string, String(req.headers['user-agent'] ?? ''), bucket);
+      const conn = new VisitorConn(ctx, socket, site, req.harkVisitor as string, intern(String(req.headers['user-agent'] ?? '')), bucket);
       gw.track(conn);
     },
   );

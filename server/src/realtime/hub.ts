@@ -37,6 +37,36 @@ const CATCHUP_RETRY_CAP_MS = 2_000;
  * hub does not rely on it: a failed subscription is issued again by the next subscribe of the
  * channel, and after every reconnect of the subscriber the hub subscribes all of its channels.
  */
+type One<L> = L | Set<L>;
+
+/** Adds `l` under `k`; false when it was there already. */
+function addTo<L extends object>(m: Map<string, One<L>>, k: string, l: L): boolean {
+  const cur = m.get(k);
+  if (cur === undefined) m.set(k, l);
+  else if (cur instanceof Set) {
+    if (cur.has(l)) return false;
+    cur.add(l);
+  } else if (cur === l) return false;
+  else m.set(k, new Set([cur, l]));
+  return true;
+}
+
+/** Removes `l` from under `k` (the key goes with the last one); false when it was not there. */
+function removeFrom<L extends object>(m: Map<string, One<L>>, k: string, l: L): boolean {
+  const cur = m.get(k);
+  if (cur === l) m.delete(k);
+  else if (cur instanceof Set && cur.delete(l)) {
+    if (cur.size === 1) m.set(k, cur.values().next().value as L);
+  } else return false;
+  return true;
+}
+
+const NONE: readonly never[] = [];
+/** The listeners under a key, as a snapshot a callback may change the map under. */
+function each<L extends object>(v: One<L> | undefined): readonly L[] {
+  return v === undefined ? NONE : v instanceof Set ? [...v] : [v];
+}
+
 type Sub = { count: number; ready: Promise<void>; failed: boolean };
 const SUBSCRIBED = Promise.resolve();
 /** Channels per SUBSCRIBE when the hub resubscribes everything after a reconnect. */
@@ -44,8 +74,9 @@ const RESUBSCRIBE_BATCH = 500;
 
 export class Hub {
   private readonly subs = new Map<string, Sub>();
-  private readonly convListeners = new Map<string, Set<ConvListener>>();
-  private readonly channelListeners = new Map<string, Set<ChannelListener>>();
+  /** Listeners per conversation / channel: the listener itself while there is one (most have one), a Set beyond. */
+  private readonly convListeners = new Map<string, One<ConvListener>>();
+  private readonly channelListeners = new Map<string, One<ChannelListener>>();
   /** Last stream id dispatched per conversation. */
   private readonly lastId = new Map<string, string>();
   private catchingUp = false;
@@ -171,13 +202,7 @@ export class Hub {
 
   /** Starts delivering a conversation's entries and signals to `l`. Resolves once the subscription is live. */
   async followConv(conv: string, l: ConvListener): Promise<void> {
-    let set = this.convListeners.get(conv);
-    if (!set) {
-      set = new Set();
-      this.convListeners.set(conv, set);
-    }
-    if (set.has(l)) return;
-    set.add(l);
+    if (!addTo(this.convListeners, conv, l)) return;
     // The stream's tail is read alongside the SUBSCRIBE, not after it (one round trip instead of
     // two): an entry published before the subscription is live is not delivered here either way,
     // and every follower reads its own catch-up from the stream once this resolves.
@@ -194,30 +219,18 @@ export class Hub {
   }
 
   unfollowConv(conv: string, l: ConvListener): void {
-    const set = this.convListeners.get(conv);
-    if (!set?.delete(l)) return;
-    if (set.size === 0) {
-      this.convListeners.delete(conv);
-      this.lastId.delete(conv);
-    }
+    if (!removeFrom(this.convListeners, conv, l)) return;
+    if (!this.convListeners.has(conv)) this.lastId.delete(conv);
     this.unsubscribe(K.convChannel(conv));
   }
 
   async listen(channel: string, l: ChannelListener): Promise<void> {
-    let set = this.channelListeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.channelListeners.set(channel, set);
-    }
-    if (set.has(l)) return;
-    set.add(l);
+    if (!addTo(this.channelListeners, channel, l)) return;
     await this.subscribe(channel);
   }
 
   unlisten(channel: string, l: ChannelListener): void {
-    const set = this.channelListeners.get(channel);
-    if (!set?.delete(l)) return;
-    if (set.size === 0) this.channelListeners.delete(channel);
+    if (!removeFrom(this.channelListeners, channel, l)) return;
     this.unsubscribe(channel);
   }
 
@@ -243,17 +256,15 @@ export class Hub {
         this.deliver(conv, msg.slice(1, sp), msg.slice(sp + 1));
         return;
       }
-      const set = this.convListeners.get(conv);
-      if (set) for (const l of [...set]) l.onConvSignal(conv, kind ?? '', msg.slice(1));
+      for (const l of each(this.convListeners.get(conv))) l.onConvSignal(conv, kind ?? '', msg.slice(1));
       return;
     }
-    const set = this.channelListeners.get(ch);
-    if (set) for (const l of [...set]) l.onSignal(msg);
+    for (const l of each(this.channelListeners.get(ch))) l.onSignal(msg);
   }
 
   private deliver(conv: string, id: string, json: string): void {
-    const set = this.convListeners.get(conv);
-    if (!set) return;
+    const to = this.convListeners.get(conv);
+    if (!to) return;
     const last = this.lastId.get(conv);
     if (last && compareStreamIds(id, last) <= 0) return;
     this.lastId.set(conv, id);
@@ -268,7 +279,7 @@ export class Hub {
       return;
     }
     this.onDeliver(entry.at);
-    for (const l of [...set]) l.onEntry(entry);
+    for (const l of each(to)) l.onEntry(entry);
   }
 
   /** Closes every gap left while the subscriber was away, then dispatches what arrived meanwhile. */
@@ -297,7 +308,7 @@ export class Hub {
         this.catchingUp = false;
         this.catchUpRunning = null;
         for (const [ch, msg] of buf) this.dispatch(ch, msg);
-        for (const set of this.channelListeners.values()) for (const l of [...set]) l.onResync?.();
+        for (const one of [...this.channelListeners.values()]) for (const l of each(one)) l.onResync?.();
       }
     })();
     return this.catchUpRunning;

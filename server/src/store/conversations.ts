@@ -4,7 +4,7 @@ import { type Connections, REPLICA_WAIT_MS } from '../redis/client';
 import { K } from './keys';
 import type { ScriptedRedis } from './scripts';
 import { getVisitor, visitorInfo } from './visitors';
-import { json, num, optNum } from './util';
+import { intern, json, num, optNum } from './util';
 
 export type ConvState = 'new' | 'queued' | 'open' | 'resolved';
 
@@ -38,16 +38,16 @@ export async function getMeta(r: ScriptedRedis, conv: string): Promise<ConvMeta 
   if (!h.site || !h.visitor) return null;
   const m: ConvMeta = {
     id: conv,
-    site: h.site,
+    site: intern(h.site),
     visitor: h.visitor,
-    status: (h.status as ConvState) ?? 'new',
+    status: (intern(h.status) as ConvState) ?? 'new',
     createdAt: num(h.createdAt),
     joined: json(h.joined, []),
   };
-  if (h.op) m.op = h.op;
-  if (h.opName) m.opName = h.opName;
-  if (h.opAvatar) m.opAvatar = h.opAvatar;
-  if (h.team) m.team = h.team;
+  if (h.op) m.op = intern(h.op);
+  if (h.opName) m.opName = intern(h.opName);
+  if (h.opAvatar) m.opAvatar = intern(h.opAvatar);
+  if (h.team) m.team = intern(h.team);
   m.queuedAt = optNum(h.queuedAt);
   m.assignedAt = optNum(h.assignedAt);
   m.firstResponseAt = optNum(h.firstResponseAt);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Attrs, type PageInfo, type VisitorInfo, randomId } from '@hark/shared';
 import { K } from './keys';
 import type { ScriptedRedis } from './scripts';
-import { bool, json } from './util';
+import { bool, intern, json } from './util';
 
 export interface VisitorRecord extends VisitorInfo {
   site: string;
@@ -51,9 +51,9 @@ export async function getVisitor(r: ScriptedRedis, id: string): Promise<VisitorR
   if (h.email) v.email = h.email;
   if (h.userId) v.userId = h.userId;
   if (h.page) v.page = json<PageInfo | undefined>(h.page, undefined);
-  if (h.ua) v.ua = h.ua;
-  if (h.locale) v.locale = h.locale;
-  if (h.tz) v.tz = h.tz;
+  if (h.ua) v.ua = intern(h.ua);
+  if (h.locale) v.locale = intern(h.locale);
+  if (h.tz) v.tz = intern(h.tz);
   if (h.conv) v.conv = h.conv;
   return v;
 }
