@@ -11,6 +11,7 @@
  * - what a receiver holds at the end is exactly the stream (the visitor-visible part of it for visitors).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Entry, type ServerToOperator, type ServerToVisitor, compareStreamIds, randomId, toVisitorEntry } from '@hark/shared';
 import type { Redis } from 'ioredis';
@@ -374,11 +375,15 @@ export class SimOperator extends SimClient<ServerToOperator> {
       this.id = f.me.id;
       if (f.me.status !== 'online') this.raw({ type: 'status', status: 'online' });
       const resumed = this.view.lastIds(this.mine);
+      // The welcome lists the chats that are this operator's now (the console's "mine" is rebuilt from it):
+      // one given to someone else while this one was away is dropped, not answered into.
+      const listed = new Set(f.convs.filter((c) => c.status === 'open' && c.operator?.id === this.id).map((c) => c.id));
+      for (const conv of this.mine) if (!listed.has(conv)) this.mine.delete(conv);
       for (const c of f.convs) if (c.status === 'open' && c.operator?.id === this.id) this.claim(c.id, c.id in resumed);
     } else if (f.type === 'conv') {
       if (f.conv.status === 'open' && f.conv.operator?.id === this.id) {
         if (!this.mine.has(f.conv.id)) this.claim(f.conv.id, false);
-      } else if (f.conv.status === 'resolved') this.mine.delete(f.conv.id);
+      } else this.mine.delete(f.conv.id); // resolved, back in the queue, or given to someone else
     } else if (f.type === 'history') {
       this.fetched.add(f.conv);
       for (const e of f.entries) this.view.hold(e.conv, e.id);
@@ -523,6 +528,17 @@ export async function verify(r: ScriptedRedis | Redis, visitors: SimVisitor[], t
   }
   for (const o of operators) {
     for (const conv of o.mine) {
+      // A chat given to another operator of the fleet meanwhile (the sweeper requeued it when this
+      // one's presence lapsed) is that operator's to hold now, and it must: checked there instead.
+      const now = await (r as ScriptedRedis).hget(`{conv:${conv}}:meta`, 'op');
+      const heir = now && now !== o.id ? operators.find((x) => x.id === now) : undefined;
+      if (heir) {
+        if (!heir.mine.has(conv)) {
+          rep.viewMismatches++;
+          problem(`operator ${heir.id} was given ${conv} (from ${o.id}) but does not hold it`);
+        }
+        continue;
+      }
       const want = (await stream(conv)).map((e) => e.id);
       const got = o.view.sorted(conv);
       if (want.join() !== got.join()) {
@@ -530,6 +546,21 @@ export async function verify(r: ScriptedRedis | Redis, visitors: SimVisitor[], t
         const missing = (await stream(conv)).filter((e) => !got.includes(e.id)).map((e) => `${e.id}:${e.kind}/${e.event ?? e.from}`);
         const assignee = await (r as ScriptedRedis).hget(`{conv:${conv}}:meta`, 'op');
         problem(`operator ${o.id} view of ${conv} (assignee ${assignee}): ${got.length} held, ${want.length} in stream; missing ${missing.join(',')}; connects ${o.connects}`);
+      }
+    }
+  }
+  // 4. Every open chat of these visitors assigned to one of these operators is held by that operator.
+  const byId = new Map(operators.map((o) => [o.id, o]));
+  const seen = new Set<string>();
+  for (const v of [...visitors, ...tabs]) {
+    for (const conv of v.convs) {
+      if (seen.has(conv)) continue;
+      seen.add(conv);
+      const [status, op] = await (r as ScriptedRedis).hmget(`{conv:${conv}}:meta`, 'status', 'op');
+      const o = op ? byId.get(op) : undefined;
+      if (status === 'open' && o && !o.mine.has(conv)) {
+        rep.viewMismatches++;
+        problem(`operator ${o.id} is assigned ${conv} but does not hold it; connects ${o.connects}`);
       }
     }
   }
@@ -586,7 +617,11 @@ export async function spawnGateway(redisUrl: string, port = 0): Promise<GatewayP
       rej(new Error(`gateway exited with ${code}: ${out}`));
     });
   });
-  child.stdout?.resume();
+  // HARK_CHAOS_LOG=1: the gateway logs (pino, level warn, on its stdout) go to chaos/logs/, one file per process.
+  if (process.env.HARK_CHAOS_LOG === '1') {
+    mkdirSync(resolve(here, 'logs'), { recursive: true });
+    child.stdout?.pipe(createWriteStream(resolve(here, 'logs', `gateway-${new Date().toISOString().replace(/[:.]/g, '-')}-${child.pid}.log`)));
+  } else child.stdout?.resume();
   return {
     port: got,
     target: { base: `http://127.0.0.1:${got}`, wsBase: `ws://127.0.0.1:${got}` },

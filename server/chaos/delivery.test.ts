@@ -2,13 +2,17 @@
  * Delivery under gateway faults, checked by the accounting checker: 200 visitors
  * (20 of them with a second tab) and 5 operators on two gateway processes.
  */
+import { OFFLINE_GRACE_MS, PRESENCE_TTL_MS, compareStreamIds } from '@hark/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { K } from '../src/store/keys';
 import { sleep } from '../test/harness';
 import { SimVisitor, isClean, settle, spawnGateway } from './accounting';
 import { type Fleet, cohort, endScenario, startFleet, traffic, waitFor } from './fleet';
-import { record } from './report';
+import { note, record } from './report';
 
 const VISITORS = 200;
+/** "Offline for minutes": long enough for every time-based path of the gateways to run meanwhile (presence renewals and sweeps every 5 s, an operator's lease lapsing and the 30 s offline grace, heartbeats every 25 s). */
+const OFFLINE_FOR_MS = 120_000;
 let f: Fleet;
 
 beforeAll(async () => {
@@ -97,18 +101,64 @@ describe('delivery under gateway faults', () => {
     await endScenario(f, c);
   });
 
-  it('a visitor offline typing five messages, then reloading: five messages, once each, in order', async () => {
+  it('a visitor offline for minutes typing five messages, then reloading: five messages, once each, in order', async () => {
     const t0 = Date.now();
-    const c = await cohort(f, 20, 1000);
-    await traffic(f, c, 2000);
-    await settle(f.r, c.visitors, [], f.ops);
-    const reloaded: SimVisitor[] = [];
+    // The rest of the fleet: 100 visitors (10 with a second tab) who keep chatting while the 20 below are away.
+    const rest = await cohort(f, 100);
+    // 20 visitors, 5 of them with a second tab that stays open throughout.
+    const c = await cohort(f, 20, 4);
+    const all = { visitors: [...rest.visitors, ...c.visitors], tabs: [...rest.tabs, ...c.tabs], stop() {} };
+    await traffic(f, all, 2000);
+    const before = await settle(f.r, all.visitors, all.tabs, f.ops);
+    expect(before.problems).toEqual([]);
+    // 1. They go offline (the socket dies, the page stays) and write five messages each into the outbox.
+    const offline = new Map<SimVisitor, string[]>();
     for (const v of c.visitors) {
       v.stop();
-      for (let i = 1; i <= 5; i++) v.say(`offline message ${i}`);
+      offline.set(v, [1, 2, 3, 4, 5].map((i) => v.say(`offline message ${i}`)));
     }
-    await sleep(3000);
-    // 1. The page reloads: a new client with the same token and the outbox it kept (same cids), no entries cached.
+    // 2. Minutes pass with the rest of the fleet chatting; the operators keep answering in every chat of
+    // theirs, these included. Meanwhile one operator closes the console until the sweeper has set them
+    // offline (lease lapsed, grace over) and given their chats to the others, then comes back.
+    const away = f.ops[4];
+    if (!away) throw new Error('no fifth operator');
+    let lapsedAfter = 0;
+    let handedOver = 0;
+    let released = 0;
+    await traffic(f, rest, OFFLINE_FOR_MS, {
+      visitorEveryMs: 5000,
+      during: async () => {
+        await sleep(5000);
+        // The gateways let go of the visitors with no tab left open: their visitor channels are unsubscribed everywhere.
+        const tabbed = new Set(c.tabs.map((t) => t.token));
+        for (const v of c.visitors) {
+          if (tabbed.has(v.token)) continue;
+          for (const conv of v.convs) {
+            const vid = await f.r.hget(K.conv(conv), 'visitor');
+            if (vid && Number(((await f.r.call('PUBSUB', 'NUMSUB', K.visitorChannel(vid))) as [string, number])[1]) === 0) released++;
+          }
+        }
+        const had = [...away.mine];
+        away.stop();
+        const t1 = Date.now();
+        const until = t1 + OFFLINE_GRACE_MS + PRESENCE_TTL_MS + 30_000;
+        while ((await f.r.hget(K.operator(away.id), 'status')) !== 'offline') {
+          if (Date.now() > until) throw new Error('the sweeper did not set the operator offline');
+          await sleep(250);
+        }
+        lapsedAfter = Date.now() - t1;
+        // The same sweep then gives its chats back to the queue, and routing to the operators still online.
+        const mine = async () => (await Promise.all(had.map((conv) => f.r.hget(K.conv(conv), 'op')))).filter((op) => op === away.id).length;
+        while ((await mine()) > 0) {
+          if (Date.now() > until) throw new Error('the sweeper did not give the chats of the operator away');
+          await sleep(250);
+        }
+        handedOver = had.length;
+        away.start();
+      },
+    });
+    // 3. The page reloads: a new client with the same token and the outbox it kept (same cids), nothing cached.
+    const reloaded: SimVisitor[] = [];
     for (const v of c.visitors) {
       const n = new SimVisitor(f.targets, v.token, true);
       n.outbox.push(...v.outbox.map((o) => ({ ...o, sentAt: 0 })));
@@ -116,12 +166,34 @@ describe('delivery under gateway faults', () => {
       reloaded.push(n);
       n.start();
     }
-    const rep = await settle(f.r, reloaded, [], f.ops);
-    record('offline-five-then-reload', rep, Date.now() - t0);
+    const visitors = [...rest.visitors, ...reloaded];
+    const rep = await settle(f.r, visitors, all.tabs, f.ops, 60_000);
+    record('offline-minutes-five-then-reload', rep, Date.now() - t0);
+    note(`offline-minutes-five-then-reload: 20 visitors offline ${OFFLINE_FOR_MS / 1000} s while 110 clients chatted on; operator ${away.id} away until the sweeper set it offline ${(lapsedAfter / 1000).toFixed(1)} s after its console closed, ${handedOver} of its chats given to others; ${released} visitor channels of visitors with no tab left unsubscribed`);
     expect(rep.problems).toEqual([]);
     expect(isClean(rep)).toBe(true);
-    expect(reloaded.reduce((n, v) => n + v.acked.size, 0)).toBe(20 * 5);
-    for (const n of reloaded) n.stop();
-    await endScenario(f, c);
+    expect(lapsedAfter).toBeGreaterThanOrEqual(OFFLINE_GRACE_MS);
+    expect(handedOver).toBeGreaterThan(0);
+    // Nothing refused: no chat was resolved, and the operator back from away answers only in chats that are still its own.
+    expect(rep.queued - rep.acked).toBe(0);
+    expect(released).toBe(c.visitors.filter((v) => !c.tabs.some((t) => t.token === v.token)).reduce((k, v) => k + v.convs.size, 0));
+    // Every offline message stored once, in the order written, and acknowledged to the reloaded page.
+    for (const [v, cids] of offline) {
+      const n = reloaded[c.visitors.indexOf(v)] as SimVisitor;
+      const ids = cids.map((cid) => n.acked.get(cid)?.id);
+      expect(ids.every((id) => id !== undefined)).toBe(true);
+      expect([...ids].sort((a, b) => compareStreamIds(a as string, b as string))).toEqual(ids);
+    }
+    expect(reloaded.reduce((k, n) => k + n.acked.size, 0)).toBe(20 * 5);
+    // The chats handed over are no longer the returning operator's to resolve.
+    for (const conv of [...away.mine]) if ((await f.r.hget(K.conv(conv), 'op')) !== away.id) away.mine.delete(conv);
+    await endScenario(f, {
+      visitors,
+      tabs: all.tabs,
+      stop() {
+        rest.stop();
+        for (const x of [...reloaded, ...c.tabs]) x.stop();
+      },
+    });
   });
 });

@@ -118,9 +118,19 @@ export async function traffic(f: Fleet, c: Cohort, ms: number, o: { visitorEvery
   ticker.stop();
 }
 
-/** Ends a scenario: operators resolve their chats (freeing capacity for the next one), visitors leave. */
+/**
+ * Ends a scenario: operators resolve their chats (freeing capacity for the next one), visitors leave.
+ * Waits until every operator saw its chats resolved (bounded): under load a fixed 1 s was too short,
+ * and the next scenario's operators answered into chats still being resolved, hundreds of answers
+ * refused (`CONVERSATION_RESOLVED`) instead of checked.
+ */
 export async function endScenario(f: Fleet, c: Cohort): Promise<void> {
   c.stop();
   for (const o of f.ops) o.resolveAll();
-  await sleep(1000);
+  const until = Date.now() + 15_000;
+  await sleep(500);
+  while (f.ops.some((o) => o.mine.size > 0) && Date.now() < until) {
+    for (const o of f.ops) o.resolveAll();
+    await sleep(500);
+  }
 }
