@@ -124,7 +124,7 @@ if (idleRun) {
   for (const p of idleRun.points) md.push(`| ${p.system} | ${n(p.sockets)} | ${n(p.rssMiB)} MiB | ${n(p.heapMiB)} MiB | ${n(p.rssPerSocketKiB)} KiB | ${n(p.heapPerSocketKiB)} / ${p.heapTotalPerSocketKiB === undefined ? '?' : n(p.heapTotalPerSocketKiB)} KiB | ${n(p.cpuAtRestPct)} % | ${n(p.connectPerSec)} |`);
   md.push('');
 }
-for (const name of ['reconnect', 'storage', 'storm']) {
+for (const name of ['reconnect', 'reconnect-failover', 'storage', 'storm']) {
   const run = load<{ machine: { loadAvgAtStart?: number[] }; result: Record<string, number> }>(name);
   if (!run) continue;
   md.push(`#### ${name}.json (load average at start ${run.machine.loadAvgAtStart?.join(' / ') ?? '?'})`, '', '| figure | value |', '|---|---:|');

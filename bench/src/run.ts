@@ -72,9 +72,12 @@ try {
     console.log(`wrote ${writeResult(out(quick ? 'storm-quick' : 'storm'), { ...meta, result })}`);
   }
   if (want('reconnect')) {
-    const result = await reconnectStorm({ redisUrl: redis.url, visitors: quick ? 300 : 10_000, operatorRate: quick ? 100 : 300 });
-    console.log(result);
-    console.log(`wrote ${writeResult(out(quick ? 'reconnect-quick' : 'reconnect'), { ...meta, result })}`);
+    for (const failover of [false, true]) {
+      const result = await reconnectStorm({ redisUrl: redis.url, visitors: num('visitors') ?? (quick ? 300 : 10_000), operatorRate: quick ? 100 : 300, failover });
+      console.log(result);
+      const name = failover ? 'reconnect-failover' : 'reconnect';
+      console.log(`wrote ${writeResult(out(quick ? `${name}-quick` : name), { ...meta, result })}`);
+    }
   }
   if (want('storage')) {
     const result = await storage({ redisUrl: redis.url, conversations: quick ? 50 : 500, messages: quick ? 20 : 40 });

@@ -55,6 +55,14 @@ export interface HarkApp {
   close(): Promise<void>;
 }
 
+/**
+ * Pending connections the kernel queues for the gateway (listen backlog; Node's default is 511).
+ * A reconnect storm opens thousands at once: past the backlog the kernel drops their SYNs and the
+ * clients retry only after 1, 3, 7 s (BENCHMARKS.md, reconnect storm). Capped by the kernel's
+ * net.core.somaxconn (4096 here).
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   const config: Config = { ...readConfig({}), ...opts.config };
   const app = Fastify({

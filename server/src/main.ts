@@ -1,6 +1,6 @@
 /** `pnpm start`: Redis (our own unless REDIS_URL is set), first-run setup, one port for everything. */
 import { resolve } from 'node:path';
-import { buildApp } from './app';
+import { LISTEN_BACKLOG, buildApp } from './app';
 import { bootstrap } from './bootstrap';
 import { readConfig } from './config';
 import { type RedisProcess, startRedis } from './redis/supervisor';
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     logger: { level: config.logLevel, redact: ['req.headers.cookie', 'req.headers.authorization'] },
   });
   const first = await bootstrap(hark.conns, config);
-  await hark.app.listen({ port: config.port, host: config.host });
+  await hark.app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`;
   console.log(`\nHark is running:\n  demo page  ${base}/\n  console    ${base}/console/\n`);
   if (first.admin) {

@@ -14,11 +14,19 @@ import { type Server, startServer } from '../lib/proc';
 import { seed } from '../lib/seed';
 
 export interface ReconnectResult {
+  /** Whether a visitor refused by the restarting gateway could go to the other one (a load balancer in front of both). */
+  failover: boolean;
   visitors: number;
   operatorRate: number;
   resumedAllMs: number;
+  /** When half, 90 % and 99 % of the visitors had resumed (ms after the restart began). */
+  resumedP50Ms: number;
+  resumedP90Ms: number;
+  resumedP99Ms: number;
   /** Of which: until the restarted gateway listened again (drain, process start). */
   newGatewayUpMs: number;
+  /** Of which: until the old process had drained and exited. */
+  oldGatewayStoppedMs: number;
   resumed: number;
   acked: number;
   lost: number;
@@ -28,6 +36,7 @@ export interface ReconnectResult {
 }
 
 const OPS = 100;
+const pct = (xs: number[], q: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0);
 const LIMIT_MS = 120_000;
 /** Client backoff after a drop: first try within 0–1 s, then doubling to a 5 s cap, with jitter (what the widget does). */
 const backoff = (n: number) => Math.min(5_000, 250 * 2 ** n) * (0.5 + Math.random()) + (n === 0 ? Math.random() * 1_000 : 0);
@@ -76,20 +85,31 @@ class Vis {
     });
   }
 
-  /** Reconnects until it is synced again (bounded by LIMIT_MS). */
-  async resume(port: number, deadline: number): Promise<void> {
+  /**
+   * Reconnects until it is synced again (bounded by LIMIT_MS). With a second port (`failover`),
+   * an attempt the first one refuses goes on at once to the other, as a load balancer in front
+   * of both gateways would send it to a healthy one.
+   */
+  async resume(ports: number[], deadline: number): Promise<void> {
     for (let n = 0; performance.now() < deadline; n++) {
       await sleep(backoff(n));
-      this.attempts++;
-      try {
-        await this.connect(port, false);
-        return;
-      } catch {}
+      for (const port of ports) {
+        this.attempts++;
+        try {
+          await this.connect(port, false);
+          return;
+        } catch {}
+      }
     }
   }
 }
 
-export async function reconnectStorm(o: { redisUrl: string; visitors: number; operatorRate: number }): Promise<ReconnectResult> {
+/**
+ * `failover: false`: gateway A alone serves the visitors, so they wait for its new process.
+ * `failover: true`: the deployment the README recommends, several gateways behind a load
+ * balancer: a visitor whose reconnect A refuses (draining, or not up yet) lands on B.
+ */
+export async function reconnectStorm(o: { redisUrl: string; visitors: number; operatorRate: number; failover?: boolean }): Promise<ReconnectResult> {
   const seeded = await seed(o.redisUrl, 20, OPS, Math.ceil(o.visitors / OPS) + 5);
   let a: Server = await startServer('reconnect-A', 'src/servers/gateway.ts', { REDIS_URL: o.redisUrl });
   const b = await startServer('reconnect-B', 'src/servers/gateway.ts', { REDIS_URL: o.redisUrl });
@@ -148,13 +168,20 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
     // 3. Restart gateway A: drain (1012 to every socket), then a new process on the same port.
     const t0 = performance.now();
     const deadline = t0 + LIMIT_MS;
+    const resumedAt: number[] = [];
     const dropped = vs.map(
       (v) =>
         new Promise<void>((res) => {
-          v.ws.once('close', () => void v.resume(port, deadline).then(res));
+          v.ws.once('close', () =>
+            void v.resume(o.failover ? [port, b.port] : [port], deadline).then(() => {
+              resumedAt.push(performance.now() - t0);
+              res();
+            }),
+          );
         }),
     );
     await a.stop();
+    const stoppedMs = Math.round(performance.now() - t0);
     a = await startServer('reconnect-A2', 'src/servers/gateway.ts', { REDIS_URL: o.redisUrl, PORT: String(port) });
     // HARK_BENCH_PROF=<dir>: a CPU profile of the new gateway while the visitors come back.
     const profDir = process.env.HARK_BENCH_PROF;
@@ -171,10 +198,15 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
     let lost = 0;
     for (const p of acked) if (!p.v.got.has(p.text)) lost++;
     return {
+      failover: !!o.failover,
       visitors: o.visitors,
       operatorRate: o.operatorRate,
       resumedAllMs,
+      resumedP50Ms: pct(resumedAt, 0.5),
+      resumedP90Ms: pct(resumedAt, 0.9),
+      resumedP99Ms: pct(resumedAt, 0.99),
       newGatewayUpMs: startedMs,
+      oldGatewayStoppedMs: stoppedMs,
       resumed: vs.filter((v) => v.synced).length,
       acked: acked.length,
       lost,

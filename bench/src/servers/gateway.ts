@@ -1,11 +1,11 @@
 /** Ours: the real gateway (buildApp), one per process, on Redis or a Redis Cluster. */
-import { buildApp } from '@hark/server/src/app';
+import { LISTEN_BACKLOG, buildApp } from '@hark/server/src/app';
 import { serveChild } from '../lib/child';
 
 const nodes = process.env.REDIS_CLUSTER_NODES?.split(',').filter(Boolean);
 // HARK_BENCH_LOG=info|warn|…: the gateway's own logger (to stderr), to see why sockets close.
 const level = process.env.HARK_BENCH_LOG;
 const hark = await buildApp({ redis: nodes?.length ? { clusterNodes: nodes } : { url: process.env.REDIS_URL as string }, ...(level ? { logger: { level } } : {}) });
-await hark.app.listen({ port: Number(process.env.PORT ?? 0), host: '0.0.0.0' });
+await hark.app.listen({ port: Number(process.env.PORT ?? 0), host: '0.0.0.0', backlog: LISTEN_BACKLOG });
 const addr = hark.app.server.address();
 serveChild(typeof addr === 'object' && addr ? addr.port : 0, () => hark.close());
