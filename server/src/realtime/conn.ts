@@ -75,6 +75,8 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
   private syncing = 0;
   closed = false;
   alive = true;
+  /** Which slice of the gateway's heartbeat pings this socket. */
+  beatSlot = 0;
 
   constructor(
     readonly ws: WebSocket,

@@ -18,6 +18,9 @@ import { SiteView } from './site-view';
 /** How long a draining gateway waits for clients to answer its 1012 close before cutting their sockets. */
 export const DRAIN_TIMEOUT_MS = 2_000;
 
+/** The heartbeat pings this many slices of the sockets in turn, one every HEARTBEAT_MS / HEARTBEAT_SLICES. */
+export const HEARTBEAT_SLICES = 25;
+
 /** Presence doorbells of one operator arriving within this window (one per site) make one update. */
 const PRESENCE_COALESCE_MS = 50;
 
@@ -29,11 +32,13 @@ export class Gateway {
   private readonly presenceRunning = new Set<string>();
   private readonly presenceAgain = new Set<string>();
   draining = false;
+  private beat = 0;
+  private tracked = 0;
 
   constructor(private readonly ctx: Ctx) {}
 
   start(): void {
-    this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_MS));
+    this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_MS / HEARTBEAT_SLICES));
     this.timers.push(setInterval(() => void this.renewLeases().catch((e) => this.ctx.log.warn({ err: e }, 'lease renewal failed')), PRESENCE_RENEW_MS));
     this.timers.push(setInterval(() => void this.sweep().catch((e) => this.ctx.log.warn({ err: e }, 'sweep failed')), PRESENCE_RENEW_MS));
     for (const t of this.timers) t.unref();
@@ -48,14 +53,21 @@ export class Gateway {
 
   track(conn: Conn): void {
     if (conn.closed) return;
+    conn.beatSlot = this.tracked++ % HEARTBEAT_SLICES;
     this.sockets.add(conn);
     // The Conn leaves the set from its own close handling: no listener (closure) per socket.
     conn.registry = this.sockets;
   }
 
-  /** Ping every socket; one that did not answer the last ping is gone (ws README heartbeat). */
+  /**
+   * Pings one slice of the sockets (each socket once per HEARTBEAT_MS); one that did not answer
+   * its last ping is gone (ws README heartbeat). Pinging every socket at once was one write per
+   * socket in a single tick: tens of ms of stalled delivery with a few thousand sockets.
+   */
   private heartbeat(): void {
+    const slot = this.beat++ % HEARTBEAT_SLICES;
     for (const s of this.sockets) {
+      if (s.beatSlot !== slot) continue;
       if (!s.alive) {
         s.ws.terminate();
         continue;

@@ -49,3 +49,28 @@ describe('inBusinessHours', () => {
     expect(inBusinessHours(null)).toBe(true);
   });
 });
+
+describe('heartbeat', () => {
+  it('pings the sockets in HEARTBEAT_SLICES slices: each once per round, a slice per tick; a silent one is cut on its next turn', async () => {
+    const { Gateway, HEARTBEAT_SLICES } = await import('./gateway');
+    const gw = new Gateway({} as never);
+    const socks = Array.from({ length: 100 }, () => {
+      const s = { closed: false, alive: true, beatSlot: 0, pings: 0, cut: false, ws: { ping: () => s.pings++, terminate: () => (s.cut = true) } };
+      return s;
+    });
+    for (const s of socks) gw.track(s as never);
+    const tick = () => (gw as unknown as { heartbeat(): void }).heartbeat();
+    const perTick: number[] = [];
+    for (let i = 0; i < HEARTBEAT_SLICES; i++) {
+      const before = socks.reduce((n, s) => n + s.pings, 0);
+      tick();
+      perTick.push(socks.reduce((n, s) => n + s.pings, 0) - before);
+    }
+    expect(socks.every((s) => s.pings === 1)).toBe(true);
+    expect(Math.max(...perTick)).toBe(Math.ceil(100 / HEARTBEAT_SLICES));
+    // Every socket but the first answered its ping; the first is cut on its next turn.
+    for (const s of socks.slice(1)) s.alive = true;
+    for (let i = 0; i < HEARTBEAT_SLICES; i++) tick();
+    expect(socks.filter((s) => s.cut)).toEqual([socks[0]]);
+  });
+});

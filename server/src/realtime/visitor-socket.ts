@@ -31,6 +31,9 @@ import type { ChannelListener, ConvListener } from './hub';
 import type { AvailabilityListener, QueueListener } from './queue-watch';
 import { verifyIdentity } from './identity';
 
+/** A refresh after the subscriber reconnected that fails (Redis away as well) is retried this many times, backing off to 2 s (~30 s in all). */
+const RESYNC_RETRIES = 18;
+
 /** A hello this soon after the upgrade uses the site the upgrade read. */
 const SITE_FRESH_MS = 2_000;
 
@@ -343,7 +346,19 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
 
   /** After the subscriber reconnected: doorbells may have been missed. */
   onResync(): void {
-    void this.refreshAll().catch((e) => this.onInternalError(e));
+    void this.refreshAllRetrying().catch((e) => this.onInternalError(e));
+  }
+
+  /** refreshAll, tried again while Redis is still away (a missed doorbell is not sent again). */
+  private async refreshAllRetrying(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.refreshAll();
+      } catch (e) {
+        if (this.closed || attempt >= RESYNC_RETRIES) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+      }
+    }
   }
 
   /** A doorbell on this visitor's own channel: a conversation another tab created ('n'), or shut down ('x'). */
