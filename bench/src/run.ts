@@ -72,7 +72,8 @@ try {
     console.log(`wrote ${writeResult(out(quick ? 'storm-quick' : 'storm'), { ...meta, result })}`);
   }
   if (want('reconnect')) {
-    for (const failover of [false, true]) {
+    // `--failover=1` (or 0): only that variant.
+    for (const failover of opt('failover') ? [opt('failover') === '1'] : [false, true]) {
       const result = await reconnectStorm({ redisUrl: redis.url, visitors: num('visitors') ?? (quick ? 300 : 10_000), operatorRate: quick ? 100 : 300, failover });
       console.log(result);
       const name = failover ? 'reconnect-failover' : 'reconnect';

@@ -165,6 +165,15 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
       });
     }, 250);
     await sleep(2_000);
+    const calls = async () => {
+      const m = new Map<string, number>();
+      for (const line of (await r.info('commandstats')).split('\n')) {
+        const x = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+        if (x) m.set(x[1] as string, Number(x[2]));
+      }
+      return m;
+    };
+    const calls0 = await calls();
     // 3. Restart gateway A: drain (1012 to every socket), then a new process on the same port.
     const t0 = performance.now();
     const deadline = t0 + LIMIT_MS;
@@ -186,10 +195,23 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
     // HARK_BENCH_PROF=<dir>: a CPU profile of the new gateway while the visitors come back.
     const profDir = process.env.HARK_BENCH_PROF;
     if (profDir) await a.profStart();
+    // With failover most visitors resume on B: profile it too.
+    if (profDir && o.failover) await b.profStart();
     const startedMs = Math.round(performance.now() - t0);
     await Promise.all(dropped);
     const resumedAllMs = Math.round(performance.now() - t0);
-    if (profDir) await a.profStop(`${profDir}/reconnect-A2.cpuprofile`);
+    const calls1 = await calls();
+    // Redis commands during the storm (restart to all resumed), the most frequent first.
+    const redisCommands = Object.fromEntries(
+      [...calls1]
+        .map(([k, v]) => [k, v - (calls0.get(k) ?? 0)] as const)
+        .filter(([, v]) => v > 0)
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 12),
+    );
+    console.log('redis commands during the storm', redisCommands);
+    if (profDir) await a.profStop(`${profDir}/reconnect${o.failover ? '-failover' : ''}-A2.cpuprofile`);
+    if (profDir && o.failover) await b.profStop(`${profDir}/reconnect-failover-B.cpuprofile`);
     await sleep(2_000);
     stop = true;
     await load;

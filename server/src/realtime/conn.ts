@@ -163,6 +163,23 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
     this.ws.send(s);
   }
 
+  private corkedTick = false;
+  /**
+   * Holds this socket's writes until the current tick's work (its promise continuations
+   * included) is done, so frames sent in a row leave in one write: a hello's welcome,
+   * catch-up and `synced` (the reconnect storm is ~10,000 of them).
+   */
+  protected corkUntilTick(): void {
+    const sock = (this.ws as unknown as { _socket?: Socket })._socket;
+    if (this.corkedTick || !sock) return;
+    this.corkedTick = true;
+    sock.cork();
+    process.nextTick(() => {
+      this.corkedTick = false;
+      sock.uncork();
+    });
+  }
+
   error(code: ErrorCode, message?: string, cid?: string): void {
     this.metrics.errors.inc({ code });
     const f: { type: 'error'; code: string; message: string; cid?: string } = { type: 'error', code, message: message ?? ERRORS[code].message };

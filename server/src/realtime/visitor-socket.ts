@@ -222,6 +222,10 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       ),
       inHours ? anyOperatorAvailableShared(c.cmd, this.site.id) : false,
     ]);
+    // The catch-up is read before anything is sent, so the welcome, the missed entries and
+    // `synced` (sent by syncHello right after this returns) leave in one write.
+    const firstPages = await Promise.all(convs.map((vc) => readEntries(c.cmd, vc.id, f.lastIds[vc.id] ?? '')));
+    this.corkUntilTick();
     const welcome: ServerToVisitor = { type: 'welcome', visitorId: this.visitorId, site: publicSiteConfig(this.site, available, inHours), convs };
     if (v?.name) welcome.name = v.name;
     if (v?.email) welcome.email = v.email;
@@ -231,16 +235,16 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       this.ctx.queues.watchAvailability(this.site.id, this, { available, inHours });
     }
     for (const [i, vc] of convs.entries()) {
-      await this.catchUp(vc.id, f.lastIds[vc.id] ?? '', mine[i]?.opSeen ?? null);
+      await this.catchUp(vc.id, f.lastIds[vc.id] ?? '', mine[i]?.opSeen ?? null, firstPages[i]);
       this.trackQueue(vc);
     }
   }
 
   /** Sends the entries after `after`; then the operator's read mark (`seen`: known already, or undefined to read it). */
-  private async catchUp(conv: string, after: string, seen?: string | null): Promise<void> {
+  private async catchUp(conv: string, after: string, seen?: string | null, firstPage?: Entry[]): Promise<void> {
     let cursor = after;
-    for (;;) {
-      const entries = await readEntries(this.ctx.c.cmd, conv, cursor);
+    for (let page = firstPage; ; page = undefined) {
+      const entries = page ?? (await readEntries(this.ctx.c.cmd, conv, cursor));
       for (const e of entries) {
         const sent = this.lastSent.get(conv);
         if (sent && compareStreamIds(e.id, sent) <= 0) continue;
