@@ -121,6 +121,10 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
     async close() {
       if (closed) return;
       closed = true;
+      // Stop accepting at once: a new connection is refused by the kernel (the client or a load
+      // balancer moves on to another gateway) instead of waiting, unanswered, in the backlog of a
+      // process that is busy closing its sockets. Fastify's close below tolerates the closed server.
+      if (app.server.listening) app.server.close();
       await gateway.drain();
       gateway.stop();
       await app.close();

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DRAIN_TIMEOUT_MS } from '../src/realtime/gateway';
 import { type TestRedis, testGateway, testRedis, visitor } from './harness';
@@ -18,7 +19,20 @@ describe('drain', () => {
     // This client stops reading: it never sees the close frame, so it never answers it.
     (deaf.ws as unknown as { _socket: { pause(): void } })._socket.pause();
     const t0 = performance.now();
-    await gw.close();
+    const closing = gw.close();
+    // While it drains, the gateway no longer accepts: a new connection is refused at once (a
+    // load balancer or the client moves on) rather than left waiting for a process that is leaving.
+    const refused = await new Promise<string>((res) => {
+      const c = connect(gw.port, '127.0.0.1');
+      c.once('connect', () => {
+        c.destroy();
+        res('accepted');
+      });
+      c.once('error', (e: NodeJS.ErrnoException) => res(e.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    expect(performance.now() - t0).toBeLessThan(DRAIN_TIMEOUT_MS);
+    await closing;
     const took = performance.now() - t0;
     expect((await polite.waitClose()).code).toBe(1012);
     // ws on its own waits 30 s (its close timeout) for an answer before ending the socket.

@@ -71,7 +71,8 @@ export function connect(target: RedisTarget): Connections {
       return { host: u.hostname, port: Number(u.port || 6379) };
     });
     const cmd = new Cluster(nodes, { redisOptions: clusterNodeOptions, clusterRetryStrategy: retryStrategy, enableAutoPipelining: true });
-    const sub = new Cluster(nodes, { redisOptions: {}, clusterRetryStrategy: retryStrategy, shardedSubscribers: true });
+    // No ready check on the subscriber's node connections, as for a single Redis below (ioredis#2037).
+    const sub = new Cluster(nodes, { redisOptions: { enableReadyCheck: false }, clusterRetryStrategy: retryStrategy, shardedSubscribers: true });
     return {
       cmd: defineScripts(cmd),
       sub,
