@@ -189,8 +189,12 @@ export class OperatorConn extends Conn<OperatorToServer> {
 
   private async welcome(lastIds: Record<string, string>): Promise<void> {
     const views = await this.gw.viewsFor(this);
-    const convs = views.flatMap((v) => v.visible(this));
     const presence = await this.gw.presenceFor(this.me);
+    // Read the chats only now, with no await before the welcome goes out: this socket already gets
+    // `conv` frames, and a chat handed to a colleague during an await here would otherwise reach the
+    // console as its own in a welcome older than that frame (chaos: an operator back from away kept
+    // answering, refused, into a chat the sweeper had given away).
+    const convs = views.flatMap((v) => v.visible(this));
     this.send({ type: 'welcome', me: this.gw.meOf(this.me), convs, operators: presence } satisfies ServerToOperator);
     for (const s of convs) {
       const after = lastIds[s.id];

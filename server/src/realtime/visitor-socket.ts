@@ -59,6 +59,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   private watchingAvailability = false;
   /** When `site` was read (the upgrade's read; 0 once a hello used it). */
   private siteReadAt = Date.now();
+  /** Conversations whose state changed during the hello (refreshed once it is answered). */
+  private changedInHello: Set<string> | null = null;
   /** The open conversation this socket last wrote into (see openConv). */
   private openId: string | null = null;
 
@@ -172,8 +174,12 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     await this.patch(p);
   }
 
-  private onHello(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
-    return this.syncHello(() => this.welcome(f));
+  private async onHello(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
+    await this.syncHello(() => this.welcome(f));
+    // A conversation whose state changed while the hello was being answered: its welcome may be older.
+    const again = this.changedInHello;
+    this.changedInHello = null;
+    if (again && !this.closed) for (const conv of again) await this.refreshConv(conv);
   }
 
   private async welcome(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
@@ -332,7 +338,11 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   }
 
   onConvSignal(conv: string, kind: string, body: string): void {
-    if (!this.follows.has(conv) || !this.helloDone) return;
+    if (!this.follows.has(conv)) return;
+    if (!this.helloDone) {
+      if (kind === 'c') (this.changedInHello ??= new Set()).add(conv);
+      return;
+    }
     if (kind === 'c') {
       void this.refreshConv(conv).catch((e) => this.onInternalError(e));
       return;
