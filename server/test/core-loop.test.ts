@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { K } from '../src/store/keys';
-import { cid, createOp, operator, visitor } from './harness';
+import { cid, createOp, onlineOperator, visitor } from './harness';
 import { useStack } from './stack';
 
 const s = useStack(1);
@@ -9,9 +9,7 @@ const s = useStack(1);
 describe('core loop', () => {
   it('a visitor message reaches an online operator, who answers with their name', async () => {
     const ana = await createOp(s.admin, { email: 'ana@example.com', name: 'Ana' });
-    const op = await operator(s.gw, ana.http);
-    op.send({ type: 'status', status: 'online' });
-    await op.next('status', (f) => f.status === 'online');
+    const op = await onlineOperator(s.gw, ana.http);
 
     const v = await visitor(s.gw);
     await v.next('welcome');
@@ -55,9 +53,7 @@ describe('core loop', () => {
 
   it('a visitor who writes on after the operator resolved, on the same socket, starts a new conversation', async () => {
     const bo = await createOp(s.admin, { email: 'bo@example.com', name: 'Bo' });
-    const op = await operator(s.gw, bo.http);
-    op.send({ type: 'status', status: 'online' });
-    await op.next('status', (f) => f.status === 'online');
+    const op = await onlineOperator(s.gw, bo.http);
     const v = await visitor(s.gw);
     await v.next('synced');
     const c1 = cid();
@@ -86,9 +82,7 @@ describe('core loop', () => {
 
   it("an operator's send is checked again where it is stored: a conversation taken from them behind their view's back refuses it", async () => {
     const cy = await createOp(s.admin, { email: 'cy@example.com', name: 'Cy' });
-    const op = await operator(s.gw, cy.http);
-    op.send({ type: 'status', status: 'online' });
-    await op.next('status', (f) => f.status === 'online');
+    const op = await onlineOperator(s.gw, cy.http);
     const v = await visitor(s.gw);
     await v.next('synced');
     const c1 = cid();

@@ -145,6 +145,14 @@ export async function operator(gw: { wsBase: string; base: string }, http: Http,
   return c;
 }
 
+/** An operator socket that has said hello and gone online (what signing in to the console does). */
+export async function onlineOperator(gw: { wsBase: string; base: string }, http: Http): Promise<OperatorClient> {
+  const op = await operator(gw, http);
+  op.send({ type: 'status', status: 'online' });
+  await op.next('status', (f) => f.status === 'online');
+  return op;
+}
+
 export async function createOp(admin: Http, body: { email: string; name: string; capacity?: number; sites?: string[]; role?: string; teams?: string[] }) {
   const r = await admin.req<{ id: string }>('POST', '/v1/operators', { password: 'long enough password', sites: ['demo'], ...body });
   if (r.status !== 201) throw new Error(`create operator failed: ${r.status} ${JSON.stringify(r.body)}`);

@@ -163,6 +163,11 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
     this.ws.send(s);
   }
 
+  /** ws's underlying net.Socket (not public API), for corking several frames into one write. */
+  private get socket(): Socket | undefined {
+    return (this.ws as unknown as { _socket?: Socket })._socket;
+  }
+
   private corkedTick = false;
   /**
    * Holds this socket's writes until the current tick's work (its promise continuations
@@ -170,7 +175,7 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
    * catch-up and `synced` (the reconnect storm is ~10,000 of them).
    */
   protected corkUntilTick(): void {
-    const sock = (this.ws as unknown as { _socket?: Socket })._socket;
+    const sock = this.socket;
     if (this.corkedTick || !sock) return;
     this.corkedTick = true;
     sock.cork();
@@ -229,7 +234,7 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
       return;
     }
     this.held?.delete(key);
-    const sock = (this.ws as unknown as { _socket?: Socket })._socket;
+    const sock = this.socket;
     sock?.cork();
     if (frame) this.sendRaw(frame);
     this.sendRaw(ack[0]);
