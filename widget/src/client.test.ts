@@ -267,6 +267,35 @@ describe('Client', () => {
     expect(sentByB()).toBe(before);
   });
 
+  it("a message whose entry this tab already shows is not taken back as pending from another tab's outbox (storage event late)", () => {
+    const kv = new MemKV();
+    const a = client(kv);
+    a.start();
+    const wsA = last();
+    wsA.open();
+    wsA.recv(welcome());
+    a.send('first from A');
+    const first = wsA.sent.find((f) => f.type === 'send') as { cid: string };
+    wsA.recv({ type: 'ack', cid: first.cid, conv: 'c1', id: '1-0' });
+    wsA.recv({ type: 'entry', entry: { id: '1-0', conv: 'c1', at: 1, kind: 'msg', from: 'visitor', text: 'first from A', cid: first.cid } });
+    // Tab B of the same visitor (engaged: the token is stored), connected.
+    const b = client(kv);
+    b.start();
+    const wsB = last();
+    wsB.open();
+    wsB.recv(welcome([{ id: 'c1', status: 'open' }]));
+    a.send('from tab A');
+    const cid = (wsA.sent.filter((f) => f.type === 'send').at(-1) as { cid: string }).cid;
+    // B's own socket brings the entry before the storage event that says A wrote it to the outbox.
+    wsB.recv({ type: 'entry', entry: { id: '5-0', conv: 'c1', at: 2, kind: 'msg', from: 'visitor', text: 'from tab A', cid } });
+    b.onStorage('hark:demo:outbox');
+    expect(b.outbox.map((x) => x.cid)).not.toContain(cid);
+    // A has its entry and empties the outbox: B keeps nothing of it either.
+    wsA.recv({ type: 'entry', entry: { id: '5-0', conv: 'c1', at: 2, kind: 'msg', from: 'visitor', text: 'from tab A', cid } });
+    b.onStorage('hark:demo:outbox');
+    expect(b.outbox.map((x) => x.cid)).not.toContain(cid);
+  });
+
   it('marks a send failed on an error frame and resends it on retry', () => {
     const c = client();
     c.start();

@@ -569,10 +569,12 @@ export class Client {
     const list = this.p.json('outbox', isOutList) || [];
     const known = new Map(this.outbox.map((x) => [x.cid, x]));
     const next: OutItem[] = [];
+    // A storage event can come after our own socket brought the entry: that message is done here.
+    const have = new Set(Object.values(this.entries).flatMap((l) => l.map((e) => e.cid)));
     // One this tab did not write is in flight in the tab that did: give that tab ACK_TIMEOUT_MS before sending it here too.
-    for (const s of list) next.push(known.get(s.cid) || { ...s, state: 'sending', sentAt: this.now() });
+    for (const s of list) if (!have.has(s.cid)) next.push(known.get(s.cid) || { ...s, state: 'sending', sentAt: this.now() });
     // Ours that another tab removed were acked there; keep them as sent until our socket brings the entry.
-    for (const x of this.outbox) if (!list.some((s) => s.cid === x.cid)) next.push({ ...x, state: 'sent' });
+    for (const x of this.outbox) if (!have.has(x.cid) && !list.some((s) => s.cid === x.cid)) next.push({ ...x, state: 'sent' });
     this.outbox = next;
   }
 
