@@ -78,7 +78,11 @@ describe('supervisor', () => {
     const second = await kim.page.locator('.conv-row.selected').getAttribute('data-conv');
     expect(first).toBeTruthy();
     expect(second).not.toBe(first);
+    // The second chat's pane renders after the key; only then does r have its composer to focus.
+    await expect.poll(() => kim.page.locator('.conv-row.selected').getAttribute('data-conv')).toBe(second);
+    await kim.page.locator('#composer').waitFor();
     await kim.page.keyboard.press('r');
+    await expect.poll(() => kim.page.evaluate(() => document.activeElement?.id)).toBe('composer');
     await kim.page.keyboard.type('just jotting');
     expect(await kim.page.locator('#composer').inputValue()).toBe('just jotting');
     expect(await kim.page.locator('.conv-row.selected').getAttribute('data-conv')).toBe(second);
