@@ -91,7 +91,10 @@ describe('core loop', () => {
     await op.next('conv', (f) => f.conv.id === a1.conv && f.conv.status === 'open' && f.conv.operator?.id === cy.id);
     const c2 = cid();
     op.send({ type: 'send', conv: a1.conv, cid: c2, text: 'allowed' });
-    await op.next('ack', (f) => f.cid === c2);
+    const a2 = await op.next('ack', (f) => f.cid === c2);
+    const n1 = cid();
+    op.send({ type: 'note', conv: a1.conv, cid: n1, text: 'a note' });
+    const an1 = await op.next('ack', (f) => f.cid === n1);
     // Reassigned in Redis with no doorbell: the gateway's site view still says Cy.
     const r = new Redis(s.redis.url);
     await r.hset(K.conv(a1.conv), 'op', 'someone-else');
@@ -102,6 +105,15 @@ describe('core loop', () => {
     const texts = (await r.xrange(K.convStream(a1.conv), '-', '+')).map(([, f]) => JSON.parse(f[1] as string).text);
     expect(texts).toContain('allowed');
     expect(texts).not.toContain('not allowed');
+    // A resend of what Cy had stored before the conversation was taken (the first ack lost with a dying
+    // socket) is acknowledged again with the same id, not refused: it was delivered. Stored once.
+    const acks = op.of('ack').length;
+    op.send({ type: 'send', conv: a1.conv, cid: c2, text: 'allowed' });
+    op.send({ type: 'note', conv: a1.conv, cid: n1, text: 'a note' });
+    expect((await op.next('ack', (f) => f.cid === c2, 5000, acks)).id).toBe(a2.id);
+    expect((await op.next('ack', (f) => f.cid === n1, 5000, acks)).id).toBe(an1.id);
+    const after = (await r.xrange(K.convStream(a1.conv), '-', '+')).map(([, f]) => JSON.parse(f[1] as string).cid);
+    expect(after.filter((x) => x === c2 || x === n1)).toEqual([c2, n1]);
     await r.quit();
     v.close();
     op.close();

@@ -7,7 +7,7 @@ import { type ConvSummary, type Entry, HarkError, type OperatorToServer, type Se
 import { checkText, parseOperatorToServer } from '@hark/shared/parse';
 import type { WebSocket } from 'ws';
 import { publish } from '../redis/publish';
-import { type ConvMeta, appendEntry, eventEntry, getMeta, readEntries, readEntriesBefore } from '../store/conversations';
+import { type ConvMeta, appendEntry, decodeEntry, eventEntry, getMeta, readEntries, readEntriesBefore } from '../store/conversations';
 import { K } from '../store/keys';
 import { type Operator, canSeeSite, getOperator, isSupervisor, updateOperator } from '../store/operators';
 import { Conn } from './conn';
@@ -65,6 +65,30 @@ export class OperatorConn extends Conn<OperatorToServer> {
     return m;
   }
 
+  /**
+   * Runs `check`; if it refuses, and this operator's own message is already stored under `cid`
+   * in `conv`, answers that entry's id instead. That is a resend whose first ack was lost (the
+   * socket died) of a message stored before the conversation was handed to a colleague or
+   * resolved: it was delivered, and refusing it would make the console show it as failed.
+   */
+  private async orStored<T>(conv: string, cid: string, check: () => Promise<T>): Promise<T | string> {
+    try {
+      return await check();
+    } catch (e) {
+      if (!(e instanceof HarkError)) throw e;
+      const cmd = this.ctx.c.cmd;
+      const id = await cmd.hget(K.convCids(conv), cid);
+      const row = id ? (await cmd.xrange(K.convStream(conv), id, id))[0] : undefined;
+      const stored = row ? decodeEntry(conv, row[0], row[1]) : null;
+      if (stored && stored.op?.id === this.me.id) return stored.id;
+      throw e;
+    }
+  }
+
+  private ackStored(conv: string, cid: string, id: string): void {
+    this.sendAck(conv, id, { type: 'ack', cid, conv, id } satisfies ServerToOperator);
+  }
+
   /** The assignee, a joined colleague, or a supervisor may act on a conversation. */
   private canWrite(m: ConvMeta): boolean {
     return m.op === this.me.id || m.joined.includes(this.me.id) || isSupervisor(this.me);
@@ -97,7 +121,8 @@ export class OperatorConn extends Conn<OperatorToServer> {
         let r = s && s.status === 'open' && s.operator?.id === this.me.id ? await appendEntry(c, entry, 'operator', this.me.id) : null;
         let m: Pick<ConvMeta, 'site' | 'queuedAt' | 'createdAt'> | undefined = s ?? undefined;
         if (!r?.id) {
-          const full = await this.conv(f.conv);
+          const full = await this.orStored(f.conv, f.cid, () => this.conv(f.conv));
+          if (typeof full === 'string') return this.ackStored(f.conv, f.cid, full);
           if (full.status === 'resolved') throw new HarkError('CONVERSATION_RESOLVED');
           if (full.op !== this.me.id && !full.joined.includes(this.me.id)) throw new HarkError('FORBIDDEN', 'Take or join the conversation before writing in it.');
           m = full;
@@ -114,7 +139,8 @@ export class OperatorConn extends Conn<OperatorToServer> {
       }
       case 'note': {
         const text = checkText(f.text);
-        const m = await this.conv(f.conv);
+        const m = await this.orStored(f.conv, f.cid, () => this.conv(f.conv));
+        if (typeof m === 'string') return this.ackStored(f.conv, f.cid, m);
         const r = await appendEntry(c, { conv: m.id, at: Date.now(), kind: 'note', text, cid: f.cid, op: this.ref() }, 'other');
         this.sendAck(m.id, r.id, { type: 'ack', cid: f.cid, conv: m.id, id: r.id } satisfies ServerToOperator);
         return;
