@@ -121,6 +121,7 @@ describe('Client', () => {
     c.start();
     last().open();
     last().recv(welcome());
+    last().recv({ type: 'synced' });
     c.send('Do you ship to Zagreb?');
     const f = last().sent.at(-1) as { type: string; cid: string; text: string };
     expect(f).toMatchObject({ type: 'send', text: 'Do you ship to Zagreb?' });
@@ -138,12 +139,14 @@ describe('Client', () => {
     c.start();
     last().open();
     last().recv(welcome());
+    last().recv({ type: 'synced' });
     last().fail();
     c.send('one');
     c.send('two');
     vi.advanceTimersByTime(1000);
     last().open();
     last().recv(welcome());
+    last().recv({ type: 'synced' });
     expect(last().sent.filter((f) => f.type === 'send').map((f) => f.text)).toEqual(['one', 'two']);
     // 1. The page is reloaded before any ack: a new client resends both with the same cids, without new=1.
     const cids = last().sent.filter((f) => f.type === 'send').map((f) => f.cid);
@@ -153,6 +156,7 @@ describe('Client', () => {
     expect(last().url).not.toContain('new=1');
     last().open();
     last().recv(welcome());
+    last().recv({ type: 'synced' });
     expect(last().sent.filter((f) => f.type === 'send').map((f) => f.cid)).toEqual(cids);
   });
 
@@ -162,6 +166,7 @@ describe('Client', () => {
     c.start();
     last().open();
     last().recv(welcome([{ id: 'c1', status: 'open' }]));
+    last().recv({ type: 'synced' });
     last().recv({ type: 'entry', entry: { id: '5-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'hi' } });
     last().recv({ type: 'entry', entry: { id: '3-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'earlier' } });
     last().recv({ type: 'entry', entry: { id: '5-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'hi' } });
@@ -223,7 +228,31 @@ describe('Client', () => {
     const fresh = last().url.split('token=')[1]?.split('&')[0];
     last().open();
     last().recv(welcome());
+    last().recv({ type: 'synced' });
     expect(kv.getItem('hark:demo:token')).toBe(fresh);
+  });
+
+  it('sends nothing before the catch-up: a message stored before the socket died (ack lost) comes back in it and is not sent again', () => {
+    const c = client();
+    c.start();
+    last().open();
+    last().recv(welcome());
+    last().recv({ type: 'synced' });
+    c.send('stored, ack lost');
+    c.send('never arrived');
+    const [stored, lost] = c.outbox.map((x) => x.cid);
+    expect(last().sent.filter((f) => f.type === 'send')).toHaveLength(2);
+    last().fail();
+    vi.advanceTimersByTime(30_000);
+    const ws = last();
+    ws.open();
+    // The conversation the first one started was resolved meanwhile: a new send would start another.
+    ws.recv(welcome([{ id: 'c1', status: 'resolved' }]));
+    expect(ws.types()).toEqual(['hello']);
+    ws.recv({ type: 'entry', entry: { id: '1-0', conv: 'c1', at: 1, kind: 'msg', from: 'visitor', text: 'stored, ack lost', cid: stored } });
+    ws.recv({ type: 'synced' });
+    expect(ws.sent.filter((f) => f.type === 'send').map((f) => f.cid)).toEqual([lost]);
+    expect(c.outbox.map((x) => x.cid)).toEqual([lost]);
   });
 
   it('counts unread operator messages and marks them read, telling the operator', () => {
@@ -231,6 +260,7 @@ describe('Client', () => {
     c.start();
     last().open();
     last().recv(welcome([{ id: 'c1', status: 'open' }]));
+    last().recv({ type: 'synced' });
     last().recv({ type: 'entry', entry: { id: '1-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'a' } });
     last().recv({ type: 'entry', entry: { id: '2-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'b' } });
     expect(c.unread()).toBe(2);
@@ -245,6 +275,7 @@ describe('Client', () => {
     a.start();
     last().open();
     last().recv(welcome());
+    last().recv({ type: 'synced' });
     a.send('from tab A');
     const wsA = last();
     const b = client(kv);
@@ -252,6 +283,7 @@ describe('Client', () => {
     const wsB = last();
     wsB.open();
     wsB.recv(welcome());
+    wsB.recv({ type: 'synced' });
     // B started after A wrote: a reload-like start resends everything (the server de-duplicates by cid)…
     const sentByB = () => wsB.sent.filter((f) => f.type === 'send').length;
     const before = sentByB();
@@ -274,6 +306,7 @@ describe('Client', () => {
     const wsA = last();
     wsA.open();
     wsA.recv(welcome());
+    wsA.recv({ type: 'synced' });
     a.send('first from A');
     const first = wsA.sent.find((f) => f.type === 'send') as { cid: string };
     wsA.recv({ type: 'ack', cid: first.cid, conv: 'c1', id: '1-0' });
@@ -284,6 +317,7 @@ describe('Client', () => {
     const wsB = last();
     wsB.open();
     wsB.recv(welcome([{ id: 'c1', status: 'open' }]));
+    wsB.recv({ type: 'synced' });
     a.send('from tab A');
     const cid = (wsA.sent.filter((f) => f.type === 'send').at(-1) as { cid: string }).cid;
     // B's own socket brings the entry before the storage event that says A wrote it to the outbox.
@@ -301,6 +335,7 @@ describe('Client', () => {
     c.start();
     last().open();
     last().recv(welcome());
+    last().recv({ type: 'synced' });
     c.send('x');
     const cid = c.outbox[0]?.cid;
     last().recv({ type: 'error', code: 'MESSAGE_TOO_LONG', message: '', cid });
@@ -316,6 +351,7 @@ describe('Client', () => {
     c.start();
     last().open();
     last().recv(welcome());
+    last().recv({ type: 'synced' });
     expect(c.send('hi')).toBe(true);
   });
 });

@@ -104,6 +104,7 @@ export class Client {
   /** Storage is written only once the visitor has something worth keeping (a message, a conversation). */
   private engaged: boolean;
   private ws: SocketLike | null = null;
+  /** The hello was answered and its catch-up is in (`synced`): messages may go out. */
   private welcomed = false;
   private attempt = 0;
   private failStreak = 0;
@@ -313,7 +314,6 @@ export class Client {
   private handle(f: ServerToVisitor): void {
     switch (f.type) {
       case 'welcome': {
-        this.welcomed = true;
         this.status = 'open';
         this.attempt = 0;
         this.site = f.site;
@@ -325,12 +325,15 @@ export class Client {
           this.persistToken();
         }
         if (f.convs.length) this.engage();
-        for (const c of this.control.splice(0)) this.raw(c);
-        this.flush();
         break;
       }
       case 'synced':
+        // Sends wait for the catch-up: a message stored before the socket died (its ack lost) comes back
+        // in it and leaves the outbox, so it is not sent again into a conversation started since.
+        this.welcomed = true;
         this.live = true;
+        for (const c of this.control.splice(0)) this.raw(c);
+        this.flush();
         break;
       case 'conv':
         this.upsertConv(f.conv);
