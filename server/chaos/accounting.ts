@@ -103,7 +103,19 @@ interface OutItem {
   cid: string;
   conv?: string;
   text: string;
+  /** When it was written (Date.now()). */
+  queuedAt: number;
   sentAt: number;
+  sends: number;
+}
+
+/** A message refused for good: what it was, into which conversation, and the code it was refused with. */
+export interface Refusal {
+  cid: string;
+  conv?: string;
+  code: string;
+  queuedAt: number;
+  /** How many times it had been written to a socket before the refusal. */
   sends: number;
 }
 
@@ -132,8 +144,8 @@ abstract class SimClient<F extends { type: string }> {
   readonly errorCodes = new Map<string, number>();
   ackConflicts = 0;
   acksDropped = 0;
-  /** cids refused for good (e.g. CONVERSATION_RESOLVED). */
-  readonly refused: string[] = [];
+  /** Messages refused for good (e.g. CONVERSATION_RESOLVED), in the order refused. */
+  readonly refused: Refusal[] = [];
   framesSent = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -247,11 +259,13 @@ abstract class SimClient<F extends { type: string }> {
       if (it && TRANSIENT.has(x.code)) it.sentAt = Date.now() - SIM_ACK_TIMEOUT_MS / 2;
       else if (it) {
         this.outbox.splice(this.outbox.indexOf(it), 1);
-        this.refused.push(it.cid);
+        this.refused.push({ cid: it.cid, ...(it.conv ? { conv: it.conv } : {}), code: x.code, queuedAt: it.queuedAt, sends: it.sends });
       }
     }
     this.onFrame(f);
-    if (x.type === 'welcome') this.flush();
+    // As the widget and the console do: pending messages go out once the catch-up is in, so one stored
+    // before the socket died (its ack lost) arrives in it first and is not sent into a newer conversation.
+    if (x.type === 'synced') this.flush();
   }
 
   private onAck(cid: string, conv: string, id: string): void {
@@ -269,8 +283,16 @@ abstract class SimClient<F extends { type: string }> {
     this.outbox.splice(this.outbox.indexOf(it), 1);
   }
 
+  /** As the widget does: a pending message whose entry arrives (in a catch-up, when its ack was lost) is delivered. */
+  protected delivered(e: Entry): void {
+    const it = e.cid ? this.outbox.find((o) => o.cid === e.cid) : undefined;
+    if (!it) return;
+    if (!this.acked.has(it.cid)) this.acked.set(it.cid, { conv: e.conv, id: e.id });
+    this.outbox.splice(this.outbox.indexOf(it), 1);
+  }
+
   protected queue(text: string, conv?: string): string {
-    const it: OutItem = { cid: randomId(21), text, sentAt: 0, sends: 0 };
+    const it: OutItem = { cid: randomId(21), text, queuedAt: Date.now(), sentAt: 0, sends: 0 };
     if (conv) it.conv = conv;
     this.outbox.push(it);
     this.order.push(it.cid);
@@ -279,21 +301,21 @@ abstract class SimClient<F extends { type: string }> {
   }
 
   private transmit(it: OutItem): void {
-    if (!this.welcomed) return;
+    if (!this.synced) return;
     const f = this.sendFrame(it);
     for (let i = 0; i < (this.opts.copies ?? 1); i++) if (!this.raw(f)) return;
     it.sends++;
     it.sentAt = Date.now();
   }
 
-  /** After every welcome: everything not acked, in order, same cids. */
+  /** After every catch-up (`synced`): everything not acked, in order, same cids. */
   private flush(): void {
     for (const it of this.outbox) this.transmit(it);
   }
 
   /** Called on a timer: resends what waited too long for its ack. */
   tick(now = Date.now()): void {
-    if (!this.welcomed) return;
+    if (!this.synced) return;
     for (const it of this.outbox) if (now - it.sentAt > SIM_ACK_TIMEOUT_MS) this.transmit(it);
   }
 }
@@ -329,6 +351,7 @@ export class SimVisitor extends SimClient<ServerToVisitor> {
     } else if (f.type === 'entry') {
       this.convs.add(f.entry.conv);
       this.view.onEntry(f.entry);
+      this.delivered(f.entry);
     } else if (f.type === 'ack') this.convs.add(f.conv);
     else if (f.type === 'conv') this.convs.add(f.conv.id);
   }
@@ -397,6 +420,10 @@ export class SimOperator extends SimClient<ServerToOperator> {
     if (!conv || !this.welcomed) return null;
     return this.queue(text, conv);
   }
+  /** Writes an answer into `conv` whether or not the socket is up (a console that lost its connection keeps it pending). */
+  answer(conv: string, text: string): string {
+    return this.queue(text, conv);
+  }
   resolveAll(): void {
     for (const conv of this.mine) this.raw({ type: 'resolve', conv });
   }
@@ -409,6 +436,8 @@ export interface Report {
   queued: number;
   acked: number;
   unacked: number;
+  /** Messages refused for good (their refusals are on each client's `refused`). */
+  refused: number;
   lost: number;
   duplicated: number;
   ackMismatch: number;
@@ -446,6 +475,7 @@ export async function verify(r: ScriptedRedis | Redis, visitors: SimVisitor[], t
     queued: 0,
     acked: 0,
     unacked: 0,
+    refused: 0,
     lost: 0,
     duplicated: 0,
     ackMismatch: 0,
@@ -478,6 +508,7 @@ export async function verify(r: ScriptedRedis | Redis, visitors: SimVisitor[], t
     rep.queued += c.order.length;
     rep.acked += c.acked.size;
     rep.unacked += c.outbox.length;
+    rep.refused += c.refused.length;
     rep.framesSent += c.framesSent;
     rep.acksDropped += c.acksDropped;
     rep.reconnects += Math.max(0, c.connects - Math.max(1, c.baseConnects));
@@ -561,6 +592,20 @@ export async function verify(r: ScriptedRedis | Redis, visitors: SimVisitor[], t
       if (status === 'open' && o && !o.mine.has(conv)) {
         rep.viewMismatches++;
         problem(`operator ${o.id} is assigned ${conv} but does not hold it; connects ${o.connects}`);
+      }
+    }
+  }
+  // 5. No message stored in two conversations (the cid check is per conversation: a resend after its
+  // conversation was resolved must not start the visitor's next one with it).
+  const storedIn = new Map<string, string>();
+  for (const [conv, s] of streams) {
+    for (const e of s) {
+      if (!e.cid || (e.kind !== 'msg' && e.kind !== 'note')) continue;
+      const first = storedIn.get(e.cid);
+      if (first === undefined) storedIn.set(e.cid, conv);
+      else if (first !== conv) {
+        rep.duplicated++;
+        problem(`${e.cid} stored in ${first} and in ${conv}`);
       }
     }
   }
@@ -649,5 +694,5 @@ export function every(everyMs: number, maxMs: number, fn: () => void): { stop():
 }
 
 export function formatReport(name: string, r: Report, ms: number): string {
-  return `${name}: ${r.visitors} visitors + ${r.tabs} tabs + ${r.operators} operators, ${(ms / 1000).toFixed(1)} s; messages queued ${r.queued}, acked ${r.acked}, unacked ${r.unacked}, lost ${r.lost}, duplicated ${r.duplicated}, out of order ${r.outOfOrder} (receivers ${r.receiverOutOfOrder}, sender ${r.senderOrderInversions}), receiver duplicates ${r.receiverDuplicates}, view mismatches ${r.viewMismatches}; frames sent ${r.framesSent}, acks dropped ${r.acksDropped}, reconnects ${r.reconnects}; close codes ${JSON.stringify(r.closeCodes)}; error codes ${JSON.stringify(r.errorCodes)}${r.problems.length ? `; problems: ${r.problems.join(' | ')}` : ''}`;
+  return `${name}: ${r.visitors} visitors + ${r.tabs} tabs + ${r.operators} operators, ${(ms / 1000).toFixed(1)} s; messages queued ${r.queued}, acked ${r.acked}, unacked ${r.unacked}, refused ${r.refused}, lost ${r.lost}, duplicated ${r.duplicated}, out of order ${r.outOfOrder} (receivers ${r.receiverOutOfOrder}, sender ${r.senderOrderInversions}), receiver duplicates ${r.receiverDuplicates}, view mismatches ${r.viewMismatches}; frames sent ${r.framesSent}, acks dropped ${r.acksDropped}, reconnects ${r.reconnects}; close codes ${JSON.stringify(r.closeCodes)}; error codes ${JSON.stringify(r.errorCodes)}${r.problems.length ? `; problems: ${r.problems.join(' | ')}` : ''}`;
 }
