@@ -158,7 +158,8 @@ abstract class SimClient<F extends { type: string }> {
   protected abstract headers(t: Target): Record<string, string>;
   protected abstract helloFrame(): object;
   protected abstract onFrame(f: F): void;
-  protected abstract sendFrame(it: OutItem): object;
+  /** `re`: every send of a message but its first (the widget marks them so). */
+  protected abstract sendFrame(it: OutItem, re: boolean): object;
 
   /** Starts a new scenario's accounting on a long-lived client (the operators). */
   resetStats(): void {
@@ -296,13 +297,13 @@ abstract class SimClient<F extends { type: string }> {
     if (conv) it.conv = conv;
     this.outbox.push(it);
     this.order.push(it.cid);
-    this.transmit(it);
+    this.transmit(it, false);
     return it.cid;
   }
 
-  private transmit(it: OutItem): void {
+  private transmit(it: OutItem, re = true): void {
     if (!this.synced) return;
-    const f = this.sendFrame(it);
+    const f = this.sendFrame(it, re);
     for (let i = 0; i < (this.opts.copies ?? 1); i++) if (!this.raw(f)) return;
     it.sends++;
     it.sentAt = Date.now();
@@ -341,8 +342,8 @@ export class SimVisitor extends SimClient<ServerToVisitor> {
   protected helloFrame(): object {
     return { type: 'hello', lastIds: this.view.lastIds(), page: { url: 'https://shop.example/', title: 'Shop' }, locale: 'en' };
   }
-  protected sendFrame(it: OutItem): object {
-    return { type: 'send', cid: it.cid, text: it.text };
+  protected sendFrame(it: OutItem, re: boolean): object {
+    return { type: 'send', cid: it.cid, text: it.text, re };
   }
   protected onFrame(f: ServerToVisitor): void {
     if (f.type === 'welcome') {

@@ -29,6 +29,49 @@ describe('resume and idempotent resend', () => {
     v2.close();
   });
 
+  it('a resend (re) of a message stored before its conversation was resolved is acknowledged there, not stored again in a new one', async () => {
+    const ana = await createOp(s.admin, { email: 'resend-ana@example.com', name: 'Ana' });
+    const op = await operator(s.gw, ana.http);
+    op.send({ type: 'status', status: 'online' });
+    await op.next('status', (f) => f.status === 'online');
+    const v = await visitor(s.gw);
+    await v.next('synced');
+    const c1 = cid();
+    v.send({ type: 'send', cid: c1, text: 'stored, ack lost' });
+    const a1 = await v.next('ack', (f) => f.cid === c1);
+    v.close();
+    await op.next('conv', (f) => f.conv.id === a1.conv && f.conv.status === 'open');
+    op.send({ type: 'resolve', conv: a1.conv });
+    await op.next('conv', (f) => f.conv.id === a1.conv && f.conv.status === 'resolved');
+    // Another tab has since started the visitor's next conversation.
+    const tab = await visitor(s.gw2, { token: v.token });
+    await tab.next('synced');
+    const c2 = cid();
+    tab.send({ type: 'send', cid: c2, text: 'a new question' });
+    const a2 = await tab.next('ack', (f) => f.cid === c2);
+    expect(a2.conv).not.toBe(a1.conv);
+    // The first tab comes back without naming the first conversation and resends, marked `re`.
+    const back = await visitor(s.gw2, { token: v.token });
+    await back.next('synced');
+    expect(back.of('welcome')[0]?.convs.map((c) => c.id)).not.toContain(a1.conv);
+    back.send({ type: 'send', cid: c1, text: 'stored, ack lost', re: true });
+    const again = await back.next('ack', (f) => f.cid === c1);
+    expect(again).toMatchObject({ conv: a1.conv, id: a1.id });
+    // Told about that conversation before the ack: its state and its entries, its own message among them.
+    expect(back.of('conv').some((f) => f.conv.id === a1.conv && f.conv.status === 'resolved')).toBe(true);
+    expect(back.of('entry').some((f) => f.entry.cid === c1)).toBe(true);
+    const copies = async (conv: string) => (await s.gw.conns.cmd.xrange(K.convStream(conv), '-', '+')).filter(([, f]) => (f[1] ?? '').includes(`"cid":"${c1}"`)).length;
+    expect(await copies(a1.conv)).toBe(1);
+    expect(await copies(a2.conv)).toBe(0);
+    // A first send (no `re`) is not looked up: a fresh cid goes into the open conversation.
+    const c3 = cid();
+    back.send({ type: 'send', cid: c3, text: 'fresh' });
+    expect((await back.next('ack', (f) => f.cid === c3)).conv).toBe(a2.conv);
+    back.close();
+    tab.close();
+    op.close();
+  });
+
   it('a reconnecting visitor gets exactly what it missed, in order, and two reconnects in a row replay nothing', async () => {
     const ana = await createOp(s.admin, { email: 'ana2@example.com', name: 'Ana' });
     const op = await operator(s.gw, ana.http);

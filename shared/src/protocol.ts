@@ -134,7 +134,8 @@ export const VisitorHello = Frame('hello', {
   user: T.Optional(Identity),
   attrs: T.Optional(Attrs),
 });
-export const VisitorSend = Frame('send', { cid: Cid, text: Text });
+/** `re`: the client may have sent this message before (it was written before this socket's catch-up); the gateway then looks for its cid in the visitor's latest conversations too. */
+export const VisitorSend = Frame('send', { cid: Cid, text: Text, re: T.Optional(T.Boolean()) });
 export const VisitorTyping = Frame('typing', { on: T.Boolean(), preview: T.Optional(T.String({ maxLength: MAX_MESSAGE_CHARS })) });
 export const VisitorSeen = Frame('seen', { conv: Id, id: StreamId });
 export const VisitorPage = Frame('page', { page: PageInfo });

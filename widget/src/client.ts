@@ -418,7 +418,7 @@ export class Client {
     this.outbox = [...this.outbox, it];
     this.engage();
     this.saveOutbox();
-    this.transmit(it);
+    this.transmit(it, false);
     this.kick();
     this.onChange();
     return true;
@@ -441,11 +441,12 @@ export class Client {
     this.onChange();
   }
 
-  private transmit(it: OutItem): void {
+  /** `re`: it may have gone out before (every send but a message's first, on a live socket). */
+  private transmit(it: OutItem, re = true): void {
     if (!this.welcomed || it.state === 'sent') return;
     const f: VisitorToServer = it.email
       ? { type: 'offline', cid: it.cid, email: it.email, text: it.text }
-      : { type: 'send', cid: it.cid, text: it.text };
+      : { type: 'send', cid: it.cid, text: it.text, re };
     if (!this.raw(f)) return;
     it.sentAt = this.now();
     if (it.state === 'failed') it.state = 'sending';

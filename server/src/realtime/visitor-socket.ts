@@ -34,6 +34,9 @@ import { verifyIdentity } from './identity';
 /** A refresh after the subscriber reconnected that fails (Redis away as well) is retried this many times, backing off to 2 s (~30 s in all). */
 const RESYNC_RETRIES = 18;
 
+/** A possible resend (`send {re: true}`) is looked for in this many of the visitor's latest conversations. */
+export const RESEND_LOOKBACK = 3;
+
 /** A hello this soon after the upgrade uses the site the upgrade read. */
 const SITE_FRESH_MS = 2_000;
 
@@ -102,7 +105,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       case 'hello':
         return this.onHello(f);
       case 'send':
-        return this.onSend(f.cid, f.text);
+        return this.onSend(f.cid, f.text, f.re === true);
       case 'typing': {
         const conv = await c.cmd.hget(K.visitor(this.visitorId), 'conv');
         if (!conv) return;
@@ -306,11 +309,37 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     }
   }
 
-  private async onSend(cid: string, raw: string): Promise<void> {
+  private async onSend(cid: string, raw: string, re: boolean): Promise<void> {
     const text = checkText(raw);
     if (!this.msgs.take() || !this.siteBucket.take()) throw new HarkError('RATE_LIMITED');
+    if (re && (await this.ackStored(cid))) return;
     const { conv } = await this.openConv(true);
     await this.store(conv, cid, text);
+  }
+
+  /**
+   * A possible resend (`re`) is looked for in the visitor's RESEND_LOOKBACK latest conversations
+   * and acknowledged where it is stored. The append script's cid check covers only the conversation
+   * a message lands in: a message stored just before the socket died (ack lost) and resent after its
+   * conversation was resolved would otherwise start the next one as a second copy. Two round trips,
+   * on resends only.
+   */
+  private async ackStored(cid: string): Promise<boolean> {
+    const { cmd } = this.ctx.c;
+    const recent = await cmd.zrange(K.visitorConvs(this.visitorId), -RESEND_LOOKBACK, -1);
+    const ids = await Promise.all(recent.map((conv) => cmd.hget(K.convCids(conv), cid)));
+    const i = ids.findIndex((id) => id !== null);
+    const conv = recent[i];
+    const id = ids[i];
+    if (!conv || !id) return false;
+    if (!this.follows.has(conv)) {
+      // A conversation this socket was not told about (the hello did not name it): its state and
+      // its entries first, as for one the welcome lists, so the client knows where the ack points.
+      await this.refreshConv(conv);
+      await this.followFromStart(conv);
+    }
+    this.sendAck(conv, id, { type: 'ack', cid, conv, id } satisfies ServerToVisitor);
+    return true;
   }
 
   private async store(conv: string, cid: string, text: string): Promise<void> {
