@@ -265,6 +265,11 @@ export const actions = {
     set({ pendingTick: state.pendingTick + 1 });
     return true;
   },
+  /** Asks for the page of entries before the oldest one held (a conversation longer than one page). */
+  loadEarlier(conv: string): void {
+    const oldest = state.rt.entries[conv]?.[0]?.id;
+    if (oldest) out({ type: 'open', conv, before: oldest });
+  },
   pending(conv: string) {
     return (socket?.unacked() ?? []).filter((p) => p.conv === conv);
   },

@@ -32,6 +32,20 @@ describe('applyFrame', () => {
     expect(s.loaded.c1).toBe(true);
   });
 
+  it('remembers whether older entries exist beyond the oldest held, page by page', () => {
+    let s = live();
+    // The latest page of a long conversation: more before it.
+    s = applyFrame(s, { type: 'history', conv: 'c1', entries: [msg('5-0'), msg('6-0')], more: true }).state;
+    expect(s.more.c1).toBe(true);
+    // The latest page again (a reconnect's preload) says nothing new about what is older than 5-0.
+    s = applyFrame(s, { type: 'history', conv: 'c1', entries: [msg('6-0'), msg('7-0')], more: false }).state;
+    expect(s.more.c1).toBe(true);
+    // The page before 5-0 reaches the start.
+    s = applyFrame(s, { type: 'history', conv: 'c1', entries: [msg('3-0'), msg('4-0')], more: false }).state;
+    expect(s.more.c1).toBe(false);
+    expect(s.entries.c1?.map((e) => e.id)).toEqual(['3-0', '4-0', '5-0', '6-0', '7-0']);
+  });
+
   it('counts unread visitor messages outside the focused conversation and signals them', () => {
     let s = live();
     const r1 = applyFrame(s, { type: 'entry', entry: msg('1-0', 'c2') }, 'c1');

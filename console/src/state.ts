@@ -20,8 +20,10 @@ export interface State {
   convs: Record<string, ConvSummary>;
   /** Entries per conversation, in stream order, de-duplicated. */
   entries: Record<string, Entry[]>;
-  /** Conversations whose full history has arrived (after `open`). */
+  /** Conversations whose history has arrived (after `open`): its latest page (CATCHUP_PAGE entries) at least. */
   loaded: Record<string, boolean>;
+  /** Conversations with entries older than the oldest one held (the server said `more`): "load earlier" asks for them. */
+  more: Record<string, boolean>;
   /** Highest stream id seen per conversation: the resume cursor sent in `hello`. */
   lastIds: Record<string, string>;
   typing: Record<string, Typing>;
@@ -41,6 +43,7 @@ export function initialState(): State {
     convs: {},
     entries: {},
     loaded: {},
+    more: {},
     lastIds: {},
     typing: {},
     seenByVisitor: {},
@@ -126,11 +129,17 @@ export function applyFrame(s: State, f: ServerToOperator, focused: string | null
     case 'entry':
       return { state: addEntry(s, f.entry, focused, now, effects), effects };
     case 'history': {
-      let list = s.entries[f.conv] ?? [];
+      const held = s.entries[f.conv] ?? [];
+      let list = held;
       for (const e of f.entries) list = insertEntry(list, e);
       const last = list[list.length - 1];
       const lastIds = last ? bumpLastId(s.lastIds, f.conv, last.id) : s.lastIds;
-      return { state: { ...s, entries: { ...s.entries, [f.conv]: list }, loaded: { ...s.loaded, [f.conv]: true }, lastIds }, effects };
+      // `more` speaks of what is older than this page: it decides only if the page reaches back to
+      // (or past) the oldest entry held, not for a latest page fetched again after a reconnect.
+      const oldest = held[0]?.id;
+      const first = f.entries[0]?.id;
+      const more = !oldest || !first || compareStreamIds(first, oldest) <= 0 ? f.more : (s.more[f.conv] ?? f.more);
+      return { state: { ...s, entries: { ...s.entries, [f.conv]: list }, loaded: { ...s.loaded, [f.conv]: true }, more: { ...s.more, [f.conv]: more }, lastIds }, effects };
     }
     case 'ack':
       // The message itself comes back as an `entry`; the socket layer clears its pending copy.

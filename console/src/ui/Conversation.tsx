@@ -76,9 +76,16 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
   const stored = new Set(list.map((e) => e.cid).filter(Boolean));
   const pending = actions.pending(conv.id).filter((p) => !stored.has(p.cid));
   const scroller = useRef<HTMLOListElement>(null);
+  const first = list[0]?.id;
+  const shown = useRef<{ conv: string; first: string | undefined; height: number }>({ conv: '', first: undefined, height: 0 });
   useLayoutEffect(() => {
     const el = scroller.current;
-    if (el) el.scrollTop = el.scrollHeight;
+    if (!el) return;
+    const was = shown.current;
+    // Earlier entries went in on top: stay where the operator was reading. Anything else: the newest.
+    if (was.conv === conv.id && was.first && first && compareStreamIds(first, was.first) < 0) el.scrollTop += el.scrollHeight - was.height;
+    else el.scrollTop = el.scrollHeight;
+    shown.current = { conv: conv.id, first, height: el.scrollHeight };
   }, [list.length, pending.length, conv.id]);
   useEffect(() => setTransfer(false), [conv.id]);
 
@@ -135,6 +142,13 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
       )}
       <ol class="entries" ref={scroller}>
         {!s.rt.loaded[conv.id] && <li class="hint">{t('app.loading')}</li>}
+        {s.rt.more[conv.id] && (
+          <li class="earlier">
+            <button type="button" onClick={() => actions.loadEarlier(conv.id)}>
+              {t('conv.earlier')}
+            </button>
+          </li>
+        )}
         {list.map((e) => (
           <EntryItem key={e.id} e={e} seen={e.id === seenAt} />
         ))}
