@@ -22,7 +22,7 @@ import { socketRoutes } from './http/sockets';
 import { staticRoutes } from './http/static';
 import { createMetrics } from './metrics';
 import { type Connections, type RedisTarget, connect } from './redis/client';
-import { type Ctx, type StatsHooks } from './realtime/context';
+import type { Ctx, StatsHooks } from './realtime/context';
 import { statsHooks } from './store/stats';
 import { Gateway } from './realtime/gateway';
 import { Hub } from './realtime/hub';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { K } from '../src/store/keys';
-import { Http, type TestGateway, cid, createOp, operator, sleep, visitor } from './harness';
+import { type Http, type TestGateway, cid, createOp, operator, sleep, visitor } from './harness';
 import { useStack } from './stack';
 
 const s = useStack(2);

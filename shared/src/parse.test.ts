@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HarkError } from './errors';
+import type { HarkError } from './errors';
 import { MAX_MESSAGE_CHARS } from './limits';
 import { checkText, parseOperatorToServer, parseVisitorToServer } from './parse';
 

@@ -186,7 +186,7 @@ export class OperatorConn extends Conn<OperatorToServer> {
         if (!f.to && f.team === undefined) throw new HarkError('BAD_REQUEST', 'Name an operator (to) or a team.');
         if (f.to) {
           const to = await getOperator(c.cmd, f.to);
-          if (!to || !to.active || !canSeeSite(to, m.site)) throw new HarkError('NOT_FOUND', 'No such operator on this site.');
+          if (!to?.active || !canSeeSite(to, m.site)) throw new HarkError('NOT_FOUND', 'No such operator on this site.');
         }
         if (f.note?.trim()) {
           await appendEntry(c, { conv: m.id, at: Date.now(), kind: 'note', text: checkText(f.note), cid: `tr-${Date.now()}-${this.me.id}`, op: this.ref() }, 'other');
