@@ -105,7 +105,7 @@ export class Client {
   private engaged: boolean;
   private ws: SocketLike | null = null;
   /** The hello was answered and its catch-up is in (`synced`): messages may go out. */
-  private welcomed = false;
+  private synced = false;
   private attempt = 0;
   private failStreak = 0;
   private phase: 'normal' | 'probe' | 'verify' = 'normal';
@@ -176,7 +176,7 @@ export class Client {
   private connect(): void {
     if (this.status === 'stopped') return;
     this.status = 'connecting';
-    this.welcomed = false;
+    this.synced = false;
     let opened = false;
     let ws: SocketLike;
     try {
@@ -221,7 +221,7 @@ export class Client {
   private drop(): void {
     const ws = this.ws;
     this.ws = null;
-    this.welcomed = false;
+    this.synced = false;
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     try {
@@ -232,7 +232,7 @@ export class Client {
   }
 
   private fail(opened: boolean, code: number): void {
-    this.welcomed = false;
+    this.synced = false;
     if (this.status === 'stopped') return;
     this.status = 'down';
     this.opTyping = null;
@@ -306,7 +306,7 @@ export class Client {
 
   /** Sends a frame only when a session is up; used for frames that are worthless later (typing, seen). */
   private live1(f: VisitorToServer): boolean {
-    return this.welcomed && this.raw(f);
+    return this.synced && this.raw(f);
   }
 
   // ------------------------------------------------------------------ inbound
@@ -330,7 +330,7 @@ export class Client {
       case 'synced':
         // Sends wait for the catch-up: a message stored before the socket died (its ack lost) comes back
         // in it and leaves the outbox, so it is not sent again into a conversation started since.
-        this.welcomed = true;
+        this.synced = true;
         this.live = true;
         for (const c of this.control.splice(0)) this.raw(c);
         this.flush();
@@ -443,7 +443,7 @@ export class Client {
 
   /** `re`: it may have gone out before (every send but a message's first, on a live socket). */
   private transmit(it: OutItem, re = true): void {
-    if (!this.welcomed || it.state === 'sent') return;
+    if (!this.synced || it.state === 'sent') return;
     const f: VisitorToServer = it.email
       ? { type: 'offline', cid: it.cid, email: it.email, text: it.text }
       : { type: 'send', cid: it.cid, text: it.text, re };
@@ -466,12 +466,12 @@ export class Client {
     }
     for (const it of this.outbox) {
       if (it.state === 'sent' || stuck(it)) continue;
-      const late = !this.welcomed || (it.sentAt > 0 && now - it.sentAt > ACK_TIMEOUT_MS);
+      const late = !this.synced || (it.sentAt > 0 && now - it.sentAt > ACK_TIMEOUT_MS);
       if (late && now - it.at > ACK_TIMEOUT_MS && it.state !== 'failed') {
         it.state = 'failed';
         changed = true;
       }
-      if (this.welcomed && (it.sentAt === 0 || now - it.sentAt > ACK_TIMEOUT_MS)) this.transmit(it);
+      if (this.synced && (it.sentAt === 0 || now - it.sentAt > ACK_TIMEOUT_MS)) this.transmit(it);
     }
     if (changed) this.onChange();
   }
