@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { K } from '../src/store/keys';
-import { cid, createOp, operator, sleep, visitor } from './harness';
+import { cid, createOp, onlineOperator, operator, sleep, visitor } from './harness';
 import { useStack } from './stack';
 
 const s = useStack(2);
@@ -31,9 +31,7 @@ describe('resume and idempotent resend', () => {
 
   it('a resend (re) of a message stored before its conversation was resolved is acknowledged there, not stored again in a new one', async () => {
     const ana = await createOp(s.admin, { email: 'resend-ana@example.com', name: 'Ana' });
-    const op = await operator(s.gw, ana.http);
-    op.send({ type: 'status', status: 'online' });
-    await op.next('status', (f) => f.status === 'online');
+    const op = await onlineOperator(s.gw, ana.http);
     const v = await visitor(s.gw);
     await v.next('synced');
     const c1 = cid();
