@@ -74,6 +74,11 @@ const SITE: SiteConfig = {
 };
 const welcome = (convs: object[] = []) => ({ type: 'welcome', visitorId: 'v1', site: SITE, convs });
 const last = () => FakeWS.all[FakeWS.all.length - 1] as FakeWS;
+/** The gateway answers a hello with nothing to catch up on: `welcome`, then `synced`. */
+function answered(ws: FakeWS, convs: object[] = []): void {
+  ws.recv(welcome(convs));
+  ws.recv({ type: 'synced' });
+}
 
 function client(kv: KV | null = new MemKV()) {
   return new Client({
@@ -101,8 +106,7 @@ describe('Client', () => {
     expect(last().url).toBe('wss://chat.example/v1/visitor?site=demo&token=' + last().url.split('token=')[1]?.split('&')[0] + '&v=1&new=1');
     last().open();
     expect(last().types()).toEqual(['hello']);
-    last().recv(welcome());
-    last().recv({ type: 'synced' });
+    answered(last());
     expect(kv.writes).toBe(0);
     // 1. The first message makes the visitor worth remembering: token and outbox are stored.
     c.send('hello');
@@ -120,8 +124,7 @@ describe('Client', () => {
     const c = client();
     c.start();
     last().open();
-    last().recv(welcome());
-    last().recv({ type: 'synced' });
+    answered(last());
     c.send('Do you ship to Zagreb?');
     const f = last().sent.at(-1) as { type: string; cid: string; text: string };
     expect(f).toMatchObject({ type: 'send', text: 'Do you ship to Zagreb?' });
@@ -138,15 +141,13 @@ describe('Client', () => {
     const c = client(kv);
     c.start();
     last().open();
-    last().recv(welcome());
-    last().recv({ type: 'synced' });
+    answered(last());
     last().fail();
     c.send('one');
     c.send('two');
     vi.advanceTimersByTime(1000);
     last().open();
-    last().recv(welcome());
-    last().recv({ type: 'synced' });
+    answered(last());
     expect(last().sent.filter((f) => f.type === 'send').map((f) => f.text)).toEqual(['one', 'two']);
     // 1. The page is reloaded before any ack: a new client resends both with the same cids, without new=1.
     const cids = last().sent.filter((f) => f.type === 'send').map((f) => f.cid);
@@ -155,8 +156,7 @@ describe('Client', () => {
     c2.start();
     expect(last().url).not.toContain('new=1');
     last().open();
-    last().recv(welcome());
-    last().recv({ type: 'synced' });
+    answered(last());
     expect(last().sent.filter((f) => f.type === 'send').map((f) => f.cid)).toEqual(cids);
   });
 
@@ -165,8 +165,7 @@ describe('Client', () => {
     const c = client(kv);
     c.start();
     last().open();
-    last().recv(welcome([{ id: 'c1', status: 'open' }]));
-    last().recv({ type: 'synced' });
+    answered(last(), [{ id: 'c1', status: 'open' }]);
     last().recv({ type: 'entry', entry: { id: '5-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'hi' } });
     last().recv({ type: 'entry', entry: { id: '3-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'earlier' } });
     last().recv({ type: 'entry', entry: { id: '5-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'hi' } });
@@ -227,8 +226,7 @@ describe('Client', () => {
     expect(last().url).toContain('new=1');
     const fresh = last().url.split('token=')[1]?.split('&')[0];
     last().open();
-    last().recv(welcome());
-    last().recv({ type: 'synced' });
+    answered(last());
     expect(kv.getItem('hark:demo:token')).toBe(fresh);
   });
 
@@ -236,8 +234,7 @@ describe('Client', () => {
     const c = client();
     c.start();
     last().open();
-    last().recv(welcome());
-    last().recv({ type: 'synced' });
+    answered(last());
     c.send('stored, ack lost');
     c.send('never arrived');
     const [stored, lost] = c.outbox.map((x) => x.cid);
@@ -260,8 +257,7 @@ describe('Client', () => {
     const c = client();
     c.start();
     last().open();
-    last().recv(welcome([{ id: 'c1', status: 'open' }]));
-    last().recv({ type: 'synced' });
+    answered(last(), [{ id: 'c1', status: 'open' }]);
     last().recv({ type: 'entry', entry: { id: '1-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'a' } });
     last().recv({ type: 'entry', entry: { id: '2-0', conv: 'c1', at: 1, kind: 'msg', from: 'operator', text: 'b' } });
     expect(c.unread()).toBe(2);
@@ -275,16 +271,14 @@ describe('Client', () => {
     const a = client(kv);
     a.start();
     last().open();
-    last().recv(welcome());
-    last().recv({ type: 'synced' });
+    answered(last());
     a.send('from tab A');
     const wsA = last();
     const b = client(kv);
     b.start();
     const wsB = last();
     wsB.open();
-    wsB.recv(welcome());
-    wsB.recv({ type: 'synced' });
+    answered(wsB);
     // B started after A wrote: a reload-like start resends everything (the server de-duplicates by cid)…
     const sentByB = () => wsB.sent.filter((f) => f.type === 'send').length;
     const before = sentByB();
@@ -306,8 +300,7 @@ describe('Client', () => {
     a.start();
     const wsA = last();
     wsA.open();
-    wsA.recv(welcome());
-    wsA.recv({ type: 'synced' });
+    answered(wsA);
     a.send('first from A');
     const first = wsA.sent.find((f) => f.type === 'send') as { cid: string };
     wsA.recv({ type: 'ack', cid: first.cid, conv: 'c1', id: '1-0' });
@@ -317,8 +310,7 @@ describe('Client', () => {
     b.start();
     const wsB = last();
     wsB.open();
-    wsB.recv(welcome([{ id: 'c1', status: 'open' }]));
-    wsB.recv({ type: 'synced' });
+    answered(wsB, [{ id: 'c1', status: 'open' }]);
     a.send('from tab A');
     const cid = (wsA.sent.filter((f) => f.type === 'send').at(-1) as { cid: string }).cid;
     // B's own socket brings the entry before the storage event that says A wrote it to the outbox.
@@ -335,8 +327,7 @@ describe('Client', () => {
     const c = client();
     c.start();
     last().open();
-    last().recv(welcome());
-    last().recv({ type: 'synced' });
+    answered(last());
     c.send('x');
     const cid = c.outbox[0]?.cid;
     last().recv({ type: 'error', code: 'MESSAGE_TOO_LONG', message: '', cid });
@@ -351,8 +342,7 @@ describe('Client', () => {
     const c = client(null);
     c.start();
     last().open();
-    last().recv(welcome());
-    last().recv({ type: 'synced' });
+    answered(last());
     expect(c.send('hi')).toBe(true);
   });
 });
