@@ -17,7 +17,8 @@ import { type Entry, type ServerToOperator, type ServerToVisitor, compareStreamI
 import type { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { readEntries } from '../src/store/conversations';
-import type { ScriptedRedis } from '../src/store/scripts';
+import type { ScriptedRedis } from '../src/redis/scripts';
+import { eventCounts } from './event-count';
 
 /** Reconnect backoff of the simulated clients: the widget's policy (widget/src/backoff.ts) with smaller steps so a run stays short. */
 export const SIM_BACKOFF_BASE_MS = 150;
@@ -28,6 +29,14 @@ export const SIM_ACK_TIMEOUT_MS = 3_000;
 export function simBackoff(attempt: number): number {
   const step = Math.min(SIM_BACKOFF_MAX_MS, SIM_BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16));
   return Math.round(step * (0.5 + 0.5 * Math.random()));
+}
+
+/** Simulated clients per loopback source address (well under the gateway's per-address limits). */
+export const CLIENTS_PER_ADDRESS = 10;
+let sources = 0;
+function nextSource(): string {
+  const n = Math.floor(sources++ / CLIENTS_PER_ADDRESS);
+  return `127.0.${200 + Math.floor(n / 250) % 50}.${1 + (n % 250)}`;
 }
 
 export interface Target {
@@ -135,6 +144,8 @@ abstract class SimClient<F extends { type: string }> {
   connects = 0;
   baseConnects = 0;
   readonly view = new View();
+  /** The loopback address this client connects from: CLIENTS_PER_ADDRESS share one, as visitors behind one NAT would (the gateway limits per address). */
+  readonly source = nextSource();
   readonly outbox: OutItem[] = [];
   /** cid -> the stream id of its first ack (and the conversation). */
   readonly acked = new Map<string, { conv: string; id: string }>();
@@ -203,7 +214,7 @@ abstract class SimClient<F extends { type: string }> {
       this.retry();
       return;
     }
-    const ws = new WebSocket(this.url(t), { headers: this.headers(t) });
+    const ws = new WebSocket(this.url(t), { headers: this.headers(t), localAddress: this.source });
     this.ws = ws;
     this.synced = false;
     ws.on('open', () => {
@@ -452,6 +463,12 @@ export interface Report {
   reconnects: number;
   closeCodes: Record<string, number>;
   errorCodes: Record<string, number>;
+  /** Acknowledged messages whose message.created the exactly-once consumer has not counted (yet). */
+  eventsMissing: number;
+  /** Acknowledged messages counted more than once by the exactly-once consumer. */
+  eventsDuplicated: number;
+  /** Handler runs of the at-least-once consumer beyond the first (redeliveries after a kill). */
+  eventsRedelivered: number;
   problems: string[];
 }
 
@@ -490,8 +507,12 @@ export async function verify(r: ScriptedRedis | Redis, visitors: SimVisitor[], t
     reconnects: 0,
     closeCodes: {},
     errorCodes: {},
+    eventsMissing: 0,
+    eventsDuplicated: 0,
+    eventsRedelivered: 0,
     problems: [],
   };
+  const ackedMsgs: { conv: string; id: string }[] = [];
   const streams = new Map<string, Entry[]>();
   const stream = async (conv: string) => {
     let s = streams.get(conv);
@@ -521,6 +542,7 @@ export async function verify(r: ScriptedRedis | Redis, visitors: SimVisitor[], t
     for (const cid of c.order) {
       const a = c.acked.get(cid);
       if (!a) continue;
+      ackedMsgs.push(a);
       const s = await stream(a.conv);
       const hits = s.filter((e) => e.cid === cid);
       if (hits.length === 0) {
@@ -610,12 +632,29 @@ export async function verify(r: ScriptedRedis | Redis, visitors: SimVisitor[], t
       }
     }
   }
+  // 6. The domain event log: every acknowledged message has exactly one message.created handled by
+  // the exactly-once consumer, and at least one by the at-least-once one (event-count.ts).
+  const { counted, seen: runs } = await eventCounts(r as ScriptedRedis, ackedMsgs);
+  ackedMsgs.forEach((m, i) => {
+    const n = counted[i] ?? 0;
+    if (n === 0) {
+      rep.eventsMissing++;
+      problem(`no message.created handled for ${m.conv}/${m.id}`);
+    } else if (n > 1) {
+      rep.eventsDuplicated += n - 1;
+      problem(`message.created for ${m.conv}/${m.id} handled ${n} times`);
+    }
+    if ((runs[i] ?? 0) === 0) {
+      rep.eventsMissing++;
+      problem(`the at-least-once consumer never saw ${m.conv}/${m.id}`);
+    } else rep.eventsRedelivered += (runs[i] ?? 1) - 1;
+  });
   rep.outOfOrder = rep.receiverOutOfOrder + rep.senderOrderInversions;
   return rep;
 }
 
 export function isClean(r: Report): boolean {
-  return r.unacked === 0 && r.lost === 0 && r.duplicated === 0 && r.ackMismatch === 0 && r.receiverDuplicates === 0 && r.outOfOrder === 0 && r.viewMismatches === 0;
+  return r.unacked === 0 && r.lost === 0 && r.duplicated === 0 && r.ackMismatch === 0 && r.receiverDuplicates === 0 && r.outOfOrder === 0 && r.viewMismatches === 0 && r.eventsMissing === 0 && r.eventsDuplicated === 0;
 }
 
 /** Polls verify() until it is clean or `ms` passed (entries may still be in flight after a fault). */
@@ -695,5 +734,5 @@ export function every(everyMs: number, maxMs: number, fn: () => void): { stop():
 }
 
 export function formatReport(name: string, r: Report, ms: number): string {
-  return `${name}: ${r.visitors} visitors + ${r.tabs} tabs + ${r.operators} operators, ${(ms / 1000).toFixed(1)} s; messages queued ${r.queued}, acked ${r.acked}, unacked ${r.unacked}, refused ${r.refused}, lost ${r.lost}, duplicated ${r.duplicated}, out of order ${r.outOfOrder} (receivers ${r.receiverOutOfOrder}, sender ${r.senderOrderInversions}), receiver duplicates ${r.receiverDuplicates}, view mismatches ${r.viewMismatches}; frames sent ${r.framesSent}, acks dropped ${r.acksDropped}, reconnects ${r.reconnects}; close codes ${JSON.stringify(r.closeCodes)}; error codes ${JSON.stringify(r.errorCodes)}${r.problems.length ? `; problems: ${r.problems.join(' | ')}` : ''}`;
+  return `${name}: ${r.visitors} visitors + ${r.tabs} tabs + ${r.operators} operators, ${(ms / 1000).toFixed(1)} s; messages queued ${r.queued}, acked ${r.acked}, unacked ${r.unacked}, refused ${r.refused}, lost ${r.lost}, duplicated ${r.duplicated}, out of order ${r.outOfOrder} (receivers ${r.receiverOutOfOrder}, sender ${r.senderOrderInversions}), receiver duplicates ${r.receiverDuplicates}, view mismatches ${r.viewMismatches}; frames sent ${r.framesSent}, acks dropped ${r.acksDropped}, reconnects ${r.reconnects}; events missing ${r.eventsMissing}, duplicated ${r.eventsDuplicated}, redelivered (at least once) ${r.eventsRedelivered}; close codes ${JSON.stringify(r.closeCodes)}; error codes ${JSON.stringify(r.errorCodes)}${r.problems.length ? `; problems: ${r.problems.join(' | ')}` : ''}`;
 }

@@ -5,9 +5,13 @@
  */
 import { buildApp } from '../src/app';
 import { bootstrap } from '../src/bootstrap';
+import { connect } from '../src/redis/client';
 import { ADMIN } from '../test/harness';
+import { chaosConsumers } from './event-count';
 
-const hark = await buildApp({ redis: { url: process.env.REDIS_URL ?? '' }, logger: process.env.HARK_CHAOS_LOG === '1' ? { level: 'warn' } : false });
+// The event log's witnesses (event-count.ts) on their own connection, as any consumer's reads would be.
+const witness = connect({ url: process.env.REDIS_URL ?? '' });
+const hark = await buildApp({ redis: { url: process.env.REDIS_URL ?? '' }, logger: process.env.HARK_CHAOS_LOG === '1' ? { level: 'warn' } : false, consumers: chaosConsumers(witness.cmd) });
 await bootstrap(hark.conns, { adminEmail: ADMIN.email, adminPassword: ADMIN.password });
 await hark.app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
 const addr = hark.app.server.address();

@@ -9,12 +9,14 @@ import websocket from '@fastify/websocket';
 import { HarkError, MAX_BODY_BYTES, MAX_CONNECTIONS_PER_IP, MAX_FRAME_BYTES } from '@hark/shared';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Config, readConfig } from './config';
+import { type ConnectionTestLimits, connectionLimits, limitConnections, timeoutOptions } from './http/conn-limits';
 import { registerErrorHandler } from './http/errors';
 import { adminRoutes } from './http/admin';
-import { authRoutes } from './http/auth';
+import { type LoginTestLimits, authRoutes } from './http/auth';
 import { conversationRoutes } from './http/conversations';
 import { healthRoutes } from './http/health';
-import { ownOrigin } from './http/origin';
+import { loggerOptions } from './http/logging';
+import { HSTS, ownOrigin } from './http/origin';
 import { replyRoutes } from './http/replies';
 import { statsRoutes } from './http/stats';
 import { teamRoutes } from './http/teams';
@@ -22,12 +24,19 @@ import { socketRoutes } from './http/sockets';
 import { staticRoutes } from './http/static';
 import { createMetrics } from './metrics';
 import { type Connections, type RedisTarget, connect } from './redis/client';
-import type { Ctx, StatsHooks } from './realtime/context';
-import { statsHooks } from './store/stats';
+import { hostname } from 'node:os';
+import { randomId } from '@hark/shared';
+import { Domain } from './domain';
+import { defaultConsumers } from './domain/consumers';
+import { type Consumer, EventConsumers } from './domain/event-consumers';
+import { Jobs } from './jobs/jobs';
+import type { Ctx } from './realtime/context';
+import type { LimitSettings } from './realtime/limits';
 import { Gateway } from './realtime/gateway';
-import { Hub } from './realtime/hub';
 import { QueueWatches } from './realtime/queue-watch';
-import { Router } from './routing/router';
+import { defineEventLogScripts } from './store/event-log';
+import { Hub } from './store/hub';
+import { migrate } from './store/migrations';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
@@ -38,12 +47,13 @@ export interface AppOptions {
   logger?: boolean | object;
   widgetDir?: string;
   consoleDir?: string;
-  hooks?: StatsHooks;
+  /** Consumers of the event log besides the product's own (domain/consumers.ts): tests add counting ones. */
+  consumers?: Consumer[];
   /**
    * Test-only: lower a per-gateway limit so a test can reach it quickly. Production code never
    * sets this; the product limits are the constants in shared/src/limits.ts.
    */
-  testLimits?: { maxConnectionsPerIp?: number };
+  testLimits?: { maxConnectionsPerIp?: number; visitors?: Partial<LimitSettings> } & ConnectionTestLimits & LoginTestLimits;
 }
 
 export interface HarkApp {
@@ -51,6 +61,8 @@ export interface HarkApp {
   gateway: Gateway;
   ctx: Ctx;
   conns: Connections;
+  jobs: Jobs;
+  consumers: EventConsumers;
   /** Drains sockets (1012), closes the server and the Redis connections. */
   close(): Promise<void>;
 }
@@ -65,17 +77,30 @@ export const LISTEN_BACKLOG = 4096;
 
 export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   const config: Config = { ...readConfig({}), ...opts.config };
+  const trustProxy = process.env.TRUST_PROXY === '1';
+  const connLimits = connectionLimits(trustProxy, opts.testLimits);
   const app = Fastify({
-    logger: opts.logger ?? false,
+    // Never log message text or a secret: bodies and headers are not logged, URLs lose their query (http/logging.ts).
+    logger: loggerOptions(opts.logger),
     bodyLimit: MAX_BODY_BYTES,
-    trustProxy: process.env.TRUST_PROXY === '1',
-    // Never log message text: request bodies are not logged, and redact cookies.
+    trustProxy,
+    // Headers, request and keep-alive timeouts (http/conn-limits.ts).
+    ...timeoutOptions(connLimits),
   });
   const conns = connect(opts.redis);
+  // Before any traffic: defining scripts on a busy autopipelined connection can throw (store/event-log.ts).
+  defineEventLogScripts(conns.cmd);
   conns.waitReplica = config.durability === 'replica';
   const metrics = createMetrics();
+  limitConnections(app.server, connLimits, metrics, app.log);
   const hub = new Hub(conns);
-  const ctx: Ctx = { c: conns, hub, queues: new QueueWatches(conns, hub, (e) => app.log.warn({ err: e }, 'queue positions')), router: new Router(conns), metrics, log: app.log, config, hooks: opts.hooks ?? statsHooks(conns.cmd) };
+  const gatewayId = `${hostname()}:${process.pid}:${randomId(6)}`;
+  const consumers = new EventConsumers(conns, app.log, { gatewayId });
+  // Events go through the runner: recorded in the log, and the local holder of the partition woken at once.
+  const domain = new Domain({ c: conns, config, metrics, log: app.log, emit: async (e, id) => void (await consumers.emit(e, id)) });
+  const ctx: Ctx = { domain, hub, queues: new QueueWatches(domain, hub, (e) => app.log.warn({ err: e }, 'queue positions')), metrics, log: app.log, config };
+  const jobs = new Jobs(domain, gatewayId, app.log);
+  for (const c of [...defaultConsumers(domain), ...(opts.consumers ?? [])]) consumers.register(c);
   hub.onError = (e) => app.log.warn({ err: e }, 'pubsub');
   hub.onDeliver = (at) => metrics.fanout.observe(Math.max(0, Date.now() - at) / 1000);
   conns.cmd.on('error', (e) => app.log.warn({ err: e }, 'redis'));
@@ -92,32 +117,43 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
     if (req.headers.origin !== ownOrigin(req, config.publicOrigin)) throw new HarkError('CSRF');
   });
-  app.addHook('onSend', async (_req, reply, payload) => {
+  app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
+    if (req.protocol === 'https') reply.header('strict-transport-security', HSTS);
     return payload;
   });
 
   healthRoutes(app, ctx);
-  authRoutes(app, ctx, gateway);
-  adminRoutes(app, ctx, gateway);
-  conversationRoutes(app, ctx);
-  // Console features register here (teams, saved replies, stats).
-  teamRoutes(app, ctx, gateway);
-  replyRoutes(app, ctx);
-  statsRoutes(app, ctx);
-  socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP);
+  // The signed-in operator, read once per request by requireOperator (http/auth.ts).
+  app.decorateRequest('operator', null);
+  app.decorateRequest('sessionHash', null);
+  // REST route modules are plugins typed by their TypeBox schemas (http/plugin.ts).
+  const routes = { ctx, gw: gateway };
+  await app.register(authRoutes, { ...routes, ...(opts.testLimits ? { test: opts.testLimits } : {}) });
+  await app.register(adminRoutes, routes);
+  await app.register(conversationRoutes, routes);
+  await app.register(teamRoutes, routes);
+  await app.register(replyRoutes, routes);
+  await app.register(statsRoutes, routes);
+  socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors);
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),
     console: opts.consoleDir ?? resolve(repo, 'console/dist'),
   });
 
+  // The data model is versioned: one gateway migrates, the others wait (store/migrations.ts).
+  await migrate(conns.cmd, app.log);
   gateway.start();
+  jobs.start();
+  consumers.start();
   let closed = false;
   return {
     app,
     gateway,
     ctx,
     conns,
+    jobs,
+    consumers,
     async close() {
       if (closed) return;
       closed = true;
@@ -127,6 +163,8 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
       if (app.server.listening) app.server.close();
       await gateway.drain();
       gateway.stop();
+      await jobs.stop();
+      await consumers.stop();
       await app.close();
       await conns.close();
     },

@@ -14,6 +14,20 @@ export interface Config {
   logLevel: string;
   /** Resolved conversations older than this are compacted (stream packed into one deflated key); 0 = never. */
   compactAfterMs: number;
+  /** Bearer token GET /metrics requires (METRICS_TOKEN); unset = see metricsPort. */
+  metricsToken: string | undefined;
+  /**
+   * Serve /metrics on its own listener on this port (METRICS_PORT, same HOST) and not on the main one.
+   * With neither it nor metricsToken, /metrics on the main port answers loopback clients only.
+   */
+  metricsPort: number | undefined;
+}
+
+function metricsPort(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`METRICS_PORT must be a port number (got "${v}")`);
+  return n;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -33,5 +47,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     durability,
     logLevel: env.LOG_LEVEL ?? 'info',
     compactAfterMs: Math.max(0, Number(env.HARK_COMPACT_AFTER_DAYS ?? 30)) * 24 * 3600_000,
+    metricsToken: env.METRICS_TOKEN || undefined,
+    metricsPort: metricsPort(env.METRICS_PORT),
   };
 }

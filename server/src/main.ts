@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import { LISTEN_BACKLOG, buildApp } from './app';
 import { bootstrap } from './bootstrap';
 import { readConfig } from './config';
+import { startMetricsServer } from './http/health';
+import { loggerOptions } from './http/logging';
 import { type RedisProcess, startRedis } from './redis/supervisor';
 
 async function main(): Promise<void> {
@@ -33,12 +35,15 @@ async function main(): Promise<void> {
   const hark = await buildApp({
     config,
     redis: config.clusterNodes ? { clusterNodes: config.clusterNodes } : { url: url as string },
-    logger: { level: config.logLevel, redact: ['req.headers.cookie', 'req.headers.authorization'] },
+    // Serializers and redaction that keep every secret out of the log (http/logging.ts; buildApp applies them to any logger).
+    logger: loggerOptions({ level: config.logLevel }),
   });
   const first = await bootstrap(hark.conns, config);
   await hark.app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
+  const metricsServer = config.metricsPort !== undefined ? await startMetricsServer(hark.ctx, config.metricsPort, config.host) : undefined;
   const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`;
   console.log(`\nHark is running:\n  demo page  ${base}/\n  console    ${base}/console/\n`);
+  if (metricsServer) console.log(`  metrics    http://${config.host}:${config.metricsPort}/metrics${config.metricsToken ? ' (Bearer METRICS_TOKEN)' : ''}\n`);
   if (first.admin) {
     console.log(`First run: admin account ${first.admin.email}${first.admin.generated ? ` with password ${first.admin.password} (shown once; change it in the console)` : ' (password from ADMIN_PASSWORD)'}\n`);
   }
@@ -46,6 +51,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`hark: ${sig}, shutting down`);
+    metricsServer?.close();
     await hark.close();
     await redis?.stop();
     process.exit(0);

@@ -24,6 +24,20 @@ export function createMetrics() {
     }),
     redisRtt: new Gauge({ name: 'hark_redis_rtt_seconds', help: 'Round trip of the last PING to Redis', registers: [registry] }),
     queueLength: new Gauge({ name: 'hark_queue_length', help: 'Conversations waiting, per site', labelNames: ['site'], registers: [registry] }),
+    connectionsOpen: new Gauge({ name: 'hark_connections_open', help: 'Open TCP connections (HTTP and WebSocket) on this gateway', registers: [registry] }),
+    connectionsMax: new Gauge({ name: 'hark_connections_max', help: 'Open connections this gateway accepts (below its open-file limit)', registers: [registry] }),
+    connectionsRefused: new Counter({
+      name: 'hark_connections_refused_total',
+      help: 'Connections closed on arrival: global = the process is at hark_connections_max, per_address = too many from one address',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    signinRefused: new Counter({
+      name: 'hark_signin_refused_total',
+      help: 'Sign-ins refused before the password was checked: rate_limited (429) or busy (503, too many hashes at once)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

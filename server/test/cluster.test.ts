@@ -146,7 +146,7 @@ describe('Redis Cluster, two gateways', () => {
     // 2. and an answer is stored at once, before ioredis has resubscribed: only the stream has it.
     const admins = cluster.nodes.map((n) => new Redis(n.port, '127.0.0.1'));
     await Promise.all(admins.map((a) => a.client('KILL', 'TYPE', 'pubsub')));
-    await appendEntry(gw1.ctx.c, { conv: ack.conv, at: Date.now(), kind: 'msg', from: 'operator', text: 'sent during the gap', cid: cid(), op: { id: cy.id, name: 'Cy' } }, 'operator');
+    await appendEntry(gw1.conns, { conv: ack.conv, at: Date.now(), kind: 'msg', from: 'operator', text: 'sent during the gap', cid: cid(), op: { id: cy.id, name: 'Cy' } }, 'operator');
     for (const a of admins) a.disconnect();
     // 3. Gateway 2 resubscribes, reads the gap from the stream, and the visitor gets it once.
     const got = await v.next('entry', (f) => f.entry.text === 'sent during the gap', 10_000);

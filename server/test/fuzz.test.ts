@@ -258,7 +258,10 @@ const checkToOperator = TypeCompiler.Compile(ServerToOperator);
 async function runBatch(kind: 'visitor' | 'operator', batch: (string | Buffer)[], t: Tally): Promise<void> {
   const url = kind === 'visitor' ? `${gw.wsBase}/v1/visitor?site=fuzzsite&token=${randomId(32)}&v=1&new=1` : `${gw.wsBase}/v1/operator?v=1`;
   const cookie = kind === 'operator' ? (t.sockets % 2 ? supervisorCookie : operatorCookie) : undefined;
-  const ws = new WebSocket(url, { headers: { origin: gw.base, ...(cookie ? { cookie } : {}) } });
+  // Each batch from its own loopback address, as many visitors on the internet would be (the gateway
+  // limits new visitors per address: TOKENS_PER_ADDRESS_PER_MIN).
+  const localAddress = `127.0.3.${1 + (t.sockets % 250)}`;
+  const ws = new WebSocket(url, { headers: { origin: gw.base, ...(cookie ? { cookie } : {}) }, localAddress });
   const check = kind === 'visitor' ? checkToVisitor : checkToOperator;
   const sentinel = cid();
   const size = (f: string | Buffer) => (typeof f === 'string' ? Buffer.byteLength(f) : f.length);

@@ -127,11 +127,11 @@ class FrameClient<F extends { type: string }> {
 export class VisitorClient extends FrameClient<ServerToVisitor> {}
 export class OperatorClient extends FrameClient<ServerToOperator> {}
 
-export async function visitor(gw: { wsBase: string; base: string }, opts: { site?: string; token?: string; isNew?: boolean; origin?: string; hello?: object | false } = {}): Promise<VisitorClient & { token: string }> {
+export async function visitor(gw: { wsBase: string; base: string }, opts: { site?: string; token?: string; isNew?: boolean; origin?: string; hello?: object | false; localAddress?: string } = {}): Promise<VisitorClient & { token: string }> {
   const token = opts.token ?? randomId(32);
   const isNew = opts.isNew ?? !opts.token;
   const url = `${gw.wsBase}/v1/visitor?site=${opts.site ?? 'demo'}&token=${token}&v=1${isNew ? '&new=1' : ''}`;
-  const c = new VisitorClient(new WebSocket(url, { headers: { origin: opts.origin ?? gw.base } }));
+  const c = new VisitorClient(new WebSocket(url, { headers: { origin: opts.origin ?? gw.base }, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }));
   await c.opened;
   if (opts.hello !== false) c.send({ type: 'hello', lastIds: {}, page: { url: `${gw.base}/`, title: 'Demo' }, locale: 'en', ...(opts.hello ?? {}) });
   return Object.assign(c, { token });

@@ -8,7 +8,8 @@
 import { type Entry, randomId } from '@hark/shared';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hub } from '../src/realtime/hub';
+import { Hub } from '../src/store/hub';
+import type { SiteSignal } from '../src/store/signals';
 import { type Connections, connect } from '../src/redis/client';
 import { appendEntry } from '../src/store/conversations';
 import { K } from '../src/store/keys';
@@ -62,9 +63,15 @@ async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
   return true;
 }
 
+/** The site id of a site channel (the hub listens by kind and id). */
+function sid(ch: string): string {
+  return ch.slice(6, ch.indexOf('}'));
+}
+
+/** Records what each signal names: the messages published below are visitor-changed signals ('v' + a name). */
 function channelListener() {
   const got: string[] = [];
-  return { got, onSignal: (p: string) => void got.push(p) };
+  return { got, onSignal: (s: SiteSignal) => void got.push('conv' in s ? s.conv : s.t) };
 }
 
 async function numsub(ch: string): Promise<number> {
@@ -85,18 +92,18 @@ describe('hub subscriptions refused by Redis', () => {
     const c1 = convListener(0);
     const c2 = convListener(1);
     await whileBusy(async () => {
-      await expect(hub.listen(ch, first)).rejects.toThrow(/BUSY/);
+      await expect(hub.listen('site', sid(ch), first)).rejects.toThrow(/BUSY/);
       await expect(hub.followConv(conv, c1)).rejects.toThrow(/BUSY/);
     });
     expect(await numsub(ch)).toBe(0);
 
     // Redis answers again: the next follower of each channel subscribes it for real.
     const second = channelListener();
-    await hub.listen(ch, second);
+    await hub.listen('site', sid(ch), second);
     await hub.followConv(conv, c2);
     expect(await numsub(ch)).toBe(1);
     expect(await numsub(K.convChannel(conv))).toBe(1);
-    await c.cmd.publish(ch, 'hello');
+    await c.cmd.publish(ch, 'vhello');
     const { id } = await appendEntry(c, { conv, at: Date.now(), kind: 'msg', from: 'visitor', text: 'live after the refusal', cid: randomId(21) }, 'visitor');
     expect(await waitUntil(() => second.got.length > 0 && first.got.length > 0 && convGot[1].length > 0, 3_000)).toBe(true);
     expect(first.got).toEqual(['hello']);
@@ -106,8 +113,8 @@ describe('hub subscriptions refused by Redis', () => {
     expect(convGot[0].map((e) => e.id)).toEqual([id]);
 
     // Each caller unsubscribes once, whether its subscribe resolved or not: nothing is left.
-    hub.unlisten(ch, first);
-    hub.unlisten(ch, second);
+    hub.unlisten('site', sid(ch), first);
+    hub.unlisten('site', sid(ch), second);
     hub.unfollowConv(conv, c1);
     hub.unfollowConv(conv, c2);
     expect(hub.subscriptionCount).toBe(0);
@@ -124,9 +131,9 @@ describe('hub subscriptions refused by Redis', () => {
     // Another channel subscribed first, as on any busy gateway (and CLIENT KILL TYPE pubsub needs one).
     const other = `{site:${randomId(8)}}:ev`;
     const ol = channelListener();
-    await hub.listen(other, ol);
+    await hub.listen('site', sid(other), ol);
     await whileBusy(async () => {
-      await expect(hub.listen(ch, l)).rejects.toThrow(/BUSY/);
+      await expect(hub.listen('site', sid(ch), l)).rejects.toThrow(/BUSY/);
     });
     // Still not subscribed: a refused SUBSCRIBE is not retried by ioredis on its own.
     await sleep(200);
@@ -137,14 +144,14 @@ describe('hub subscriptions refused by Redis', () => {
     await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     await ready;
     const live = await waitUntil(() => {
-      void c.cmd.publish(ch, 'after reconnect');
+      void c.cmd.publish(ch, 'vafter reconnect');
       return l.got.length > 0;
     }, 5_000);
     expect(live).toBe(true);
     expect(await numsub(ch)).toBe(1);
     expect(await numsub(other)).toBe(1);
-    hub.unlisten(ch, l);
-    hub.unlisten(other, ol);
+    hub.unlisten('site', sid(ch), l);
+    hub.unlisten('site', sid(other), ol);
     expect(hub.subscriptionCount).toBe(0);
   });
 
@@ -157,7 +164,7 @@ describe('hub subscriptions refused by Redis', () => {
     try {
       const keep = `{site:${randomId(8)}}:ev`;
       const kl = channelListener();
-      await hub.listen(keep, kl);
+      await hub.listen('site', sid(keep), kl);
       const queuedCh = `{site:${randomId(8)}}:ev`;
       const duringCh = `{site:${randomId(8)}}:ev`;
       const queued = channelListener();
@@ -166,22 +173,22 @@ describe('hub subscriptions refused by Redis', () => {
       const outcome = (p: Promise<void>) => outcomes.push(p.then(() => 'ok', (e: Error) => e.message));
       // While reconnecting: queued in ioredis's offline queue. Once the socket is up but before
       // 'ready' (ioredis writes SUBSCRIBE at once then, since Redis allows it while loading).
-      c2.sub.once('reconnecting', () => outcome(hub.listen(queuedCh, queued)));
-      c2.sub.once('connect', () => outcome(hub.listen(duringCh, during)));
+      c2.sub.once('reconnecting', () => outcome(hub.listen('site', sid(queuedCh), queued)));
+      c2.sub.once('connect', () => outcome(hub.listen('site', sid(duringCh), during)));
       const ready = new Promise<void>((res) => c2.sub.once('ready', () => res()));
       await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
       await ready;
       expect(await Promise.all(outcomes)).toEqual(['ok', 'ok']);
       const all = [kl, queued, during];
       const live = await waitUntil(() => {
-        for (const ch of [keep, queuedCh, duringCh]) void c.cmd.publish(ch, 'live');
+        for (const ch of [keep, queuedCh, duringCh]) void c.cmd.publish(ch, 'vlive');
         return all.every((l) => l.got.length > 0);
       }, 5_000);
       expect({ live, got: all.map((l) => l.got.length > 0), errors }).toEqual({ live: true, got: [true, true, true], errors: [] });
       for (const ch of [keep, queuedCh, duringCh]) expect(await numsub(ch)).toBe(1);
-      hub.unlisten(keep, kl);
-      hub.unlisten(queuedCh, queued);
-      hub.unlisten(duringCh, during);
+      hub.unlisten('site', sid(keep), kl);
+      hub.unlisten('site', sid(queuedCh), queued);
+      hub.unlisten('site', sid(duringCh), during);
       expect(hub.subscriptionCount).toBe(0);
     } finally {
       await c2.close();

@@ -29,9 +29,12 @@ export const ERRORS = {
   CONVERSATION_NOT_FOUND: { status: 404, close: 1008, message: 'No such conversation, or it is not yours.' },
   CONVERSATION_RESOLVED: { status: 409, close: 1008, message: 'The conversation is resolved; reopen it first.' },
   CONFLICT: { status: 409, close: 1008, message: 'The request conflicts with the current state.' },
+  TOO_MANY_ATTRIBUTES: { status: 413, close: 1009, message: 'A visitor keeps at most MAX_ATTRS attributes; update existing ones or drop some first.' },
   IDENTITY_INVALID: { status: 403, close: 1008, message: "The identity hash does not match; sign the user id with the site's secret." },
   OVERLOADED: { status: 503, close: 1013, message: 'The server is temporarily unable to store messages; your client will retry.' },
   SLOW_CONSUMER: { status: 503, close: 1008, message: 'The socket stopped reading; reconnect.' },
+  BUSY: { status: 503, close: 1013, message: 'The server is busy; retry after the time in Retry-After.' },
+  RIGHTS_CHANGED: { status: 409, close: 1012, message: 'Your sites or role changed; reconnect to see what you may now.' },
   SHUTTING_DOWN: { status: 503, close: 1012, message: 'The gateway is restarting; reconnect.' },
   INTERNAL: { status: 500, close: 1011, message: 'Internal error; it has been logged.' },
 } as const satisfies Record<string, { status: number; close: number; message: string }>;

@@ -19,9 +19,46 @@ export const FRAMES_PER_SEC = 30;
 export const FRAMES_BURST = 120;
 /** Concurrent WebSocket connections from one IP address, per gateway. */
 export const MAX_CONNECTIONS_PER_IP = 2000;
-/** Sign-in attempts per e-mail and per IP in LOGIN_WINDOW_MS. */
+/**
+ * Sign-in attempts for one account from one address (an IPv6 address counts by its /64) that go
+ * through at once; after that each further attempt from that address for that account must wait
+ * LOGIN_DELAY_MS, doubling with every attempt, up to LOGIN_DELAY_MAX_MS (429 LOGIN_RATE_LIMITED
+ * with Retry-After). Other addresses are not affected, so an attacker cannot lock the owner out.
+ * A successful sign-in clears the pair's count.
+ */
 export const LOGIN_ATTEMPTS = 10;
-export const LOGIN_WINDOW_MS = 60_000;
+export const LOGIN_DELAY_MS = 1_000;
+export const LOGIN_DELAY_MAX_MS = 15 * 60_000;
+/** Sign-in attempts from one address across all accounts in LOGIN_WINDOW_MS (successful ones are given back). */
+export const LOGIN_ATTEMPTS_PER_ADDRESS = 50;
+/** How long sign-in attempts are remembered: the per-address window, and a pair's count after its last attempt. */
+export const LOGIN_WINDOW_MS = 3_600_000;
+/**
+ * Password hashes (scrypt, 128 MiB, ~0.5 s each) computed at once per gateway process, and how many
+ * more may wait for a turn; past that, 503 BUSY with Retry-After. Keeps libuv's thread pool (4
+ * threads) free for static files and everything else, and bounds scrypt's memory to 256 MiB.
+ */
+export const MAX_CONCURRENT_HASHES = 2;
+export const MAX_QUEUED_HASHES = 8;
+/** A request's headers must arrive within HEADERS_TIMEOUT_MS of its first byte (Node's default: 60 s), the whole request within REQUEST_TIMEOUT_MS; else 408 and the connection is closed. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** An idle keep-alive HTTP connection is closed after this. A WebSocket, once upgraded, is not subject to any of these three. */
+export const KEEP_ALIVE_TIMEOUT_MS = 10_000;
+/**
+ * Open TCP connections (HTTP and WebSocket alike) from one address, per gateway, counted when the
+ * connection is accepted, before any HTTP is read; past it the connection is closed at once. Above
+ * MAX_CONNECTIONS_PER_IP so a WebSocket past that limit still gets its 429. Not applied with
+ * TRUST_PROXY=1 (every connection then comes from the proxy).
+ */
+export const MAX_TCP_CONNECTIONS_PER_ADDRESS = 2_200;
+/**
+ * Open connections per gateway process: its open-file limit (RLIMIT_NOFILE, as the process runs)
+ * less CONNECTION_FD_RESERVE for Redis, files and logs (at least half the limit); when the limit
+ * cannot be read, DEFAULT_MAX_CONNECTIONS. Past it new connections are closed at once.
+ */
+export const CONNECTION_FD_RESERVE = 1_000;
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** Default concurrent chats per operator. */
 export const DEFAULT_CAPACITY = 3;
 /** Presence lease: a gateway renews every PRESENCE_RENEW_MS; it lapses after PRESENCE_TTL_MS. */
@@ -39,6 +76,30 @@ export const CATCHUP_PAGE = 500;
 export const MAX_ATTRS = 50;
 export const MAX_ATTR_KEY = 64;
 export const MAX_ATTR_VALUE = 512;
+/**
+ * What one visitor can store in total, whatever the number of frames: at most MAX_ATTRS
+ * attributes (merged over every `attrs` frame; a new key beyond it is refused with
+ * TOO_MANY_ATTRIBUTES), a name and e-mail of these lengths, one current page.
+ */
+export const MAX_VISITOR_NAME = 100;
+export const MAX_VISITOR_EMAIL = 320;
+/**
+ * New visitors (tokens registered with `new=1`) per source address per minute, per gateway (the
+ * burst is the same number); beyond it the upgrade is refused 429 RATE_LIMITED. Sized for many
+ * people behind one NAT, not for one party minting tokens by the thousand.
+ */
+export const TOKENS_PER_ADDRESS_PER_MIN = 120;
+/** A registered visitor token that never starts a conversation expires after this long (its visitor record with it). */
+export const UNUSED_TOKEN_TTL_MS = 24 * 3600_000;
+/**
+ * Messages (chat and offline form) per second from one source address across all its visitors and
+ * sockets on a gateway, and the burst: a flood from one address is stopped before it reaches the
+ * site's shared budget (SITE_MSGS_PER_SEC), leaving the rest of it to everyone else.
+ */
+export const ADDRESS_MSGS_PER_SEC = 200;
+export const ADDRESS_BURST = 400;
+/** Conversations one source address may start per hour on a gateway (the burst is the same number; each visitor has at most one open at a time). */
+export const CONVS_PER_ADDRESS_PER_HOUR = 300;
 /** Visitor tokens are 32 url-safe characters (192 bits), minted by the widget. */
 export const VISITOR_TOKEN_RE = /^[A-Za-z0-9_-]{32}$/;
 /** Client message ids: 8–64 url-safe characters. */

@@ -1,14 +1,11 @@
 /** Operators and sites (admin). Teams, saved replies and stats live in their own files. */
 import { HarkError, MAX_MESSAGE_CHARS, randomId } from '@hark/shared';
 import { Type as T } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
-import type { Ctx } from '../realtime/context';
-import type { Gateway } from '../realtime/gateway';
-import { K } from '../store/keys';
-import { canSeeSite, createOperator, getOperator, listOperators, publicOperator, updateOperator } from '../store/operators';
-import { destroyAllSessions } from '../store/sessions';
-import { type Site, createSite, getSite, listSites, newSecret, saveSite } from '../store/sites';
+import { publicOperator } from '../domain/operators';
+import { canSeeSite } from '../domain/policy';
+import type { Site } from '../domain/sites';
 import { requireAdmin, requireOperator } from './auth';
+import type { Routes } from './plugin';
 
 const Role = T.Union([T.Literal('admin'), T.Literal('supervisor'), T.Literal('operator')]);
 const Ids = T.Array(T.String({ maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }), { maxItems: 100 });
@@ -61,12 +58,14 @@ export function siteView(s: Site) {
   return { ...rest, identitySecretSet: secret !== '' };
 }
 
-export function adminRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway): void {
-  const r = ctx.c.cmd;
+const Params = T.Object({ id: T.String({ maxLength: 64 }) });
+
+export const adminRoutes: Routes = async (app, { ctx }) => {
+  const { operators, sites } = ctx.domain;
 
   app.get('/v1/operators', async (req) => {
     const me = await requireOperator(ctx, req);
-    const all = await listOperators(r);
+    const all = await operators.list();
     if (me.role === 'admin') return all;
     // Colleagues on shared sites, without e-mail unless supervisor.
     return all
@@ -76,78 +75,65 @@ export function adminRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway): void {
 
   app.post('/v1/operators', { schema: { body: OperatorBody } }, async (req, reply) => {
     await requireAdmin(ctx, req);
-    const op = await createOperator(r, req.body as Parameters<typeof createOperator>[1]);
-    await gw.refreshOperator(op.id);
-    return reply.code(201).send(op);
+    return reply.code(201).send(await operators.create(req.body));
   });
 
-  app.patch('/v1/operators/:id', { schema: { body: OperatorPatch } }, async (req) => {
+  app.patch('/v1/operators/:id', { schema: { body: OperatorPatch, params: Params } }, async (req) => {
     const me = await requireOperator(ctx, req);
-    const { id } = req.params as { id: string };
-    const body = req.body as Record<string, unknown>;
-    const self = me.id === id;
+    const { id } = req.params;
+    const body = req.body;
     // Operators may edit their own name and avatar; everything else is the admin's.
     const selfAllowed = Object.keys(body).every((k) => k === 'name' || k === 'avatar');
-    if (me.role !== 'admin' && !(self && selfAllowed)) throw new HarkError('FORBIDDEN');
-    const op = await updateOperator(r, id, body);
-    if (body.active === false || body.password !== undefined) {
-      const ended = await destroyAllSessions(r, id);
-      await gw.endSessions(id, body.active === false ? '*' : ended);
-    }
-    await gw.refreshOperator(id);
-    return publicOperator(op);
+    if (me.role !== 'admin' && !(me.id === id && selfAllowed)) throw new HarkError('FORBIDDEN');
+    return operators.update(id, body);
   });
 
-  app.get('/v1/operators/:id', async (req) => {
+  app.get('/v1/operators/:id', { schema: { params: Params } }, async (req) => {
     const me = await requireOperator(ctx, req);
-    const op = await getOperator(r, (req.params as { id: string }).id);
+    const op = await operators.get(req.params.id);
     if (!op || (me.role !== 'admin' && op.id !== me.id && !op.sites.some((s) => me.sites.includes(s)))) throw new HarkError('NOT_FOUND');
     return publicOperator(op);
   });
 
   app.get('/v1/sites', async (req) => {
     const me = await requireOperator(ctx, req);
-    return (await listSites(r)).filter((s) => canSeeSite(me, s.id)).map(siteView);
+    return (await sites.list()).filter((s) => canSeeSite(me, s.id)).map(siteView);
   });
 
-  app.get('/v1/sites/:id', async (req) => {
+  app.get('/v1/sites/:id', { schema: { params: Params } }, async (req) => {
     const me = await requireOperator(ctx, req);
-    const s = await getSite(r, (req.params as { id: string }).id);
+    const s = await sites.get(req.params.id);
     if (!s || !canSeeSite(me, s.id)) throw new HarkError('NOT_FOUND');
     return siteView(s);
   });
 
   app.post('/v1/sites', { schema: { body: SiteCreate } }, async (req, reply) => {
     await requireAdmin(ctx, req);
-    const { id, name, ...rest } = req.body as { id?: string; name: string } & Partial<Site>;
+    const { id, name, ...rest } = req.body;
     const siteId = id ?? randomId(12);
-    if (await r.sismember(K.sites, siteId)) throw new HarkError('CONFLICT', 'A site with this id exists.');
-    return reply.code(201).send(siteView(await createSite(r, siteId, name, rest)));
+    if (await sites.exists(siteId)) throw new HarkError('CONFLICT', 'A site with this id exists.');
+    return reply.code(201).send(siteView(await sites.create(siteId, name, rest as Partial<Site>)));
   });
 
-  app.patch('/v1/sites/:id', { schema: { body: SitePatch } }, async (req) => {
+  app.patch('/v1/sites/:id', { schema: { body: SitePatch, params: Params } }, async (req) => {
     await requireAdmin(ctx, req);
-    const { id } = req.params as { id: string };
-    if (!(await getSite(r, id))) throw new HarkError('NOT_FOUND');
-    const s = await saveSite(r, id, req.body as Partial<Site>);
-    return siteView(s);
+    if (!(await sites.get(req.params.id))) throw new HarkError('NOT_FOUND');
+    return siteView(await sites.save(req.params.id, req.body as Partial<Site>));
   });
 
   /** Makes a new identity-verification secret; it is shown in this answer only. */
-  app.post('/v1/sites/:id/secret', async (req) => {
+  app.post('/v1/sites/:id/secret', { schema: { params: Params } }, async (req) => {
     await requireAdmin(ctx, req);
-    const { id } = req.params as { id: string };
-    if (!(await getSite(r, id))) throw new HarkError('NOT_FOUND');
-    const secret = newSecret();
-    await saveSite(r, id, { secret });
+    if (!(await sites.get(req.params.id))) throw new HarkError('NOT_FOUND');
+    const secret = sites.newSecret();
+    await sites.save(req.params.id, { secret });
     return { secret };
   });
 
-  app.delete('/v1/sites/:id/secret', async (req) => {
+  app.delete('/v1/sites/:id/secret', { schema: { params: Params } }, async (req) => {
     await requireAdmin(ctx, req);
-    const { id } = req.params as { id: string };
-    if (!(await getSite(r, id))) throw new HarkError('NOT_FOUND');
-    await saveSite(r, id, { secret: '' });
+    if (!(await sites.get(req.params.id))) throw new HarkError('NOT_FOUND');
+    await sites.save(req.params.id, { secret: '' });
     return { ok: true };
   });
-}
+};

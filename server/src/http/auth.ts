@@ -1,27 +1,35 @@
-import { HarkError, LOGIN_ATTEMPTS, LOGIN_WINDOW_MS } from '@hark/shared';
+import {
+  ERRORS,
+  HarkError,
+  LOGIN_ATTEMPTS,
+  LOGIN_ATTEMPTS_PER_ADDRESS,
+  LOGIN_DELAY_MAX_MS,
+  LOGIN_DELAY_MS,
+  LOGIN_WINDOW_MS,
+  SESSION_TTL_MS,
+} from '@hark/shared';
 import { Type as T } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { BUSY_RETRY_AFTER_S, type LoginLimits, SESSION_COOKIE } from '../domain/auth';
+import { type OperatorRecord, publicOperator, toMe } from '../domain/operators';
 import type { Ctx } from '../realtime/context';
-import type { Gateway } from '../realtime/gateway';
-import { K } from '../store/keys';
-import { type OperatorRecord, getOperator, getOperatorByEmail, publicOperator, toMe, updateOperator } from '../store/operators';
-import { dummyHash, verifyPassword } from '../store/passwords';
-import { SESSION_COOKIE, createSession, destroyAllSessions, destroySession, sessionOperator } from '../store/sessions';
-import { SESSION_TTL_MS } from '@hark/shared';
+import { addressKey } from './conn-limits';
+import type { Routes } from './plugin';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    operator?: OperatorRecord;
-    sessionHash?: string;
+    /** The signed-in operator, once requireOperator has read the session (decorated in app.ts). */
+    operator: OperatorRecord | null;
+    sessionHash: string | null;
   }
 }
 
 /** Loads the signed-in operator from the session cookie, or answers 401/403. */
 export async function requireOperator(ctx: Ctx, req: FastifyRequest): Promise<OperatorRecord> {
   if (req.operator) return req.operator;
-  const s = await sessionOperator(ctx.c.cmd, req.cookies[SESSION_COOKIE]);
+  const s = await ctx.domain.auth.session(req.cookies[SESSION_COOKIE]);
   if (!s) throw new HarkError('NOT_AUTHENTICATED');
-  const op = await getOperator(ctx.c.cmd, s.op);
+  const op = await ctx.domain.operators.get(s.op);
   if (!op) throw new HarkError('NOT_AUTHENTICATED');
   if (!op.active) throw new HarkError('ACCOUNT_DISABLED');
   req.operator = op;
@@ -35,11 +43,11 @@ export async function requireAdmin(ctx: Ctx, req: FastifyRequest): Promise<Opera
   return op;
 }
 
-async function countAttempt(ctx: Ctx, key: string): Promise<number> {
-  const k = K.loginAttempts(key);
-  const n = await ctx.c.cmd.incr(k);
-  if (n === 1) await ctx.c.cmd.pexpire(k, LOGIN_WINDOW_MS);
-  return n;
+/** Test-only overrides of the sign-in limits (AppOptions.testLimits); the product's are in shared/src/limits.ts. */
+export interface LoginTestLimits {
+  loginAttempts?: number;
+  loginAttemptsPerAddress?: number;
+  loginDelayMs?: number;
 }
 
 function setCookie(req: FastifyRequest, reply: FastifyReply, token: string): void {
@@ -47,60 +55,65 @@ function setCookie(req: FastifyRequest, reply: FastifyReply, token: string): voi
     path: '/',
     httpOnly: true,
     sameSite: 'strict',
-    secure: req.protocol === 'https' || req.headers['x-forwarded-proto'] === 'https',
+    // req.protocol honours X-Forwarded-Proto only with TRUST_PROXY=1.
+    secure: req.protocol === 'https',
     maxAge: Math.floor(SESSION_TTL_MS / 1000),
   });
+}
+
+function refuse(reply: FastifyReply, code: 'LOGIN_RATE_LIMITED' | 'BUSY', retryAfterS: number) {
+  return reply.code(ERRORS[code].status).header('retry-after', String(retryAfterS)).send({ code, message: ERRORS[code].message });
 }
 
 /** REST body schemas, exported for the fuzzer (server/test/fuzz.test.ts). */
 export const LoginBody = T.Object({ email: T.String({ maxLength: 320 }), password: T.String({ maxLength: 1024 }) });
 export const PasswordBody = T.Object({ current: T.String({ maxLength: 1024 }), next: T.String({ minLength: 10, maxLength: 1024 }) });
 
-export function authRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway): void {
-  app.post(
-    '/v1/auth/login',
-    { schema: { body: LoginBody } },
-    async (req, reply) => {
-      const { email, password } = req.body as { email: string; password: string };
-      const byIp = await countAttempt(ctx, `ip:${req.ip}`);
-      const byEmail = await countAttempt(ctx, `email:${email.trim().toLowerCase()}`);
-      if (byIp > LOGIN_ATTEMPTS * 5 || byEmail > LOGIN_ATTEMPTS) throw new HarkError('LOGIN_RATE_LIMITED');
-      const op = await getOperatorByEmail(ctx.c.cmd, email);
-      // Verify against a dummy hash when the e-mail is unknown, so the time taken does not tell.
-      const ok = await verifyPassword(password, op?.passhash || (await dummyHash()));
-      if (!op || !ok) throw new HarkError('BAD_CREDENTIALS');
-      if (!op.active) throw new HarkError('ACCOUNT_DISABLED');
-      setCookie(req, reply, await createSession(ctx.c.cmd, op.id));
-      // Signing in starts a shift: the operator is online until they choose otherwise
-      // (the choice is kept across reloads) or every console tab has been closed a while.
-      if (op.status !== 'online') await gw.setStatus(op.id, 'online');
-      return { me: { ...toMe(op), status: 'online' as const } };
-    },
-  );
+export const authRoutes: Routes<{ test?: LoginTestLimits }> = async (app, { ctx, test = {} }) => {
+  const limits: LoginLimits = {
+    attempts: test.loginAttempts ?? LOGIN_ATTEMPTS,
+    delayMs: test.loginDelayMs ?? LOGIN_DELAY_MS,
+    maxDelayMs: LOGIN_DELAY_MAX_MS,
+    windowMs: LOGIN_WINDOW_MS,
+    perAddress: test.loginAttemptsPerAddress ?? LOGIN_ATTEMPTS_PER_ADDRESS,
+  };
+  const { auth } = ctx.domain;
+
+  app.post('/v1/auth/login', { schema: { body: LoginBody } }, async (req, reply) => {
+    const { email, password } = req.body;
+    // Slow an attacker down per (address, account) and per address, never per account alone:
+    // wrong passwords from one address must not lock the owner out everywhere (SECURITY.md).
+    const r = await auth.signIn(addressKey(req.ip), email, password, limits);
+    if (!r.ok && r.code === 'LOGIN_RATE_LIMITED') {
+      ctx.metrics.signinRefused.inc({ reason: 'rate_limited' });
+      return refuse(reply, 'LOGIN_RATE_LIMITED', Math.ceil(r.waitMs / 1000));
+    }
+    if (!r.ok) {
+      ctx.metrics.signinRefused.inc({ reason: 'busy' });
+      return refuse(reply, 'BUSY', BUSY_RETRY_AFTER_S);
+    }
+    setCookie(req, reply, r.token);
+    return { me: { ...toMe(r.op), status: 'online' as const } };
+  });
 
   app.post('/v1/auth/logout', async (req, reply) => {
-    const s = await sessionOperator(ctx.c.cmd, req.cookies[SESSION_COOKIE]);
-    if (s) {
-      await destroySession(ctx.c.cmd, s.op, s.hash);
-      await gw.endSessions(s.op, [s.hash]);
-    }
+    await auth.signOut(req.cookies[SESSION_COOKIE]);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return { ok: true };
   });
 
   app.get('/v1/auth/me', async (req) => ({ me: toMe(await requireOperator(ctx, req)) }));
 
-  app.post(
-    '/v1/auth/password',
-    { schema: { body: PasswordBody } },
-    async (req) => {
-      const op = await requireOperator(ctx, req);
-      const { current, next } = req.body as { current: string; next: string };
-      if (!(await verifyPassword(current, op.passhash))) throw new HarkError('BAD_CREDENTIALS');
-      await updateOperator(ctx.c.cmd, op.id, { password: next });
-      const ended = await destroyAllSessions(ctx.c.cmd, op.id, req.sessionHash);
-      if (ended.length) await gw.endSessions(op.id, ended);
-      return { ok: true, me: publicOperator(op).id };
-    },
-  );
-}
+  app.post('/v1/auth/password', { schema: { body: PasswordBody } }, async (req, reply) => {
+    const op = await requireOperator(ctx, req);
+    const { current, next } = req.body;
+    try {
+      await auth.changePassword(op, current, next, req.sessionHash ?? undefined);
+    } catch (e) {
+      // Two hashes (check, then the new one): either may find the hashing queue full.
+      if (e instanceof HarkError && e.code === 'BUSY') return refuse(reply, 'BUSY', BUSY_RETRY_AFTER_S);
+      throw e;
+    }
+    return { ok: true, me: publicOperator(op).id };
+  });
+};

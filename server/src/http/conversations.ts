@@ -1,68 +1,50 @@
-import { type ConvSummary, type Entry, HarkError, toVisitorEntry } from '@hark/shared';
-import type { FastifyInstance } from 'fastify';
-import type { Ctx } from '../realtime/context';
-import { canRead } from '../realtime/operator-socket';
-import { getMeta, readEntriesBefore, summary } from '../store/conversations';
-import { K } from '../store/keys';
-import { isSupervisor } from '../store/operators';
-import { getSite, listSites } from '../store/sites';
-import { visitorForToken } from '../store/visitors';
+/** Conversations over REST: the console's lists and one conversation with its messages; a visitor's own history. */
+import { type Entry, HarkError, toVisitorEntry } from '@hark/shared';
+import { Type as T } from '@sinclair/typebox';
+import { canRead, visitorOwns } from '../domain/policy';
 import { requireOperator } from './auth';
+import type { Routes } from './plugin';
 
 const LIST_LIMIT = 200;
+/** Entries one REST read of a conversation returns (its latest). */
+const READ_LIMIT = 5000;
 
-export function conversationRoutes(app: FastifyInstance, ctx: Ctx): void {
-  const r = ctx.c.cmd;
+const Id = T.String({ minLength: 1, maxLength: 64 });
+const ListQuery = T.Object({
+  status: T.Optional(T.String({ maxLength: 16 })),
+  q: T.Optional(T.String({ maxLength: 200 })),
+  site: T.Optional(T.String({ maxLength: 64 })),
+  visitor: T.Optional(T.String({ maxLength: 64 })),
+});
 
-  app.get('/v1/conversations', async (req) => {
+export const conversationRoutes: Routes = async (app, { ctx }) => {
+  const { conversations: convs, sites, visitors } = ctx.domain;
+
+  app.get('/v1/conversations', { schema: { querystring: ListQuery } }, async (req) => {
     const me = await requireOperator(ctx, req);
-    const q = req.query as { status?: string; q?: string; site?: string; visitor?: string };
-    const sites = (await listSites(r)).map((s) => s.id).filter((s) => (me.role === 'admin' || me.sites.includes(s)) && (!q.site || q.site === s));
-    const ids: string[] = [];
-    for (const s of sites) {
-      if (q.visitor) continue;
-      if (q.status === 'resolved') ids.push(...(await r.zrevrange(K.siteResolved(s), 0, 999)));
-      else ids.push(...(await r.zrange(K.siteOpen(s), 0, -1)));
-    }
-    if (q.visitor) {
-      const vsite = await r.hget(K.visitor(q.visitor), 'site');
-      if (vsite && sites.includes(vsite)) ids.push(...(await r.zrevrange(K.visitorConvs(q.visitor), 0, 99)));
-    }
-    const needle = (q.q ?? '').trim().toLowerCase();
-    const out: ConvSummary[] = [];
-    for (const id of ids) {
-      const m = await getMeta(r, id);
-      if (!m || !canRead(me, m)) continue;
-      if (!isSupervisor(me) && m.status === 'resolved' && m.op !== me.id) continue;
-      const s = await summary(r, m);
-      if (q.status && q.status !== 'resolved' && s.status !== q.status) continue;
-      if (needle && !`${s.visitor.name ?? ''} ${s.visitor.email ?? ''}`.toLowerCase().includes(needle)) continue;
-      out.push(s);
-      if (out.length >= LIST_LIMIT) break;
-    }
-    return out;
+    return convs.listFor(me, req.query, (await sites.list()).map((s) => s.id), LIST_LIMIT);
   });
 
-  app.get('/v1/conversations/:id', async (req) => {
+  app.get('/v1/conversations/:id', { schema: { params: T.Object({ id: Id }) } }, async (req) => {
     const me = await requireOperator(ctx, req);
-    const m = await getMeta(r, (req.params as { id: string }).id);
+    const m = await convs.meta(req.params.id);
     if (!m || !canRead(me, m)) throw new HarkError('CONVERSATION_NOT_FOUND');
-    const { entries } = await readEntriesBefore(r, m.id, '', 5000);
-    return { conv: await summary(r, m), entries };
+    const { entries } = await convs.entriesBefore(m.id, '', READ_LIMIT);
+    return { conv: await convs.summary(m), entries };
   });
 
   /** A visitor's own history over REST: the same rule and the same visitor filter as the socket. */
-  app.get('/v1/visitor/conversations/:id', async (req) => {
+  app.get('/v1/visitor/conversations/:id', { schema: { params: T.Object({ id: Id }), querystring: T.Object({ site: T.Optional(T.String({ maxLength: 64 })) }) } }, async (req) => {
     const auth = req.headers.authorization ?? '';
     const token = auth.startsWith('Visitor ') ? auth.slice(8).trim() : '';
-    const site = (req.query as { site?: string }).site ?? '';
+    const site = req.query.site ?? '';
     if (!token) throw new HarkError('VISITOR_TOKEN_MISSING');
-    if (!(await getSite(r, site))) throw new HarkError('UNKNOWN_SITE');
-    const visitor = await visitorForToken(r, site, token, false);
+    if (!(await sites.get(site))) throw new HarkError('UNKNOWN_SITE');
+    const visitor = await visitors.forToken(site, token, false);
     if (!visitor) throw new HarkError('VISITOR_TOKEN_INVALID');
-    const m = await getMeta(r, (req.params as { id: string }).id);
-    if (!m || m.visitor !== visitor || m.site !== site) throw new HarkError('CONVERSATION_NOT_FOUND');
-    const { entries } = await readEntriesBefore(r, m.id, '', 5000);
+    const m = await convs.meta(req.params.id);
+    if (!m || !visitorOwns({ id: visitor, site }, m)) throw new HarkError('CONVERSATION_NOT_FOUND');
+    const { entries } = await convs.entriesBefore(m.id, '', READ_LIMIT);
     return { entries: entries.map(toVisitorEntry).filter((e): e is Entry => e !== null) };
   });
-}
+};

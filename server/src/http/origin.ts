@@ -1,10 +1,19 @@
 import type { FastifyRequest } from 'fastify';
 
-/** The gateway's own origin as the browser sees it (PUBLIC_ORIGIN when behind a proxy). */
+/**
+ * Strict-Transport-Security for every response served over https (TLS here, or a trusted proxy's
+ * X-Forwarded-Proto: https with TRUST_PROXY=1): a year, this host and its subdomains.
+ */
+export const HSTS = 'max-age=31536000; includeSubDomains';
+
+/**
+ * The gateway's own origin as the browser sees it (PUBLIC_ORIGIN when behind a proxy). Scheme and
+ * host come from Fastify, which reads X-Forwarded-Proto/-Host only with TRUST_PROXY=1: without
+ * it, anyone could send X-Forwarded-Proto: https and make an http page pass for https.
+ */
 export function ownOrigin(req: FastifyRequest, publicOrigin?: string): string {
   if (publicOrigin) return publicOrigin;
-  const proto = (req.headers['x-forwarded-proto'] as string | undefined)?.split(',')[0]?.trim() || req.protocol;
-  return `${proto}://${req.headers.host ?? ''}`;
+  return `${req.protocol}://${req.host}`;
 }
 
 /**

@@ -4,19 +4,18 @@
  * socket is ever opened for it (cross-site WebSocket hijacking). The handlers
  * attach their message listeners synchronously, so no frame is dropped.
  */
-import { ERRORS, type ErrorCode, HarkError, MAX_CONNECTIONS_PER_IP, PROTOCOL_VERSION, SITE_BURST, SITE_MSGS_PER_SEC, VISITOR_TOKEN_RE } from '@hark/shared';
+import { ERRORS, type ErrorCode, HarkError, MAX_CONNECTIONS_PER_IP, PROTOCOL_VERSION, VISITOR_TOKEN_RE } from '@hark/shared';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { Bucket } from '../realtime/bucket';
+import type { Site } from '../domain/sites';
+import { intern } from '@hark/shared/intern';
 import type { Ctx } from '../realtime/context';
 import type { Gateway } from '../realtime/gateway';
+import { type LimitSettings, Limits } from '../realtime/limits';
 import { OperatorConn } from '../realtime/operator-socket';
 import { VisitorConn } from '../realtime/visitor-socket';
-import { type Site, getSite } from '../store/sites';
-import { intern } from '../store/util';
-import { visitorForToken } from '../store/visitors';
 import { requireOperator } from './auth';
 import { originAllowed, ownOrigin } from './origin';
 
@@ -46,9 +45,10 @@ function releaseUpgrade(ws: WebSocket, req: FastifyRequest, onError: (this: WebS
   ws.on('error', onError);
 }
 
-export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPerIp = MAX_CONNECTIONS_PER_IP): void {
+export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPerIp = MAX_CONNECTIONS_PER_IP, limitSettings: Partial<LimitSettings> = {}): void {
   const perIp = new Map<string, number>();
-  const siteBuckets = new Map<string, Bucket>();
+  const limits = new Limits(limitSettings);
+  app.addHook('onClose', async () => limits.stop());
   // One Site object per site (and version) for every socket of it: a visitor socket keeps the site its
   // upgrade read for life, and each read is its own copy (~0.5 KB per visitor). Sites are never mutated.
   const sharedSites = new Map<string, { json: string; site: Site }>();
@@ -98,12 +98,17 @@ export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPer
       preValidation: async (req, reply) => {
         if (!common(req, reply)) return;
         const q = req.query as Record<string, string | undefined>;
-        const site = q.site ? await getSite(ctx.c.cmd, q.site) : null;
+        const site = q.site ? await ctx.domain.sites.get(q.site) : null;
         if (!site) return refuse(reply, 'UNKNOWN_SITE');
         if (!originAllowed(req.headers.origin, site.origins, ownOrigin(req, ctx.config.publicOrigin))) return refuse(reply, 'ORIGIN_NOT_ALLOWED');
         if (!q.token) return refuse(reply, 'VISITOR_TOKEN_MISSING');
         if (!VISITOR_TOKEN_RE.test(q.token)) return refuse(reply, 'VISITOR_TOKEN_INVALID');
-        const visitor = await visitorForToken(ctx.c.cmd, site.id, q.token, q.new === '1');
+        let visitor = await ctx.domain.visitors.forToken(site.id, q.token, false);
+        if (!visitor && q.new === '1') {
+          // Registering a new visitor is limited per source address (tokens expire unless used).
+          if (!limits.mayRegister(req.ip)) return refuse(reply, 'RATE_LIMITED', 'Too many new visitors from this address; try again later.');
+          visitor = await ctx.domain.visitors.forToken(site.id, q.token, true);
+        }
         if (!visitor) return refuse(reply, 'VISITOR_TOKEN_INVALID');
         req.harkSite = shareSite(site);
         req.harkVisitor = visitor;
@@ -111,14 +116,10 @@ export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPer
     },
     (socket, req) => {
       const site = req.harkSite as Site;
-      let bucket = siteBuckets.get(site.id);
-      if (!bucket) {
-        bucket = new Bucket(SITE_MSGS_PER_SEC, SITE_BURST);
-        siteBuckets.set(site.id, bucket);
-      }
+      const visitor = req.harkVisitor as string;
       releaseUpgrade(socket, req, onSocketError);
       countIp(req, socket);
-      const conn = new VisitorConn(ctx, socket, site, req.harkVisitor as string, intern(String(req.headers['user-agent'] ?? '')), bucket);
+      const conn = new VisitorConn(ctx, socket, site, visitor, intern(String(req.headers['user-agent'] ?? '')), limits.forSocket(visitor, req.ip, site.id));
       gw.track(conn);
     },
   );

@@ -3,7 +3,7 @@
  * headers each needs. Files are read from the packages' dist folders.
  */
 import { readFile } from 'node:fs/promises';
-import { extname, join, normalize, resolve } from 'node:path';
+import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
 const TYPES: Record<string, string> = {
@@ -35,13 +35,22 @@ function secure(reply: FastifyReply, csp: string): FastifyReply {
 }
 
 /**
+ * Whether `path` lies strictly below the folder `base` (both absolute and resolved). Compared by
+ * path segments: a plain prefix check would let `dist` serve its sibling `dist-private`.
+ */
+export function isInside(base: string, path: string): boolean {
+  const rel = relative(base, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/**
  * Sends a file below `root`; false when there is none. (Returns a boolean, not the
  * reply: a Fastify reply is a thenable, and awaiting it yields undefined.)
  */
 async function sendFile(reply: FastifyReply, root: string, rel: string, cache: string): Promise<boolean> {
   const base = resolve(root);
-  const path = normalize(join(base, rel));
-  if (!path.startsWith(base)) return false;
+  const path = resolve(join(base, rel));
+  if (!isInside(base, path)) return false;
   let body: Buffer;
   try {
     body = await readFile(path);

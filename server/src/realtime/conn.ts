@@ -6,7 +6,7 @@
 import { ERRORS, type ErrorCode, FRAMES_BURST, FRAMES_PER_SEC, HarkError, MAX_SOCKET_BUFFER_BYTES, compareStreamIds } from '@hark/shared';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import { Bucket } from './bucket';
+import { Bucket } from './limits';
 import type { Metrics } from '../metrics';
 
 /**
@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics';
  * failed send must not be stored ahead of it, so the socket closes and the
  * client resends its outbox in order after reconnecting (chaos: Redis SIGKILL).
  */
-const FATAL: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'FRAME_TOO_LARGE', 'SLOW_CONSUMER', 'NOT_AUTHENTICATED', 'ACCOUNT_DISABLED', 'SHUTTING_DOWN', 'PROTOCOL_VERSION', 'OVERLOADED']);
+const FATAL: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'FRAME_TOO_LARGE', 'SLOW_CONSUMER', 'NOT_AUTHENTICATED', 'ACCOUNT_DISABLED', 'SHUTTING_DOWN', 'RIGHTS_CHANGED', 'PROTOCOL_VERSION', 'OVERLOADED']);
 
 /**
  * Redis is unreachable (ioredis gave up after MAX_RETRIES_PER_REQUEST reconnects, or the
@@ -32,6 +32,8 @@ function redisUnavailable(e: unknown): boolean {
  * pub/sub hop, a millisecond or two) so that both leave in one write; then it goes alone.
  */
 export const ACK_HOLD_MS = 200;
+/** The longest a paged answer waits for the client to read the previous piece. */
+export const DRAIN_WAIT_MS = 10_000;
 /** At most this many acks held per socket; beyond, the oldest goes out at once. */
 export const ACK_HOLD_MAX = 64;
 
@@ -174,6 +176,15 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
    * included) is done, so frames sent in a row leave in one write: a hello's welcome,
    * catch-up and `synced` (the reconnect storm is ~10,000 of them).
    */
+  /**
+   * Resolves once the socket's send buffer is under a quarter of MAX_SOCKET_BUFFER_BYTES (or the
+   * socket closed, or DRAIN_WAIT_MS passed): a large answer is sent piece by piece as the client reads.
+   */
+  protected async drained(): Promise<void> {
+    const until = Date.now() + DRAIN_WAIT_MS;
+    while (!this.closed && this.ws.bufferedAmount > MAX_SOCKET_BUFFER_BYTES / 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  }
+
   protected corkUntilTick(): void {
     const sock = this.socket;
     if (this.corkedTick || !sock) return;

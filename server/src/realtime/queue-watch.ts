@@ -6,10 +6,9 @@
  * looking at the leave-a-message form sees the chat come back when an operator
  * comes online, and the other way round).
  */
-import type { Connections } from '../redis/client';
-import { K } from '../store/keys';
-import { anyOperatorAvailable, getSite, inBusinessHours } from '../store/sites';
-import type { ChannelListener, Hub } from './hub';
+import { coalesced } from '@hark/shared/async';
+import type { Domain } from '../domain';
+import type { Hub, SiteListener, SiteSignal } from '../domain/live';
 
 export interface QueueListener {
   onPositions(positions: Map<string, number>): void;
@@ -21,24 +20,27 @@ export interface AvailabilityListener {
 /** Longest queue read per change; a visitor further back keeps its last known position until it moves up. */
 export const QUEUE_READ_MAX = 10_000;
 
-class SiteQueue implements ChannelListener {
+class SiteQueue implements SiteListener {
   readonly listeners = new Set<QueueListener>();
   readonly avail = new Set<AvailabilityListener>();
-  private running = false;
-  private again = false;
-  private availRunning = false;
-  private availAgain = false;
   private lastAvail: string | undefined;
+  /** At most one read in flight; changes that arrive meanwhile cause one more read. */
+  readonly refresh: () => void;
+  /** An operator's presence changed: tell the visitors here if the site's availability did. */
+  readonly refreshAvailability: () => void;
 
   constructor(
-    private readonly c: Connections,
+    private readonly domain: Domain,
     private readonly site: string,
-    private readonly onError: (e: unknown) => void,
-  ) {}
+    onError: (e: unknown) => void,
+  ) {
+    this.refresh = coalesced(() => this.readQueue(), onError);
+    this.refreshAvailability = coalesced(() => this.readAvailability(), onError);
+  }
 
-  onSignal(p: string): void {
-    if (p === 'q') this.refresh();
-    else if (p[0] === 'p' && this.avail.size) this.refreshAvailability();
+  onSignal(s: SiteSignal): void {
+    if (s.t === 'queue') this.refresh();
+    else if (s.t === 'presence' && this.avail.size) this.refreshAvailability();
   }
 
   onResync(): void {
@@ -50,62 +52,29 @@ class SiteQueue implements ChannelListener {
     this.lastAvail ??= `${available}/${inHours}`;
   }
 
-  /** An operator's presence changed: tell the visitors here if the site's availability did. */
-  refreshAvailability(): void {
-    if (this.availRunning) {
-      this.availAgain = true;
-      return;
-    }
-    this.availRunning = true;
-    void (async () => {
-      try {
-        do {
-          this.availAgain = false;
-          const site = await getSite(this.c.cmd, this.site);
-          if (!site) return;
-          const inHours = inBusinessHours(site.hours);
-          const available = inHours && (await anyOperatorAvailable(this.c.cmd, this.site));
-          const key = `${available}/${inHours}`;
-          if (key === this.lastAvail) continue;
-          this.lastAvail = key;
-          for (const l of [...this.avail]) l.onAvailability(available, inHours);
-        } while (this.availAgain);
-      } catch (e) {
-        this.onError(e);
-      } finally {
-        this.availRunning = false;
-      }
-    })();
+  private async readAvailability(): Promise<void> {
+    const { sites } = this.domain;
+    const site = await sites.get(this.site);
+    if (!site) return;
+    const inHours = sites.inHours(site);
+    const available = inHours && (await sites.available(this.site));
+    const key = `${available}/${inHours}`;
+    if (key === this.lastAvail) return;
+    this.lastAvail = key;
+    for (const l of [...this.avail]) l.onAvailability(available, inHours);
   }
 
-  /** At most one read in flight; changes that arrive meanwhile cause one more read. */
-  refresh(): void {
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    void (async () => {
-      try {
-        do {
-          this.again = false;
-          const q = await this.c.cmd.zrange(K.siteQueue(this.site), 0, QUEUE_READ_MAX - 1);
-          const pos = new Map(q.map((conv, i) => [conv, i + 1]));
-          for (const l of [...this.listeners]) l.onPositions(pos);
-        } while (this.again);
-      } catch (e) {
-        this.onError(e);
-      } finally {
-        this.running = false;
-      }
-    })();
+  private async readQueue(): Promise<void> {
+    const q = await this.domain.conversations.siteQueue(this.site, QUEUE_READ_MAX);
+    const pos = new Map(q.map((conv, i) => [conv, i + 1]));
+    for (const l of [...this.listeners]) l.onPositions(pos);
   }
 }
 
 export class QueueWatches {
   private readonly sites = new Map<string, SiteQueue>();
   constructor(
-    private readonly c: Connections,
+    private readonly domain: Domain,
     private readonly hub: Hub,
     private readonly onError: (e: unknown) => void,
   ) {}
@@ -117,9 +86,9 @@ export class QueueWatches {
   private siteQueue(site: string): SiteQueue {
     let q = this.sites.get(site);
     if (!q) {
-      q = new SiteQueue(this.c, site, this.onError);
+      q = new SiteQueue(this.domain, site, this.onError);
       this.sites.set(site, q);
-      void this.hub.listen(K.siteChannel(site), q).catch(this.onError);
+      void this.hub.listen('site', site, q).catch(this.onError);
     }
     return q;
   }
@@ -146,6 +115,6 @@ export class QueueWatches {
   private release(site: string, q: SiteQueue): void {
     if (q.listeners.size || q.avail.size) return;
     this.sites.delete(site);
-    this.hub.unlisten(K.siteChannel(site), q);
+    this.hub.unlisten('site', site, q);
   }
 }

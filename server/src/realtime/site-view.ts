@@ -5,16 +5,15 @@
  * see: the same rule (canSee) on the fan-out path as on the request path.
  */
 import type { ConvSummary, Entry, OperatorPresence, OperatorStatus, ServerToOperator } from '@hark/shared';
-import { getMeta, readEntries, summary } from '../store/conversations';
-import { K } from '../store/keys';
-import { getOperator, isSupervisor } from '../store/operators';
-import { getVisitor, visitorInfo } from '../store/visitors';
+import { eachPage } from '@hark/shared/async';
+import { isSupervisor } from '../domain/policy';
+import { visitorInfo } from '../domain/visitors';
+import type { ConvListener, ConvSignal, SiteListener, SiteSignal } from '../domain/live';
 import type { Ctx } from './context';
-import type { ChannelListener, ConvListener } from './hub';
 import type { QueueListener } from './queue-watch';
 import type { OperatorConn } from './operator-socket';
 
-export class SiteView implements ChannelListener, ConvListener, QueueListener {
+export class SiteView implements SiteListener, ConvListener, QueueListener {
   readonly convs = new Map<string, ConvSummary>();
   /** Operator sockets of this site on this gateway; change it only through addOp / removeOp. */
   readonly ops = new Set<OperatorConn>();
@@ -37,16 +36,16 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
   }
 
   private async load(): Promise<void> {
-    await this.ctx.hub.listen(K.siteChannel(this.site), this);
+    await this.ctx.hub.listen('site', this.site, this);
     if (this.closed) return;
     this.ctx.queues.watch(this.site, this);
-    const ids = await this.ctx.c.cmd.zrange(K.siteOpen(this.site), 0, -1);
+    const ids = await this.ctx.domain.conversations.siteOpen(this.site);
     await Promise.all(ids.map((id) => this.refresh(id, false)));
   }
 
   close(): void {
     this.closed = true;
-    this.ctx.hub.unlisten(K.siteChannel(this.site), this);
+    this.ctx.hub.unlisten('site', this.site, this);
     this.ctx.queues.unwatch(this.site, this);
     for (const id of this.convs.keys()) this.ctx.hub.unfollowConv(id, this);
     this.convs.clear();
@@ -92,9 +91,10 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
 
   /** Re-reads a conversation and tells every socket that could see it before or can now. */
   async refresh(conv: string, notify = true): Promise<void> {
-    const m = await getMeta(this.ctx.c.cmd, conv);
+    const convs = this.ctx.domain.conversations;
+    const m = await convs.meta(conv);
     if (!m || m.site !== this.site) return;
-    const s = await summary(this.ctx.c.cmd, m);
+    const s = await convs.summary(m);
     // Closed while reading (its last operator left): following now would leave a subscription nobody releases.
     if (this.closed) return;
     const before = this.convs.get(conv);
@@ -126,13 +126,9 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
     const held = this.fresh.get(conv);
     if (!held) return;
     try {
-      for (let after = ''; ; ) {
-        const page = await readEntries(this.ctx.c.cmd, conv, after);
+      await eachPage((after) => convs.entriesAfter(conv, after), '', (page) => {
         for (const e of page) this.fanOut(e);
-        const last = page.at(-1);
-        if (!last) break;
-        after = last.id;
-      }
+      });
     } finally {
       this.fresh.delete(conv);
       for (const e of held) this.fanOut(e);
@@ -143,16 +139,13 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
     return [...this.convs.values()].filter((s) => op.canSee(s));
   }
 
-  onSignal(p: string): void {
-    const kind = p[0];
-    const arg = p.slice(1);
+  onSignal(s: SiteSignal): void {
     const run = (f: () => Promise<void>) => void f().catch((e) => this.ctx.log.error({ err: e }, 'site view'));
-    if (kind === 'c') run(() => this.refresh(arg));
-    else if (kind === 'p') {
-      if (this.onPresence) this.onPresence(arg);
-      else run(() => this.presence(arg));
-    }
-    else if (kind === 'v') run(() => this.visitorChanged(arg));
+    if (s.t === 'conv-changed') run(() => this.refresh(s.conv));
+    else if (s.t === 'presence') {
+      if (this.onPresence) this.onPresence(s.op);
+      else run(() => this.presence(s.op));
+    } else if (s.t === 'visitor-changed') run(() => this.visitorChanged(s.conv));
   }
 
   onResync(): void {
@@ -176,9 +169,9 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
   }
 
   async presenceOf(opId: string): Promise<OperatorPresence | null> {
-    const op = await getOperator(this.ctx.c.cmd, opId);
+    const op = await this.ctx.domain.operators.get(opId);
     if (!op) return null;
-    const load = Number((await this.ctx.c.cmd.hget(K.siteLoad(this.site), opId)) ?? 0);
+    const [load = 0] = await this.ctx.domain.operators.loadsOn([this.site], opId);
     return { id: op.id, name: op.name, status: op.status as OperatorStatus, load, capacity: op.capacity, sites: op.sites };
   }
 
@@ -192,7 +185,7 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
   private async visitorChanged(conv: string): Promise<void> {
     const s = this.convs.get(conv);
     if (!s) return;
-    const v = await getVisitor(this.ctx.c.cmd, s.visitor.id);
+    const v = await this.ctx.domain.visitors.get(s.visitor.id);
     if (!v) return;
     s.visitor = visitorInfo(v);
     const frame = JSON.stringify({ type: 'visitor', conv, visitor: s.visitor } satisfies ServerToOperator);
@@ -229,23 +222,16 @@ export class SiteView implements ChannelListener, ConvListener, QueueListener {
     for (const op of this.audience(s)) if (op.canSee(s)) op.deliverEntry(e.conv, e.id, f);
   }
 
-  onConvSignal(conv: string, kind: string, body: string): void {
+  onConvSignal(conv: string, sig: ConvSignal): void {
     const s = this.convs.get(conv);
-    if (!s || kind === 'c') return;
-    let b: { by?: 'visitor' | 'operator'; on?: boolean; id?: string; op?: { id: string; name: string }; preview?: string };
-    try {
-      b = JSON.parse(body);
-    } catch {
-      return;
-    }
-    if (b.by !== 'visitor' && b.by !== 'operator') return;
+    if (!s || sig.t === 'changed') return;
+    const b = sig.body;
     let frame: ServerToOperator;
-    if (kind === 't') {
-      frame = { type: 'typing', conv, on: !!b.on, by: b.by };
+    if (sig.t === 'typing') {
+      frame = { type: 'typing', conv, on: !!sig.body.on, by: b.by };
       if (b.op) frame.op = b.op;
-      if (b.preview) frame.preview = b.preview;
-    } else if (kind === 's' && b.id) frame = { type: 'seen', conv, by: b.by, id: b.id };
-    else return;
+      if (sig.body.preview) frame.preview = sig.body.preview;
+    } else frame = { type: 'seen', conv, by: b.by, id: sig.body.id };
     const str = JSON.stringify(frame);
     for (const op of this.audience(s)) if (op.canSee(s) && !(b.op && b.op.id === op.me.id)) op.sendRaw(str);
   }

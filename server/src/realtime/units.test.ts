@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { inBusinessHours } from '../store/sites';
-import { Bucket } from './bucket';
-import { identityHash, verifyIdentity } from './identity';
+import { Bucket } from './limits';
+import { identityHash, verifyIdentity } from '../domain/identity';
 import { originAllowed } from '../http/origin';
 
 describe('Bucket', () => {

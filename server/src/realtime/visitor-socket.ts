@@ -10,26 +10,23 @@ import {
   type Identity,
   type ServerToVisitor,
   CATCHUP_PAGE,
-  VISITOR_BURST,
   compareStreamIds,
-  VISITOR_MSGS_PER_SEC,
   type VisitorConv,
   type VisitorToServer,
   toVisitorEntry,
 } from '@hark/shared';
+import { eachPage, retrying } from '@hark/shared/async';
 import { checkText, parseVisitorToServer } from '@hark/shared/parse';
 import type { WebSocket } from 'ws';
-import { publish } from '../redis/publish';
-import { type ConvMeta, appendEntry, ensureOpenConv, eventEntry, getMeta, readEntries, readEntriesBefore, visitorConv } from '../store/conversations';
-import { K } from '../store/keys';
-import { type Site, anyOperatorAvailableShared, getSite, inBusinessHours, publicSiteConfig } from '../store/sites';
-import { type VisitorPatch, getVisitor, updateVisitor } from '../store/visitors';
-import { Bucket } from './bucket';
+import type { ConvMeta } from '../domain/conversations';
+import { visitorOwns } from '../domain/policy';
+import type { Site } from '../domain/sites';
+import type { VisitorPatch } from '../domain/visitors';
+import type { ConvListener, ConvSignal, VisitorListener, VisitorSignal } from '../domain/live';
 import { Conn } from './conn';
 import type { Ctx } from './context';
-import type { ChannelListener, ConvListener } from './hub';
+import type { VisitorLimits } from './limits';
 import type { AvailabilityListener, QueueListener } from './queue-watch';
-import { verifyIdentity } from './identity';
 
 /** A refresh after the subscriber reconnected that fails (Redis away as well) is retried this many times, backing off to 2 s (~30 s in all). */
 const RESYNC_RETRIES = 18;
@@ -53,11 +50,10 @@ function visitorFrame(e: Entry): string | null {
   return f;
 }
 
-export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, ChannelListener, QueueListener, AvailabilityListener {
+export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, VisitorListener, QueueListener, AvailabilityListener {
   private readonly follows = new Set<string>();
   /** Queue positions of this visitor's waiting conversations (made only while one waits). */
   private positions: Map<string, number> | null = null;
-  private readonly msgs = new Bucket(VISITOR_MSGS_PER_SEC, VISITOR_BURST);
   private watchingQueue = false;
   private watchingAvailability = false;
   /** When `site` was read (the upgrade's read; 0 once a hello used it). */
@@ -73,12 +69,12 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     private site: Site,
     readonly visitorId: string,
     private readonly ua: string,
-    private readonly siteBucket: Bucket,
+    private readonly limits: VisitorLimits,
   ) {
     super(ws, ctx.metrics, 'visitor');
     ctx.metrics.visitors.inc();
     // The socket is its own channel listener (a separate object with two closures cost ~660 B per idle visitor).
-    void ctx.hub.listen(K.visitorChannel(visitorId), this).catch((e) => this.fail(e));
+    void ctx.hub.listen('visitor', visitorId, this).catch((e) => this.fail(e));
   }
 
   protected override onInternalError(e: unknown): void {
@@ -87,7 +83,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
 
   protected onClose(): void {
     this.ctx.metrics.visitors.dec();
-    this.ctx.hub.unlisten(K.visitorChannel(this.visitorId), this);
+    this.ctx.hub.unlisten('visitor', this.visitorId, this);
+    this.limits.release();
     if (this.watchingQueue) this.ctx.queues.unwatch(this.site.id, this);
     if (this.watchingAvailability) this.ctx.queues.unwatchAvailability(this.site.id, this);
     for (const conv of this.follows) this.ctx.hub.unfollowConv(conv, this);
@@ -100,25 +97,21 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
 
 
   protected async handle(f: VisitorToServer): Promise<void> {
-    const { c } = this.ctx;
+    const { conversations: convs } = this.ctx.domain;
     switch (f.type) {
       case 'hello':
         return this.onHello(f);
       case 'send':
         return this.onSend(f.cid, f.text, f.re === true);
       case 'typing': {
-        const conv = await c.cmd.hget(K.visitor(this.visitorId), 'conv');
+        const conv = await convs.visitorOpenConv(this.visitorId);
         if (!conv) return;
-        const body: Record<string, unknown> = { by: 'visitor', on: f.on };
-        if (this.site.typingPreview && f.preview && f.on) body.preview = f.preview.slice(0, 500);
-        await publish(c, K.convChannel(conv), `t${JSON.stringify(body)}`);
+        await convs.typing(conv, { by: 'visitor', on: f.on, ...(this.site.typingPreview && f.preview && f.on ? { preview: f.preview.slice(0, 500) } : {}) });
         return;
       }
       case 'seen': {
         await this.ownConv(f.conv);
-        await c.cmd.hset(K.conv(f.conv), 'visitorSeen', f.id);
-        await publish(c, K.convChannel(f.conv), `s${JSON.stringify({ by: 'visitor', id: f.id })}`);
-        return;
+        return convs.visitorSeen(f.conv, f.id);
       }
       case 'page':
         return this.patch({ page: f.page });
@@ -131,24 +124,19 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       case 'offline': {
         const text = checkText(f.text);
         const email = checkEmail(f.email);
+        // The same limits as a chat message: the form is a message.
+        this.limits.take();
         await this.patch({ email, ...(f.name ? { name: f.name } : {}) });
         const { conv } = await this.openConv();
-        await appendEntry(c, eventEntry(conv, 'offline-message', { email, cid: `off-${f.cid}` }), 'other');
-        return this.store(conv, f.cid, text);
+        const r = await convs.leaveOfflineMessage(this.site.id, conv, f.cid, text, email);
+        return this.acked(conv, f.cid, r);
       }
       case 'rate': {
-        const m = await this.ownConv(f.conv);
-        if (m.status !== 'resolved') throw new HarkError('CONFLICT', 'Only a resolved conversation can be rated.');
-        const comment = (f.comment ?? '').trim();
-        await c.cmd.hset(K.conv(f.conv), { rating: f.rating, ratingComment: comment });
-        const r = await appendEntry(c, eventEntry(f.conv, 'rated', { rating: f.rating, comment, cid: `rate-${f.conv}-${f.rating}-${comment.length}` }), 'other');
-        await this.ctx.router.doorbell(m.site, f.conv);
-        if (r.stored && m.op) await this.ctx.hooks.rated(m.site, m.op, f.conv, f.rating, comment);
-        return;
+        return convs.rate(await this.ownConv(f.conv), f.rating, f.comment ?? '');
       }
       case 'history': {
         await this.ownConv(f.conv);
-        const { entries, more } = await readEntriesBefore(c.cmd, f.conv, f.before ?? '');
+        const { entries, more } = await convs.entriesBefore(f.conv, f.before ?? '');
         this.send({ type: 'history', conv: f.conv, entries: entries.map(toVisitorEntry).filter((e): e is Entry => e !== null), more } satisfies ServerToVisitor);
         return;
       }
@@ -156,25 +144,20 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   }
 
   /** The conversation, if it is this visitor's own; otherwise CONVERSATION_NOT_FOUND (same answer as for a missing one). */
-  private async ownConv(conv: string) {
-    const m = await getMeta(this.ctx.c.cmd, conv);
-    if (!m || m.visitor !== this.visitorId || m.site !== this.site.id) throw new HarkError('CONVERSATION_NOT_FOUND');
+  private async ownConv(conv: string): Promise<ConvMeta> {
+    const m = await this.ctx.domain.conversations.meta(conv);
+    if (!m || !visitorOwns({ id: this.visitorId, site: this.site.id }, m)) throw new HarkError('CONVERSATION_NOT_FOUND');
     return m;
   }
 
   private async patch(p: VisitorPatch): Promise<void> {
-    await updateVisitor(this.ctx.c.cmd, this.visitorId, p);
-    const conv = await this.ctx.c.cmd.hget(K.visitor(this.visitorId), 'conv');
-    if (conv) await publish(this.ctx.c, K.siteChannel(this.site.id), `v${conv}`);
+    const conv = await this.ctx.domain.conversations.visitorOpenConv(this.visitorId);
+    await this.ctx.domain.visitors.update(this.site.id, this.visitorId, p, conv);
   }
 
   private async identify(u: Identity): Promise<void> {
-    const verified = this.site.secret ? verifyIdentity(this.site.secret, u.id, u.hash) : false;
-    if (this.site.secret && !verified) throw new HarkError('IDENTITY_INVALID');
-    const p: VisitorPatch = { userId: u.id, verified };
-    if (u.name) p.name = u.name;
-    if (u.email) p.email = u.email;
-    await this.patch(p);
+    const conv = await this.ctx.domain.conversations.visitorOpenConv(this.visitorId);
+    await this.ctx.domain.visitors.identify(this.site, this.visitorId, u, conv);
   }
 
   private async onHello(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
@@ -186,7 +169,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   }
 
   private async welcome(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
-    const { c } = this.ctx;
+    const { conversations: convs, visitors, sites } = this.ctx.domain;
     // What the client says it has is where every path starts from, not only this catch-up: a
     // doorbell that makes this socket follow a conversation meanwhile must not send it again.
     for (const [conv, id] of Object.entries(f.lastIds)) {
@@ -204,38 +187,38 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     // The upgrade read the site a moment ago; a later hello on the same socket reads it again.
     const fresh = Date.now() - this.siteReadAt < SITE_FRESH_MS;
     const [site, , v0, metas] = await Promise.all([
-      fresh ? null : getSite(c.cmd, this.site.id),
-      updateVisitor(c.cmd, this.visitorId, patch),
-      f.user ? null : getVisitor(c.cmd, this.visitorId),
-      Promise.all(claimed.map((id) => getMeta(c.cmd, id))),
+      fresh ? null : sites.get(this.site.id),
+      visitors.update(this.site.id, this.visitorId, patch),
+      f.user ? null : visitors.get(this.visitorId),
+      Promise.all(claimed.map((id) => convs.meta(id))),
     ]);
     if (site) this.site = site;
     this.siteReadAt = 0;
     let v = v0;
     if (f.user) {
       await this.identify(f.user).catch((e) => this.fail(e));
-      v = await getVisitor(c.cmd, this.visitorId);
+      v = await visitors.get(this.visitorId);
     }
     const byId = new Map<string, ConvMeta | null>(claimed.map((id, i) => [id, metas[i] ?? null]));
     let extra = v?.conv;
-    if (!extra) extra = (await c.cmd.zrange(K.visitorConvs(this.visitorId), -1, -1))[0];
-    if (extra && !byId.has(extra)) byId.set(extra, await getMeta(c.cmd, extra));
+    if (!extra) extra = await convs.visitorLatest(this.visitorId);
+    if (extra && !byId.has(extra)) byId.set(extra, await convs.meta(extra));
     const mine = [...byId.values()].filter((m): m is ConvMeta => !!m && m.visitor === this.visitorId);
-    const inHours = inBusinessHours(this.site.hours);
-    const [convs, available] = await Promise.all([
+    const inHours = sites.inHours(this.site);
+    const [views, available] = await Promise.all([
       Promise.all(
         mine.map(async (m) => {
           await this.follow(m.id);
-          return visitorConv(c.cmd, m);
+          return convs.visitorView(m);
         }),
       ),
-      inHours ? anyOperatorAvailableShared(c.cmd, this.site.id) : false,
+      inHours ? sites.available(this.site.id, true) : false,
     ]);
     // The catch-up is read before anything is sent, so the welcome, the missed entries and
     // `synced` (sent by syncHello right after this returns) leave in one write.
-    const firstPages = await Promise.all(convs.map((vc) => readEntries(c.cmd, vc.id, f.lastIds[vc.id] ?? '')));
+    const firstPages = await Promise.all(views.map((vc) => convs.entriesAfter(vc.id, f.lastIds[vc.id] ?? '')));
     this.corkUntilTick();
-    const welcome: ServerToVisitor = { type: 'welcome', visitorId: this.visitorId, site: publicSiteConfig(this.site, available, inHours), convs };
+    const welcome: ServerToVisitor = { type: 'welcome', visitorId: this.visitorId, site: sites.config(this.site, available, inHours), convs: views };
     if (v?.name) welcome.name = v.name;
     if (v?.email) welcome.email = v.email;
     this.send(welcome);
@@ -243,7 +226,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       this.watchingAvailability = true;
       this.ctx.queues.watchAvailability(this.site.id, this, { available, inHours });
     }
-    for (const [i, vc] of convs.entries()) {
+    for (const [i, vc] of views.entries()) {
       await this.catchUp(vc.id, f.lastIds[vc.id] ?? '', mine[i]?.opSeen ?? null, firstPages[i]);
       this.trackQueue(vc);
     }
@@ -251,21 +234,22 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
 
   /** Sends the entries after `after`; then the operator's read mark (`seen`: known already, or undefined to read it). */
   private async catchUp(conv: string, after: string, seen?: string | null, firstPage?: Entry[]): Promise<void> {
-    let cursor = after;
-    for (let page = firstPage; ; page = undefined) {
-      const entries = page ?? (await readEntries(this.ctx.c.cmd, conv, cursor));
-      for (const e of entries) {
-        const sent = this.lastSent.get(conv);
-        if (sent && compareStreamIds(e.id, sent) <= 0) continue;
-        this.lastSent.set(conv, e.id);
-        this.writeEntry(conv, e.id, visitorFrame(e));
-      }
-      const last = entries.at(-1);
-      // A short page is the end (saves a round trip that would read nothing).
-      if (!last || entries.length < CATCHUP_PAGE) break;
-      cursor = last.id;
-    }
-    const opSeen = seen === undefined ? await this.ctx.c.cmd.hget(K.conv(conv), 'opSeen') : seen;
+    const convs = this.ctx.domain.conversations;
+    await eachPage(
+      (cursor) => convs.entriesAfter(conv, cursor),
+      after,
+      (entries) => {
+        for (const e of entries) {
+          const sent = this.lastSent.get(conv);
+          if (sent && compareStreamIds(e.id, sent) <= 0) continue;
+          this.lastSent.set(conv, e.id);
+          this.writeEntry(conv, e.id, visitorFrame(e));
+        }
+      },
+      CATCHUP_PAGE,
+      firstPage,
+    );
+    const opSeen = seen === undefined ? await convs.operatorReadMark(conv) : seen;
     if (opSeen) this.send({ type: 'seen', conv, id: opSeen } satisfies ServerToVisitor);
   }
 
@@ -284,12 +268,15 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
    */
   private async openConv(cached = false): Promise<{ conv: string; created: boolean }> {
     if (cached && this.openId && this.follows.has(this.openId)) return { conv: this.openId, created: false };
-    const r = await ensureOpenConv(this.ctx.c.cmd, this.site.id, this.visitorId, this.site.team);
+    const convs = this.ctx.domain.conversations;
+    // Starting a conversation is limited per source address (a visitor has one open at a time).
+    if (!(await convs.visitorOpenConv(this.visitorId))) this.limits.newConversation();
+    const r = await convs.open(this.site.id, this.visitorId, this.site.team);
     if (!this.follows.has(r.conv)) {
       // Another tab may already have written into it (even into one this socket just created,
       // before its subscription was live): follow and send what the stream holds.
       await this.followFromStart(r.conv);
-      if (r.created) await publish(this.ctx.c, K.visitorChannel(this.visitorId), `n${r.conv}`);
+      if (r.created) await this.ctx.domain.visitors.announceConversation(this.visitorId, r.conv);
     }
     this.openId = r.conv;
     return r;
@@ -311,8 +298,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
 
   private async onSend(cid: string, raw: string, re: boolean): Promise<void> {
     const text = checkText(raw);
-    if (!this.msgs.take() || !this.siteBucket.take()) throw new HarkError('RATE_LIMITED');
     if (re && (await this.ackStored(cid))) return;
+    this.limits.take();
     const { conv } = await this.openConv(true);
     await this.store(conv, cid, text);
   }
@@ -325,13 +312,9 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
    * on resends only.
    */
   private async ackStored(cid: string): Promise<boolean> {
-    const { cmd } = this.ctx.c;
-    const recent = await cmd.zrange(K.visitorConvs(this.visitorId), -RESEND_LOOKBACK, -1);
-    const ids = await Promise.all(recent.map((conv) => cmd.hget(K.convCids(conv), cid)));
-    const i = ids.findIndex((id) => id !== null);
-    const conv = recent[i];
-    const id = ids[i];
-    if (!conv || !id) return false;
+    const found = await this.ctx.domain.conversations.findVisitorMessage(this.visitorId, cid, RESEND_LOOKBACK);
+    if (!found) return false;
+    const { conv, id } = found;
     if (!this.follows.has(conv)) {
       // A conversation this socket was not told about (the hello did not name it): its state and
       // its entries first, as for one the welcome lists, so the client knows where the ack points.
@@ -344,20 +327,27 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
 
   private async store(conv: string, cid: string, text: string): Promise<void> {
     const t0 = performance.now();
-    const entry = { conv, at: Date.now(), kind: 'msg' as const, from: 'visitor' as const, text, cid };
-    let r = await appendEntry(this.ctx.c, entry, 'visitor');
+    const convs = this.ctx.domain.conversations;
+    let at = conv;
+    let r = await convs.postVisitorMessage(this.site.id, at, cid, text);
     if (r.status === 'resolved' && !r.id) {
       // Resolved since this socket last wrote: the message starts the visitor's next conversation.
       this.openId = null;
-      entry.conv = (await this.openConv()).conv;
-      r = await appendEntry(this.ctx.c, entry, 'visitor');
+      at = (await this.openConv()).conv;
+      r = await convs.postVisitorMessage(this.site.id, at, cid, text);
       if (!r.id) throw new HarkError('CONFLICT', 'The conversation ended; send again.');
     }
     this.ctx.metrics.delivery.observe((performance.now() - t0) / 1000);
+    return this.acked(at, cid, r);
+  }
+
+  /** Acknowledges a stored message; a conversation's first routes it (assigns it or queues it). */
+  private async acked(conv: string, cid: string, r: { id: string; stored: boolean; status: string }): Promise<void> {
+    if (!r.id) throw new HarkError('CONFLICT', 'The conversation ended; send again.');
     if (r.stored) this.ctx.metrics.messages.inc({ from: 'visitor' });
-    this.sendAck(entry.conv, r.id, { type: 'ack', cid, conv: entry.conv, id: r.id } satisfies ServerToVisitor);
+    this.sendAck(conv, r.id, { type: 'ack', cid, conv, id: r.id } satisfies ServerToVisitor);
     // The append script answers the conversation's status (was a second round trip, an HGET).
-    if (r.status === 'new') await this.ctx.router.route(this.site.id, entry.conv, this.site.team);
+    if (r.status === 'new') await this.ctx.domain.conversations.route(this.site.id, conv, this.site.team);
   }
 
   // ------------------------------------------------------------ fan-out (hub → this socket)
@@ -366,25 +356,19 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     this.deliverEntry(e.conv, e.id, visitorFrame(e));
   }
 
-  onConvSignal(conv: string, kind: string, body: string): void {
+  onConvSignal(conv: string, s: ConvSignal): void {
     if (!this.follows.has(conv)) return;
     if (!this.helloDone) {
-      if (kind === 'c') (this.changedInHello ??= new Set()).add(conv);
+      if (s.t === 'changed') (this.changedInHello ??= new Set()).add(conv);
       return;
     }
-    if (kind === 'c') {
+    if (s.t === 'changed') {
       void this.refreshConv(conv).catch((e) => this.onInternalError(e));
       return;
     }
-    let b: { by?: string; on?: boolean; id?: string; op?: { id: string; name: string } };
-    try {
-      b = JSON.parse(body);
-    } catch {
-      return;
-    }
-    if (b.by !== 'operator') return;
-    if (kind === 't') this.send({ type: 'typing', conv, on: !!b.on, ...(b.op ? { op: b.op } : {}) } satisfies ServerToVisitor);
-    else if (kind === 's' && b.id) this.send({ type: 'seen', conv, id: b.id } satisfies ServerToVisitor);
+    if (s.body.by !== 'operator') return;
+    if (s.t === 'typing') this.send({ type: 'typing', conv, on: !!s.body.on, ...(s.body.op ? { op: s.body.op } : {}) } satisfies ServerToVisitor);
+    else this.send({ type: 'seen', conv, id: s.body.id } satisfies ServerToVisitor);
   }
 
   /** After the subscriber reconnected: doorbells may have been missed. */
@@ -393,46 +377,37 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   }
 
   /** refreshAll, tried again while Redis is still away (a missed doorbell is not sent again). */
-  private async refreshAllRetrying(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.refreshAll();
-      } catch (e) {
-        if (this.closed || attempt >= RESYNC_RETRIES) throw e;
-        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
-      }
-    }
+  private refreshAllRetrying(): Promise<void> {
+    return retrying(() => this.refreshAll(), { retries: RESYNC_RETRIES, capMs: 2_000, stop: () => this.closed });
   }
 
-  /** A doorbell on this visitor's own channel: a conversation another tab created ('n'), or shut down ('x'). */
-  onSignal(p: string): void {
-    if (p.startsWith('n')) {
-      void this.adopt(p.slice(1)).catch((e) => this.onInternalError(e));
-    } else if (p === 'x') {
-      this.fail(new HarkError('VISITOR_TOKEN_INVALID', 'This visitor was shut down.'));
-    }
+  /** A doorbell on this visitor's own channel: a conversation another tab created. */
+  onSignal(s: VisitorSignal): void {
+    void this.adopt(s.conv).catch((e) => this.onInternalError(e));
   }
 
   /** Starts following a conversation of this visitor that another tab created. */
   private async adopt(conv: string): Promise<void> {
     if (this.follows.has(conv)) return;
-    const m = await getMeta(this.ctx.c.cmd, conv);
+    const convs = this.ctx.domain.conversations;
+    const m = await convs.meta(conv);
     if (!m || m.visitor !== this.visitorId || this.follows.has(conv)) return;
-    this.send({ type: 'conv', conv: await visitorConv(this.ctx.c.cmd, m) } satisfies ServerToVisitor);
+    this.send({ type: 'conv', conv: await convs.visitorView(m) } satisfies ServerToVisitor);
     await this.followFromStart(conv);
   }
 
   private async refreshConv(conv: string): Promise<void> {
-    const m = await getMeta(this.ctx.c.cmd, conv);
+    const convs = this.ctx.domain.conversations;
+    const m = await convs.meta(conv);
     if (!m) return;
-    const vc = await visitorConv(this.ctx.c.cmd, m);
+    const vc = await convs.visitorView(m);
     this.send({ type: 'conv', conv: vc } satisfies ServerToVisitor);
     this.trackQueue(vc);
   }
 
   /** After the subscriber reconnected: doorbells may have been missed, including a new conversation from another tab. */
   private async refreshAll(): Promise<void> {
-    const open = await this.ctx.c.cmd.hget(K.visitor(this.visitorId), 'conv');
+    const open = await this.ctx.domain.conversations.visitorOpenConv(this.visitorId);
     if (open) await this.adopt(open);
     for (const conv of this.follows) await this.refreshConv(conv);
   }
@@ -449,7 +424,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
 
   /** An operator came online or everyone left: the widget switches between chat and leave-a-message. */
   onAvailability(available: boolean, inHours: boolean): void {
-    this.send({ type: 'site', site: publicSiteConfig(this.site, available, inHours) } satisfies ServerToVisitor);
+    this.send({ type: 'site', site: this.ctx.domain.sites.config(this.site, available, inHours) } satisfies ServerToVisitor);
   }
 
   onPositions(all: Map<string, number>): void {

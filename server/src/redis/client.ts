@@ -4,7 +4,7 @@
  * subscriber (a subscribed connection can run nothing else).
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { defineScripts, type ScriptedRedis } from '../store/scripts';
+import { defineScripts, type ScriptedRedis } from './scripts';
 
 /**
  * Commands fail fast instead of queueing without bound while Redis is away

@@ -2,7 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { CATCHUP_PAGE, HarkError, compareStreamIds, type ConvSummary, type Entry, type Rating, type VisitorConv, randomId } from '@hark/shared';
 import { type Connections, REPLICA_WAIT_MS } from '../redis/client';
 import { K } from './keys';
-import type { ScriptedRedis } from './scripts';
+import type { ScriptedRedis } from '../redis/scripts';
 import { getVisitor, visitorInfo } from './visitors';
 import { intern, json, num, optNum } from './util';
 
@@ -181,7 +181,7 @@ export type AppendRole = 'visitor' | 'operator' | 'other';
  * otherwise nothing is stored and `id` is ''. A visitor's message into a resolved conversation
  * is refused the same way.
  */
-export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role: AppendRole, guard?: string): Promise<{ id: string; stored: boolean; firstResponse: boolean; status: ConvState | '' }> {
+export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role: AppendRole, guard?: string, rate?: { perSec: number; burst: number }): Promise<{ id: string; stored: boolean; firstResponse: boolean; status: ConvState | '' }> {
   const conv = entry.conv;
   const [id, stored, first, status] = await c.cmd.harkAppend(
     K.convStream(conv),
@@ -193,8 +193,10 @@ export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role
     K.convChannel(conv),
     String(entry.at),
     role,
-    ...(guard ? [guard] : []),
+    ...(guard || rate ? [guard ?? ''] : []),
+    ...(rate ? [String(rate.perSec), String(rate.burst)] : []),
   );
+  if (status === 'rate') throw new HarkError('RATE_LIMITED');
   // Replicated durability: not acknowledged until a replica has it. A resend of the same cid
   // stores nothing and waits again, so a message is acked only once it is on two machines.
   if (c.waitReplica && id && (await c.cmd.call('WAIT', '1', String(REPLICA_WAIT_MS))) === 0) throw new HarkError('OVERLOADED', 'No replica confirmed the write in time; your client will retry.');
@@ -241,4 +243,80 @@ export async function visitorConv(r: ScriptedRedis, m: ConvMeta): Promise<Visito
   }
   if (m.rating) vc.rating = m.rating;
   return vc;
+}
+
+// ------------------------------------------------------------ small reads and writes the domain layer uses
+
+/** Sets fields of a conversation's record. */
+export async function setMeta(r: ScriptedRedis, conv: string, fields: Record<string, string>): Promise<void> {
+  await r.hset(K.conv(conv), fields);
+}
+
+export async function delMeta(r: ScriptedRedis, conv: string, ...fields: string[]): Promise<void> {
+  if (fields.length) await r.hdel(K.conv(conv), ...fields);
+}
+
+export async function getMetaField(r: ScriptedRedis, conv: string, field: 'opSeen' | 'status'): Promise<string | null> {
+  return r.hget(K.conv(conv), field);
+}
+
+/** The entry stored under a client id in a conversation, if any. */
+export async function storedEntry(r: ScriptedRedis, conv: string, cid: string): Promise<Entry | null> {
+  const id = await r.hget(K.convCids(conv), cid);
+  const row = id ? (await r.xrange(K.convStream(conv), id, id))[0] : undefined;
+  return row ? decodeEntry(conv, row[0], row[1]) : null;
+}
+
+/** The stream id stored under `cid` in each of `convs` (null where none). */
+export function cidIn(r: ScriptedRedis, convs: string[], cid: string): Promise<(string | null)[]> {
+  return Promise.all(convs.map((conv) => r.hget(K.convCids(conv), cid)));
+}
+
+/** The newest stream id of a conversation ('' if it has none). */
+export async function tailId(r: ScriptedRedis, conv: string): Promise<string> {
+  return (await r.xrevrange(K.convStream(conv), '+', '-', 'COUNT', 1))[0]?.[0] ?? '';
+}
+
+/** The visitor's open (unresolved) conversation, if any. */
+export function visitorOpenConv(r: ScriptedRedis, visitor: string): Promise<string | null> {
+  return r.hget(K.visitor(visitor), 'conv');
+}
+
+export async function setVisitorOpenConv(r: ScriptedRedis, visitor: string, conv: string): Promise<void> {
+  await r.hset(K.visitor(visitor), 'conv', conv);
+}
+
+/** Forgets the visitor's open conversation if it is still `conv`. */
+export async function clearVisitorOpenConv(r: ScriptedRedis, visitor: string, conv: string): Promise<void> {
+  if ((await r.hget(K.visitor(visitor), 'conv')) === conv) await r.hdel(K.visitor(visitor), 'conv');
+}
+
+/** The visitor's `n` latest conversations, oldest first. */
+export function latestVisitorConvs(r: ScriptedRedis, visitor: string, n: number): Promise<string[]> {
+  return r.zrange(K.visitorConvs(visitor), -n, -1);
+}
+
+/** The visitor's conversations, newest first, at most `n`. */
+export function visitorConvsNewestFirst(r: ScriptedRedis, visitor: string, n: number): Promise<string[]> {
+  return r.zrevrange(K.visitorConvs(visitor), 0, n - 1);
+}
+
+/** Every unresolved conversation of a site (queued or open), oldest first. */
+export function siteOpenConvs(r: ScriptedRedis, site: string): Promise<string[]> {
+  return r.zrange(K.siteOpen(site), 0, -1);
+}
+
+/** A site's resolved conversations, newest first, at most `n`. */
+export function siteResolvedConvs(r: ScriptedRedis, site: string, n: number): Promise<string[]> {
+  return r.zrevrange(K.siteResolved(site), 0, n - 1);
+}
+
+/** Conversations assigned on a site: conv -> operator. */
+export function siteAssignments(r: ScriptedRedis, site: string): Promise<Record<string, string>> {
+  return r.hgetall(K.siteAssign(site));
+}
+
+/** The first `n` conversations of a site's queue, in order. */
+export function siteQueue(r: ScriptedRedis, site: string, n: number): Promise<string[]> {
+  return r.zrange(K.siteQueue(site), 0, n - 1);
 }

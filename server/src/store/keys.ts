@@ -54,5 +54,29 @@ export const K = {
   /** Channel: an operator's own doorbell (status change, sessions ended). */
   operatorChannel: (o: string) => `hark:op:${o}:ev`,
   session: (h: string) => `hark:sess:${h}`,
+  /** Job leases (jobs/jobs.ts): the gateway that runs a background job now. */
+  jobLease: (job: string) => `hark:job:${job}:lease`,
   loginAttempts: (k: string) => `hark:login:${k}`,
+} as const;
+
+/** Teams. */
+export const TK = {
+  teams: 'hark:teams',
+  team: (id: string) => `hark:team:${id}`,
+} as const;
+
+/** Saved replies: a site's, and an operator's own. */
+export const RK = {
+  site: (site: string) => `{site:${site}}:replies`,
+  personal: (op: string) => `hark:op:${op}:replies`,
+} as const;
+
+/**
+ * Operators' numbers, per operator and UTC day (store/stats.ts): first-response times, resolution
+ * times (ZCARD = chats handled), ratings. One operator's keys share a hash tag (one cluster slot).
+ */
+export const SK = {
+  frt: (op: string, day: string) => `{opstats:${op}}:${day}:frt`,
+  res: (op: string, day: string) => `{opstats:${op}}:${day}:res`,
+  rate: (op: string, day: string) => `{opstats:${op}}:${day}:rate`,
 } as const;

@@ -1,7 +1,7 @@
 import { DEFAULT_CAPACITY, HarkError, type Me, type OperatorAccount, type OperatorStatus, type Role, randomId } from '@hark/shared';
 import { K } from './keys';
 import { hashPassword } from './passwords';
-import type { ScriptedRedis } from './scripts';
+import type { ScriptedRedis } from '../redis/scripts';
 import { bool, json, num } from './util';
 
 export interface Operator extends OperatorAccount {

@@ -4,13 +4,10 @@
  * (`hark:op:ID:replies`). Shortcuts are unique within their scope.
  */
 import { HarkError, randomId } from '@hark/shared';
-import type { ScriptedRedis } from './scripts';
+import type { ScriptedRedis } from '../redis/scripts';
+import { RK } from './keys';
 import { json } from './util';
 
-export const RK = {
-  site: (site: string) => `{site:${site}}:replies`,
-  personal: (op: string) => `hark:op:${op}:replies`,
-} as const;
 
 export interface SavedReply {
   id: string;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BusinessHours, SiteConfig, SiteSettings } from '@hark/shared';
 import { DEFAULT_UNANSWERED_MS } from '@hark/shared';
-import type { ScriptedRedis } from './scripts';
+import type { ScriptedRedis } from '../redis/scripts';
 import { K } from './keys';
 import { bool, json, num } from './util';
 
@@ -148,4 +148,8 @@ export function anyOperatorAvailableShared(r: ScriptedRedis, site: string): Prom
   const p = anyOperatorAvailable(r, site).finally(() => inflight.delete(site));
   inflight.set(site, p);
   return p;
+}
+
+export async function siteExists(r: ScriptedRedis, id: string): Promise<boolean> {
+  return (await r.sismember(K.sites, id)) === 1;
 }

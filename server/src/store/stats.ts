@@ -10,8 +10,8 @@
  * the MULTI below is valid on Redis Cluster too.
  */
 import type { Rating } from '@hark/shared';
-import type { StatsHooks } from '../realtime/context';
-import type { ScriptedRedis } from './scripts';
+import type { ScriptedRedis } from '../redis/scripts';
+import { SK } from './keys';
 import { json } from './util';
 
 /** Days of history kept; the console shows 7, the rest is slack for late readers and time zones. */
@@ -20,11 +20,6 @@ const DAY_MS = 86_400_000;
 /** Longest comment kept with a rating (the widget caps it at 1000 too). */
 const MAX_COMMENT = 1000;
 
-export const SK = {
-  frt: (op: string, day: string) => `{opstats:${op}}:${day}:frt`,
-  res: (op: string, day: string) => `{opstats:${op}}:${day}:res`,
-  rate: (op: string, day: string) => `{opstats:${op}}:${day}:rate`,
-} as const;
 
 /** UTC calendar day of `ms`, e.g. "2025-01-31". */
 export function dayOf(ms: number): string {
@@ -62,15 +57,6 @@ export async function recordRating(r: ScriptedRedis, op: string, conv: string, r
     .hset(key, conv, JSON.stringify({ rating, comment: comment.slice(0, MAX_COMMENT), at }))
     .pexpire(key, STATS_RETENTION_DAYS * DAY_MS)
     .exec();
-}
-
-/** The recorder the gateway calls (see realtime/context.ts StatsHooks); the site is not needed per operator. */
-export function statsHooks(r: ScriptedRedis): StatsHooks {
-  return {
-    firstResponse: (_site, op, conv, ms) => recordFirstResponse(r, op, conv, ms),
-    resolved: (_site, op, conv, ms) => recordResolved(r, op, conv, ms),
-    rated: (_site, op, conv, rating, comment) => recordRating(r, op, conv, rating, comment),
-  };
 }
 
 export function median(values: number[]): number | null {

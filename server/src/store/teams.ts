@@ -4,13 +4,10 @@
  * `{site:ID}:opteams`); `sites` says which sites it serves, empty = any.
  */
 import { HarkError, randomId } from '@hark/shared';
-import type { ScriptedRedis } from './scripts';
+import type { ScriptedRedis } from '../redis/scripts';
+import { TK } from './keys';
 import { json, num } from './util';
 
-export const TK = {
-  teams: 'hark:teams',
-  team: (id: string) => `hark:team:${id}`,
-} as const;
 
 export interface Team {
   id: string;

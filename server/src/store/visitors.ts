@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { type Attrs, type PageInfo, type VisitorInfo, randomId } from '@hark/shared';
+import { type Attrs, type PageInfo, UNUSED_TOKEN_TTL_MS, type VisitorInfo, randomId } from '@hark/shared';
 import { K } from './keys';
-import type { ScriptedRedis } from './scripts';
+import type { ScriptedRedis } from '../redis/scripts';
 import { bool, intern, json } from './util';
 
 export interface VisitorRecord extends VisitorInfo {
@@ -15,23 +15,35 @@ export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
+/** The visitor a token belongs to on `site`; null when the token is unknown or another site's. */
+export async function visitorForToken(r: ScriptedRedis, site: string, token: string): Promise<string | null> {
+  const cur = await r.get(K.visitorToken(tokenHash(token)));
+  if (!cur) return null;
+  const [s, v] = splitOnce(cur);
+  return s === site ? v : null;
+}
+
 /**
- * Maps a widget-minted token to its visitor. `register` (the widget's `new=1`)
- * creates the visitor for an unknown token; otherwise an unknown token is refused.
- * Returns null when the token is unknown (and not registering) or belongs to another site.
+ * Creates the visitor of a new widget-minted token (the widget's `new=1`). Token and record
+ * expire after UNUSED_TOKEN_TTL_MS unless the visitor starts a conversation (keepToken).
+ * Two registrations of one token agree on one visitor.
  */
-export async function visitorForToken(r: ScriptedRedis, site: string, token: string, register: boolean): Promise<string | null> {
-  const key = K.visitorToken(tokenHash(token));
-  const cur = await r.get(key);
-  if (cur) {
-    const [s, v] = splitOnce(cur);
-    return s === site ? v : null;
-  }
-  if (!register) return null;
+export async function registerVisitor(r: ScriptedRedis, site: string, token: string): Promise<string | null> {
   const id = randomId(16);
-  if (!(await r.set(key, `${site}:${id}`, 'NX'))) return visitorForToken(r, site, token, false);
-  await r.hset(K.visitor(id), { site, createdAt: String(Date.now()), verified: '0', attrs: '{}' });
+  const key = K.visitorToken(tokenHash(token));
+  if (!(await r.set(key, `${site}:${id}`, 'PX', UNUSED_TOKEN_TTL_MS, 'NX'))) return visitorForToken(r, site, token);
+  await r.multi().hset(K.visitor(id), { site, createdAt: String(Date.now()), verified: '0', attrs: '{}', tok: tokenHash(token) }).pexpire(K.visitor(id), UNUSED_TOKEN_TTL_MS).exec();
   return id;
+}
+
+/** The visitor started a conversation: their token and record no longer expire. */
+export async function keepToken(r: ScriptedRedis, visitor: string): Promise<void> {
+  const tok = await r.hget(K.visitor(visitor), 'tok');
+  await r.persist(K.visitor(visitor));
+  if (tok) {
+    await r.persist(K.visitorToken(tok));
+    await r.hdel(K.visitor(visitor), 'tok');
+  }
 }
 
 function splitOnce(s: string): [string, string] {
@@ -39,8 +51,8 @@ function splitOnce(s: string): [string, string] {
   return [s.slice(0, i), s.slice(i + 1)];
 }
 
-export async function forgetToken(r: ScriptedRedis, token: string): Promise<void> {
-  await r.del(K.visitorToken(tokenHash(token)));
+export async function visitorAttrs(r: ScriptedRedis, id: string): Promise<Attrs> {
+  return json<Attrs>((await r.hget(K.visitor(id), 'attrs')) ?? undefined, {});
 }
 
 export async function getVisitor(r: ScriptedRedis, id: string): Promise<VisitorRecord | null> {
@@ -85,9 +97,7 @@ export async function updateVisitor(r: ScriptedRedis, id: string, p: VisitorPatc
   if (p.ua !== undefined) h.ua = p.ua.slice(0, 512);
   if (p.locale !== undefined) h.locale = p.locale;
   if (p.tz !== undefined) h.tz = p.tz;
-  if (p.attrs !== undefined) {
-    const cur = json<Attrs>((await r.hget(K.visitor(id), 'attrs')) ?? undefined, {});
-    h.attrs = JSON.stringify({ ...cur, ...p.attrs });
-  }
+  // The caller (domain/visitors.ts) merged the attributes within their bound.
+  if (p.attrs !== undefined) h.attrs = JSON.stringify(p.attrs);
   if (Object.keys(h).length) await r.hset(K.visitor(id), h);
 }

@@ -1,7 +1,7 @@
 /**
  * The Lua scripts: the only places where several keys change together.
  * Each is idempotent, because ioredis resends a command whose reply was lost
- * when a connection drops (autoResendUnfulfilledCommands): see DESIGN.md traps.
+ * when a connection drops (autoResendUnfulfilledCommands): see ARCHITECTURE.md (Redis traps).
  */
 import type { Cluster, Redis, Result } from 'ioredis';
 
@@ -18,6 +18,8 @@ import type { Cluster, Redis, Result } from 'ioredis';
  * ARGV[7], when given, is an operator id that must still be the assignee (or have joined)
  * of an unresolved conversation, else nothing is stored ({'', 0, 0, status}): the operator
  * socket authorises a send from its site view and lets this step have the last word.
+ * ARGV[8], ARGV[9], when given: a visitor's message rate (per second) and burst, kept on the
+ * conversation; over it nothing is stored ({'', 0, 0, 'rate'}).
  */
 const APPEND = `
 local cid = ARGV[1]
@@ -26,6 +28,17 @@ if cid ~= '' then
   if ex then return {ex, 0, 0, redis.call('HGET', KEYS[3], 'status') or ''} end
 end
 if ARGV[6] == 'visitor' and redis.call('HGET', KEYS[3], 'status') == 'resolved' then return {'', 0, 0, 'resolved'} end
+if ARGV[8] and ARGV[8] ~= '' then
+  -- The visitor's rate across every socket and gateway: a token bucket kept on the conversation
+  -- (a visitor has one open conversation at a time). ARGV[8] per second, ARGV[9] burst.
+  local rate, burst, now = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[5])
+  local b = redis.call('HMGET', KEYS[3], 'rlTokens', 'rlAt')
+  local tokens = tonumber(b[1] or burst)
+  local at = tonumber(b[2] or now)
+  if now > at then tokens = math.min(burst, tokens + (now - at) / 1000 * rate) end
+  if tokens < 1 then return {'', 0, 0, 'rate'} end
+  redis.call('HSET', KEYS[3], 'rlTokens', tostring(tokens - 1), 'rlAt', tostring(math.max(now, at)))
+end
 if ARGV[7] and ARGV[7] ~= '' then
   local m = redis.call('HMGET', KEYS[3], 'status', 'op', 'joined')
   if m[1] == false or m[1] == 'resolved' or (m[2] ~= ARGV[7] and not string.find(m[3] or '', '"' .. ARGV[7] .. '"', 1, true)) then
@@ -225,7 +238,7 @@ return 1
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string, guard?: string): Result<[string, number, number, string], Context>;
+    harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string, guard?: string, rate?: string, burst?: string): Result<[string, number, number, string], Context>;
     harkRoute(...args: string[]): Result<string[], Context>;
     harkCompact(stream: string, cids: string, packed: string, meta: string, lastId: string, blob: Buffer): Result<number, Context>;
   }

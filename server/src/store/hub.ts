@@ -10,19 +10,30 @@ import type { Entry } from '@hark/shared';
 import { compareStreamIds } from '@hark/shared';
 import type { Redis } from 'ioredis';
 import type { Connections } from '../redis/client';
-import { readEntries } from '../store/conversations';
-import { K } from '../store/keys';
+import { readEntries } from './conversations';
+import { K } from './keys';
+import { type ChannelKind, type ConvSignal, ENTRY_PREFIX, type OperatorSignal, type Signal, type SiteSignal, type VisitorSignal, decodeSignal } from './signals';
 
 export interface ConvListener {
-  /** `json` is the stored entry without its id, shared by all listeners. */
+  /** The stored entry, parsed once and shared by all listeners. */
   onEntry(entry: Entry): void;
-  /** Ephemeral conversation events: typing ('t'), seen ('s'), state changed ('c'). */
-  onConvSignal(conv: string, kind: string, body: string): void;
+  /** Ephemeral conversation signals: typing, seen, state changed. */
+  onConvSignal(conv: string, s: ConvSignal): void;
 }
-export interface ChannelListener {
-  onSignal(payload: string): void;
+export interface ChannelListener<S extends Signal = Signal> {
+  onSignal(s: S): void;
   /** Called after the subscriber reconnected: doorbells may have been missed. */
   onResync?(): void;
+}
+export type SiteListener = ChannelListener<SiteSignal>;
+export type VisitorListener = ChannelListener<VisitorSignal>;
+export type OperatorListener = ChannelListener<OperatorSignal>;
+
+function channelOf(kind: Exclude<ChannelKind, 'conv'>, id: string): string {
+  return kind === 'site' ? K.siteChannel(id) : kind === 'visitor' ? K.visitorChannel(id) : K.operatorChannel(id);
+}
+function kindOf(ch: string): ChannelKind {
+  return ch.startsWith('{site:') ? 'site' : ch.startsWith('{vis:') ? 'visitor' : ch.startsWith('{conv:') ? 'conv' : 'operator';
 }
 
 /** A catch-up read that fails (Redis away as well) is retried this many times, backing off to a 2 s cap: about 30 s in all. */
@@ -224,13 +235,19 @@ export class Hub {
     this.unsubscribe(K.convChannel(conv));
   }
 
-  async listen(channel: string, l: ChannelListener): Promise<void> {
-    if (!addTo(this.channelListeners, channel, l)) return;
+  /** Starts delivering the signals of a site's, visitor's or operator's channel to `l`. */
+  listen(kind: 'site', id: string, l: SiteListener): Promise<void>;
+  listen(kind: 'visitor', id: string, l: VisitorListener): Promise<void>;
+  listen(kind: 'operator', id: string, l: OperatorListener): Promise<void>;
+  async listen(kind: Exclude<ChannelKind, 'conv'>, id: string, l: ChannelListener<never>): Promise<void> {
+    const channel = channelOf(kind, id);
+    if (!addTo(this.channelListeners, channel, l as ChannelListener)) return;
     await this.subscribe(channel);
   }
 
-  unlisten(channel: string, l: ChannelListener): void {
-    if (!removeFrom(this.channelListeners, channel, l)) return;
+  unlisten(kind: Exclude<ChannelKind, 'conv'>, id: string, l: ChannelListener<never>): void {
+    const channel = channelOf(kind, id);
+    if (!removeFrom(this.channelListeners, channel, l as ChannelListener)) return;
     this.unsubscribe(channel);
   }
 
@@ -250,16 +267,21 @@ export class Hub {
   private dispatch(ch: string, msg: string): void {
     if (ch.startsWith('{conv:')) {
       const conv = ch.slice(6, ch.indexOf('}'));
-      const kind = msg[0];
-      if (kind === 'e') {
+      if (msg[0] === ENTRY_PREFIX) {
         const sp = msg.indexOf(' ');
         this.deliver(conv, msg.slice(1, sp), msg.slice(sp + 1));
         return;
       }
-      for (const l of each(this.convListeners.get(conv))) l.onConvSignal(conv, kind ?? '', msg.slice(1));
+      const listeners = this.convListeners.get(conv);
+      if (!listeners) return;
+      const s = decodeSignal('conv', msg) as ConvSignal | null;
+      if (s) for (const l of each(listeners)) l.onConvSignal(conv, s);
       return;
     }
-    for (const l of each(this.channelListeners.get(ch))) l.onSignal(msg);
+    const listeners = this.channelListeners.get(ch);
+    if (!listeners) return;
+    const s = decodeSignal(kindOf(ch), msg);
+    if (s) for (const l of each(listeners)) l.onSignal(s);
   }
 
   private deliver(conv: string, id: string, json: string): void {

@@ -1,0 +1,33 @@
+/**
+ * The event log's consumers: each capability that reacts to what happens is one
+ * module here (or beside it), registered by name. A consumer sees every event at
+ * least once, in order per conversation, handled by one gateway at a time
+ * (domain/event-consumers.ts); it must be idempotent by event id.
+ *
+ * The first: each operator's numbers (store/stats.ts), from the first response,
+ * resolve and rating events. Every write of the stats store is idempotent per
+ * conversation, so a redelivered event changes nothing.
+ */
+import type { Domain } from '.';
+import { recordFirstResponse, recordRating, recordResolved } from '../store/stats';
+import type { SideEffectConsumer } from './event-consumers';
+
+/** A consumer with effects outside the log's own partition: at least once, so idempotent by event id. */
+export type DomainConsumer = SideEffectConsumer;
+
+export function statsConsumer(domain: Domain): DomainConsumer {
+  const r = domain.deps.c.cmd;
+  return {
+    name: 'operator-stats',
+    types: ['message.created', 'conversation.resolved', 'conversation.rated'],
+    async handle(e) {
+      if (e.type === 'message.created' && e.by === 'operator' && e.op && e.firstResponseMs !== undefined) await recordFirstResponse(r, e.op, e.conv, e.firstResponseMs, e.at);
+      else if (e.type === 'conversation.resolved' && e.op) await recordResolved(r, e.op, e.conv, e.durationMs ?? 0, e.at);
+      else if (e.type === 'conversation.rated' && e.op) await recordRating(r, e.op, e.conv, e.rating, e.comment, e.at);
+    },
+  };
+}
+
+export function defaultConsumers(domain: Domain): DomainConsumer[] {
+  return [statsConsumer(domain)];
+}

@@ -1,0 +1,314 @@
+/**
+ * Conversations: every change a person makes to one happens here, and only here,
+ * whoever asks (a socket, REST, a job): post a visitor's message, an operator's
+ * message or note, take, transfer, join, resolve, reopen, rate, leave an offline
+ * message. Each records its domain event (domain/events.ts) before it returns, so
+ * whatever the caller acknowledges is in the event log.
+ *
+ * Access is the caller's to check with domain/policy.ts before calling; the
+ * operations re-check what must hold atomically (the append script's guard).
+ */
+import { type ConvSummary, type Entry, HarkError, type Rating, VISITOR_BURST, VISITOR_MSGS_PER_SEC, type VisitorConv, randomId } from '@hark/shared';
+import {
+  type AppendRole,
+  type ConvMeta,
+  appendEntry,
+  cidIn,
+  clearVisitorOpenConv,
+  delMeta,
+  ensureOpenConv,
+  eventEntry,
+  getMeta,
+  getMetaField,
+  latestVisitorConvs,
+  readEntries,
+  readEntriesBefore,
+  setMeta,
+  setVisitorOpenConv,
+  siteAssignments,
+  siteOpenConvs,
+  siteQueue,
+  siteResolvedConvs,
+  storedEntry,
+  summary,
+  visitorConv,
+  visitorConvsNewestFirst,
+  visitorOpenConv,
+} from '../store/conversations';
+import type { Operator } from '../store/operators';
+import { getVisitor, keepToken } from '../store/visitors';
+import { type TypingBody, convSignal } from '../store/signals';
+import type { Deps } from './deps';
+import { canAct, canJoin, canList, canReopen, canSeeSite, canWrite } from './policy';
+import type { RouteState, Router } from './routing';
+
+export type { ConvMeta } from '../store/conversations';
+
+export interface Posted {
+  /** Stream id of the entry ('' when nothing was stored: the guard refused). */
+  id: string;
+  /** False when the client id was already stored (a resend): the id is the first one's. */
+  stored: boolean;
+  firstResponse: boolean;
+  status: ConvMeta['status'] | '';
+}
+
+const VISITOR_RATE = { perSec: VISITOR_MSGS_PER_SEC, burst: VISITOR_BURST };
+
+type OpRef = { id: string; name: string; avatar?: string };
+export function opRef(op: Pick<Operator, 'id' | 'name' | 'avatar'>): OpRef {
+  return { id: op.id, name: op.name, ...(op.avatar ? { avatar: op.avatar } : {}) };
+}
+
+export class Conversations {
+  constructor(
+    private readonly d: Deps,
+    readonly router: Router,
+  ) {}
+
+  // ------------------------------------------------------------ reads
+  meta(conv: string): Promise<ConvMeta | null> {
+    return getMeta(this.d.c.cmd, conv);
+  }
+  summary(m: ConvMeta): Promise<ConvSummary> {
+    return summary(this.d.c.cmd, m);
+  }
+  visitorView(m: ConvMeta): Promise<VisitorConv> {
+    return visitorConv(this.d.c.cmd, m);
+  }
+  entriesAfter(conv: string, after: string, count?: number): Promise<Entry[]> {
+    return readEntries(this.d.c.cmd, conv, after, count);
+  }
+  entriesBefore(conv: string, before: string, count?: number): Promise<{ entries: Entry[]; more: boolean }> {
+    return readEntriesBefore(this.d.c.cmd, conv, before, count);
+  }
+  storedEntry(conv: string, cid: string): Promise<Entry | null> {
+    return storedEntry(this.d.c.cmd, conv, cid);
+  }
+  /** The operator side's read mark (the last entry id they saw). */
+  operatorReadMark(conv: string): Promise<string | null> {
+    return getMetaField(this.d.c.cmd, conv, 'opSeen');
+  }
+  visitorOpenConv(visitor: string): Promise<string | null> {
+    return visitorOpenConv(this.d.c.cmd, visitor);
+  }
+  /** The visitor's latest conversation (any state), if any. */
+  async visitorLatest(visitor: string): Promise<string | undefined> {
+    return (await latestVisitorConvs(this.d.c.cmd, visitor, 1))[0];
+  }
+  visitorConvs(visitor: string, n: number): Promise<string[]> {
+    return visitorConvsNewestFirst(this.d.c.cmd, visitor, n);
+  }
+  siteOpen(site: string): Promise<string[]> {
+    return siteOpenConvs(this.d.c.cmd, site);
+  }
+  siteResolved(site: string, n: number): Promise<string[]> {
+    return siteResolvedConvs(this.d.c.cmd, site, n);
+  }
+  siteAssignments(site: string): Promise<Record<string, string>> {
+    return siteAssignments(this.d.c.cmd, site);
+  }
+  siteQueue(site: string, n: number): Promise<string[]> {
+    return siteQueue(this.d.c.cmd, site, n);
+  }
+
+  /**
+   * The conversations an operator may list (domain/policy.ts canList): a site's open ones, its
+   * latest resolved ones (`status: 'resolved'`), or one visitor's; `q` matches the visitor's
+   * name or e-mail. At most `limit`.
+   */
+  async listFor(me: Operator, q: { status?: string; q?: string; site?: string; visitor?: string }, sites: string[], limit: number): Promise<ConvSummary[]> {
+    const r = this.d.c.cmd;
+    const mine = sites.filter((s) => canSeeSite(me, s) && (!q.site || q.site === s));
+    const ids: string[] = [];
+    if (q.visitor) {
+      const v = await getVisitor(r, q.visitor);
+      if (v && mine.includes(v.site)) ids.push(...(await visitorConvsNewestFirst(r, q.visitor, 100)));
+    } else {
+      for (const s of mine) ids.push(...(q.status === 'resolved' ? await siteResolvedConvs(r, s, 1000) : await siteOpenConvs(r, s)));
+    }
+    const needle = (q.q ?? '').trim().toLowerCase();
+    const out: ConvSummary[] = [];
+    for (const id of ids) {
+      const m = await getMeta(r, id);
+      if (!m || !canList(me, m)) continue;
+      const s = await summary(r, m);
+      if (q.status && q.status !== 'resolved' && s.status !== q.status) continue;
+      if (needle && !`${s.visitor.name ?? ''} ${s.visitor.email ?? ''}`.toLowerCase().includes(needle)) continue;
+      out.push(s);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /**
+   * Where a visitor's possibly resent message (`cid`) is stored among their `lookback` latest
+   * conversations: the append script's cid check covers only the conversation a message lands in.
+   */
+  async findVisitorMessage(visitor: string, cid: string, lookback: number): Promise<{ conv: string; id: string } | null> {
+    const recent = await latestVisitorConvs(this.d.c.cmd, visitor, lookback);
+    const ids = await cidIn(this.d.c.cmd, recent, cid);
+    const i = ids.findIndex((id) => id !== null);
+    const conv = recent[i];
+    const id = ids[i];
+    return conv && id ? { conv, id } : null;
+  }
+
+  // ------------------------------------------------------------ the visitor's side
+  /** The visitor's open conversation, created when there is none (two tabs agree on one). */
+  async open(site: string, visitor: string, team = ''): Promise<{ conv: string; created: boolean }> {
+    const r = await ensureOpenConv(this.d.c.cmd, site, visitor, team);
+    if (r.created) await keepToken(this.d.c.cmd, visitor);
+    if (r.created) await this.d.emit({ type: 'conversation.created', site, conv: r.conv, visitor }, `created:${r.conv}`);
+    return r;
+  }
+
+  /** Appends a chat message or note once per client id; records message.created (again, idempotently, for a resend). */
+  private async post(site: string, entry: Omit<Entry, 'id'>, role: AppendRole, guard?: string, extra: { firstResponseMs?: (m: number) => number } = {}): Promise<Posted> {
+    // A visitor's messages are limited per visitor across sockets and gateways, in the append itself.
+    const r = await appendEntry(this.d.c, entry, role, guard, role === 'visitor' ? VISITOR_RATE : undefined);
+    if (!r.id) return r;
+    if (entry.kind === 'note') {
+      await this.d.emit({ type: 'note.created', site, conv: entry.conv, entry: r.id, op: entry.op?.id ?? '' }, `note:${entry.conv}:${r.id}`);
+    } else if (entry.kind === 'msg') {
+      const by = entry.from === 'operator' ? 'operator' : 'visitor';
+      const firstResponseMs = r.firstResponse && extra.firstResponseMs ? extra.firstResponseMs(entry.at) : undefined;
+      await this.d.emit(
+        {
+          type: 'message.created',
+          site,
+          conv: entry.conv,
+          by,
+          entry: r.id,
+          ...(entry.cid ? { cid: entry.cid } : {}),
+          ...(entry.op ? { op: entry.op.id } : {}),
+          ...(firstResponseMs !== undefined ? { firstResponseMs } : {}),
+        },
+        `msg:${entry.conv}:${r.id}`,
+      );
+    }
+    return r;
+  }
+
+  /** A visitor's message into their conversation `conv`; refused ('' id, status 'resolved') if it was resolved meanwhile. */
+  postVisitorMessage(site: string, conv: string, cid: string, text: string): Promise<Posted> {
+    return this.post(site, { conv, at: Date.now(), kind: 'msg', from: 'visitor', text, cid }, 'visitor');
+  }
+
+  /** The leave-a-message form: the visitor's e-mail on the conversation, then the message. */
+  async leaveOfflineMessage(site: string, conv: string, cid: string, text: string, email: string): Promise<Posted> {
+    const ev = await appendEntry(this.d.c, eventEntry(conv, 'offline-message', { email, cid: `off-${cid}` }), 'other');
+    if (ev.id) await this.d.emit({ type: 'offline_message.created', site, conv, entry: ev.id, email }, `offline:${conv}:${ev.id}`);
+    return this.postVisitorMessage(site, conv, cid, text);
+  }
+
+  /** Routes a conversation after its first message (assigns it or queues it). */
+  route(site: string, conv: string, team = ''): Promise<RouteState> {
+    return this.router.route(site, conv, team);
+  }
+
+  async rate(m: ConvMeta, rating: Rating, rawComment: string): Promise<void> {
+    if (m.status !== 'resolved') throw new HarkError('CONFLICT', 'Only a resolved conversation can be rated.');
+    const comment = rawComment.trim();
+    await setMeta(this.d.c.cmd, m.id, { rating, ratingComment: comment });
+    const r = await appendEntry(this.d.c, eventEntry(m.id, 'rated', { rating, comment, cid: `rate-${m.id}-${rating}-${comment.length}` }), 'other');
+    await this.router.doorbell(m.site, m.id);
+    if (r.stored) await this.d.emit({ type: 'conversation.rated', site: m.site, conv: m.id, rating, comment, ...(m.op ? { op: m.op } : {}) }, `rated:${m.id}:${r.id}`);
+  }
+
+  typing(conv: string, body: TypingBody): Promise<unknown> {
+    return convSignal(this.d.c, conv, { t: 'typing', body });
+  }
+
+  async visitorSeen(conv: string, id: string): Promise<void> {
+    await setMeta(this.d.c.cmd, conv, { visitorSeen: id });
+    await convSignal(this.d.c, conv, { t: 'seen', body: { by: 'visitor', id } });
+  }
+
+  // ------------------------------------------------------------ the operator's side
+  /**
+   * An operator's message. `guard`: stored only if the operator is still the assignee or a joined
+   * colleague of an unresolved conversation (the append script checks it atomically); '' id if not.
+   */
+  postOperatorMessage(op: Operator, m: Pick<ConvMeta, 'id' | 'site' | 'queuedAt' | 'createdAt'>, cid: string, text: string): Promise<Posted> {
+    const started = m.queuedAt ?? m.createdAt;
+    return this.post(m.site, { conv: m.id, at: Date.now(), kind: 'msg', from: 'operator', text, cid, op: opRef(op) }, 'operator', op.id, { firstResponseMs: (at) => at - started });
+  }
+
+  /** Checks and posts: the full path when the fast one (postOperatorMessage from the live view) was refused. */
+  async postOperatorMessageChecked(op: Operator, m: ConvMeta, cid: string, text: string): Promise<Posted> {
+    if (m.status === 'resolved') throw new HarkError('CONVERSATION_RESOLVED');
+    if (!canWrite(op, m)) throw new HarkError('FORBIDDEN', 'Take or join the conversation before writing in it.');
+    const r = await this.postOperatorMessage(op, m, cid, text);
+    if (!r.id) throw new HarkError('CONFLICT', 'The conversation changed meanwhile; send again.');
+    return r;
+  }
+
+  /** A note only operators see; any operator who may read the conversation may leave one. */
+  postNote(op: Operator, m: ConvMeta, cid: string, text: string): Promise<Posted> {
+    return this.post(m.site, { conv: m.id, at: Date.now(), kind: 'note', text, cid, op: opRef(op) }, 'other');
+  }
+
+  async operatorSeen(op: Operator, m: ConvMeta, id: string): Promise<void> {
+    if (!canAct(op, m)) return;
+    await setMeta(this.d.c.cmd, m.id, { opSeen: id });
+    await convSignal(this.d.c, m.id, { t: 'seen', body: { by: 'operator', id, op: { id: op.id, name: op.name } } });
+  }
+
+  async take(op: Operator, m: ConvMeta): Promise<void> {
+    const r = await this.router.take(m.site, m.id, op.id);
+    if (r.state !== 'assigned') throw new HarkError('CONFLICT', r.state === 'taken' ? 'A colleague already took this conversation.' : 'The conversation is not waiting.');
+  }
+
+  async transfer(op: Operator, m: ConvMeta, to: { op?: Operator | null; team?: string }, note?: string): Promise<void> {
+    if (m.status === 'resolved') throw new HarkError('CONVERSATION_RESOLVED');
+    if (!canAct(op, m) && m.status !== 'queued') throw new HarkError('FORBIDDEN');
+    if (to.op === undefined && to.team === undefined) throw new HarkError('BAD_REQUEST', 'Name an operator (to) or a team.');
+    if (to.op !== undefined && (!to.op?.active || !canSeeSite(to.op, m.site))) throw new HarkError('NOT_FOUND', 'No such operator on this site.');
+    if (note?.trim()) await this.postNote(op, m, `tr-${Date.now()}-${op.id}`, note);
+    await this.router.transfer(m.site, m.id, to.op ? { op: to.op.id } : { team: to.team ?? '' }, m.op);
+  }
+
+  async join(op: Operator, m: ConvMeta): Promise<void> {
+    if (!canJoin(op)) throw new HarkError('FORBIDDEN', 'Only supervisors can join a conversation.');
+    if (m.joined.includes(op.id) || m.op === op.id) return;
+    await setMeta(this.d.c.cmd, m.id, { joined: JSON.stringify([...m.joined, op.id]) });
+    await appendEntry(this.d.c, eventEntry(m.id, 'joined', { op: opRef(op) }), 'other');
+    await this.router.doorbell(m.site, m.id);
+  }
+
+  /** Resolves by an operator who may act on it (the policy's canAct); does nothing if resolved already. */
+  async resolveBy(op: Operator, m: ConvMeta): Promise<void> {
+    if (m.status === 'resolved') return;
+    if (!canAct(op, m)) throw new HarkError('FORBIDDEN');
+    await this.resolve(m, op.id);
+  }
+
+  /** Resolves a conversation: capacity freed, visitor told, event recorded, queue drained. */
+  async resolve(m: ConvMeta, by?: string): Promise<void> {
+    const { c } = this.d;
+    const was = await this.router.release(m.site, m.id);
+    const now = Date.now();
+    await setMeta(c.cmd, m.id, { status: 'resolved', resolvedAt: String(now) });
+    await delMeta(c.cmd, m.id, 'waitingSince');
+    await clearVisitorOpenConv(c.cmd, m.visitor, m.id);
+    const r = await appendEntry(c, eventEntry(m.id, 'resolved', { cid: `sys-resolved-${m.id}-${m.createdAt}-${now}` }), 'other');
+    await this.router.doorbell(m.site, m.id);
+    const op = was || m.op;
+    await this.d.emit({ type: 'conversation.resolved', site: m.site, conv: m.id, durationMs: now - m.createdAt, ...(op ? { op } : {}), ...(by ? { by } : {}) }, `resolved:${m.id}:${r.id || randomId(8)}`);
+  }
+
+  async reopen(op: Operator, m: ConvMeta): Promise<void> {
+    if (m.status !== 'resolved') return;
+    if (!canReopen(op, m)) throw new HarkError('FORBIDDEN');
+    const other = await visitorOpenConv(this.d.c.cmd, m.visitor);
+    if (other && other !== m.id) throw new HarkError('CONFLICT', 'The visitor already has another open conversation.');
+    await setVisitorOpenConv(this.d.c.cmd, m.visitor, m.id);
+    await this.router.reopen(m.site, m.id, op.id);
+  }
+
+  /** Supervisors' pick-up of everything the visitor's site has open is not here: the site view holds it. */
+  requeue(site: string, conv: string): Promise<RouteState> {
+    return this.router.requeue(site, conv);
+  }
+}

@@ -1,0 +1,18 @@
+/** What every domain module is built with, once per gateway. */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config';
+import type { Metrics } from '../metrics';
+import type { Connections } from '../redis/client';
+import type { EventInput } from './events';
+
+export interface Deps {
+  c: Connections;
+  config: Config;
+  metrics: Metrics;
+  log: FastifyBaseLogger;
+  /**
+   * Records a domain event in the durable log (store/event-log.ts). `id` makes the record
+   * idempotent: the same fact emitted twice (a resend after a lost ack) is stored once.
+   */
+  emit(e: EventInput, id?: string): Promise<void>;
+}

@@ -1,0 +1,670 @@
+/**
+ * Event consumers: every registered consumer sees every event of the durable log
+ * (store/event-log.ts), whichever gateway emitted it, handled by one gateway at a time.
+ *
+ * Guarantees (for ARCHITECTURE.md):
+ * - Every event recorded in the log reaches every registered consumer at least once,
+ *   across gateway kills and Redis restarts (with AOF; an event is recorded once the
+ *   emit script has run and, after a Redis crash, only what the AOF kept is), as long
+ *   as the consumer is not more than EVENT_LOG_MAXLEN entries behind on a partition
+ *   (older entries are trimmed; a trimmed, unhandled entry is logged and counted).
+ * - In stream order per partition, so per conversation (and per operator, per visitor
+ *   without conversation): one event at a time; a handler that throws is retried with
+ *   backoff, never skipped, and nothing after it in its partition runs meanwhile.
+ * - At any time at most one gateway handles a given partition for a given consumer:
+ *   a gateway handles a partition only under its lease, starts a handler only while
+ *   its lease is surely valid (renewed every third of LEASE_MS; judged on its own
+ *   clock from when it sent the renewal), and every read, claim and ack is a script
+ *   that refuses a gateway whose lease is gone. The one overlap left is a handler
+ *   already running on a gateway cut off from Redis (or paused) for longer than the
+ *   lease: the next holder may start the same event while it runs, and the old
+ *   gateway's ack is refused.
+ * - A redelivery (the same event handled again) happens only for an event whose
+ *   handler finished but whose ack did not (the gateway was killed, or lost its lease,
+ *   in between). Side-effecting consumers must therefore be idempotent by event id.
+ *   Transactional consumers see none: their effect is commands in the ack's script,
+ *   applied with the ack or not at all, and only if the event was not acked before.
+ *
+ * How: per consumer and partition, a lease (`{hark:ev:P}:lease:<consumer>`); gateways
+ * running a consumer register in `hark:ev:members:<consumer>` and split its partitions
+ * round-robin over the sorted live members, so a gateway that joins gets its share
+ * (the holder hands a partition over after the event in hand) and a gateway that dies
+ * is dropped from the members and its leases lapse within LEASE_MS. The new holder
+ * first claims the pending entries to itself (XAUTOCLAIM, id order), acks without
+ * handling any at or below the consumer's done watermark, handles the rest, then reads
+ * new entries. Every ack is XACK + watermark (+ a transactional consumer's commands)
+ * in one script.
+ *
+ * Polling, not blocking reads: XREADGROUP BLOCK would stall every autopipelined command
+ * behind it on the shared connection, and a blocking connection serves one partition
+ * at a time (on Cluster the partitions' slots are on different nodes, so one XREADGROUP
+ * cannot cover them), which would take a connection per partition and consumer. Each
+ * held partition is read instead without BLOCK every EVENT_POLL_MS (COUNT EVENT_BATCH,
+ * at once again after a full batch) on the shared command connection; Redis sees
+ * partitions × consumers × 1000/EVENT_POLL_MS cheap reads a second in all, however
+ * many gateways share the work. `emit` through the runner (or `wake`) makes the local
+ * holder read at once, so an event emitted on the holding gateway is handled without
+ * waiting for the next poll; from another gateway it waits at most EVENT_POLL_MS.
+ */
+import { compareStreamIds } from '@hark/shared';
+import type { ScriptedRedis } from '../redis/scripts';
+import type { DomainEvent, EventInput, EventType } from './events';
+import {
+  EVENT_PARTITIONS,
+  type Emitted,
+  LEASE_MS,
+  LeaseLostError,
+  MAX_ACK_IDS,
+  type LogEntry,
+  PartitionTx,
+  ackEntries,
+  claimPending,
+  emit,
+  fnv1a,
+  heartbeat,
+  prepare,
+  readNew,
+  releaseLease,
+  takeLease,
+} from '../store/event-log';
+
+/** A held partition with nothing new is read again after this long. */
+export const EVENT_POLL_MS = 50;
+/** Entries read or claimed per call. */
+export const EVENT_BATCH = 100;
+/** A failing handler (or a Redis error) is retried after this, doubling… */
+export const HANDLER_RETRY_BASE_MS = 100;
+/** …up to this (±25 % jitter). */
+export const HANDLER_RETRY_CAP_MS = 5_000;
+/** A clean stop waits this long for handlers in progress, then gives up on them (their events are redelivered elsewhere). */
+export const STOP_TIMEOUT_MS = 5_000;
+/** A handler still running after this long is logged (it holds up its partition). */
+export const HANDLER_SLOW_MS = 30_000;
+/** A lease is trusted locally until (send time of its last renewal + lease − this), capped at a tenth of the lease. */
+export const LEASE_SAFETY_MS = 500;
+
+export interface EventLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+interface ConsumerBase {
+  /** Consumer group name: letters, digits, '.', '_', '-'. Renaming it starts over from the log's oldest entry. */
+  name: string;
+  /** Only these types reach the handler (the others are acked unseen). All when absent. */
+  types?: readonly EventType[];
+}
+/** Side effects outside Redis (webhooks, e-mail…): at least once, so idempotent by `event.id`. */
+export interface SideEffectConsumer extends ConsumerBase {
+  handle(event: DomainEvent): Promise<void>;
+  handleTx?: undefined;
+}
+/**
+ * Effects in Redis, in the event's partition slot: added to `tx`, they run in the ack's
+ * script: exactly once. The handler may read anything; it must not write outside `tx`.
+ */
+export interface TransactionalConsumer extends ConsumerBase {
+  handleTx(event: DomainEvent, tx: PartitionTx): Promise<void> | void;
+  handle?: undefined;
+}
+export type EventConsumer = SideEffectConsumer | TransactionalConsumer;
+
+/** A consumer as registered: either kind. */
+export type Consumer = EventConsumer;
+
+export interface EventConsumersOptions {
+  /** Used by start() when it is given none. */
+  gatewayId?: string;
+  logger?: EventLogger;
+  leaseMs?: number;
+  pollMs?: number;
+  batch?: number;
+  retryBaseMs?: number;
+  retryCapMs?: number;
+  stopTimeoutMs?: number;
+}
+
+export interface EventCounters {
+  /** Events handled and acked. */
+  handled: number;
+  /**
+   * Of those, events that may have been handled before: on taking over a lease that
+   * was not released cleanly (its holder died or lost it), the first pending event
+   * handled. A holder handles one event at a time and acks it before the next, so only
+   * that one can have been in its hands: an upper bound, exact unless the holder died
+   * before starting it.
+   */
+  redelivered: number;
+  /** Handler failures (each is retried). */
+  failures: number;
+  /** Pending entries acked unhandled because the watermark was past them. */
+  skipped: number;
+  /** Records that are not valid events (acked unhandled, logged). */
+  invalid: number;
+  /** Pending entries trimmed from the log before they were handled (lost for the consumer; logged). */
+  trimmed: number;
+  /** Leases lost while held (another gateway took over). */
+  leaseLosses: number;
+}
+
+type Exit = 'lost' | 'handoff' | 'stop' | 'abandon';
+
+class Abort extends Error {
+  constructor(readonly why: Exit | 'expired' | 'recover') {
+    super(`event consumer aborted: ${why}`);
+  }
+}
+
+interface Unit {
+  c: EventConsumer;
+  p: number;
+  /** We hold the lease (as far as we know). */
+  held: boolean;
+  /** performance.now() before which the lease is surely ours. */
+  validUntil: number;
+  /** The members' split gives this unit to us. */
+  assigned: boolean;
+  worker: Promise<void> | null;
+  releasing: boolean;
+  /** Claim the pending list before reading new entries. */
+  recover: boolean;
+  /** The lease was just taken: the first pending event may have been in a former holder's hands. */
+  takeover: boolean;
+  /** Bumped on every acquisition: work begun under an older one stops and recovers first. */
+  epoch: number;
+  done: string | null;
+  /** The last read found nothing and nothing has woken us since. */
+  idle: boolean;
+  woken: boolean;
+}
+
+/** poll: waiting for new entries (ends on wake and stop); retry: backoff before retrying a handler or a read (ends on stop); ack: backoff before resending an ack (ends only on abandon or lease loss). */
+type PauseKind = 'poll' | 'retry' | 'ack';
+
+interface Sleeper {
+  u: Unit;
+  kind: PauseKind;
+  done: () => void;
+}
+
+const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const GATEWAY_RE = /^[^\s{}]{1,128}$/;
+
+const consoleLogger: EventLogger = {
+  warn: (obj, msg) => console.warn(msg, obj),
+  error: (obj, msg) => console.error(msg, obj),
+};
+
+export class EventConsumers {
+  readonly counters: EventCounters = { handled: 0, redelivered: 0, failures: 0, skipped: 0, invalid: 0, trimmed: 0, leaseLosses: 0 };
+  private readonly consumers: EventConsumer[] = [];
+  private units: Unit[] = [];
+  private gateway = '';
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private abandoned = false;
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+  private readonly members = new Map<string, string[]>();
+  private readonly sleepers = new Set<Sleeper>();
+  private readonly log: EventLogger;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly batch: number;
+  private readonly retryBaseMs: number;
+  private readonly retryCapMs: number;
+  private readonly stopTimeoutMs: number;
+
+  private readonly cmd: ScriptedRedis;
+  private readonly defaultGateway: string | undefined;
+
+  /** `conns`: the gateway's Connections (its command client is used) or a client. */
+  constructor(conns: { cmd: ScriptedRedis } | ScriptedRedis, logger?: EventLogger, opts: EventConsumersOptions = {}) {
+    this.cmd = 'cmd' in conns ? conns.cmd : conns;
+    this.defaultGateway = opts.gatewayId;
+    this.log = logger ?? opts.logger ?? consoleLogger;
+    this.leaseMs = opts.leaseMs ?? LEASE_MS;
+    this.pollMs = opts.pollMs ?? EVENT_POLL_MS;
+    this.batch = Math.max(1, Math.min(MAX_ACK_IDS, opts.batch ?? EVENT_BATCH));
+    this.retryBaseMs = opts.retryBaseMs ?? HANDLER_RETRY_BASE_MS;
+    this.retryCapMs = opts.retryCapMs ?? HANDLER_RETRY_CAP_MS;
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? STOP_TIMEOUT_MS;
+  }
+
+  /** Adds a consumer (before start). Its group starts at the oldest entry the log keeps. */
+  register(c: EventConsumer): this {
+    const name = c.name;
+    if (this.state !== 'new') throw new Error('register consumers before start()');
+    if (!NAME_RE.test(name)) throw new Error(`invalid consumer name ${JSON.stringify(name)}`);
+    if (this.consumers.some((x) => x.name === name)) throw new Error(`consumer ${name} registered twice`);
+    if (typeof c.handle !== 'function' && typeof c.handleTx !== 'function') throw new Error(`consumer ${name} has no handler`);
+    this.consumers.push(c);
+    return this;
+  }
+
+  /** Starts sharing the consumers' work as `gatewayId` (unique among live gateways). A runner starts once. */
+  async start(gatewayId: string | undefined = this.defaultGateway): Promise<void> {
+    if (this.state !== 'new') throw new Error('an EventConsumers runner starts once');
+    if (gatewayId === undefined) throw new Error('EventConsumers.start needs a gateway id');
+    if (!GATEWAY_RE.test(gatewayId)) throw new Error(`invalid gateway id ${JSON.stringify(gatewayId)}`);
+    this.gateway = gatewayId;
+    this.state = 'running';
+    for (const c of this.consumers) {
+      for (let p = 0; p < EVENT_PARTITIONS; p++) {
+        this.units.push({ c, p, held: false, validUntil: 0, assigned: false, worker: null, releasing: false, recover: true, takeover: true, epoch: 0, done: null, idle: false, woken: false });
+      }
+    }
+    await this.runTick();
+    this.timer = setInterval(() => void this.runTick(), Math.max(10, Math.floor(this.leaseMs / 3)));
+    this.timer.unref();
+  }
+
+  /**
+   * Clean stop: takes no new events, lets each handler in progress finish and be acked
+   * (up to stopTimeoutMs), releases the leases and leaves the members so the others take
+   * over at once. `abandon: true` simulates a crash instead (tests, chaos): stops at once,
+   * acks nothing more, keeps the leases (they lapse after the lease time).
+   */
+  stop(opts: { abandon?: boolean } = {}): Promise<void> {
+    if (opts.abandon) {
+      this.abandon();
+      return Promise.resolve();
+    }
+    if (this.state === 'new') this.state = 'stopped';
+    if (this.state === 'stopped') return Promise.resolve();
+    this.stopping ??= this.stopCleanly();
+    return this.stopping;
+  }
+
+  private async stopCleanly(): Promise<void> {
+    this.state = 'stopping';
+    this.interrupt((s) => s.kind !== 'ack');
+    const workers = this.units.map((u) => u.worker).filter((w): w is Promise<void> => w !== null);
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.all(workers).then(() => true),
+      new Promise<boolean>((res) => {
+        timer = setTimeout(() => res(false), this.stopTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (this.abandoned) return;
+    if (!finished) {
+      this.log.warn({ gateway: this.gateway }, 'event consumers: handlers still running at stop; abandoning them (their events will be redelivered)');
+      this.abandon();
+      return;
+    }
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.ticking;
+    await Promise.allSettled(this.consumers.map((c) => heartbeat(this.cmd, c.name, this.gateway, 0)));
+    this.state = 'stopped';
+  }
+
+  private abandon(): void {
+    this.abandoned = true;
+    this.state = 'stopped';
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.interrupt(() => true);
+  }
+
+  /** Records an event (store/event-log.ts `emit`) and wakes this gateway's holder of its partition. */
+  async emit(input: EventInput, id?: string): Promise<Emitted> {
+    const r = await emit(this.cmd, input, id);
+    if (r.stored) this.wake(r.partition);
+    return r;
+  }
+
+  /** A hint that partition P (all when absent) has new entries: its local holders read now. */
+  wake(partition?: number): void {
+    const hit = (u: Unit) => partition === undefined || u.p === partition;
+    for (const u of this.units) {
+      if (!hit(u)) continue;
+      u.woken = true;
+      u.idle = false;
+    }
+    this.interrupt((s) => s.kind === 'poll' && hit(s.u));
+  }
+
+  /** Resolves once every partition assigned here is held and read to its end (as far as this gateway knows). For tests. */
+  async idle(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.isIdle()) {
+      if (Date.now() > deadline) throw new Error(`event consumers not idle after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  isIdle(): boolean {
+    if (this.state !== 'running') return this.state === 'stopped';
+    return this.units.every((u) => (u.assigned ? u.held && u.worker !== null && u.idle && !u.recover : !u.held));
+  }
+
+  /** Partitions held now, per consumer (metrics, tests). */
+  held(): { consumer: string; partition: number }[] {
+    return this.units.filter((u) => u.held).map((u) => ({ consumer: u.c.name, partition: u.p }));
+  }
+
+  // ------------------------------------------------------------ leases
+
+  private runTick(): Promise<void> {
+    if (this.ticking) return this.ticking;
+    this.ticking = this.tick()
+      .catch((err) => this.log.error({ err }, 'event consumers: tick failed'))
+      .finally(() => {
+        this.ticking = null;
+      });
+    return this.ticking;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.abandoned) return;
+    if (this.state === 'running') {
+      await Promise.all(
+        this.consumers.map(async (c) => {
+          try {
+            this.members.set(c.name, await heartbeat(this.cmd, c.name, this.gateway, this.leaseMs));
+          } catch (err) {
+            this.log.warn({ err, consumer: c.name }, 'event consumers: membership heartbeat failed');
+          }
+        }),
+      );
+      for (const u of this.units) u.assigned = this.assignedHere(u);
+    }
+    let failed = 0;
+    let lastErr: unknown;
+    await Promise.all(
+      this.units.map(async (u) => {
+        try {
+          await this.leaseStep(u);
+        } catch (err) {
+          failed++;
+          lastErr = err;
+        }
+      }),
+    );
+    if (failed) this.log.warn({ err: lastErr, failed }, 'event consumers: lease renewals failed');
+  }
+
+  /** Partition P of a consumer goes to member (P + offset) mod N of the sorted live members. */
+  private assignedHere(u: Unit): boolean {
+    let m = this.members.get(u.c.name) ?? [];
+    if (!m.includes(this.gateway)) m = [...m, this.gateway].sort();
+    return m[(u.p + (fnv1a(u.c.name) % m.length)) % m.length] === this.gateway;
+  }
+
+  private async leaseStep(u: Unit): Promise<void> {
+    const running = this.state === 'running';
+    if (u.releasing) return;
+    if (!u.held && (!running || !u.assigned || u.worker)) return;
+    const sent = performance.now();
+    const r = await takeLease(this.cmd, u.p, u.c.name, this.gateway, this.leaseMs);
+    if (this.abandoned) return;
+    if (r === 'taken') {
+      if (u.held) this.lose(u);
+      return;
+    }
+    u.validUntil = sent + this.leaseMs - Math.min(LEASE_SAFETY_MS, this.leaseMs / 10);
+    // Acquired (it was free): whoever had it may have left entries pending; claim them first.
+    if (r === 'acquired' || !u.held) {
+      if (r === 'acquired' && u.held) {
+        // It lapsed (renewals failed for a whole lease) and nobody else had taken it just now;
+        // someone may have in between: start over from the pending list and the watermark.
+        this.counters.leaseLosses++;
+        this.log.warn({ consumer: u.c.name, partition: u.p, gateway: this.gateway }, 'event consumers: lease lapsed and was taken again');
+      }
+      u.recover = true;
+      u.takeover = true;
+      u.epoch++;
+    }
+    u.held = true;
+    if (!u.worker) {
+      if (!running) {
+        // A late acquisition during stop: give it back.
+        u.held = false;
+        await releaseLease(this.cmd, u.p, u.c.name, this.gateway);
+        return;
+      }
+      u.worker = this.work(u).finally(() => {
+        u.worker = null;
+      });
+    }
+  }
+
+  private lose(u: Unit): void {
+    u.held = false;
+    this.counters.leaseLosses++;
+    this.log.warn({ consumer: u.c.name, partition: u.p, gateway: this.gateway }, 'event consumers: lease lost; another gateway handles this partition');
+    this.interrupt((s) => s.u === u);
+  }
+
+  // ------------------------------------------------------------ the worker of one partition × consumer
+
+  private exitReason(u: Unit): Exit | null {
+    if (this.abandoned) return 'abandon';
+    if (this.state !== 'running') return 'stop';
+    if (!u.held) return 'lost';
+    if (!u.assigned) return 'handoff';
+    return null;
+  }
+
+  private async work(u: Unit): Promise<void> {
+    let exit: Exit = 'stop';
+    let errors = 0;
+    let mismatch = false;
+    try {
+      for (;;) {
+        const why = this.exitReason(u);
+        if (why) {
+          exit = why;
+          break;
+        }
+        if (performance.now() >= u.validUntil) {
+          // Renewals are failing (Redis away or slow): handle nothing until one succeeds.
+          await this.pause(u, this.pollMs, 'retry');
+          continue;
+        }
+        try {
+          if (u.recover) {
+            const claimed = await this.recover(u);
+            errors = 0;
+            // Recovery triggered by a pending count we could not explain, and nothing to claim: do not spin.
+            if (claimed < 0 && mismatch) await this.pause(u, this.pollMs, 'poll');
+            mismatch = false;
+            continue;
+          }
+          u.woken = false;
+          const { entries, pending } = await readNew(this.cmd, u.p, u.c.name, this.gateway, this.batch);
+          errors = 0;
+          if (pending !== entries.length) {
+            // Entries pending that this read did not return: a read whose reply was lost (and
+            // resent), or entries a former holder pulled. Take them over, in order, first.
+            u.recover = true;
+            mismatch = true;
+            continue;
+          }
+          if (entries.length === 0) {
+            u.idle = !u.woken;
+            await this.pause(u, this.pollMs, 'poll');
+            continue;
+          }
+          u.idle = false;
+          await this.processAll(u, entries, false, u.epoch);
+        } catch (err) {
+          if (err instanceof LeaseLostError) {
+            if (u.held) this.lose(u);
+            continue;
+          }
+          if (err instanceof Abort) {
+            if (err.why === 'expired') await this.pause(u, this.pollMs, 'retry');
+            continue;
+          }
+          errors++;
+          u.recover = true;
+          // Redis away: every held partition fails alike; log the first failure and every tenth.
+          if (errors === 1 || errors % 10 === 0) this.log.warn({ err, consumer: u.c.name, partition: u.p, errors }, 'event consumers: reading the log failed; retrying');
+          await this.pause(u, this.backoff(errors), 'retry');
+        }
+      }
+    } finally {
+      if (exit === 'handoff' || exit === 'stop') {
+        u.releasing = true;
+        try {
+          await releaseLease(this.cmd, u.p, u.c.name, this.gateway);
+        } catch (err) {
+          this.log.warn({ err, consumer: u.c.name, partition: u.p }, 'event consumers: releasing a lease failed (it will lapse)');
+        }
+        u.releasing = false;
+      }
+      u.held = false;
+      u.idle = false;
+      u.recover = true;
+    }
+  }
+
+  /** Claims the pending list to us and handles it in order. Returns how many entries it held (-1 when none). */
+  private async recover(u: Unit): Promise<number> {
+    const epoch = u.epoch;
+    const prep = await prepare(this.cmd, u.p, u.c.name, this.gateway, this.leaseMs);
+    u.done = prep.done;
+    // Released cleanly: the former holder had no event in hand, so none repeats.
+    if (prep.clean) u.takeover = false;
+    let start = '0-0';
+    let n = 0;
+    do {
+      const r = await claimPending(this.cmd, u.p, u.c.name, this.gateway, start, this.batch);
+      for (const id of r.deleted) {
+        this.counters.trimmed++;
+        this.log.error({ consumer: u.c.name, partition: u.p, streamId: id }, 'event consumers: a pending event was trimmed from the log before it was handled');
+      }
+      n += r.entries.length + r.deleted.length;
+      await this.processAll(u, r.entries, true, epoch);
+      start = r.next;
+    } while (start !== '0-0');
+    u.takeover = false;
+    if (epoch === u.epoch) u.recover = false;
+    return n === 0 ? -1 : n;
+  }
+
+  private canHandle(u: Unit, epoch: number): void {
+    const why = this.exitReason(u);
+    if (why) throw new Abort(why);
+    if (performance.now() >= u.validUntil) throw new Abort('expired');
+    if (epoch !== u.epoch) throw new Abort('recover');
+  }
+
+  /** Handles entries in order. Claimed ones after a takeover: the first handled may have been handled before. */
+  private async processAll(u: Unit, entries: LogEntry[], claimed: boolean, epoch: number): Promise<void> {
+    let skip: string[] = [];
+    const flush = async () => {
+      if (skip.length === 0) return;
+      const ids = skip;
+      skip = [];
+      await this.ack(u, ids);
+    };
+    for (const e of entries) {
+      this.canHandle(u, epoch);
+      if (u.done && compareStreamIds(e.streamId, u.done) <= 0) {
+        this.counters.skipped++;
+        skip.push(e.streamId);
+        continue;
+      }
+      if (!e.event) {
+        this.counters.invalid++;
+        this.log.error({ consumer: u.c.name, partition: u.p, streamId: e.streamId, raw: e.raw?.slice(0, 500) }, 'event consumers: not a valid event; skipped');
+        skip.push(e.streamId);
+        continue;
+      }
+      if (u.c.types && !u.c.types.includes(e.event.type)) {
+        skip.push(e.streamId);
+        continue;
+      }
+      await flush();
+      const again = claimed && u.takeover;
+      await this.handleOne(u, e.streamId, e.event, again, epoch);
+      if (again) u.takeover = false;
+    }
+    await flush();
+  }
+
+  private async handleOne(u: Unit, streamId: string, event: DomainEvent, redelivered: boolean, epoch: number): Promise<void> {
+    const c = u.c;
+    let tx: PartitionTx | undefined;
+    for (let attempt = 1; ; attempt++) {
+      this.canHandle(u, epoch);
+      const slow = setTimeout(
+        () => this.log.warn({ consumer: c.name, partition: u.p, event: event.id, type: event.type }, `event consumers: handler still running after ${HANDLER_SLOW_MS} ms`),
+        HANDLER_SLOW_MS,
+      );
+      slow.unref();
+      try {
+        if (c.handleTx) {
+          tx = new PartitionTx(u.p);
+          await c.handleTx(event, tx);
+        } else {
+          await c.handle(event);
+        }
+        break;
+      } catch (err) {
+        this.counters.failures++;
+        this.log.warn({ err, consumer: c.name, partition: u.p, event: event.id, type: event.type, attempt }, 'event consumers: handler failed; retrying (later events of its partition wait)');
+        await this.pause(u, this.backoff(attempt), 'retry');
+      } finally {
+        clearTimeout(slow);
+      }
+    }
+    await this.ack(u, [streamId], tx);
+    this.counters.handled++;
+    if (redelivered) this.counters.redelivered++;
+  }
+
+  /** Acks (retrying Redis errors: the ack script is safe to repeat) until done, the lease is refused, or we are abandoned. */
+  private async ack(u: Unit, ids: string[], tx?: PartitionTx): Promise<void> {
+    const last = ids[ids.length - 1] as string;
+    for (let attempt = 1; ; attempt++) {
+      if (this.abandoned) throw new Abort('abandon');
+      let r: Awaited<ReturnType<typeof ackEntries>>;
+      try {
+        r = await ackEntries(this.cmd, u.p, u.c.name, this.gateway, ids, tx);
+      } catch (err) {
+        if (attempt === 1 || attempt % 10 === 0) this.log.warn({ err, consumer: u.c.name, partition: u.p, attempt }, 'event consumers: ack failed; retrying');
+        await this.pause(u, this.backoff(attempt), 'ack');
+        continue;
+      }
+      if (r.status === 'lost') throw new LeaseLostError(u.p, u.c.name);
+      if (!u.done || compareStreamIds(last, u.done) > 0) u.done = last;
+      if (r.errors.length) this.log.error({ consumer: u.c.name, partition: u.p, streamId: last, errors: r.errors }, 'event consumers: commands of a transactional consumer failed (the event is acked)');
+      return;
+    }
+  }
+
+  // ------------------------------------------------------------ timing
+
+  private backoff(attempt: number): number {
+    const base = Math.min(this.retryCapMs, this.retryBaseMs * 2 ** Math.min(attempt - 1, 20));
+    return Math.round(base * (0.75 + Math.random() * 0.5));
+  }
+
+  /** Sleeps `ms`, or less: see PauseKind; every pause ends on abandon and when its unit loses its lease. */
+  private pause(u: Unit, ms: number, kind: PauseKind): Promise<void> {
+    if (this.abandoned || (kind !== 'ack' && this.state !== 'running')) return Promise.resolve();
+    return new Promise((res) => {
+      const s: Sleeper = {
+        u,
+        kind,
+        done: () => {
+          clearTimeout(t);
+          this.sleepers.delete(s);
+          res();
+        },
+      };
+      const t = setTimeout(s.done, ms);
+      this.sleepers.add(s);
+    });
+  }
+
+  private interrupt(match: (s: Sleeper) => boolean): void {
+    for (const s of [...this.sleepers]) if (match(s)) s.done();
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The domain layer: every change users make happens through one of these modules,
+ * called alike from the sockets (realtime/), REST (http/) and jobs (jobs/). Access
+ * rules are in policy.ts; events every change records are in events.ts.
+ */
+import { Auth } from './auth';
+import { Conversations } from './conversations';
+import type { Deps } from './deps';
+import { Operators } from './operators';
+import { Presence } from './presence';
+import { Router } from './routing';
+import { Sites } from './sites';
+import { Visitors } from './visitors';
+import { Replies, Stats, Teams } from './workspace';
+
+export type { Deps } from './deps';
+
+export class Domain {
+  readonly router: Router;
+  readonly conversations: Conversations;
+  readonly operators: Operators;
+  readonly visitors: Visitors;
+  readonly sites: Sites;
+  readonly presence: Presence;
+  readonly teams: Teams;
+  readonly replies: Replies;
+  readonly stats: Stats;
+  readonly auth: Auth;
+
+  constructor(readonly deps: Deps) {
+    this.router = new Router(deps);
+    this.conversations = new Conversations(deps, this.router);
+    this.operators = new Operators(deps, this.router, this.conversations);
+    this.visitors = new Visitors(deps);
+    this.sites = new Sites(deps);
+    this.presence = new Presence(deps, this.sites, this.operators, this.conversations);
+    this.teams = new Teams(deps, this.operators);
+    this.replies = new Replies(deps);
+    this.stats = new Stats(deps);
+    this.auth = new Auth(deps, this.operators);
+  }
+}

@@ -1,0 +1,1 @@
+export { holdLease, jobLeaseKey, releaseLease } from '../store/leases';

@@ -1,0 +1,130 @@
+/**
+ * Operators as routing and the consoles see them: status, presence on their
+ * sites, their record's changes taking effect at once on every gateway.
+ */
+import { type Me, type OperatorPresence, type OperatorStatus, PRESENCE_TTL_MS } from '@hark/shared';
+import { type NewOperator, type Operator, type OperatorPatch, type OperatorRecord, createOperator, getOperator, listOperators, publicOperator, toMe, updateOperator } from '../store/operators';
+import { siteLoadOf, siteLoads } from '../store/routing';
+import { destroyAllSessions } from '../store/sessions';
+import { operatorSignal, siteSignal } from '../store/signals';
+import { listSites } from '../store/sites';
+import type { Conversations } from './conversations';
+import type { Deps } from './deps';
+import type { Router } from './routing';
+
+export type { Operator, OperatorRecord } from '../store/operators';
+export { publicOperator, toMe } from '../store/operators';
+
+export class Operators {
+  /** Whether this gateway holds a console socket of the operator (their presence lease is renewed here). */
+  isLiveHere: (op: string) => boolean = () => false;
+
+  constructor(
+    private readonly d: Deps,
+    private readonly router: Router,
+    private readonly convs: Conversations,
+  ) {}
+
+  get(id: string): Promise<OperatorRecord | null> {
+    return getOperator(this.d.c.cmd, id);
+  }
+  list(): Promise<Operator[]> {
+    return listOperators(this.d.c.cmd);
+  }
+  me(op: Operator): Me {
+    return toMe(op);
+  }
+
+  /** Sites an operator works on: admins, every site. */
+  async sitesOf(op: Pick<Operator, 'role' | 'sites'>): Promise<string[]> {
+    if (op.role === 'admin') return (await listSites(this.d.c.cmd)).map((s) => s.id);
+    return op.sites;
+  }
+
+  async create(input: NewOperator): Promise<Operator> {
+    const op = await createOperator(this.d.c.cmd, input);
+    await this.refresh(op.id);
+    return op;
+  }
+
+  /**
+   * Changes an operator's record. Taking effect at once everywhere: a deactivation or a new
+   * password ends their sessions (their sockets close on every gateway); a site taken away
+   * removes them from its routing and returns their open chats there to the queue.
+   */
+  async update(id: string, patch: OperatorPatch): Promise<Operator> {
+    const before = await getOperator(this.d.c.cmd, id);
+    const op = await updateOperator(this.d.c.cmd, id, patch);
+    if (patch.active === false || patch.password !== undefined) {
+      const ended = await destroyAllSessions(this.d.c.cmd, id);
+      await this.endSessions(id, patch.active === false ? '*' : ended);
+    }
+    await this.refresh(id, before ? await this.sitesOf(before) : []);
+    return publicOperator(op);
+  }
+
+  /** Sets an operator's own status; routing honours it at once on every site. */
+  async setStatus(opId: string, status: OperatorStatus): Promise<void> {
+    const op = await updateOperator(this.d.c.cmd, opId, { status });
+    const live = this.isLiveHere(opId);
+    for (const s of await this.sitesOf(op)) {
+      await this.router.setOperator(s, op, live ? Date.now() + PRESENCE_TTL_MS : undefined);
+      await siteSignal(this.d.c, s, { t: 'presence', op: opId });
+    }
+    await operatorSignal(this.d.c, opId, { t: 'record-changed' });
+    await this.d.emit({ type: 'operator.status_changed', op: opId, status });
+  }
+
+  /** An operator's sessions ended (password change, deactivation): close their sockets everywhere. */
+  async endSessions(opId: string, hashes: string[] | '*'): Promise<void> {
+    await operatorSignal(this.d.c, opId, { t: 'sessions-ended', which: hashes });
+  }
+
+  /**
+   * After an operator's record changed: their sockets re-read it, and routing on each of their
+   * sites (and on any site in `hadSites` they no longer serve) follows it.
+   */
+  async refresh(opId: string, hadSites: string[] = []): Promise<void> {
+    await operatorSignal(this.d.c, opId, { t: 'record-changed' });
+    const op = await getOperator(this.d.c.cmd, opId);
+    if (!op) return;
+    const sites = op.active ? await this.sitesOf(op) : op.sites;
+    for (const s of sites) {
+      if (!op.active) await this.router.removeOperator(s, op.id);
+      else await this.router.setOperator(s, op, this.isLiveHere(opId) ? Date.now() + PRESENCE_TTL_MS : undefined);
+      await siteSignal(this.d.c, s, { t: 'presence', op: opId });
+    }
+    const serves = new Set(op.active ? sites : []);
+    for (const s of hadSites) {
+      if (serves.has(s) || sites.includes(s)) continue;
+      await this.router.removeOperator(s, op.id);
+      const assigned = await this.convs.siteAssignments(s);
+      for (const [conv, o] of Object.entries(assigned)) if (o === op.id) await this.router.requeue(s, conv);
+      await siteSignal(this.d.c, s, { t: 'presence', op: opId });
+    }
+  }
+
+  /** Every active operator sharing a site with `op`, with their load summed over the shared sites. */
+  async presenceFor(op: Operator): Promise<OperatorPresence[]> {
+    const mine = await this.sitesOf(op);
+    const sites = new Set(mine);
+    // One HGETALL per site, together (was one HGET per operator per shared site, in sequence).
+    const [all, loads] = await Promise.all([listOperators(this.d.c.cmd), Promise.all(mine.map((s) => siteLoads(this.d.c, s)))]);
+    const loadOn = new Map(mine.map((s, i) => [s, loads[i] ?? {}]));
+    const out: OperatorPresence[] = [];
+    for (const o of all) {
+      if (!o.active) continue;
+      const shared = o.role === 'admin' ? [...sites] : o.sites.filter((s) => sites.has(s));
+      if (!shared.length && o.id !== op.id) continue;
+      let load = 0;
+      for (const s of shared) load += Number(loadOn.get(s)?.[o.id] ?? 0);
+      out.push({ id: o.id, name: o.name, status: o.status, load, capacity: o.capacity, sites: o.sites });
+    }
+    return out;
+  }
+
+  /** An operator's open chats on each of `sites`. */
+  loadsOn(sites: string[], opId: string): Promise<number[]> {
+    return Promise.all(sites.map((s) => siteLoadOf(this.d.c, s, opId)));
+  }
+}

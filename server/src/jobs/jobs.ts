@@ -1,0 +1,85 @@
+/**
+ * Background work with one owner across gateways: each job runs on whichever
+ * gateway holds its lease (store/leases.ts), every `everyMs`. A gateway that dies
+ * stops renewing; another takes the job over within JOB_LEASE_MS. Every job is
+ * idempotent, so a pass cut short and run again by the next owner is harmless.
+ *
+ * - presence-sweep: lapsed operator leases → offline, chats back to the queue
+ *   (domain/presence.ts), every PRESENCE_RENEW_MS;
+ * - compaction: resolved conversations older than the setting packed, every minute.
+ */
+import { PRESENCE_RENEW_MS } from '@hark/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Domain } from '../domain';
+import { holdLease, jobLeaseKey, releaseLease } from '../domain/leases';
+
+/** A job's lease; renewed at every tick of the job (ticks are shorter). */
+export const JOB_LEASE_MS = 15_000;
+export const COMPACTION_EVERY_MS = 60_000;
+
+interface Job {
+  name: string;
+  everyMs: number;
+  run(): Promise<void>;
+}
+
+export class Jobs {
+  private timers: NodeJS.Timeout[] = [];
+  private readonly running = new Set<string>();
+  private readonly held = new Set<string>();
+
+  constructor(
+    private readonly domain: Domain,
+    private readonly owner: string,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  private jobs(): Job[] {
+    const { presence } = this.domain;
+    return [
+      { name: 'presence-sweep', everyMs: PRESENCE_RENEW_MS, run: () => presence.sweep() },
+      { name: 'compaction', everyMs: COMPACTION_EVERY_MS, run: () => presence.compact() },
+    ];
+  }
+
+  start(): void {
+    for (const job of this.jobs()) {
+      const t = setInterval(() => void this.tick(job), Math.min(job.everyMs, JOB_LEASE_MS / 3));
+      t.unref();
+      this.timers.push(t);
+    }
+  }
+
+  private lastRun = new Map<string, number>();
+
+  private async tick(job: Job): Promise<void> {
+    if (this.running.has(job.name)) return;
+    this.running.add(job.name);
+    try {
+      const mine = await holdLease(this.domain.deps.c, jobLeaseKey(job.name), this.owner, JOB_LEASE_MS);
+      if (mine) this.held.add(job.name);
+      else this.held.delete(job.name);
+      const due = Date.now() - (this.lastRun.get(job.name) ?? 0) >= job.everyMs - 50;
+      if (mine && due) {
+        this.lastRun.set(job.name, Date.now());
+        await job.run();
+      }
+    } catch (e) {
+      this.log.warn({ err: e, job: job.name }, 'job failed');
+    } finally {
+      this.running.delete(job.name);
+    }
+  }
+
+  /** Whether this gateway holds a job now (tests, metrics). */
+  holds(name: string): boolean {
+    return this.held.has(name);
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const name of this.held) await releaseLease(this.domain.deps.c, jobLeaseKey(name), this.owner).catch(() => {});
+    this.held.clear();
+  }
+}

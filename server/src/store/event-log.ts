@@ -1,0 +1,487 @@
+/**
+ * The durable domain event log, in Redis.
+ *
+ * Layout: EVENT_PARTITIONS streams, `{hark:ev:P}:s`. An event goes to the partition
+ * of its order key (domain/events.ts `orderKey`: the conversation, else the operator
+ * or visitor it is about, else the site): partition = FNV-1a 32 (UTF-8 bytes) mod
+ * EVENT_PARTITIONS, so all events of one conversation are in one stream, in emit
+ * order. Everything about partition P shares the hash tag {hark:ev:P}, so each
+ * script below touches one slot and the log works on Redis Cluster, with partitions
+ * spread over the masters:
+ *
+ *   {hark:ev:P}:s               the stream; field `e` = the event's JSON
+ *   {hark:ev:P}:id:<event id>   '1' for EVENT_ID_TTL_MS: the id was stored (dedup)
+ *   {hark:ev:P}:done:<consumer> the stream id up to which the consumer is done (watermark)
+ *   {hark:ev:P}:lease:<consumer> the gateway id handling P for the consumer (PX lease)
+ *   {hark:ev:P}:clean:<consumer> set when a holder released the lease cleanly (nothing in hand)
+ *   {hark:ev:P}:x:<suffix>      keys of transactional consumers (`partitionKey`)
+ *   hark:ev:members:<consumer>  zset gateway -> expiry (Redis time, ms): who shares the work
+ *
+ * Each consumer is a consumer group (named after it) on every partition's stream; a
+ * gateway reads as the group's consumer named by its gateway id.
+ *
+ * Every step of a consumer (prepare, read, claim, ack) is one script that first checks
+ * that the caller still holds the partition's lease, so a gateway that lost its lease
+ * (paused, partitioned away) can neither pull entries nor ack them. The ack sets the
+ * watermark with the XACK and runs a transactional consumer's commands in the same
+ * script, only if the watermark is below the entry: a resent ack (ioredis resends a
+ * command whose reply a dropped connection lost) or a late one changes nothing.
+ * Each script is idempotent or fenced, as store/scripts.ts asks of every script.
+ *
+ * Retention: a partition keeps about EVENT_LOG_MAXLEN entries (XADD MAXLEN ~). A
+ * consumer lagging further behind than that loses the trimmed events (logged, counted).
+ */
+import type { Cluster, Redis, Result } from 'ioredis';
+import { type DomainEvent, type EventInput, orderKey, parseEvent, parseInput, randomEventId, validEventId } from './events';
+
+/** Streams the log is split into. Changing it moves conversations between partitions (order across the change is lost): pick once. */
+export const EVENT_PARTITIONS = 16;
+/** Entries kept per partition (approximate trim). The most any consumer may lag behind without losing events. */
+export const EVENT_LOG_MAXLEN = 200_000;
+/** How long an event id is remembered: emitting the same id again within this window stores nothing. */
+export const EVENT_ID_TTL_MS = 60 * 60 * 1000;
+/** Lease of one gateway on one partition for one consumer; renewed every third of it. */
+export const LEASE_MS = 10_000;
+/** Prefix of every key of the log (moves to store/keys.ts later). */
+export const EVENT_KEY_PREFIX = 'hark:ev';
+
+type Cmd = Redis | Cluster;
+
+const tag = (p: number) => `{${EVENT_KEY_PREFIX}:${p}}`;
+
+export const EVK = {
+  stream: (p: number) => `${tag(p)}:s`,
+  id: (p: number, id: string) => `${tag(p)}:id:${id}`,
+  done: (p: number, consumer: string) => `${tag(p)}:done:${consumer}`,
+  lease: (p: number, consumer: string) => `${tag(p)}:lease:${consumer}`,
+  clean: (p: number, consumer: string) => `${tag(p)}:clean:${consumer}`,
+  members: (consumer: string) => `${EVENT_KEY_PREFIX}:members:${consumer}`,
+} as const;
+
+/**
+ * A key in partition P's slot, for a transactional consumer's own state (so its
+ * commands can run in the ack's script). Namespaced under `:x:` so it can never
+ * collide with the log's own keys.
+ */
+export function partitionKey(p: number, suffix: string): string {
+  return `${tag(p)}:x:${suffix}`;
+}
+
+/** Whether `key` hashes to partition P's slot (its hash tag is P's). */
+export function inPartition(key: string, p: number): boolean {
+  return key.startsWith(`${tag(p)}`);
+}
+
+/** FNV-1a, 32 bit, over the UTF-8 bytes: stable across processes and languages. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(s, 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+export function partitionForKey(key: string): number {
+  return fnv1a(key) % EVENT_PARTITIONS;
+}
+
+/** The partition an event is stored in (by its order key: conversation, else operator/visitor, else site). */
+export function partitionOf(e: EventInput | DomainEvent): number {
+  return partitionForKey(orderKey(e));
+}
+
+// ---------------------------------------------------------------- scripts
+
+/**
+ * KEYS: id key, stream. ARGV: ttl ms, maxlen, json. The new stream id, or nil when the
+ * id was already stored. (SET NX PX and XADD, in the order that leaves nothing behind
+ * if the XADD fails: a script's writes are not rolled back.)
+ */
+const EMIT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[3])
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return id
+`;
+
+/** KEYS: lease. ARGV: gateway, ms. 2 = acquired (was free), 1 = renewed (was ours), 0 = someone else's. */
+const LEASE = `
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
+end
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/**
+ * KEYS: lease, clean. ARGV: gateway. Deletes the lease only if it is the caller's, and
+ * notes that it was left cleanly (no event in hand) for the next holder.
+ */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1')
+return 1
+`;
+
+const FENCE = `if redis.call('GET', KEYS[LEASE]) ~= ARGV[2] then return {-1} end`;
+
+/**
+ * On taking a lease. KEYS: stream, done, lease, clean. ARGV: group, gateway, prune idle ms.
+ * Creates the group (from the start of the stream) if missing, deletes the group's
+ * consumers that have nothing pending and were idle longer than the given ms (gateways
+ * gone; a random gateway id per process would otherwise leave one per restart), and
+ * returns {1, watermark or '', 1 if the former holder left cleanly}; {-1} if the lease
+ * is not the caller's.
+ */
+const PREPARE = `
+${FENCE.replace('LEASE', '3')}
+local clean = redis.call('DEL', KEYS[4])
+local made = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+if type(made) == 'table' and made.err and not string.find(made.err, 'BUSYGROUP', 1, true) then return redis.error_reply(made.err) end
+local cs = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+for _, c in ipairs(cs) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['name'] ~= ARGV[2] and tonumber(f['pending']) == 0 and tonumber(f['idle']) > tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+  end
+end
+return {1, redis.call('GET', KEYS[2]) or '', clean}
+`;
+
+/**
+ * KEYS: stream, lease. ARGV: group, gateway, count. New entries for the caller, with the
+ * group's pending count after the read: {1, pending, entries} ({-1} without the lease).
+ * The pending count tells the reader whether entries it never saw are pending (a read
+ * whose reply was lost and resent, or entries a former holder pulled): then it recovers.
+ */
+const READ = `
+${FENCE.replace('LEASE', '2')}
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+local entries = {}
+if r and r[1] then entries = r[1][2] end
+local p = redis.call('XPENDING', KEYS[1], ARGV[1])
+return {1, p[1], entries}
+`;
+
+/**
+ * KEYS: stream, lease. ARGV: group, gateway, start, count. Takes over pending entries
+ * (any consumer's, any idle time) in id order: {1, next start, entries, deleted ids}.
+ */
+const CLAIM = `
+${FENCE.replace('LEASE', '2')}
+local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'COUNT', ARGV[4])
+return {1, r[1], r[2], r[3] or {}}
+`;
+
+/**
+ * KEYS: stream, done, lease, then the keys of the extra commands (declared for Cluster).
+ * ARGV: group, gateway, extra commands (JSON [[cmd, arg…]…] or ''), stream ids (ascending).
+ * Acks the ids; if the last one is above the watermark, runs the extra commands (like
+ * MULTI: each runs, an error is reported and does not stop the others) and moves the
+ * watermark to it. {1, errors…} applied, {0} already done before, {-1} lease not ours.
+ */
+const ACK = `
+${FENCE.replace('LEASE', '3')}
+local function cmp(a, b)
+  local ad, bd = string.find(a, '-', 1, true), string.find(b, '-', 1, true)
+  local am, as, bm, bs = string.sub(a, 1, ad - 1), string.sub(a, ad + 1), string.sub(b, 1, bd - 1), string.sub(b, bd + 1)
+  if #am ~= #bm then return #am < #bm and -1 or 1 end
+  if am ~= bm then return am < bm and -1 or 1 end
+  if #as ~= #bs then return #as < #bs and -1 or 1 end
+  if as ~= bs then return as < bs and -1 or 1 end
+  return 0
+end
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 4))
+local last = ARGV[#ARGV]
+local done = redis.call('GET', KEYS[2])
+if done and cmp(done, last) >= 0 then return {0} end
+local out = {1}
+if ARGV[3] ~= '' then
+  for _, c in ipairs(cjson.decode(ARGV[3])) do
+    local r = redis.pcall(unpack(c))
+    if type(r) == 'table' and r.err then out[#out + 1] = c[1] .. ': ' .. r.err end
+  end
+end
+redis.call('SET', KEYS[2], last)
+return out
+`;
+
+/**
+ * KEYS: members. ARGV: gateway, ttl ms (0 = leave). Registers the gateway until now+ttl
+ * (Redis's clock, so gateways' clocks do not matter), drops expired ones, returns the
+ * live members sorted.
+ */
+const MEMBERS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ttl * 3)
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    harkEvEmit(idKey: string, stream: string, ttlMs: string, maxlen: string, json: string): Result<string | null, Context>;
+    harkEvLease(lease: string, gateway: string, ms: string): Result<number, Context>;
+    harkEvRelease(lease: string, clean: string, gateway: string): Result<number, Context>;
+    harkEvPrepare(stream: string, done: string, lease: string, clean: string, group: string, gateway: string, pruneIdleMs: string): Result<[number, string?, number?], Context>;
+    harkEvRead(stream: string, lease: string, group: string, gateway: string, count: string): Result<unknown[], Context>;
+    harkEvClaim(stream: string, lease: string, group: string, gateway: string, start: string, count: string): Result<unknown[], Context>;
+    harkEvMembers(members: string, gateway: string, ttlMs: string): Result<string[], Context>;
+  }
+}
+
+/** Keys every ack declares (stream, watermark, lease); a transaction's come after. */
+const ACK_FIXED_KEYS = 3;
+/** Maximum distinct keys a transaction may touch. */
+export const MAX_TX_KEYS = 16;
+
+const ready = new WeakMap<Cmd, Promise<void>>();
+
+/**
+ * Defines the log's scripts on a client (EVALSHA, loaded on first use; on Cluster per
+ * node). Call it where the client is made, before any command is sent (as
+ * store/scripts.ts `defineScripts` does for its own): ioredis copies a client's
+ * scripts into an autopipeline when it opens one, so a script defined while one is
+ * being filled is missing from it (the call fails and ioredis then throws from its
+ * callback). Without that call, the functions below define the scripts on first use
+ * and hold their calls until the autopipelines open at that moment are sent.
+ */
+export function defineEventLogScripts<R extends Cmd>(cmd: R): R {
+  if (ready.has(cmd)) return cmd;
+  cmd.defineCommand('harkEvEmit', { numberOfKeys: 2, lua: EMIT });
+  cmd.defineCommand('harkEvLease', { numberOfKeys: 1, lua: LEASE });
+  cmd.defineCommand('harkEvRelease', { numberOfKeys: 2, lua: RELEASE });
+  cmd.defineCommand('harkEvPrepare', { numberOfKeys: 4, lua: PREPARE });
+  cmd.defineCommand('harkEvRead', { numberOfKeys: 2, lua: READ });
+  cmd.defineCommand('harkEvClaim', { numberOfKeys: 2, lua: CLAIM });
+  cmd.defineCommand('harkEvMembers', { numberOfKeys: 1, lua: MEMBERS });
+  // One ack per key count, all up front (see ackScript).
+  for (let n = ACK_FIXED_KEYS; n <= ACK_FIXED_KEYS + MAX_TX_KEYS; n++) cmd.defineCommand(`harkEvAck${n}`, { numberOfKeys: n, lua: ACK });
+  ready.set(cmd, Promise.resolve());
+  return cmd;
+}
+
+/** ioredis internals (5.x): the autopipelines being filled, by slot group. Absent elsewhere: then nothing is waited for. */
+function openAutoPipelines(cmd: Cmd): Set<unknown> {
+  const m = (cmd as unknown as { _autoPipelines?: Map<string, unknown> })._autoPipelines;
+  return new Set(m instanceof Map ? m.values() : []);
+}
+
+/** Upper bound on waiting for autopipelines opened before the scripts were defined. */
+const DEFINE_WAIT_MS = 5_000;
+
+async function scripted(cmd: Cmd): Promise<Cmd> {
+  let p = ready.get(cmd);
+  if (!p) {
+    const stale = openAutoPipelines(cmd);
+    defineEventLogScripts(cmd);
+    if (stale.size > 0) {
+      p = (async () => {
+        const deadline = Date.now() + DEFINE_WAIT_MS;
+        while (Date.now() < deadline && [...openAutoPipelines(cmd)].some((x) => stale.has(x))) await new Promise((r) => setTimeout(r, 1));
+      })();
+      ready.set(cmd, p);
+    } else {
+      p = ready.get(cmd) as Promise<void>;
+    }
+  }
+  await p;
+  return cmd;
+}
+
+// ---------------------------------------------------------------- emit
+
+export interface Emitted {
+  /** The event's id (the one given, or a random one). */
+  id: string;
+  partition: number;
+  /** Its stream entry id; null when the id was already stored (nothing was added). */
+  streamId: string | null;
+  /** False when the log already had this id (from an earlier emit, or this one resent by ioredis after a lost reply). */
+  stored: boolean;
+}
+
+/**
+ * Records an event: one script on the partition's slot, SET id NX PX EVENT_ID_TTL_MS
+ * and, only if that was new, XADD (MAXLEN ~ EVENT_LOG_MAXLEN). The same id twice is
+ * stored once, so a caller retrying after an unknown outcome passes the same id (a
+ * deterministic one, domain/events.ts `eventId`). The input is validated first.
+ */
+export async function emit(cmd: Cmd, input: EventInput, id?: string, now = Date.now()): Promise<Emitted> {
+  const clean = parseInput(input);
+  if (!clean) throw new Error(`invalid domain event: ${JSON.stringify(input)}`);
+  const eid = id ?? randomEventId();
+  if (!validEventId(eid)) throw new Error(`invalid event id: ${JSON.stringify(eid)}`);
+  const event = { id: eid, at: now, ...clean } as DomainEvent;
+  const p = partitionOf(event);
+  const streamId = await (await scripted(cmd)).harkEvEmit(EVK.id(p, eid), EVK.stream(p), String(EVENT_ID_TTL_MS), String(EVENT_LOG_MAXLEN), JSON.stringify(event));
+  return { id: eid, partition: p, streamId: streamId ?? null, stored: streamId != null };
+}
+
+// ---------------------------------------------------------------- consumers' side
+
+export interface LogEntry {
+  streamId: string;
+  /** The parsed event; null when the record is not a valid event (logged and skipped by the runner). */
+  event: DomainEvent | null;
+  raw: string | null;
+}
+
+function toEntries(list: unknown): LogEntry[] {
+  if (!Array.isArray(list)) return [];
+  const out: LogEntry[] = [];
+  for (const item of list) {
+    if (!Array.isArray(item) || typeof item[0] !== 'string') continue;
+    const fields: unknown = item[1];
+    let raw: string | null = null;
+    if (Array.isArray(fields)) {
+      for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'e' && typeof fields[i + 1] === 'string') raw = fields[i + 1] as string;
+    }
+    out.push({ streamId: item[0], event: raw === null ? null : parseEvent(raw), raw });
+  }
+  return out;
+}
+
+/** A step refused because the lease is not (or no longer) the caller's. */
+export class LeaseLostError extends Error {
+  constructor(p: number, consumer: string) {
+    super(`lease on event partition ${p} for ${consumer} is not ours`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/**
+ * Takes or renews the lease of `gateway` on partition P for `consumer` (compare-and-set:
+ * only if it is free or already ours). 'acquired' when it was free (the caller must
+ * recover: someone else may have handled entries meanwhile), 'renewed', or 'taken'.
+ */
+export async function takeLease(cmd: Cmd, p: number, consumer: string, gateway: string, ms = LEASE_MS): Promise<'acquired' | 'renewed' | 'taken'> {
+  const r = await (await scripted(cmd)).harkEvLease(EVK.lease(p, consumer), gateway, String(ms));
+  return r === 2 ? 'acquired' : r === 1 ? 'renewed' : 'taken';
+}
+
+/** Frees the lease if it is ours (a clean stop, a hand-over); true if it was. */
+export async function releaseLease(cmd: Cmd, p: number, consumer: string, gateway: string): Promise<boolean> {
+  return (await (await scripted(cmd)).harkEvRelease(EVK.lease(p, consumer), EVK.clean(p, consumer), gateway)) === 1;
+}
+
+/**
+ * The lease holder's first step: ensures the consumer group (XGROUP CREATE … 0 MKSTREAM,
+ * BUSYGROUP ignored), prunes consumers of gone gateways (nothing pending, idle > pruneIdleMs)
+ * and returns the done watermark (null when none yet) and whether the former holder
+ * released the lease cleanly (then no event was in its hands).
+ */
+export async function prepare(cmd: Cmd, p: number, consumer: string, gateway: string, pruneIdleMs = LEASE_MS): Promise<{ done: string | null; clean: boolean }> {
+  const r = await (await scripted(cmd)).harkEvPrepare(EVK.stream(p), EVK.done(p, consumer), EVK.lease(p, consumer), EVK.clean(p, consumer), consumer, gateway, String(pruneIdleMs));
+  if (r[0] !== 1) throw new LeaseLostError(p, consumer);
+  return { done: r[1] || null, clean: r[2] === 1 };
+}
+
+/** New entries for the holder (XREADGROUP … COUNT n STREAMS key '>'), and how many are pending in the group after the read. */
+export async function readNew(cmd: Cmd, p: number, consumer: string, gateway: string, count: number): Promise<{ entries: LogEntry[]; pending: number }> {
+  const r = await (await scripted(cmd)).harkEvRead(EVK.stream(p), EVK.lease(p, consumer), consumer, gateway, String(count));
+  if (r[0] !== 1) throw new LeaseLostError(p, consumer);
+  return { pending: Number(r[1]), entries: toEntries(r[2]) };
+}
+
+/**
+ * Claims pending entries to the holder (XAUTOCLAIM, min idle 0, from `start`), in id
+ * order. `next` is '0-0' when the whole pending list was scanned; `deleted` are pending
+ * ids whose entries were trimmed away (Redis dropped them from the pending list).
+ */
+export async function claimPending(cmd: Cmd, p: number, consumer: string, gateway: string, start: string, count: number): Promise<{ next: string; entries: LogEntry[]; deleted: string[] }> {
+  const r = await (await scripted(cmd)).harkEvClaim(EVK.stream(p), EVK.lease(p, consumer), consumer, gateway, start, String(count));
+  if (r[0] !== 1) throw new LeaseLostError(p, consumer);
+  const entries = toEntries(r[2]);
+  // Redis 6.2 returns a trimmed entry as [id, nil] instead of listing it in the third element.
+  const deleted = [...(Array.isArray(r[3]) ? (r[3] as unknown[]).map(String) : []), ...entries.filter((e) => e.raw === null).map((e) => e.streamId)];
+  return { next: String(r[1]), entries: entries.filter((e) => e.raw !== null), deleted };
+}
+
+/**
+ * Commands a transactional consumer adds to an event's ack. They run in the ack's
+ * script, atomically with the XACK and the watermark, and only if the event was not
+ * acked before: their effect happens exactly once. Every key must be in the event's
+ * partition slot: build them with `key(suffix)` (= partitionKey(P, suffix)).
+ * As in MULTI, a command that fails (wrong type…) is reported and does not stop the others.
+ */
+export class PartitionTx {
+  readonly commands: string[][] = [];
+  readonly keys: string[] = [];
+  constructor(readonly partition: number) {}
+  key(suffix: string): string {
+    return partitionKey(this.partition, suffix);
+  }
+  /** Adds `command keys… args…`. */
+  call(command: string, keys: readonly string[], ...args: (string | number)[]): this {
+    for (const k of keys) if (!inPartition(k, this.partition)) throw new Error(`key ${k} is not in event partition ${this.partition}; use tx.key()`);
+    this.commands.push([command, ...keys, ...args.map(String)]);
+    this.keys.push(...keys);
+    return this;
+  }
+}
+
+export interface AckResult {
+  /** 'acked' applied now; 'already' the watermark was at or past it (nothing run); 'lost' the lease is not ours (nothing done). */
+  status: 'acked' | 'already' | 'lost';
+  /** Errors of a transactional consumer's commands. */
+  errors: string[];
+}
+
+/** Maximum ids in one ack (Lua unpack limit is far above). */
+export const MAX_ACK_IDS = 1_000;
+
+type AckFn = (...args: string[]) => Promise<(number | string)[]>;
+
+/**
+ * The ack script is defined once per key count (harkEvAck3…): ioredis's autopipelining
+ * picks a command's slot from its first argument, which must therefore be the stream
+ * key, not a key count as a variadic script would have it.
+ */
+async function ackScript(cmd: Cmd, nKeys: number): Promise<AckFn> {
+  const fn = ((await scripted(cmd)) as unknown as Record<string, AckFn | undefined>)[`harkEvAck${nKeys}`];
+  if (!fn) throw new Error(`no ack script for ${nKeys} keys`);
+  return fn.bind(cmd);
+}
+
+/**
+ * Acks entries of partition P (ascending ids) for `consumer`, fenced by the lease:
+ * XACK, and if the last id is above the done watermark, the transaction's commands and
+ * the watermark, in one script on the partition's slot. Safe to repeat.
+ */
+export async function ackEntries(cmd: Cmd, p: number, consumer: string, gateway: string, streamIds: readonly string[], tx?: PartitionTx): Promise<AckResult> {
+  if (streamIds.length === 0 || streamIds.length > MAX_ACK_IDS) throw new Error(`ack of ${streamIds.length} ids`);
+  if (tx && tx.partition !== p) throw new Error('transaction of another partition');
+  const keys = [EVK.stream(p), EVK.done(p, consumer), EVK.lease(p, consumer), ...new Set(tx?.keys ?? [])];
+  if (keys.length > ACK_FIXED_KEYS + MAX_TX_KEYS) throw new Error(`a transaction may touch at most ${MAX_TX_KEYS} keys`);
+  const cmds = tx && tx.commands.length > 0 ? JSON.stringify(tx.commands) : '';
+  const r = await (await ackScript(cmd, keys.length))(...keys, consumer, gateway, cmds, ...streamIds);
+  const status = r[0] === 1 ? 'acked' : r[0] === 0 ? 'already' : 'lost';
+  return { status, errors: r.slice(1).map(String) };
+}
+
+/** The done watermark of `consumer` on partition P (null when none). */
+export async function doneWatermark(cmd: Cmd, p: number, consumer: string): Promise<string | null> {
+  return cmd.get(EVK.done(p, consumer));
+}
+
+/** Registers `gateway` as sharing `consumer`'s work for ttlMs (0 = leaves); returns the live gateways, sorted. */
+export async function heartbeat(cmd: Cmd, consumer: string, gateway: string, ttlMs: number): Promise<string[]> {
+  const members = await (await scripted(cmd)).harkEvMembers(EVK.members(consumer), gateway, String(Math.max(0, Math.round(ttlMs))));
+  return members.sort();
+}

@@ -1,0 +1,454 @@
+/**
+ * The durable domain event log (store/event-log.ts) and its consumers
+ * (domain/event-consumers.ts) on a private redis-server, and once on a three-master
+ * cluster: per-conversation order with concurrent emitters, idempotent emit,
+ * redelivery after a gateway dies mid-event, exactly-once handling across two
+ * gateways, exactly-once effects of a transactional consumer, and the fences, a
+ * Redis crash and restart (AOF), invalid records.
+ */
+import { type Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type DomainEvent, type EventInput, parseEvent } from '../src/domain/events';
+import { EventConsumers, type EventConsumersOptions, type EventLogger } from '../src/domain/event-consumers';
+import { type Connections, connect } from '../src/redis/client';
+import { EVENT_ID_TTL_MS, EVENT_PARTITIONS, EVK, PartitionTx, ackEntries, emit, partitionKey, partitionOf } from '../src/store/event-log';
+import { startCluster } from './cluster-harness';
+import { type TestRedis, sleep, testRedis } from './harness';
+
+let redis: TestRedis;
+let admin: Redis;
+const opened: Connections[] = [];
+const runners: EventConsumers[] = [];
+
+function conn(): Connections {
+  const c = connect({ url: redis.url });
+  opened.push(c);
+  return c;
+}
+
+const logs: { level: string; msg: string; obj: object }[] = [];
+const logger: EventLogger = {
+  warn: (obj, msg) => logs.push({ level: 'warn', msg, obj }),
+  error: (obj, msg) => logs.push({ level: 'error', msg, obj }),
+};
+/** Short lease and poll so takeovers happen within a second. */
+const FAST: EventConsumersOptions = { leaseMs: 600, pollMs: 20, retryBaseMs: 20, retryCapMs: 100, stopTimeoutMs: 1_000 };
+
+function runner(c: Connections, opts: EventConsumersOptions = {}): EventConsumers {
+  const r = new EventConsumers(c, logger, { ...FAST, ...opts });
+  runners.push(r);
+  return r;
+}
+
+async function waitFor(what: string, pred: () => boolean, timeoutMs = 8_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const msg = (conv: string, seq: number, site = 'demo'): EventInput => ({ type: 'message.created', site, conv, by: 'visitor', entry: `${seq}-0` });
+const seqOf = (e: DomainEvent) => (e.type === 'message.created' ? Number(e.entry.split('-')[0]) : -1);
+
+beforeAll(async () => {
+  redis = await testRedis();
+  admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+});
+beforeEach(async () => {
+  await Promise.all(runners.splice(0).map((r) => r.stop({ abandon: true })));
+  await admin.flushall();
+  logs.length = 0;
+});
+afterAll(async () => {
+  await Promise.all(runners.map((r) => r.stop({ abandon: true })));
+  await Promise.all(opened.map((c) => c.close()));
+  admin?.disconnect();
+  await redis?.cleanup();
+});
+
+describe('domain events', () => {
+  it('parses records instead of casting them', () => {
+    const ok = { id: 'msg:c1:1-0', at: 1, type: 'message.created', site: 's', conv: 'c1', by: 'operator', entry: '1-0', op: 'o1', firstResponseMs: 12, junk: 1 };
+    expect(parseEvent(JSON.stringify(ok))).toEqual({ id: 'msg:c1:1-0', at: 1, type: 'message.created', site: 's', conv: 'c1', by: 'operator', entry: '1-0', op: 'o1', firstResponseMs: 12 });
+    expect(parseEvent({ ...ok, type: 'message.deleted' })).toBeNull();
+    expect(parseEvent({ ...ok, conv: undefined })).toBeNull();
+    expect(parseEvent({ ...ok, by: 'robot' })).toBeNull();
+    expect(parseEvent({ ...ok, entry: 'x' })).toBeNull();
+    expect(parseEvent({ ...ok, firstResponseMs: 'fast' })).toBeNull();
+    expect(parseEvent({ ...ok, id: '' })).toBeNull();
+    expect(parseEvent({ ...ok, at: undefined })).toBeNull();
+    expect(parseEvent('{not json')).toBeNull();
+    expect(parseEvent({ id: 'e', at: 1, type: 'conversation.rated', site: 's', conv: 'c', rating: 'meh', comment: '' })).toBeNull();
+    expect(parseEvent({ id: 'e', at: 1, type: 'visitor.identified', site: 's', visitor: 'v', userId: 'u', verified: true })).not.toBeNull();
+    expect(parseEvent({ id: 'e', at: 1, type: 'visitor.identified', site: 's', visitor: 'v', userId: 'u', verified: 'yes' })).toBeNull();
+    expect(parseEvent({ id: 'e', at: 1, type: 'operator.status_changed', op: 'o', status: 'online' })).not.toBeNull();
+    expect(parseEvent({ id: 'e', at: 1, type: 'operator.status_changed', op: 'o', status: 'asleep' })).toBeNull();
+    expect(parseEvent({ id: 'e', at: 1, type: 'conversation.queued', site: 's', conv: 'c' })).toEqual({ id: 'e', at: 1, type: 'conversation.queued', site: 's', conv: 'c' });
+  });
+});
+
+describe('event log on one Redis', () => {
+  it('defines its scripts safely on a client that is already autopipelining', async () => {
+    const { cmd } = conn();
+    await cmd.ping();
+    // An autopipeline opened before the log's scripts were defined on this client lacks them.
+    const [got, emitted] = await Promise.all([cmd.get('x'), emit(cmd, msg('conv-s', 1)), cmd.get('y')]);
+    expect(got).toBeNull();
+    expect(emitted.stored).toBe(true);
+  });
+
+  it('(b) stores an id once, however often and concurrently it is emitted', async () => {
+    const { cmd } = conn();
+    const input = msg('conv-b', 1);
+    const p = partitionOf(input);
+    const first = await emit(cmd, input, 'msg:conv-b:1-0');
+    expect(first).toMatchObject({ id: 'msg:conv-b:1-0', partition: p, stored: true });
+    expect(first.streamId).toMatch(/^\d+-\d+$/);
+    const again = await emit(cmd, input, 'msg:conv-b:1-0');
+    expect(again).toMatchObject({ stored: false, streamId: null });
+    const racing = await Promise.all([1, 2, 3, 4].map(() => emit(cmd, msg('conv-b', 2), 'msg:conv-b:2-0')));
+    expect(racing.filter((r) => r.stored)).toHaveLength(1);
+    expect(await admin.xlen(EVK.stream(p))).toBe(2);
+    expect(await admin.pttl(EVK.id(p, 'msg:conv-b:1-0'))).toBeGreaterThan(EVENT_ID_TTL_MS - 60_000);
+    // Without an id each emit is a new event.
+    await emit(cmd, input);
+    await emit(cmd, input);
+    expect(await admin.xlen(EVK.stream(p))).toBe(4);
+    // Bad input never reaches the log.
+    await expect(emit(cmd, { type: 'message.created', site: 's', conv: 'c' } as unknown as EventInput)).rejects.toThrow(/invalid domain event/);
+    await expect(emit(cmd, input, 'has space')).rejects.toThrow(/invalid event id/);
+  });
+
+  it('(a) 500 events of 50 conversations from 5 concurrent emitters reach a consumer in emit order per conversation', async () => {
+    const seen = new Map<string, number[]>();
+    let total = 0;
+    const r = runner(conn());
+    r.register({
+      name: 'order',
+      async handle(e) {
+        if (e.type !== 'message.created') return;
+        const l = seen.get(e.conv) ?? [];
+        l.push(seqOf(e));
+        seen.set(e.conv, l);
+        total++;
+      },
+    });
+    await r.start('gw-a');
+    const convs = Array.from({ length: 50 }, (_, i) => `conv-a-${i}`);
+    await Promise.all(
+      [0, 1, 2, 3, 4].map(async (k) => {
+        const { cmd } = conn();
+        const mine = convs.filter((_, i) => i % 5 === k);
+        for (let seq = 1; seq <= 10; seq++) for (const c of mine) await emit(cmd, msg(c, seq));
+      }),
+    );
+    await waitFor('500 events handled', () => total >= 500);
+    await r.idle();
+    expect(total).toBe(500);
+    for (const c of convs) expect(seen.get(c), c).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(new Set(convs.map((c) => partitionOf(msg(c, 1)))).size).toBeGreaterThan(8);
+    expect(r.counters).toMatchObject({ handled: 500, redelivered: 0, failures: 0, invalid: 0 });
+  });
+
+  it('(c) a gateway killed mid-event: another takes over after the lease and handles it, nothing lost, order kept', async () => {
+    const handled: { gw: string; id: string }[] = [];
+    const started: string[] = [];
+    const a = runner(conn());
+    a.register({
+      name: 'crashy',
+      handle(e) {
+        started.push(e.id);
+        if (e.id === 'k:5') return new Promise<void>(() => {}); // hangs: the gateway "dies" here
+        handled.push({ gw: 'a', id: e.id });
+        return Promise.resolve();
+      },
+    });
+    await a.start('gw-a');
+    const { cmd } = conn();
+    for (let i = 1; i <= 10; i++) await emit(cmd, msg('conv-k', i), `k:${i}`);
+    await waitFor('A to reach k:5', () => started.includes('k:5'));
+    await sleep(50);
+    expect(handled.map((h) => h.id)).toEqual(['k:1', 'k:2', 'k:3', 'k:4']);
+
+    await a.stop({ abandon: true });
+    const b = runner(conn());
+    b.register({
+      name: 'crashy',
+      async handle(e) {
+        handled.push({ gw: 'b', id: e.id });
+      },
+    });
+    const t0 = Date.now();
+    await b.start('gw-b');
+    await waitFor('B to handle k:10', () => handled.some((h) => h.id === 'k:10'), 5_000);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    await b.idle();
+    expect(handled).toEqual([
+      ...[1, 2, 3, 4].map((i) => ({ gw: 'a', id: `k:${i}` })),
+      ...[5, 6, 7, 8, 9, 10].map((i) => ({ gw: 'b', id: `k:${i}` })),
+    ]);
+    expect(b.counters.redelivered).toBe(1); // k:5, from A's pending list
+    expect(b.counters.handled).toBe(6);
+    const p = partitionOf(msg('conv-k', 1));
+    expect(await admin.xpending(EVK.stream(p), 'crashy')).toEqual([0, null, null, null]);
+  });
+
+  it('(c) a handler that throws is retried with backoff, never skipped, and holds up its conversation only', async () => {
+    const order: string[] = [];
+    let fails = 2;
+    const r = runner(conn());
+    r.register({
+      name: 'flaky',
+      async handle(e) {
+        if (e.id === 'f:2' && fails > 0) {
+          fails--;
+          throw new Error('downstream unavailable');
+        }
+        order.push(e.id);
+      },
+    });
+    await r.start('gw-a');
+    const { cmd } = conn();
+    for (let i = 1; i <= 4; i++) await emit(cmd, msg('conv-f', i), `f:${i}`);
+    await emit(cmd, msg('conv-g', 1), 'g:1');
+    await waitFor('all handled', () => order.length === 5);
+    expect(order.filter((id) => id.startsWith('f:'))).toEqual(['f:1', 'f:2', 'f:3', 'f:4']);
+    expect(r.counters.failures).toBe(2);
+    expect(logs.filter((l) => l.msg.includes('handler failed'))).toHaveLength(2);
+  });
+
+  it('(d) two gateways share 1,000 events, each handled exactly once, both holding partitions', async () => {
+    const count = new Map<string, number>();
+    const by = { a: 0, b: 0 };
+    const make = (gw: 'a' | 'b') => {
+      const r = runner(conn());
+      r.register({
+        name: 'shared',
+        async handle(e) {
+          count.set(e.id, (count.get(e.id) ?? 0) + 1);
+          by[gw]++;
+          if (Math.random() < 0.02) await sleep(1);
+        },
+      });
+      return r;
+    };
+    const a = make('a');
+    const b = make('b');
+    await a.start('gw-a');
+    const { cmd } = conn();
+    const emitRange = (from: number, to: number) =>
+      Promise.all(
+        Array.from({ length: 4 }, async (_, k) => {
+          for (let i = from + k; i < to; i += 4) await emit(cmd, msg(`conv-d-${i % 100}`, i), `d:${i}`);
+        }),
+      );
+    await emitRange(0, 400);
+    // B joins while events keep coming: A hands half the partitions over (each after the event in hand).
+    await Promise.all([b.start('gw-b'), emitRange(400, 700)]);
+    await waitFor('an even split', () => a.held().length === EVENT_PARTITIONS / 2 && b.held().length === EVENT_PARTITIONS / 2, 3_000);
+    await emitRange(700, 1000);
+    await waitFor('1,000 handled', () => count.size === 1000);
+    await Promise.all([a.idle(), b.idle()]);
+    await sleep(100);
+    expect([...count.values()].every((n) => n === 1)).toBe(true);
+    expect(by.a + by.b).toBe(1000);
+    expect(by.a).toBeGreaterThan(0);
+    expect(by.b).toBeGreaterThan(0);
+    expect(a.held().length).toBe(EVENT_PARTITIONS / 2);
+    expect(b.held().length).toBe(EVENT_PARTITIONS / 2);
+    expect(new Set([...a.held(), ...b.held()].map((h) => h.partition)).size).toBe(EVENT_PARTITIONS);
+    // A clean stop hands everything to B at once.
+    await a.stop();
+    await waitFor('B to hold every partition', () => b.held().length === EVENT_PARTITIONS, 3_000);
+    await emit(cmd, msg('conv-d-0', 1000), 'd:1000');
+    await waitFor('the last one', () => count.get('d:1000') === 1);
+    expect(a.counters.redelivered + b.counters.redelivered).toBe(0);
+  });
+
+  it('(e) a transactional consumer takes effect exactly once when its gateway dies between handle and ack, and a late ack is fenced', async () => {
+    const tally = (e: DomainEvent, tx: PartitionTx) => {
+      tx.call('HINCRBY', [tx.key('tally')], e.id, 1);
+    };
+    let releaseA!: () => void;
+    const gate = new Promise<void>((res) => {
+      releaseA = res;
+    });
+    let aAt5 = false;
+    const ca = conn();
+    const a = runner(ca);
+    a.register({
+      name: 'tally',
+      async handleTx(e, tx) {
+        tally(e, tx);
+        if (e.id === 't:5') {
+          aAt5 = true;
+          await gate; // the commands are in tx; the gateway dies before its ack
+        }
+      },
+    });
+    await a.start('gw-a');
+    const { cmd } = conn();
+    const streamIds: string[] = [];
+    for (let i = 1; i <= 10; i++) streamIds.push((await emit(cmd, msg('conv-t', i), `t:${i}`)).streamId as string);
+    await waitFor('A inside t:5', () => aAt5);
+    await a.stop({ abandon: true });
+
+    const b = runner(conn());
+    b.register({ name: 'tally', handleTx: tally });
+    await b.start('gw-b');
+    const p = partitionOf(msg('conv-t', 1));
+    const key = partitionKey(p, 'tally');
+    await waitFor('B to finish', () => b.counters.handled === 6, 5_000);
+    // A wakes up after B took over: its worker acks nothing, and an ack it sends is refused.
+    releaseA();
+    await sleep(50);
+    const late = new PartitionTx(p).call('HINCRBY', [key], 't:5', 1);
+    expect(await ackEntries(ca.cmd, p, 'tally', 'gw-a', [streamIds[4] as string], late)).toEqual({ status: 'lost', errors: [] });
+    // The holder repeating an ack (a resend after a lost reply) changes nothing either.
+    const again = new PartitionTx(p).call('HINCRBY', [key], 't:5', 1);
+    expect((await ackEntries(ca.cmd, p, 'tally', 'gw-b', [streamIds[4] as string], again)).status).toBe('already');
+    const counts = await admin.hgetall(key);
+    expect(counts).toEqual(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`t:${i + 1}`, '1'])));
+    expect(b.counters.redelivered).toBe(1);
+    expect(await admin.get(EVK.done(p, 'tally'))).toBe(streamIds[9]);
+    // Keys outside the partition are refused before anything is sent.
+    expect(() => new PartitionTx(p).call('INCR', ['elsewhere'])).toThrow(/not in event partition/);
+
+    // A pending entry at or below the watermark is acked unhandled by the next holder.
+    await b.stop();
+    const extra = await emit(cmd, msg('conv-t', 11), 't:11');
+    await admin.xreadgroup('GROUP', 'tally', 'ghost', 'COUNT', 10, 'STREAMS', EVK.stream(p), '>');
+    await admin.set(EVK.done(p, 'tally'), extra.streamId as string);
+    const c = runner(conn());
+    c.register({ name: 'tally', handleTx: tally });
+    await c.start('gw-c');
+    await c.idle();
+    expect(c.counters).toMatchObject({ handled: 0, skipped: 1 });
+    expect(await admin.hget(key, 't:11')).toBeNull();
+    expect(await admin.xpending(EVK.stream(p), 'tally')).toEqual([0, null, null, null]);
+    // Consumers of gone gateways with nothing pending are pruned when a lease is taken.
+    const consumers = (await admin.xinfo('CONSUMERS', EVK.stream(p), 'tally')) as unknown[][];
+    expect(consumers.map((x) => x[1])).not.toContain('gw-a');
+  });
+
+  it('(g) a Redis crash and restart (AOF) loses no recorded event and keeps each conversation in order', async () => {
+    const own = await testRedis(['--appendfsync', 'always']);
+    const c = connect({ url: own.url });
+    c.cmd.on('error', () => {});
+    c.sub.on('error', () => {});
+    const r = new EventConsumers(c, logger, FAST);
+    try {
+      const seen = new Map<string, number[]>();
+      const times = new Map<string, number>();
+      r.register({
+        name: 'survivor',
+        async handle(e) {
+          times.set(e.id, (times.get(e.id) ?? 0) + 1);
+          if (e.type === 'message.created') seen.set(e.conv, [...(seen.get(e.conv) ?? []), seqOf(e)]);
+        },
+      });
+      await r.start('gw-a');
+      // Emitting is idempotent by id, so an emit whose outcome a crash hid is simply repeated.
+      const emitSure = async (i: number) => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return await emit(c.cmd, msg(`conv-r-${i % 4}`, i), `r:${i}`);
+          } catch (err) {
+            if (attempt > 100) throw err;
+            await sleep(50);
+          }
+        }
+      };
+      for (let i = 1; i <= 20; i++) await emitSure(i);
+      await own.stop('SIGKILL');
+      await own.restart();
+      for (let i = 21; i <= 40; i++) await emitSure(i);
+      await waitFor('40 events after the restart', () => times.size === 40, 10_000);
+      await r.idle();
+      for (let k = 0; k < 4; k++) {
+        const got = seen.get(`conv-r-${k}`) ?? [];
+        // Each conversation's events, in order; an event repeats only if its handler finished but its ack was lost.
+        expect([...new Set(got)]).toEqual(Array.from({ length: 40 }, (_, j) => j + 1).filter((i) => i % 4 === k));
+        expect(got).toEqual([...got].sort((x, y) => x - y));
+      }
+      const repeats = [...times.values()].reduce((n, t) => n + t - 1, 0);
+      expect(repeats).toBeLessThanOrEqual(r.counters.redelivered);
+    } finally {
+      await r.stop({ abandon: true });
+      await c.close();
+      await own.cleanup();
+    }
+  });
+
+  it('invalid records and trimmed entries are logged and skipped, not retried forever', async () => {
+    const got: string[] = [];
+    const { cmd } = conn();
+    const p = partitionOf(msg('conv-i', 1));
+    await admin.xadd(EVK.stream(p), '*', 'e', JSON.stringify({ id: 'bad', at: 1, type: 'no.such', site: 's' }));
+    await emit(cmd, msg('conv-i', 1), 'i:1');
+    const r = runner(conn());
+    r.register({
+      name: 'strict',
+      types: ['message.created'],
+      async handle(e) {
+        got.push(e.id);
+      },
+    });
+    await r.start('gw-a');
+    await emit(cmd, { type: 'conversation.queued', site: 'demo', conv: 'conv-i' });
+    await emit(cmd, msg('conv-i', 2), 'i:2');
+    await waitFor('both messages', () => got.length === 2);
+    await r.idle();
+    expect(got).toEqual(['i:1', 'i:2']);
+    expect(r.counters.invalid).toBe(1);
+    expect(logs.some((l) => l.level === 'error' && l.msg.includes('not a valid event'))).toBe(true);
+    expect(await admin.get(EVK.done(p, 'strict'))).toBe((await admin.xrevrange(EVK.stream(p), '+', '-', 'COUNT', 1))[0]?.[0]);
+  });
+});
+
+describe('event log on a three-master Redis Cluster', () => {
+  it('(f) emits and consumes across partitions spread over the masters', async () => {
+    const cluster = await startCluster();
+    const c = connect({ clusterNodes: cluster.addrs });
+    try {
+      const cmd = c.cmd as Cluster;
+      const seen = new Map<string, number[]>();
+      let n = 0;
+      const r = new EventConsumers(c, logger, FAST);
+      r.register({
+        name: 'seen',
+        async handle(e) {
+          if (e.type !== 'message.created') return;
+          seen.set(e.conv, [...(seen.get(e.conv) ?? []), seqOf(e)]);
+          n++;
+        },
+      });
+      r.register({ name: 'count', handleTx: (_e, tx) => void tx.call('INCR', [tx.key('n')]) });
+      await r.start('gw-cluster');
+      const convs = Array.from({ length: 40 }, (_, i) => `conv-f-${i}`);
+      await Promise.all(convs.map(async (conv) => {
+        for (let seq = 1; seq <= 5; seq++) await r.emit(msg(conv, seq), `f:${conv}:${seq}`);
+      }));
+      await waitFor('200 events', () => n === 200, 8_000);
+      await r.idle();
+      for (const conv of convs) expect(seen.get(conv)).toEqual([1, 2, 3, 4, 5]);
+      let total = 0;
+      for (let p = 0; p < EVENT_PARTITIONS; p++) total += Number((await cmd.get(partitionKey(p, 'n'))) ?? 0);
+      expect(total).toBe(200);
+      // The partitions' slots are on more than one master.
+      await cmd.cluster('SLOTS');
+      const owners = new Set<string>();
+      for (let p = 0; p < EVENT_PARTITIONS; p++) {
+        const slot = Number(await cmd.cluster('KEYSLOT', EVK.stream(p)));
+        owners.add(String(cmd.slots[slot]?.[0]));
+      }
+      expect(owners.size).toBeGreaterThan(1);
+      await r.stop();
+      expect(r.held()).toEqual([]);
+    } finally {
+      await c.close();
+      await cluster.cleanup();
+    }
+  });
+});
