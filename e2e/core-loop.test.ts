@@ -71,4 +71,14 @@ it('visitor and named operator chat both ways; history survives a reload of eith
   await tab2.goto(`${stack.base}/?page=2`);
   await tab2.locator('hark-chat').getByRole('button', { name: /chat/i }).click();
   await tab2.locator('hark-chat').getByText('Great, thanks!').first().waitFor({ timeout: 10_000 });
+
+  // 8. Nothing secret reached the gateway's log: not this visitor's token, not Mia's session.
+  const token = await v.evaluate(() => localStorage.getItem('hark:demo:token'));
+  const session = (await op.context().cookies()).find((c) => c.name === 'hark_session')?.value;
+  expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  expect(session).toBeTruthy();
+  const log = stack.log();
+  expect(log).toContain('/v1/visitor');
+  expect(log.includes(token as string)).toBe(false);
+  expect(log.includes(session as string)).toBe(false);
 });

@@ -24,6 +24,8 @@ export const CHROMIUM_ARGS = [
 export interface Stack {
   redis: TestRedis;
   gw: TestGateway;
+  /** Everything the gateway logged (level info, as in production), one JSON line each. */
+  log(): string;
   /** http://127.0.0.1:PORT */
   base: string;
   admin: typeof ADMIN;
@@ -32,9 +34,18 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/**
+ * What must never be in a log (SECURITY.md): a visitor token in a URL, a session cookie, an
+ * authorization header's value, a password. Every end-to-end file's gateway log is checked for
+ * them when its stack closes, so a full e2e run greps every log line the product wrote.
+ */
+export const SECRET_IN_LOG = [/token=[A-Za-z0-9_-]{16}/, /hark_session=[A-Za-z0-9_-]/, /Visitor [A-Za-z0-9_-]{16}/, /long enough password/, new RegExp(ADMIN.password)];
+
 export async function startStack(): Promise<Stack> {
   const redis = await testRedis();
-  const gw = await testGateway(redis.url);
+  const lines: string[] = [];
+  const stream = { write: (line: string) => void lines.push(line) };
+  const gw = await testGateway(redis.url, { logger: { level: 'info', stream } });
   const adminHttp = new Http(gw.base);
   await adminHttp.login(ADMIN.email, ADMIN.password);
   return {
@@ -43,9 +54,13 @@ export async function startStack(): Promise<Stack> {
     base: gw.base,
     admin: ADMIN,
     adminHttp,
+    log: () => lines.join(''),
     async close() {
       await gw.close();
       await redis.cleanup();
+      const log = lines.join('');
+      const found = SECRET_IN_LOG.filter((re) => re.test(log)).map(String);
+      if (found.length) throw new Error(`the gateway log holds secrets matching ${found.join(', ')}`);
     },
   };
 }

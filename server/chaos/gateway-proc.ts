@@ -11,6 +11,9 @@ import { chaosConsumers } from './event-count';
 
 // The event log's witnesses (event-count.ts) on their own connection, as any consumer's reads would be.
 const witness = connect({ url: process.env.REDIS_URL ?? '' });
+// Redis restarts and partitions are the point of the suite: reconnects are expected, not news.
+witness.cmd.on('error', () => {});
+witness.sub.on('error', () => {});
 const hark = await buildApp({ redis: { url: process.env.REDIS_URL ?? '' }, logger: process.env.HARK_CHAOS_LOG === '1' ? { level: 'warn' } : false, consumers: chaosConsumers(witness.cmd) });
 await bootstrap(hark.conns, { adminEmail: ADMIN.email, adminPassword: ADMIN.password });
 await hark.app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });

@@ -4,9 +4,18 @@ import { type Connections, REPLICA_WAIT_MS } from '../redis/client';
 import { K } from './keys';
 import type { ScriptedRedis } from '../redis/scripts';
 import { getVisitor, visitorInfo } from './visitors';
-import { intern, json, num, optNum } from './util';
+import { intern, json, jsonStrings, num, oneOf, optNum } from './util';
 
 export type ConvState = 'new' | 'queued' | 'open' | 'resolved';
+const CONV_STATES: readonly ConvState[] = ['new', 'queued', 'open', 'resolved'];
+const KINDS: readonly string[] = ['msg', 'note', 'event'];
+
+/** A stored entry's JSON, parsed and checked for the fields every reader relies on (kind, time); null if it is not one. */
+export function parseEntryJson(raw: string | undefined): Entry | null {
+  const e = json<Partial<Entry> | null>(raw, null);
+  if (!e || typeof e !== 'object' || !KINDS.includes(e.kind as string) || typeof e.at !== 'number') return null;
+  return e as Entry;
+}
 
 export interface ConvMeta {
   id: string;
@@ -40,9 +49,9 @@ export async function getMeta(r: ScriptedRedis, conv: string): Promise<ConvMeta 
     id: conv,
     site: intern(h.site),
     visitor: h.visitor,
-    status: (intern(h.status) as ConvState) ?? 'new',
+    status: intern(oneOf<ConvState>(h.status, CONV_STATES, 'new')),
     createdAt: num(h.createdAt),
-    joined: json(h.joined, []),
+    joined: jsonStrings(h.joined),
   };
   if (h.op) m.op = intern(h.op);
   if (h.opName) m.opName = intern(h.opName);
@@ -54,9 +63,12 @@ export async function getMeta(r: ScriptedRedis, conv: string): Promise<ConvMeta 
   m.resolvedAt = optNum(h.resolvedAt);
   m.waitingSince = optNum(h.waitingSince);
   if (h.lastId && h.last) {
-    const last = json<Entry>(h.last, { id: '', conv, at: 0, kind: 'msg' });
-    last.id = h.lastId;
-    m.last = last;
+    const last = parseEntryJson(h.last);
+    if (last) {
+      last.id = h.lastId;
+      last.conv = conv;
+      m.last = last;
+    }
   }
   if (h.lastId) m.lastId = h.lastId;
   if (h.rating === 'good' || h.rating === 'bad') m.rating = h.rating;
@@ -90,7 +102,7 @@ export async function ensureOpenConv(r: ScriptedRedis, site: string, visitor: st
 export function decodeEntry(conv: string, id: string, fields: string[]): Entry | null {
   const i = fields.indexOf('d');
   if (i < 0) return null;
-  const body = json<Entry | null>(fields[i + 1], null);
+  const body = parseEntryJson(fields[i + 1]);
   if (!body) return null;
   body.conv = conv;
   body.id = id;
@@ -200,7 +212,7 @@ export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role
   // Replicated durability: not acknowledged until a replica has it. A resend of the same cid
   // stores nothing and waits again, so a message is acked only once it is on two machines.
   if (c.waitReplica && id && (await c.cmd.call('WAIT', '1', String(REPLICA_WAIT_MS))) === 0) throw new HarkError('OVERLOADED', 'No replica confirmed the write in time; your client will retry.');
-  return { id, stored: stored === 1, firstResponse: first === 1, status: (status ?? '') as ConvState | '' };
+  return { id, stored: stored === 1, firstResponse: first === 1, status: oneOf<ConvState | ''>(status, [...CONV_STATES, ''], '') };
 }
 
 /** A system event entry, made idempotent by a client id derived from what happened. */

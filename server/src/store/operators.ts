@@ -2,7 +2,10 @@ import { DEFAULT_CAPACITY, HarkError, type Me, type OperatorAccount, type Operat
 import { K } from './keys';
 import { hashPassword } from './passwords';
 import type { ScriptedRedis } from '../redis/scripts';
-import { bool, json, num } from './util';
+import { bool, jsonStrings, num, oneOf } from './util';
+
+const ROLES: readonly Role[] = ['admin', 'supervisor', 'operator'];
+const STATUSES: readonly OperatorStatus[] = ['online', 'away', 'offline'];
 
 export interface Operator extends OperatorAccount {
   status: OperatorStatus;
@@ -18,12 +21,12 @@ function fromHash(id: string, h: Record<string, string>): OperatorRecord {
     id,
     email: h.email ?? '',
     name: h.name ?? '',
-    role: (h.role as Role) ?? 'operator',
+    role: oneOf<Role>(h.role, ROLES, 'operator'),
     capacity: num(h.capacity, DEFAULT_CAPACITY),
-    sites: json(h.sites, []),
-    teams: json(h.teams, []),
+    sites: jsonStrings(h.sites),
+    teams: jsonStrings(h.teams),
     active: h.active === undefined ? true : bool(h.active),
-    status: (h.status as OperatorStatus) ?? 'offline',
+    status: oneOf<OperatorStatus>(h.status, STATUSES, 'offline'),
     createdAt: num(h.createdAt),
     passhash: h.passhash ?? '',
   };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Attrs, type PageInfo, UNUSED_TOKEN_TTL_MS, type VisitorInfo, randomId } from '@hark/shared';
 import { K } from './keys';
 import type { ScriptedRedis } from '../redis/scripts';
-import { bool, intern, json } from './util';
+import { bool, intern, jsonObject } from './util';
 
 export interface VisitorRecord extends VisitorInfo {
   site: string;
@@ -52,17 +52,20 @@ function splitOnce(s: string): [string, string] {
 }
 
 export async function visitorAttrs(r: ScriptedRedis, id: string): Promise<Attrs> {
-  return json<Attrs>((await r.hget(K.visitor(id), 'attrs')) ?? undefined, {});
+  return jsonObject<Attrs>((await r.hget(K.visitor(id), 'attrs')) ?? undefined, {});
 }
 
 export async function getVisitor(r: ScriptedRedis, id: string): Promise<VisitorRecord | null> {
   const h = await r.hgetall(K.visitor(id));
   if (!h.site) return null;
-  const v: VisitorRecord = { id, site: h.site, verified: bool(h.verified), attrs: json<Attrs>(h.attrs, {}), createdAt: Number(h.createdAt ?? 0) };
+  const v: VisitorRecord = { id, site: h.site, verified: bool(h.verified), attrs: jsonObject<Attrs>(h.attrs, {}), createdAt: Number(h.createdAt ?? 0) };
   if (h.name) v.name = h.name;
   if (h.email) v.email = h.email;
   if (h.userId) v.userId = h.userId;
-  if (h.page) v.page = json<PageInfo | undefined>(h.page, undefined);
+  if (h.page) {
+    const page = jsonObject<Partial<PageInfo>>(h.page, {});
+    if (typeof page.url === 'string' && typeof page.title === 'string') v.page = page as PageInfo;
+  }
   if (h.ua) v.ua = intern(h.ua);
   if (h.locale) v.locale = intern(h.locale);
   if (h.tz) v.tz = intern(h.tz);
