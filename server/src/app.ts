@@ -5,6 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import { HarkError, MAX_BODY_BYTES, MAX_CONNECTIONS_PER_IP, MAX_FRAME_BYTES } from '@hark/shared';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -12,7 +13,10 @@ import { type Config, readConfig } from './config';
 import { type ConnectionTestLimits, connectionLimits, limitConnections, timeoutOptions } from './http/conn-limits';
 import { registerErrorHandler } from './http/errors';
 import { adminRoutes } from './http/admin';
-import { type LoginTestLimits, authRoutes } from './http/auth';
+import { apiRoutes } from './http/api';
+import { apiKeyRoutes } from './http/api-keys';
+import { type LoginTestLimits, authRoutes, csrfExempt } from './http/auth';
+import { docsRoutes } from './http/docs';
 import { conversationRoutes } from './http/conversations';
 import { healthRoutes } from './http/health';
 import { loggerOptions } from './http/logging';
@@ -20,6 +24,7 @@ import { HSTS, ownOrigin } from './http/origin';
 import { replyRoutes } from './http/replies';
 import { statsRoutes } from './http/stats';
 import { teamRoutes } from './http/teams';
+import { webhookRoutes } from './http/webhooks';
 import { socketRoutes } from './http/sockets';
 import { staticRoutes } from './http/static';
 import { createMetrics } from './metrics';
@@ -28,6 +33,7 @@ import { hostname } from 'node:os';
 import { randomId } from '@hark/shared';
 import { Domain } from './domain';
 import { defaultConsumers } from './domain/consumers';
+import type { WebhookSettings } from './domain/webhooks';
 import { type Consumer, EventConsumers } from './domain/event-consumers';
 import { Jobs } from './jobs/jobs';
 import type { Ctx } from './realtime/context';
@@ -53,7 +59,7 @@ export interface AppOptions {
    * Test-only: lower a per-gateway limit so a test can reach it quickly. Production code never
    * sets this; the product limits are the constants in shared/src/limits.ts.
    */
-  testLimits?: { maxConnectionsPerIp?: number; visitors?: Partial<LimitSettings> } & ConnectionTestLimits & LoginTestLimits;
+  testLimits?: { maxConnectionsPerIp?: number; visitors?: Partial<LimitSettings> } & ConnectionTestLimits & LoginTestLimits & { webhooks?: Partial<WebhookSettings> };
 }
 
 export interface HarkApp {
@@ -99,8 +105,10 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   // Events go through the runner: recorded in the log, and the local holder of the partition woken at once.
   const domain = new Domain({ c: conns, config, metrics, log: app.log, emit: async (e, id) => void (await consumers.emit(e, id)) });
   const ctx: Ctx = { domain, hub, queues: new QueueWatches(domain, hub, (e) => app.log.warn({ err: e }, 'queue positions')), metrics, log: app.log, config };
+  if (opts.testLimits?.webhooks) domain.webhooks.configure(opts.testLimits.webhooks);
   const jobs = new Jobs(domain, gatewayId, app.log);
   for (const c of [...defaultConsumers(domain), ...(opts.consumers ?? [])]) consumers.register(c);
+  metrics.setEventCounters(() => ({ ...consumers.counters }));
   hub.onError = (e) => app.log.warn({ err: e }, 'pubsub');
   hub.onDeliver = (at) => metrics.fanout.observe(Math.max(0, Date.now() - at) / 1000);
   conns.cmd.on('error', (e) => app.log.warn({ err: e }, 'redis'));
@@ -115,6 +123,8 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   // CSRF: every state-changing REST call must come from the console's own origin.
   app.addHook('onRequest', async (req) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+    // An API call with a bearer key and no session cookie is not a browser riding on a cookie (http/auth.ts).
+    if (csrfExempt(req)) return;
     if (req.headers.origin !== ownOrigin(req, config.publicOrigin)) throw new HarkError('CSRF');
   });
   app.addHook('onSend', async (req, reply, payload) => {
@@ -123,10 +133,21 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
     return payload;
   });
 
+  // The OpenAPI document is generated from the routes' TypeBox schemas (GET /v1/openapi.json, /docs: http/docs.ts).
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Hark API', version: '1', description: 'REST API of the Hark gateway. Integrations use /v1/api/… with an API key; the console uses the other routes with its session cookie.' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`hark_…`) an admin created with POST /v1/api-keys.' } } },
+    },
+    // Only the /v1 REST routes: not the demo page, the widget's files or the console's.
+    transform: ({ schema, url }) => ({ schema: url.startsWith('/v1/') ? schema : { ...(schema ?? {}), hide: true }, url }),
+  });
   healthRoutes(app, ctx);
   // The signed-in operator, read once per request by requireOperator (http/auth.ts).
   app.decorateRequest('operator', null);
   app.decorateRequest('sessionHash', null);
+  app.decorateRequest('apiKey', null);
   // REST route modules are plugins typed by their TypeBox schemas (http/plugin.ts).
   const routes = { ctx, gw: gateway };
   await app.register(authRoutes, { ...routes, ...(opts.testLimits ? { test: opts.testLimits } : {}) });
@@ -135,6 +156,10 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   await app.register(teamRoutes, routes);
   await app.register(replyRoutes, routes);
   await app.register(statsRoutes, routes);
+  await app.register(apiKeyRoutes, routes);
+  await app.register(apiRoutes, routes);
+  docsRoutes(app);
+  await app.register(webhookRoutes, routes);
   socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors);
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),

@@ -21,6 +21,8 @@ export interface Config {
    * With neither it nor metricsToken, /metrics on the main port answers loopback clients only.
    */
   metricsPort: number | undefined;
+  /** WEBHOOKS_ALLOW_PRIVATE=1: webhooks may target loopback, private and link-local addresses (off: refused, SSRF). */
+  webhooksAllowPrivate: boolean;
 }
 
 function metricsPort(v: string | undefined): number | undefined {
@@ -49,5 +51,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     compactAfterMs: Math.max(0, Number(env.HARK_COMPACT_AFTER_DAYS ?? 30)) * 24 * 3600_000,
     metricsToken: env.METRICS_TOKEN || undefined,
     metricsPort: metricsPort(env.METRICS_PORT),
+    webhooksAllowPrivate: env.WEBHOOKS_ALLOW_PRIVATE === '1',
   };
 }

@@ -3,8 +3,24 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Prometheus metrics of one gateway (one registry per app, so tests can build many apps). */
 export function createMetrics() {
   const registry = new Registry();
+  // Includes the event-loop delay (nodejs_eventloop_lag_*: perf_hooks.monitorEventLoopDelay) and GC pauses (nodejs_gc_duration_seconds).
   collectDefaultMetrics({ register: registry });
+  /** The event log's consumers' counters on this gateway (set by app.ts once the runner exists). */
+  let eventCounters: () => Record<string, number> = () => ({});
+  new Gauge({
+    name: 'hark_events_total',
+    help: 'Domain events handled by this gateway\'s consumers, by outcome: handled, redelivered, failures (retried), skipped, invalid, trimmed, leaseLosses',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      for (const [outcome, n] of Object.entries(eventCounters())) this.set({ outcome }, n);
+    },
+  });
   return {
+    /** Where the event counters come from (domain/event-consumers.ts counters). */
+    setEventCounters(f: () => Record<string, number>): void {
+      eventCounters = f;
+    },
     registry,
     visitors: new Gauge({ name: 'hark_visitors_connected', help: 'Visitor sockets connected to this gateway', registers: [registry] }),
     operators: new Gauge({ name: 'hark_operators_connected', help: 'Operator sockets connected to this gateway', registers: [registry] }),

@@ -164,3 +164,14 @@ export async function createOp(admin: Http, body: { email: string; name: string;
 export const cid = () => randomId(21);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+
+/** A new visitor who says one thing; reports where the conversation went (open or queued). */
+export async function newChat(g: { wsBase: string; base: string }, text = 'hi') {
+  const v = await visitor(g);
+  await v.next('synced');
+  const c = cid();
+  v.send({ type: 'send', cid: c, text });
+  const ack = await v.next('ack', (f) => f.cid === c);
+  const st = await v.next('conv', (f) => f.conv.id === ack.conv && (f.conv.status === 'open' || f.conv.status === 'queued'));
+  return { v, conv: ack.conv, state: st.conv };
+}

@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { K } from '../src/store/keys';
-import { type Http, type TestGateway, cid, createOp, operator, sleep, visitor } from './harness';
+import { type Http, type TestGateway, createOp, newChat, operator, sleep } from './harness';
 import { useStack } from './stack';
 
 const s = useStack(2);
-
-/** A visitor who says one thing and reports where the conversation went. */
-async function newChat(g: TestGateway, text = 'hi') {
-  const v = await visitor(g);
-  await v.next('synced');
-  const c = cid();
-  v.send({ type: 'send', cid: c, text });
-  const ack = await v.next('ack', (f) => f.cid === c);
-  const st = await v.next('conv', (f) => f.conv.id === ack.conv && (f.conv.status === 'open' || f.conv.status === 'queued'));
-  return { v, conv: ack.conv, state: st.conv };
-}
 
 async function online(http: Http, g: TestGateway = s.gw) {
   const o = await operator(g, http);

@@ -1,23 +1,13 @@
 /**
  * Team routing: chats of a conversation routed to a team go only to the team's
  * members, and a queued chat that no member can take does not block the ones behind
- * it (the drain skips it and goes on, store/… ROUTE `drain`).
+ * it (the drain skips it and goes on: the ROUTE script's `drain`, redis/scripts.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { type Http, type TestGateway, cid, createOp, operator, visitor } from './harness';
+import { type Http, createOp, newChat, operator } from './harness';
 import { useStack } from './stack';
 
 const s = useStack(1);
-
-async function newChat(g: TestGateway, text: string) {
-  const v = await visitor(g);
-  await v.next('synced');
-  const c = cid();
-  v.send({ type: 'send', cid: c, text });
-  const ack = await v.next('ack', (f) => f.cid === c);
-  const st = await v.next('conv', (f) => f.conv.id === ack.conv && (f.conv.status === 'open' || f.conv.status === 'queued'));
-  return { v, conv: ack.conv, state: st.conv };
-}
 
 async function connected(http: Http, status: 'online' | 'away') {
   const o = await operator(s.gw, http);

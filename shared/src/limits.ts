@@ -108,3 +108,9 @@ export const CLIENT_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
 export const SESSION_TTL_MS = 7 * 24 * 3600_000;
 /** Ping interval for the socket heartbeat; a socket that misses one pong is terminated. */
 export const HEARTBEAT_MS = 25_000;
+/** API keys one installation keeps at most (POST /v1/api-keys answers CONFLICT past it). */
+export const MAX_API_KEYS = 100;
+/** A key's last-use time is written at most this often (one write a minute per key, not per request). */
+export const API_KEY_TOUCH_MS = 60_000;
+/** Webhook endpoints per site (POST /v1/sites/:site/webhooks answers TOO_MANY_WEBHOOKS past it). */
+export const MAX_WEBHOOKS_PER_SITE = 20;

@@ -4,7 +4,7 @@
  * least once, in order per conversation, handled by one gateway at a time
  * (domain/event-consumers.ts); it must be idempotent by event id.
  *
- * The first: each operator's numbers (store/stats.ts), from the first response,
+ * The first: each operator's numbers (store/stats.ts), from the first-response (`conversation.answered`),
  * resolve and rating events. Every write of the stats store is idempotent per
  * conversation, so a redelivered event changes nothing.
  */
@@ -19,15 +19,21 @@ export function statsConsumer(domain: Domain): DomainConsumer {
   const r = domain.deps.c.cmd;
   return {
     name: 'operator-stats',
-    types: ['message.created', 'conversation.resolved', 'conversation.rated'],
+    // Every other event is acked in Redis without reaching this gateway (store/event-log.ts READ).
+    types: ['conversation.answered', 'conversation.resolved', 'conversation.rated'],
     async handle(e) {
-      if (e.type === 'message.created' && e.by === 'operator' && e.op && e.firstResponseMs !== undefined) await recordFirstResponse(r, e.op, e.conv, e.firstResponseMs, e.at);
+      if (e.type === 'conversation.answered' && e.firstResponseMs !== undefined) await recordFirstResponse(r, e.op, e.conv, e.firstResponseMs, e.at);
       else if (e.type === 'conversation.resolved' && e.op) await recordResolved(r, e.op, e.conv, e.durationMs ?? 0, e.at);
       else if (e.type === 'conversation.rated' && e.op) await recordRating(r, e.op, e.conv, e.rating, e.comment, e.at);
     },
   };
 }
 
+/** The second: webhooks (domain/webhooks.ts). It only queues deliveries; the delivery job sends them. */
+export function webhookConsumer(domain: Domain): DomainConsumer {
+  return domain.webhooks.consumer();
+}
+
 export function defaultConsumers(domain: Domain): DomainConsumer[] {
-  return [statsConsumer(domain)];
+  return [statsConsumer(domain), webhookConsumer(domain)];
 }

@@ -11,9 +11,11 @@
 import { type ConvSummary, type Entry, HarkError, type Rating, VISITOR_BURST, VISITOR_MSGS_PER_SEC, type VisitorConv, randomId } from '@hark/shared';
 import {
   type AppendRole,
+  type ConvIndex,
   type ConvMeta,
   appendEntry,
   cidIn,
+  convIndexPage,
   clearVisitorOpenConv,
   delMeta,
   ensureOpenConv,
@@ -43,6 +45,13 @@ import { canAct, canJoin, canList, canReopen, canSeeSite, canWrite } from './pol
 import type { RouteState, Router } from './routing';
 
 export type { ConvMeta } from '../store/conversations';
+
+const RECORDED: Promise<void> = Promise.resolve();
+
+/** A message appended whose event may still be on its way to the log (`recorded`). */
+export interface Recording extends Posted {
+  recorded: Promise<void>;
+}
 
 export interface Posted {
   /** Stream id of the entry ('' when nothing was stored: the guard refused). */
@@ -163,17 +172,24 @@ export class Conversations {
     return r;
   }
 
-  /** Appends a chat message or note once per client id; records message.created (again, idempotently, for a resend). */
-  private async post(site: string, entry: Omit<Entry, 'id'>, role: AppendRole, guard?: string, extra: { firstResponseMs?: (m: number) => number } = {}): Promise<Posted> {
+  /**
+   * Appends a chat message or note once per client id, and starts recording its event
+   * (message.created, again and idempotently for a resend; conversation.answered on an operator's
+   * first reply). `recorded` settles once the event is in the log: acknowledge the message only
+   * then. It is not awaited here, so a sender's next message can be appended meanwhile; events
+   * are recorded in the order the messages were (one connection, in order).
+   */
+  private async post(site: string, entry: Omit<Entry, 'id'>, role: AppendRole, guard?: string, extra: { firstResponseMs?: (m: number) => number } = {}): Promise<Recording> {
     // A visitor's messages are limited per visitor across sockets and gateways, in the append itself.
     const r = await appendEntry(this.d.c, entry, role, guard, role === 'visitor' ? VISITOR_RATE : undefined);
-    if (!r.id) return r;
+    if (!r.id) return { ...r, recorded: RECORDED };
+    let recorded = RECORDED;
     if (entry.kind === 'note') {
-      await this.d.emit({ type: 'note.created', site, conv: entry.conv, entry: r.id, op: entry.op?.id ?? '' }, `note:${entry.conv}:${r.id}`);
+      recorded = this.d.emit({ type: 'note.created', site, conv: entry.conv, entry: r.id, op: entry.op?.id ?? '' }, `note:${entry.conv}:${r.id}`);
     } else if (entry.kind === 'msg') {
       const by = entry.from === 'operator' ? 'operator' : 'visitor';
       const firstResponseMs = r.firstResponse && extra.firstResponseMs ? extra.firstResponseMs(entry.at) : undefined;
-      await this.d.emit(
+      const created = this.d.emit(
         {
           type: 'message.created',
           site,
@@ -186,12 +202,30 @@ export class Conversations {
         },
         `msg:${entry.conv}:${r.id}`,
       );
+      const op = entry.op?.id;
+      recorded = firstResponseMs !== undefined && op ? Promise.all([created, this.d.emit({ type: 'conversation.answered', site, conv: entry.conv, op, firstResponseMs }, `answered:${entry.conv}`)]).then(() => undefined) : created;
     }
-    return r;
+    // Awaited by whoever acknowledges; never an unhandled rejection meanwhile.
+    recorded.catch(() => {});
+    return { ...r, recorded };
+  }
+
+  /**
+   * Records again (idempotently: the same event id) the event of a message found already stored
+   * under its client id, before a resend of it is acknowledged: if the gateway that stored it died
+   * before recording its event, the resend fills the gap.
+   */
+  async rerecord(site: string, conv: string, cid: string): Promise<void> {
+    const e = await storedEntry(this.d.c.cmd, conv, cid);
+    if (e?.kind !== 'msg') return;
+    await this.d.emit(
+      { type: 'message.created', site, conv, by: e.from === 'operator' ? 'operator' : 'visitor', entry: e.id, ...(e.cid ? { cid: e.cid } : {}), ...(e.op ? { op: e.op.id } : {}) },
+      `msg:${conv}:${e.id}`,
+    );
   }
 
   /** A visitor's message into their conversation `conv`; refused ('' id, status 'resolved') if it was resolved meanwhile. */
-  postVisitorMessage(site: string, conv: string, cid: string, text: string): Promise<Posted> {
+  postVisitorMessage(site: string, conv: string, cid: string, text: string): Promise<Recording> {
     return this.post(site, { conv, at: Date.now(), kind: 'msg', from: 'visitor', text, cid }, 'visitor');
   }
 
@@ -199,7 +233,9 @@ export class Conversations {
   async leaveOfflineMessage(site: string, conv: string, cid: string, text: string, email: string): Promise<Posted> {
     const ev = await appendEntry(this.d.c, eventEntry(conv, 'offline-message', { email, cid: `off-${cid}` }), 'other');
     if (ev.id) await this.d.emit({ type: 'offline_message.created', site, conv, entry: ev.id, email }, `offline:${conv}:${ev.id}`);
-    return this.postVisitorMessage(site, conv, cid, text);
+    const r = await this.postVisitorMessage(site, conv, cid, text);
+    await r.recorded;
+    return r;
   }
 
   /** Routes a conversation after its first message (assigns it or queues it). */
@@ -230,13 +266,13 @@ export class Conversations {
    * An operator's message. `guard`: stored only if the operator is still the assignee or a joined
    * colleague of an unresolved conversation (the append script checks it atomically); '' id if not.
    */
-  postOperatorMessage(op: Operator, m: Pick<ConvMeta, 'id' | 'site' | 'queuedAt' | 'createdAt'>, cid: string, text: string): Promise<Posted> {
+  postOperatorMessage(op: Operator, m: Pick<ConvMeta, 'id' | 'site' | 'queuedAt' | 'createdAt'>, cid: string, text: string): Promise<Recording> {
     const started = m.queuedAt ?? m.createdAt;
     return this.post(m.site, { conv: m.id, at: Date.now(), kind: 'msg', from: 'operator', text, cid, op: opRef(op) }, 'operator', op.id, { firstResponseMs: (at) => at - started });
   }
 
   /** Checks and posts: the full path when the fast one (postOperatorMessage from the live view) was refused. */
-  async postOperatorMessageChecked(op: Operator, m: ConvMeta, cid: string, text: string): Promise<Posted> {
+  async postOperatorMessageChecked(op: Operator, m: ConvMeta, cid: string, text: string): Promise<Recording> {
     if (m.status === 'resolved') throw new HarkError('CONVERSATION_RESOLVED');
     if (!canWrite(op, m)) throw new HarkError('FORBIDDEN', 'Take or join the conversation before writing in it.');
     const r = await this.postOperatorMessage(op, m, cid, text);
@@ -245,8 +281,10 @@ export class Conversations {
   }
 
   /** A note only operators see; any operator who may read the conversation may leave one. */
-  postNote(op: Operator, m: ConvMeta, cid: string, text: string): Promise<Posted> {
-    return this.post(m.site, { conv: m.id, at: Date.now(), kind: 'note', text, cid, op: opRef(op) }, 'other');
+  async postNote(op: Operator, m: ConvMeta, cid: string, text: string): Promise<Posted> {
+    const r = await this.post(m.site, { conv: m.id, at: Date.now(), kind: 'note', text, cid, op: opRef(op) }, 'other');
+    await r.recorded;
+    return r;
   }
 
   async operatorSeen(op: Operator, m: ConvMeta, id: string): Promise<void> {
@@ -298,17 +336,131 @@ export class Conversations {
     await this.d.emit({ type: 'conversation.resolved', site: m.site, conv: m.id, durationMs: now - m.createdAt, ...(op ? { op } : {}), ...(by ? { by } : {}) }, `resolved:${m.id}:${r.id || randomId(8)}`);
   }
 
-  async reopen(op: Operator, m: ConvMeta): Promise<void> {
+  /** Reopens a resolved conversation, assigned to `to` (by default the operator who reopens it). */
+  async reopen(op: Operator, m: ConvMeta, to: string = op.id): Promise<void> {
     if (m.status !== 'resolved') return;
     if (!canReopen(op, m)) throw new HarkError('FORBIDDEN');
     const other = await visitorOpenConv(this.d.c.cmd, m.visitor);
     if (other && other !== m.id) throw new HarkError('CONFLICT', 'The visitor already has another open conversation.');
     await setVisitorOpenConv(this.d.c.cmd, m.visitor, m.id);
-    await this.router.reopen(m.site, m.id, op.id);
+    await this.router.reopen(m.site, m.id, to);
   }
+
+  // ------------------------------------------------------------ integrations (API keys)
+  /**
+   * A bot's message (an API key posting as `bot`): an operator message whose `op` is the bot
+   * (`{id: 'bot:<key id>', name}`), shown to the visitor like any operator's. Stored as an entry
+   * that does not move the conversation's clocks: the first response, the unanswered timer and the
+   * operators' numbers stay the people's. Once per `cid`.
+   */
+  async postBotMessage(bot: OpRef, m: ConvMeta, cid: string, text: string): Promise<Posted> {
+    if (m.status === 'resolved') throw new HarkError('CONVERSATION_RESOLVED');
+    const r = await this.post(m.site, { conv: m.id, at: Date.now(), kind: 'msg', from: 'operator', text, cid, op: bot }, 'other');
+    await r.recorded;
+    return r;
+  }
+
+  /**
+   * One page of conversations for an integration, newest first, with a cursor for the next one
+   * (null at the end). Sources, in a fixed order: each site's unresolved conversations (by
+   * creation), then its resolved ones (by resolution); or one visitor's. The cursor names the
+   * source, score and id of the last conversation examined, so paging is stable while new ones
+   * arrive. At most `API_LIST_SCAN` conversations are examined per page (a page may then be short).
+   */
+  async page(q: ConvPageQuery): Promise<{ items: ConvSummary[]; next: string | null }> {
+    const r = this.d.c.cmd;
+    const sources: { key: string; ix: ConvIndex; byCreation: boolean }[] = [];
+    if (q.visitor) {
+      const v = await getVisitor(r, q.visitor);
+      if (v && q.sites.includes(v.site) && (!q.site || q.site === v.site)) sources.push({ key: `v:${q.visitor}`, ix: { kind: 'visitor', visitor: q.visitor }, byCreation: true });
+    } else {
+      for (const site of [...q.sites].sort()) {
+        if (q.site && q.site !== site) continue;
+        if (q.status !== 'resolved') sources.push({ key: `o:${site}`, ix: { kind: 'open', site }, byCreation: true });
+        if (!q.status || q.status === 'resolved') sources.push({ key: `r:${site}`, ix: { kind: 'resolved', site }, byCreation: false });
+      }
+    }
+    const cur = q.cursor ? decodeCursor(q.cursor) : null;
+    let start = 0;
+    if (cur) {
+      start = sources.findIndex((s) => s.key === cur.k);
+      if (start < 0) throw new HarkError('BAD_REQUEST', 'The cursor does not belong to this query.');
+    }
+    const items: ConvSummary[] = [];
+    let budget = API_LIST_SCAN;
+    const from = q.from ?? -Infinity;
+    const to = q.to ?? Infinity;
+    for (let i = start; i < sources.length; i++) {
+      const src = sources[i] as (typeof sources)[number];
+      const resume = cur && i === start ? cur : null;
+      let max = src.byCreation ? to : Infinity;
+      if (resume) max = Math.min(max, resume.s);
+      const min = src.byCreation ? from : -Infinity;
+      for (let offset = 0; ; ) {
+        const batch = await convIndexPage(r, src.ix, max, min, offset, 100);
+        if (!batch.length) break;
+        offset += batch.length;
+        for (const [id, score] of batch) {
+          // Equal scores come in reverse id order: those at or above the cursor's id were on earlier pages.
+          if (resume && score === resume.s && id >= resume.id) continue;
+          budget--;
+          const m = await getMeta(r, id);
+          if (m && matches(m, q, from, to)) items.push(await summary(r, m));
+          if (items.length >= q.limit || budget <= 0) return { items, next: encodeCursor({ k: src.key, s: score, id }) };
+        }
+      }
+    }
+    return { items, next: null };
+  }
+
 
   /** Supervisors' pick-up of everything the visitor's site has open is not here: the site view holds it. */
   requeue(site: string, conv: string): Promise<RouteState> {
     return this.router.requeue(site, conv);
   }
+}
+
+/** Conversations one page of the API's list examines at most. */
+export const API_LIST_SCAN = 2000;
+
+export interface ConvPageQuery {
+  /** The sites the caller may see. */
+  sites: string[];
+  site?: string;
+  status?: 'queued' | 'open' | 'resolved';
+  operator?: string;
+  team?: string;
+  visitor?: string;
+  /** Created at or after / at or before (ms). */
+  from?: number;
+  to?: number;
+  cursor?: string;
+  limit: number;
+}
+
+type Cursor = { k: string; s: number; id: string };
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(raw: string): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<Cursor>;
+    if (typeof c.k === 'string' && typeof c.s === 'number' && Number.isFinite(c.s) && typeof c.id === 'string') return { k: c.k, s: c.s, id: c.id };
+  } catch {
+    // fall through
+  }
+  throw new HarkError('BAD_REQUEST', 'The cursor is not valid.');
+}
+
+function matches(m: ConvMeta, q: ConvPageQuery, from: number, to: number): boolean {
+  if (!q.sites.includes(m.site)) return false;
+  if (q.status) {
+    const st = m.status === 'new' ? 'queued' : m.status;
+    if (st !== q.status) return false;
+  }
+  if (q.operator !== undefined && m.op !== q.operator) return false;
+  if (q.team !== undefined && (m.team ?? '') !== q.team) return false;
+  return m.createdAt >= from && m.createdAt <= to;
 }

@@ -69,7 +69,11 @@ import {
 } from '../store/event-log';
 
 /** A held partition with nothing new is read again after this long. */
-export const EVENT_POLL_MS = 50;
+export const EVENT_POLL_MS = 200;
+/** An emit wakes the local holder of its partition this much later, so a burst is read as one batch. */
+export const EVENT_WAKE_COALESCE_MS = EVENT_POLL_MS;
+/** An idle partition's polls back off from EVENT_POLL_MS, doubling, to this. */
+export const EVENT_POLL_IDLE_MAX_MS = 1_000;
 /** Entries read or claimed per call. */
 export const EVENT_BATCH = 100;
 /** A failing handler (or a Redis error) is retried after this, doubling… */
@@ -93,6 +97,18 @@ interface ConsumerBase {
   name: string;
   /** Only these types reach the handler (the others are acked unseen). All when absent. */
   types?: readonly EventType[];
+  /**
+   * The types wanted now, when that changes (e.g. none while no site has a webhook): overrides
+   * `types` for the read, which then acks every other event in Redis without sending it here.
+   */
+  liveTypes?(): readonly EventType[] | undefined;
+  /** Awaited right before each read of the log (e.g. to refresh what liveTypes answers). A failure is a failed read (retried). */
+  beforeRead?(): Promise<void>;
+  /**
+   * Of those, only events this says yes to reach the handler (the others are acked unseen, with
+   * the batch: one script per batch instead of one per event). Pure and cheap: no I/O.
+   */
+  wants?(e: DomainEvent): boolean;
 }
 /** Side effects outside Redis (webhooks, e-mail…): at least once, so idempotent by `event.id`. */
 export interface SideEffectConsumer extends ConsumerBase {
@@ -118,6 +134,8 @@ export interface EventConsumersOptions {
   logger?: EventLogger;
   leaseMs?: number;
   pollMs?: number;
+  /** Longest wait between polls of an idle partition (default EVENT_POLL_IDLE_MAX_MS; = pollMs when only that is given). */
+  idlePollMaxMs?: number;
   batch?: number;
   retryBaseMs?: number;
   retryCapMs?: number;
@@ -176,6 +194,8 @@ interface Unit {
   /** The last read found nothing and nothing has woken us since. */
   idle: boolean;
   woken: boolean;
+  /** Reads in a row that found nothing (the next poll waits longer). */
+  emptyPolls: number;
 }
 
 /** poll: waiting for new entries (ends on wake and stop); retry: backoff before retrying a handler or a read (ends on stop); ack: backoff before resending an ack (ends only on abandon or lease loss). */
@@ -195,6 +215,13 @@ const consoleLogger: EventLogger = {
   error: (obj, msg) => console.error(msg, obj),
 };
 
+/** The read script's type filter for a consumer: '' all, '-' none, else the types comma-separated. */
+function typesArg(c: { types?: readonly EventType[]; liveTypes?(): readonly EventType[] | undefined }): string {
+  const t = c.liveTypes ? c.liveTypes() : c.types;
+  if (!t) return '';
+  return t.length ? t.join(',') : '-';
+}
+
 export class EventConsumers {
   readonly counters: EventCounters = { handled: 0, redelivered: 0, failures: 0, skipped: 0, invalid: 0, trimmed: 0, leaseLosses: 0 };
   private readonly consumers: EventConsumer[] = [];
@@ -210,6 +237,7 @@ export class EventConsumers {
   private readonly log: EventLogger;
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  private readonly idlePollMaxMs: number;
   private readonly batch: number;
   private readonly retryBaseMs: number;
   private readonly retryCapMs: number;
@@ -225,6 +253,7 @@ export class EventConsumers {
     this.log = logger ?? opts.logger ?? consoleLogger;
     this.leaseMs = opts.leaseMs ?? LEASE_MS;
     this.pollMs = opts.pollMs ?? EVENT_POLL_MS;
+    this.idlePollMaxMs = opts.idlePollMaxMs ?? (opts.pollMs !== undefined ? opts.pollMs : EVENT_POLL_IDLE_MAX_MS);
     this.batch = Math.max(1, Math.min(MAX_ACK_IDS, opts.batch ?? EVENT_BATCH));
     this.retryBaseMs = opts.retryBaseMs ?? HANDLER_RETRY_BASE_MS;
     this.retryCapMs = opts.retryCapMs ?? HANDLER_RETRY_CAP_MS;
@@ -251,7 +280,7 @@ export class EventConsumers {
     this.state = 'running';
     for (const c of this.consumers) {
       for (let p = 0; p < EVENT_PARTITIONS; p++) {
-        this.units.push({ c, p, held: false, validUntil: 0, assigned: false, worker: null, releasing: false, recover: true, takeover: true, epoch: 0, done: null, idle: false, woken: false });
+        this.units.push({ c, p, held: false, validUntil: 0, assigned: false, worker: null, releasing: false, recover: true, takeover: true, epoch: 0, done: null, idle: false, woken: false, emptyPolls: 0 });
       }
     }
     await this.runTick();
@@ -309,12 +338,24 @@ export class EventConsumers {
     this.interrupt(() => true);
   }
 
-  /** Records an event (store/event-log.ts `emit`) and wakes this gateway's holder of its partition. */
+  /**
+   * Records an event (store/event-log.ts `emit`) and wakes this gateway's holder of its partition
+   * within EVENT_WAKE_COALESCE_MS: the events of a burst are read together (one read and one ack
+   * per batch instead of per event).
+   */
   async emit(input: EventInput, id?: string): Promise<Emitted> {
     const r = await emit(this.cmd, input, id);
-    if (r.stored) this.wake(r.partition);
+    if (r.stored && !this.wakeTimers.has(r.partition)) {
+      const t = setTimeout(() => {
+        this.wakeTimers.delete(r.partition);
+        this.wake(r.partition);
+      }, EVENT_WAKE_COALESCE_MS);
+      t.unref();
+      this.wakeTimers.set(r.partition, t);
+    }
     return r;
   }
+  private readonly wakeTimers = new Map<number, NodeJS.Timeout>();
 
   /** A hint that partition P (all when absent) has new entries: its local holders read now. */
   wake(partition?: number): void {
@@ -322,6 +363,7 @@ export class EventConsumers {
     for (const u of this.units) {
       if (!hit(u)) continue;
       u.woken = true;
+      u.emptyPolls = 0;
       u.idle = false;
     }
     this.interrupt((s) => s.kind === 'poll' && hit(s.u));
@@ -475,7 +517,8 @@ export class EventConsumers {
             continue;
           }
           u.woken = false;
-          const { entries, pending } = await readNew(this.cmd, u.p, u.c.name, this.gateway, this.batch);
+          if (u.c.beforeRead) await u.c.beforeRead();
+          const { entries, pending, read } = await readNew(this.cmd, u.p, u.c.name, this.gateway, this.batch, typesArg(u.c));
           errors = 0;
           if (pending !== entries.length) {
             // Entries pending that this read did not return: a read whose reply was lost (and
@@ -484,11 +527,16 @@ export class EventConsumers {
             mismatch = true;
             continue;
           }
+          if (entries.length === 0 && read >= this.batch) continue; // a full batch the script filtered away: read on
           if (entries.length === 0) {
             u.idle = !u.woken;
-            await this.pause(u, this.pollMs, 'poll');
+            // An idle partition is polled less and less often (up to idlePollMaxMs); an emit on this
+            // gateway wakes it at once, one from another gateway waits at most that long.
+            const wait = Math.min(this.idlePollMaxMs, this.pollMs * 2 ** Math.min(u.emptyPolls++, 10));
+            await this.pause(u, wait, 'poll');
             continue;
           }
+          u.emptyPolls = 0;
           u.idle = false;
           await this.processAll(u, entries, false, u.epoch);
         } catch (err) {
@@ -576,7 +624,7 @@ export class EventConsumers {
         skip.push(e.streamId);
         continue;
       }
-      if (u.c.types && !u.c.types.includes(e.event.type)) {
+      if ((u.c.types && !u.c.types.includes(e.event.type)) || (u.c.wants && !u.c.wants(e.event))) {
         skip.push(e.streamId);
         continue;
       }

@@ -3,6 +3,7 @@
  * called alike from the sockets (realtime/), REST (http/) and jobs (jobs/). Access
  * rules are in policy.ts; events every change records are in events.ts.
  */
+import { ApiKeys } from './api-keys';
 import { Auth } from './auth';
 import { Conversations } from './conversations';
 import type { Deps } from './deps';
@@ -11,6 +12,7 @@ import { Presence } from './presence';
 import { Router } from './routing';
 import { Sites } from './sites';
 import { Visitors } from './visitors';
+import { Webhooks } from './webhooks';
 import { Replies, Stats, Teams } from './workspace';
 
 export type { Deps } from './deps';
@@ -26,6 +28,8 @@ export class Domain {
   readonly replies: Replies;
   readonly stats: Stats;
   readonly auth: Auth;
+  readonly apiKeys: ApiKeys;
+  readonly webhooks: Webhooks;
 
   constructor(readonly deps: Deps) {
     this.router = new Router(deps);
@@ -38,5 +42,7 @@ export class Domain {
     this.replies = new Replies(deps);
     this.stats = new Stats(deps);
     this.auth = new Auth(deps, this.operators);
+    this.apiKeys = new ApiKeys(deps);
+    this.webhooks = new Webhooks(deps);
   }
 }

@@ -94,9 +94,10 @@ export class Operators {
       else await this.router.setOperator(s, op, this.isLiveHere(opId) ? Date.now() + PRESENCE_TTL_MS : undefined);
       await siteSignal(this.d.c, s, { t: 'presence', op: opId });
     }
+    // Sites they no longer serve (all of them when deactivated): out of routing, their chats back to the queue.
     const serves = new Set(op.active ? sites : []);
-    for (const s of hadSites) {
-      if (serves.has(s) || sites.includes(s)) continue;
+    for (const s of new Set([...hadSites, ...(op.active ? [] : sites)])) {
+      if (serves.has(s)) continue;
       await this.router.removeOperator(s, op.id);
       const assigned = await this.convs.siteAssignments(s);
       for (const [conv, o] of Object.entries(assigned)) if (o === op.id) await this.router.requeue(s, conv);

@@ -10,7 +10,9 @@ import {
 } from '@hark/shared';
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiKey } from '../domain/api-keys';
 import { BUSY_RETRY_AFTER_S, type LoginLimits, SESSION_COOKIE } from '../domain/auth';
+import type { Operator } from '../domain/operators';
 import { type OperatorRecord, publicOperator, toMe } from '../domain/operators';
 import type { Ctx } from '../realtime/context';
 import { addressKey } from './conn-limits';
@@ -21,7 +23,44 @@ declare module 'fastify' {
     /** The signed-in operator, once requireOperator has read the session (decorated in app.ts). */
     operator: OperatorRecord | null;
     sessionHash: string | null;
+    /** The API key of a `Authorization: Bearer` request, once requireApiKey has checked it (decorated in app.ts). */
+    apiKey: ApiKey | null;
   }
+}
+
+/** The secret of an `Authorization: Bearer <key>` header, or null. */
+export function bearerOf(req: FastifyRequest): string | null {
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
+  return m ? (m[1] as string) : null;
+}
+
+/**
+ * Whether a request is exempt from the CSRF Origin check: it authenticates with a bearer key and
+ * carries no session cookie (a browser adds cookies on its own; it cannot add a bearer header
+ * cross-site without a CORS preflight the gateway never grants). A request with both is checked.
+ */
+export function csrfExempt(req: FastifyRequest): boolean {
+  return bearerOf(req) !== null && req.cookies?.[SESSION_COOKIE] === undefined && !(req.headers.cookie ?? '').includes(`${SESSION_COOKIE}=`);
+}
+
+/** The principal of an API request: the key, and the bot it acts as (a supervisor of the key's sites, for the policy). */
+export interface KeyPrincipal {
+  key: ApiKey;
+  actor: Operator;
+}
+
+/**
+ * Checks the bearer key of an API request, read from Redis on every request (a revoked key fails on
+ * its next request, on every gateway): 401 API_KEY_INVALID when missing or unknown, 403
+ * API_KEY_READ_ONLY for a change with a read-only key.
+ */
+export async function requireApiKey(ctx: Ctx, req: FastifyRequest, access: 'read' | 'write'): Promise<KeyPrincipal> {
+  const secret = bearerOf(req);
+  const key = secret ? await ctx.domain.apiKeys.authenticate(secret) : null;
+  if (!key) throw new HarkError('API_KEY_INVALID');
+  if (access === 'write' && key.access !== 'write') throw new HarkError('API_KEY_READ_ONLY');
+  req.apiKey = key;
+  return { key, actor: await ctx.domain.apiKeys.actor(key) };
 }
 
 /** Loads the signed-in operator from the session cookie, or answers 401/403. */

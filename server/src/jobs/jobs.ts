@@ -7,6 +7,8 @@
  * - presence-sweep: lapsed operator leases → offline, chats back to the queue
  *   (domain/presence.ts), every PRESENCE_RENEW_MS;
  * - compaction: resolved conversations older than the setting packed, every minute.
+ * - webhook-delivery: due webhook deliveries sent (domain/webhooks.ts), every WEBHOOK_POLL_MS;
+ *   its attempts in flight are cut when the gateway stops (the next owner sends them again).
  */
 import { PRESENCE_RENEW_MS } from '@hark/shared';
 import type { FastifyBaseLogger } from 'fastify';
@@ -21,6 +23,8 @@ interface Job {
   name: string;
   everyMs: number;
   run(): Promise<void>;
+  /** Called when the gateway stops (after the timers are cleared). */
+  stop?(): Promise<void>;
 }
 
 export class Jobs {
@@ -39,6 +43,7 @@ export class Jobs {
     return [
       { name: 'presence-sweep', everyMs: PRESENCE_RENEW_MS, run: () => presence.sweep() },
       { name: 'compaction', everyMs: COMPACTION_EVERY_MS, run: () => presence.compact() },
+      { name: 'webhook-delivery', everyMs: this.domain.webhooks.settings.pollMs, run: () => this.domain.webhooks.deliverDue(), stop: () => this.domain.webhooks.stop() },
     ];
   }
 
@@ -79,6 +84,7 @@ export class Jobs {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    for (const job of this.jobs()) await job.stop?.().catch((e: unknown) => this.log.warn({ err: e, job: job.name }, 'job stop failed'));
     for (const name of this.held) await releaseLease(this.domain.deps.c, jobLeaseKey(name), this.owner).catch(() => {});
     this.held.clear();
   }

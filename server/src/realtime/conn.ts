@@ -257,6 +257,18 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
    * need it, and the stream order on this socket depends on it), so unless that already went
    * out the ack waits for it and both leave in one write: a third fewer syscalls per message.
    */
+  /**
+   * Sends `ack` once `recorded` (the message's domain event) settles. If recording fails, the
+   * socket is closed (OVERLOADED when Redis is away): the client resends what is unacknowledged,
+   * in order, and the resend records the event again (the same id: stored once).
+   */
+  protected ackWhenRecorded(recorded: Promise<void>, conv: string, id: string, cid: string, ack: object): void {
+    recorded.then(
+      () => this.sendAck(conv, id, ack),
+      (e) => this.fail(e, cid, true),
+    );
+  }
+
   protected sendAck(conv: string, id: string, ack: object): void {
     const frame = JSON.stringify(ack);
     const last = this.lastSent.get(conv);

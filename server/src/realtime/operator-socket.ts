@@ -86,8 +86,13 @@ export class OperatorConn extends Conn<OperatorToServer> implements OperatorList
       return await check();
     } catch (e) {
       if (!(e instanceof HarkError)) throw e;
-      const stored = await this.ctx.domain.conversations.storedEntry(conv, cid);
-      if (stored && stored.op?.id === this.me.id) return stored.id;
+      const convs = this.ctx.domain.conversations;
+      const stored = await convs.storedEntry(conv, cid);
+      if (stored && stored.op?.id === this.me.id) {
+        const m = await convs.meta(conv);
+        if (m) await convs.rerecord(m.site, conv, cid);
+        return stored.id;
+      }
       throw e;
     }
   }
@@ -112,22 +117,29 @@ export class OperatorConn extends Conn<OperatorToServer> implements OperatorList
       }
       case 'send': {
         const text = checkText(f.text);
-        const me = await this.current();
         // The common case, answering one's own open conversation, is authorised from the site
-        // view without reading the conversation; the append script checks the assignment again
-        // atomically and refuses (id '') if it changed meanwhile, and the full check below then answers why.
+        // view without reading the conversation or the operator; the append script checks the
+        // assignment again atomically and refuses (id '') if it changed meanwhile, and the full
+        // check below (with the operator's record read afresh) then answers why. Rights taken
+        // away reach the append at once: taking a site from an operator, or deactivating them,
+        // returns their chats there to the queue before the admin's request is answered
+        // (domain/operators.ts refresh), so the assignment the script checks is already gone.
+        const me = this.me;
         const s = this.gw.summaryFor(this, f.conv);
         const fast = s && s.status === 'open' && s.operator?.id === me.id && canSeeSite(me, s.site);
         let r = fast ? await convs.postOperatorMessage(me, { id: f.conv, site: s.site, createdAt: s.createdAt, ...(s.queuedAt ? { queuedAt: s.queuedAt } : {}) }, f.cid, text) : null;
         let site = s?.site;
         if (!r?.id) {
+          await this.current();
           const full = await this.orStored(f.conv, f.cid, () => this.conv(f.conv));
           if (typeof full === 'string') return this.ackStored(f.conv, f.cid, full);
           site = full.site;
-          r = await convs.postOperatorMessageChecked(me, full, f.cid, text);
+          r = await convs.postOperatorMessageChecked(this.me, full, f.cid, text);
         }
         if (r.stored) this.ctx.metrics.messages.inc({ from: 'operator' });
-        this.sendAck(f.conv, r.id, { type: 'ack', cid: f.cid, conv: f.conv, id: r.id } satisfies ServerToOperator);
+        // Acknowledged once its event is recorded, without holding up this socket's next frame
+        // (acks follow in order: the events are recorded in order on one connection).
+        this.ackWhenRecorded(r.recorded, f.conv, r.id, f.cid, { type: 'ack', cid: f.cid, conv: f.conv, id: r.id } satisfies ServerToOperator);
         if (r.firstResponse && site) await convs.router.doorbell(site, f.conv);
         return;
       }

@@ -315,6 +315,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     const found = await this.ctx.domain.conversations.findVisitorMessage(this.visitorId, cid, RESEND_LOOKBACK);
     if (!found) return false;
     const { conv, id } = found;
+    await this.ctx.domain.conversations.rerecord(this.site.id, conv, cid);
     if (!this.follows.has(conv)) {
       // A conversation this socket was not told about (the hello did not name it): its state and
       // its entries first, as for one the welcome lists, so the client knows where the ack points.
@@ -341,11 +342,16 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     return this.acked(at, cid, r);
   }
 
-  /** Acknowledges a stored message; a conversation's first routes it (assigns it or queues it). */
-  private async acked(conv: string, cid: string, r: { id: string; stored: boolean; status: string }): Promise<void> {
+  /**
+   * Acknowledges a stored message once its event is recorded (without holding up this socket's
+   * next frame); a conversation's first routes it (assigns it or queues it).
+   */
+  private async acked(conv: string, cid: string, r: { id: string; stored: boolean; status: string; recorded?: Promise<void> }): Promise<void> {
     if (!r.id) throw new HarkError('CONFLICT', 'The conversation ended; send again.');
     if (r.stored) this.ctx.metrics.messages.inc({ from: 'visitor' });
-    this.sendAck(conv, r.id, { type: 'ack', cid, conv, id: r.id } satisfies ServerToVisitor);
+    const ack = { type: 'ack', cid, conv, id: r.id } satisfies ServerToVisitor;
+    if (r.recorded) this.ackWhenRecorded(r.recorded, conv, r.id, cid, ack);
+    else this.sendAck(conv, r.id, ack);
     // The append script answers the conversation's status (was a second round trip, an HGET).
     if (r.status === 'new') await this.ctx.domain.conversations.route(this.site.id, conv, this.site.team);
   }

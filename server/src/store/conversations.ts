@@ -332,3 +332,15 @@ export function siteAssignments(r: ScriptedRedis, site: string): Promise<Record<
 export function siteQueue(r: ScriptedRedis, site: string, n: number): Promise<string[]> {
   return r.zrange(K.siteQueue(site), 0, n - 1);
 }
+
+/** Which conversation index to page through: a site's unresolved ones (by creation), its resolved ones (by resolution), or a visitor's (by creation). */
+export type ConvIndex = { kind: 'open' | 'resolved'; site: string } | { kind: 'visitor'; visitor: string };
+
+/** Members of an index with `min` <= score <= `max`, newest first (equal scores in reverse id order), from `offset`: [id, score] pairs. */
+export async function convIndexPage(r: ScriptedRedis, ix: ConvIndex, max: number, min: number, offset: number, count: number): Promise<[string, number][]> {
+  const key = ix.kind === 'visitor' ? K.visitorConvs(ix.visitor) : ix.kind === 'open' ? K.siteOpen(ix.site) : K.siteResolved(ix.site);
+  const flat = await r.zrevrangebyscore(key, max === Infinity ? '+inf' : max, min === -Infinity ? '-inf' : min, 'WITHSCORES', 'LIMIT', offset, count);
+  const out: [string, number][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i] as string, Number(flat[i + 1])]);
+  return out;
+}

@@ -32,7 +32,10 @@
  * consumer lagging further behind than that loses the trimmed events (logged, counted).
  */
 import type { Cluster, Redis, Result } from 'ioredis';
-import { type DomainEvent, type EventInput, orderKey, parseEvent, parseInput, randomEventId, validEventId } from './events';
+import { type DomainEvent, EVENT_TYPES, type EventInput, orderKey, parseEvent, parseInput, randomEventId, validEventId } from './events';
+
+/** Every event type this version knows, for the read script's filter. */
+const KNOWN_TYPES = EVENT_TYPES.join(',');
 
 /** Streams the log is split into. Changing it moves conversations between partitions (order across the change is lost): pick once. */
 export const EVENT_PARTITIONS = 16;
@@ -157,8 +160,10 @@ return {1, redis.call('GET', KEYS[2]) or '', clean}
 `;
 
 /**
- * KEYS: stream, lease. ARGV: group, gateway, count. New entries for the caller, with the
- * group's pending count after the read: {1, pending, entries} ({-1} without the lease).
+ * KEYS: stream, lease, done. ARGV: group, gateway, count, types (comma-separated; '' = all;
+ * '-' = none), every known type. New entries for the caller of those types (the others are acked in the script: a
+ * consumer never receives what it does not want), with the group's pending count after the
+ * read and how many entries were read: {1, pending, entries, read} ({-1} without the lease).
  * The pending count tells the reader whether entries it never saw are pending (a read
  * whose reply was lost and resent, or entries a former holder pulled): then it recovers.
  */
@@ -167,8 +172,37 @@ ${FENCE.replace('LEASE', '2')}
 local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
 local entries = {}
 if r and r[1] then entries = r[1][2] end
+local read = #entries
+if ARGV[4] and ARGV[4] ~= '' then
+  -- Only the consumer's types come back; events of the other known types (ARGV[5]) are acked
+  -- here, never sent to the gateway (an unknown type goes on, to be logged there as invalid).
+  -- The watermark moves over the dropped events before the first one kept.
+  local want, known = {}, {}
+  for t in string.gmatch(ARGV[4], '[^,]+') do want[t] = true end
+  for t in string.gmatch(ARGV[5] or '', '[^,]+') do known[t] = true end
+  local keep, drop, upto = {}, {}, nil
+  for _, e in ipairs(entries) do
+    local f = e[2]
+    local t = nil
+    for i = 1, #f, 2 do if f[i] == 'e' then t = string.match(f[i + 1], '"type":"([^"]+)"') end end
+    if t and known[t] and not want[t] then
+      drop[#drop + 1] = e[1]
+      if #keep == 0 then upto = e[1] end
+    else
+      keep[#keep + 1] = e
+    end
+  end
+  if #drop > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(drop)) end
+  if upto then
+    -- Stream ids compare as (ms, seq), each a decimal number: the longer one is larger.
+    local dm, ds = string.match(redis.call('GET', KEYS[3]) or '0-0', '^(%d+)-(%d+)$')
+    local um, us = string.match(upto, '^(%d+)-(%d+)$')
+    if #um > #dm or (#um == #dm and um > dm) or (um == dm and (#us > #ds or (#us == #ds and us > ds))) then redis.call('SET', KEYS[3], upto) end
+  end
+  entries = keep
+end
 local p = redis.call('XPENDING', KEYS[1], ARGV[1])
-return {1, p[1], entries}
+return {1, p[1], entries, read}
 `;
 
 /**
@@ -239,7 +273,7 @@ declare module 'ioredis' {
     harkEvLease(lease: string, gateway: string, ms: string): Result<number, Context>;
     harkEvRelease(lease: string, clean: string, gateway: string): Result<number, Context>;
     harkEvPrepare(stream: string, done: string, lease: string, clean: string, group: string, gateway: string, pruneIdleMs: string): Result<[number, string?, number?], Context>;
-    harkEvRead(stream: string, lease: string, group: string, gateway: string, count: string): Result<unknown[], Context>;
+    harkEvRead(stream: string, lease: string, done: string, group: string, gateway: string, count: string, types: string, known: string): Result<unknown[], Context>;
     harkEvClaim(stream: string, lease: string, group: string, gateway: string, start: string, count: string): Result<unknown[], Context>;
     harkEvMembers(members: string, gateway: string, ttlMs: string): Result<string[], Context>;
   }
@@ -267,7 +301,7 @@ export function defineEventLogScripts<R extends Cmd>(cmd: R): R {
   cmd.defineCommand('harkEvLease', { numberOfKeys: 1, lua: LEASE });
   cmd.defineCommand('harkEvRelease', { numberOfKeys: 2, lua: RELEASE });
   cmd.defineCommand('harkEvPrepare', { numberOfKeys: 4, lua: PREPARE });
-  cmd.defineCommand('harkEvRead', { numberOfKeys: 2, lua: READ });
+  cmd.defineCommand('harkEvRead', { numberOfKeys: 3, lua: READ });
   cmd.defineCommand('harkEvClaim', { numberOfKeys: 2, lua: CLAIM });
   cmd.defineCommand('harkEvMembers', { numberOfKeys: 1, lua: MEMBERS });
   // One ack per key count, all up front (see ackScript).
@@ -393,10 +427,11 @@ export async function prepare(cmd: Cmd, p: number, consumer: string, gateway: st
 }
 
 /** New entries for the holder (XREADGROUP … COUNT n STREAMS key '>'), and how many are pending in the group after the read. */
-export async function readNew(cmd: Cmd, p: number, consumer: string, gateway: string, count: number): Promise<{ entries: LogEntry[]; pending: number }> {
-  const r = await (await scripted(cmd)).harkEvRead(EVK.stream(p), EVK.lease(p, consumer), consumer, gateway, String(count));
+export async function readNew(cmd: Cmd, p: number, consumer: string, gateway: string, count: number, types = ''): Promise<{ entries: LogEntry[]; pending: number; read: number }> {
+  const r = await (await scripted(cmd)).harkEvRead(EVK.stream(p), EVK.lease(p, consumer), EVK.done(p, consumer), consumer, gateway, String(count), types, KNOWN_TYPES);
   if (r[0] !== 1) throw new LeaseLostError(p, consumer);
-  return { pending: Number(r[1]), entries: toEntries(r[2]) };
+  const entries = toEntries(r[2]);
+  return { pending: Number(r[1]), entries, read: r[3] === undefined ? entries.length : Number(r[3]) };
 }
 
 /**

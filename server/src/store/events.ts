@@ -52,6 +52,13 @@ export interface ConversationReopened extends ConvBase {
   type: 'conversation.reopened';
   op: string;
 }
+/** An operator's first reply in a conversation (once per conversation). */
+export interface ConversationAnswered extends ConvBase {
+  type: 'conversation.answered';
+  op: string;
+  /** How long the visitor waited for it (ms from queued, or from created). */
+  firstResponseMs?: number;
+}
 export interface ConversationRated extends ConvBase {
   type: 'conversation.rated';
   op?: string;
@@ -102,6 +109,7 @@ export type DomainEvent =
   | ConversationResolved
   | ConversationReopened
   | ConversationRated
+  | ConversationAnswered
   | MessageCreated
   | NoteCreated
   | OfflineMessageCreated
@@ -157,6 +165,7 @@ const SCHEMA: Schema = {
   'conversation.resolved': { conv: 'required', site: 'required', fields: { op: 'string?', by: 'string?', durationMs: 'number?' } },
   'conversation.reopened': { conv: 'required', site: 'required', fields: { op: 'string' } },
   'conversation.rated': { conv: 'required', site: 'required', fields: { op: 'string?', rating: ['good', 'bad'], comment: 'string' } },
+  'conversation.answered': { conv: 'required', site: 'required', fields: { op: 'string', firstResponseMs: 'number?' } },
   'message.created': {
     conv: 'required',
     site: 'required',

@@ -57,6 +57,26 @@ export const K = {
   /** Job leases (jobs/jobs.ts): the gateway that runs a background job now. */
   jobLease: (job: string) => `hark:job:${job}:lease`,
   loginAttempts: (k: string) => `hark:login:${k}`,
+  /** API keys (store/api-keys.ts): the set of key ids, each key's record, and SHA-256 of the secret -> key id. */
+  apiKeys: 'hark:apikeys',
+  apiKey: (id: string) => `hark:apikey:${id}`,
+  apiKeyByHash: (h: string) => `hark:apikeyh:${h}`,
+  /** Webhooks (store/webhooks.ts). set: every webhook endpoint id (the delivery job walks it). */
+  webhooks: 'hark:webhooks',
+  /** set: a site's webhook endpoint ids. */
+  siteWebhooks: (s: string) => `{site:${s}}:webhooks`,
+  /** list: notices for the site's admins (a webhook endpoint disabled after failing), newest first, capped. */
+  siteWebhookNotices: (s: string) => `{site:${s}}:whnotices`,
+  /** hash: a webhook endpoint's record (url, events, secrets, enabled, failure state). One endpoint's keys share {wh:E}. */
+  webhook: (e: string) => `{wh:${e}}:cfg`,
+  /** zset lane -> ms its head delivery is due (a lane: the endpoint's deliveries of one conversation). */
+  webhookDue: (e: string) => `{wh:${e}}:due`,
+  /** list: a lane's delivery ids in order; the head is the one being tried. */
+  webhookLane: (e: string, lane: string) => `{wh:${e}}:q:${lane}`,
+  /** hash: one delivery (event, attempts, last status, state). */
+  webhookDelivery: (e: string, d: string) => `{wh:${e}}:d:${d}`,
+  /** zset delivery id -> created ms: the endpoint's delivery log, capped. */
+  webhookLog: (e: string) => `{wh:${e}}:log`,
 } as const;
 
 /** Teams. */
