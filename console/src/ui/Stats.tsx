@@ -23,6 +23,9 @@ function Figures({ d }: { d: DayStats }) {
   );
 }
 
+/** How often the open "My numbers" view reads the numbers again. */
+export const STATS_REFRESH_MS = 3_000;
+
 export function Stats() {
   const s = useApp();
   const supervisor = canSupervise(s.rt.me?.role);
@@ -31,10 +34,16 @@ export function Stats() {
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     setData(null);
-    api
-      .stats(everyone ? 'all' : undefined)
-      .then(setData)
-      .catch((e) => setError(errorText(e)));
+    const load = () =>
+      api
+        .stats(everyone ? 'all' : undefined)
+        .then(setData)
+        .catch((e) => setError(errorText(e)));
+    void load();
+    // The numbers are kept by the event log's stats consumer a moment after things happen:
+    // while the view is open it stays current.
+    const timer = setInterval(() => void load(), STATS_REFRESH_MS);
+    return () => clearInterval(timer);
   }, [everyone]);
   const ratings = (data ?? []).flatMap((o) => o.ratings.map((r) => ({ ...r, who: o.operator.name }))).sort((a, b) => b.at - a.at);
   return (
