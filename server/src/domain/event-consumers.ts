@@ -104,11 +104,6 @@ interface ConsumerBase {
   liveTypes?(): readonly EventType[] | undefined;
   /** Awaited right before each read of the log (e.g. to refresh what liveTypes answers). A failure is a failed read (retried). */
   beforeRead?(): Promise<void>;
-  /**
-   * Of those, only events this says yes to reach the handler (the others are acked unseen, with
-   * the batch: one script per batch instead of one per event). Pure and cheap: no I/O.
-   */
-  wants?(e: DomainEvent): boolean;
 }
 /** Side effects outside Redis (webhooks, e-mail…): at least once, so idempotent by `event.id`. */
 export interface SideEffectConsumer extends ConsumerBase {
@@ -624,7 +619,7 @@ export class EventConsumers {
         skip.push(e.streamId);
         continue;
       }
-      if ((u.c.types && !u.c.types.includes(e.event.type)) || (u.c.wants && !u.c.wants(e.event))) {
+      if (u.c.types && !u.c.types.includes(e.event.type)) {
         skip.push(e.streamId);
         continue;
       }
