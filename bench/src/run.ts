@@ -10,6 +10,7 @@ import { reconnectStorm } from './scenarios/reconnect';
 import { storage } from './scenarios/storage';
 import { startCluster } from '@hark/server/test/cluster-harness';
 import { machine, privateRedis, writeResult } from './lib/env';
+import { pinLoad } from './lib/proc';
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
 const quick = args.includes('--quick');
@@ -22,10 +23,12 @@ const num = (name: string): number | undefined => nums(name)?.[0];
 /** `--out=suffix` writes `<scenario>-<suffix>.json`, so a focused run does not overwrite the full one. */
 const out = (name: string) => (opt('out') ? `${name}-${opt('out')}` : name);
 
-const meta = { date: new Date().toISOString().slice(0, 10), machine: machine(), command: `pnpm bench ${args.join(' ')}`.trim(), quick };
+const pinning = process.env.HARK_BENCH_SERVER_CPUS ? { servers: process.env.HARK_BENCH_SERVER_CPUS, loadAndRedis: process.env.HARK_BENCH_LOAD_CPUS ?? 'any' } : null;
+const meta = { date: new Date().toISOString().slice(0, 10), machine: machine(), command: `pnpm bench ${args.join(' ')}`.trim(), quick, pinning };
 console.log(meta);
 
 const redis = await privateRedis();
+pinLoad([redis.child.pid as number]);
 try {
   if (want('chat')) {
     const steps = await chat({

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type DomainEvent, type EventInput, parseEvent } from '../src/domain/events';
 import { EventConsumers, type EventConsumersOptions, type EventLogger } from '../src/domain/event-consumers';
 import { type Connections, connect } from '../src/redis/client';
-import { EVENT_ID_TTL_MS, EVENT_PARTITIONS, EVK, PartitionTx, ackEntries, emit, partitionKey, partitionOf } from '../src/store/event-log';
+import { EVENT_ID_TTL_MS, EVENT_PARTITIONS, EVK, PartitionTx, ackEntries, emit, fnv1a, partitionKey, partitionOf, prepare, readNew, takeLease } from '../src/store/event-log';
 import { startCluster } from './cluster-harness';
 import { type TestRedis, sleep, testRedis } from './harness';
 
@@ -404,6 +404,66 @@ describe('event log on one Redis', () => {
     expect(r.counters.invalid).toBe(1);
     expect(logs.some((l) => l.level === 'error' && l.msg.includes('not a valid event'))).toBe(true);
     expect(await admin.get(EVK.done(p, 'strict'))).toBe((await admin.xrevrange(EVK.stream(p), '+', '-', 'COUNT', 1))[0]?.[0]);
+  });
+});
+
+describe('a consumer of rare events', () => {
+  it('partitions by FNV-1a of the UTF-8 bytes, the same for ASCII and other keys', () => {
+    expect(fnv1a('')).toBe(0x811c9dc5);
+    expect(fnv1a('a')).toBe(0xe40c292c);
+    expect(fnv1a('foobar')).toBe(0xbf9cf968);
+    // 'ž' is two bytes in UTF-8 (0xC5 0xBE): hashed as bytes, not as one code unit.
+    let h = 0x811c9dc5;
+    for (const b of [0x61, 0xc5, 0xbe]) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+    expect(fnv1a('až')).toBe(h);
+  });
+
+  it('passes over unwanted events without putting them in the pending list, then gets the wanted one', async () => {
+    const c = conn();
+    const p = partitionOf(msg('conv-r', 1));
+    const r = runner(c);
+    const got: string[] = [];
+    r.register({
+      name: 'rare',
+      types: ['conversation.rated'],
+      async handle(e) {
+        got.push(e.id);
+      },
+    });
+    await r.start('gw-a');
+    for (let i = 1; i <= 150; i++) await emit(c.cmd, msg('conv-r', i), `r:${i}`);
+    const last = (await admin.xrevrange(EVK.stream(p), '+', '-', 'COUNT', 1))[0]?.[0] as string;
+    const group = async () => {
+      const gs = (await admin.xinfo('GROUPS', EVK.stream(p))) as unknown[][];
+      const g = gs.map((x) => Object.fromEntries(Array.from({ length: x.length / 2 }, (_, i) => [x[2 * i], x[2 * i + 1]]))).find((x) => x.name === 'rare');
+      return g as { 'last-delivered-id': string; pending: number };
+    };
+    const deadline = Date.now() + 8_000;
+    while ((await group())['last-delivered-id'] !== last && Date.now() < deadline) await sleep(20);
+    expect((await group())['last-delivered-id']).toBe(last);
+    expect((await group()).pending).toBe(0);
+    // No entry was ever delivered to a consumer of the group (XREADGROUP would have made one): nothing went through the pending list.
+    expect(await admin.xinfo('CONSUMERS', EVK.stream(p), 'rare')).toEqual([]);
+    expect(await admin.get(EVK.done(p, 'rare'))).toBe(last);
+    await emit(c.cmd, { type: 'conversation.rated', site: 'demo', conv: 'conv-r', rating: 'good', comment: '' }, 'rated:conv-r');
+    await waitFor('the rating', () => got.length === 1);
+    expect(got).toEqual(['rated:conv-r']);
+  });
+
+  it('does not move the watermark over passed-over events while an entry is pending', async () => {
+    const c = conn();
+    const p = partitionOf(msg('conv-w', 1));
+    await emit(c.cmd, { type: 'conversation.rated', site: 'demo', conv: 'conv-w', rating: 'bad', comment: '' }, 'rated:conv-w');
+    expect(await takeLease(c.cmd, p, 'rare', 'gw-a')).toBe('acquired');
+    await prepare(c.cmd, p, 'rare', 'gw-a');
+    // A read whose reply was lost: the rating is pending, the gateway never saw it.
+    await admin.xreadgroup('GROUP', 'rare', 'gw-a', 'COUNT', 1, 'STREAMS', EVK.stream(p), '>');
+    for (let i = 1; i <= 5; i++) await emit(c.cmd, msg('conv-w', i), `w:${i}`);
+    const r = await readNew(c.cmd, p, 'rare', 'gw-a', 100, 'conversation.rated');
+    expect(r).toMatchObject({ pending: 1, read: 5 });
+    expect(r.entries).toEqual([]);
+    // Had the watermark moved past the pending rating, recovery would take it for done.
+    expect(await admin.get(EVK.done(p, 'rare'))).toBeNull();
   });
 });
 

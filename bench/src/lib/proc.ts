@@ -1,5 +1,5 @@
 /** Starts benchmarked servers as their own Node processes (so their CPU and memory are theirs alone). */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -41,7 +41,10 @@ function ask<T>(child: ChildProcess, type: string, answer: string, extra: object
 }
 
 export async function startServer(name: string, file: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Server> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', tsxEsm, resolve(benchDir, file)], {
+  // HARK_BENCH_SERVER_CPUS=0: the server runs on those cores only (taskset execs node, so the pid is the server's).
+  const cpus = process.env.HARK_BENCH_SERVER_CPUS;
+  const argv = [...nodeArgs, '--import', tsxEsm, resolve(benchDir, file)];
+  const child = spawn(cpus ? 'taskset' : process.execPath, cpus ? ['-c', cpus, process.execPath, ...argv] : argv, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -76,6 +79,14 @@ export async function startServer(name: string, file: string, env: Record<string
       }),
     kill: () => child.kill('SIGKILL'),
   };
+}
+
+/** HARK_BENCH_LOAD_CPUS=1: pins this process (the load) and the given ones (Redis) to those cores, every thread. */
+export function pinLoad(pids: number[]): string | null {
+  const cpus = process.env.HARK_BENCH_LOAD_CPUS;
+  if (!cpus) return null;
+  for (const pid of [process.pid, ...pids]) execFileSync('taskset', ['-a', '-pc', cpus, String(pid)], { stdio: 'ignore' });
+  return cpus;
 }
 
 /** CPU time (user + system, ms) of any process, from /proc (for redis-server). */

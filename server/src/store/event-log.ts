@@ -78,6 +78,18 @@ export function inPartition(key: string, p: number): boolean {
 /** FNV-1a, 32 bit, over the UTF-8 bytes: stable across processes and languages. */
 export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // Keys are ASCII (ids): hash the code units as they are, without encoding; anything else goes through UTF-8.
+    if (c >= 0x80) return fnv1aBytes(s);
+    h ^= c;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+function fnv1aBytes(s: string): number {
+  let h = 0x811c9dc5;
   for (const b of Buffer.from(s, 'utf8')) {
     h ^= b;
     h = Math.imul(h, 0x01000193) >>> 0;
@@ -161,30 +173,70 @@ return {1, redis.call('GET', KEYS[2]) or '', clean}
 
 /**
  * KEYS: stream, lease, done. ARGV: group, gateway, count, types (comma-separated; '' = all;
- * '-' = none), every known type. New entries for the caller of those types (the others are acked in the script: a
- * consumer never receives what it does not want), with the group's pending count after the
- * read and how many entries were read: {1, pending, entries, read} ({-1} without the lease).
- * The pending count tells the reader whether entries it never saw are pending (a read
- * whose reply was lost and resent, or entries a former holder pulled): then it recovers.
+ * '-' = none), every known type. New entries for the caller of those types (the others are
+ * passed over in the script: a consumer never receives what it does not want), with the
+ * group's pending count after the read and how many entries were read: {1, pending, entries,
+ * read} ({-1} without the lease). The pending count tells the reader whether entries it never
+ * saw are pending (a read whose reply was lost and resent, or entries a former holder
+ * pulled): then it recovers.
+ *
+ * With a filter, the script first looks at the next entries without reading them for the
+ * group (XRANGE after the group's last-delivered id). When none of them is wanted, which is
+ * the usual case for a consumer of rare events, it moves the group past them (XGROUP SETID):
+ * nothing enters the pending list, nothing is acked. Otherwise it reads them for the group
+ * (XREADGROUP) and acks the unwanted ones at once. The watermark is moved over passed-over
+ * entries only while nothing is pending (a pending entry below it would be taken for done on
+ * recovery).
  */
 const READ = `
 ${FENCE.replace('LEASE', '2')}
-local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
-local entries = {}
-if r and r[1] then entries = r[1][2] end
-local read = #entries
+local function typeOf(e)
+  local f = e[2]
+  for i = 1, #f, 2 do if f[i] == 'e' then return string.match(f[i + 1], '"type":"([^"]+)"') end end
+  return nil
+end
+local function raise(upto)
+  -- Stream ids compare as (ms, seq), each a decimal number: the longer one is larger.
+  local dm, ds = string.match(redis.call('GET', KEYS[3]) or '0-0', '^(%d+)-(%d+)$')
+  local um, us = string.match(upto, '^(%d+)-(%d+)$')
+  if #um > #dm or (#um == #dm and um > dm) or (um == dm and (#us > #ds or (#us == #ds and us > ds))) then redis.call('SET', KEYS[3], upto) end
+end
 if ARGV[4] and ARGV[4] ~= '' then
-  -- Only the consumer's types come back; events of the other known types (ARGV[5]) are acked
-  -- here, never sent to the gateway (an unknown type goes on, to be logged there as invalid).
-  -- The watermark moves over the dropped events before the first one kept.
+  -- Only the consumer's types come back; events of the other known types (ARGV[5]) are passed
+  -- over here, never sent to the gateway (an unknown type goes on, to be logged there as invalid).
   local want, known = {}, {}
   for t in string.gmatch(ARGV[4], '[^,]+') do want[t] = true end
   for t in string.gmatch(ARGV[5] or '', '[^,]+') do known[t] = true end
+  local last = nil
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local f = {}
+    for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+    if f['name'] == ARGV[1] then last = f['last-delivered-id'] end
+  end
+  if last then
+    local peek = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', ARGV[3])
+    local any = false
+    for _, e in ipairs(peek) do
+      local t = typeOf(e)
+      if not (t and known[t] and not want[t]) then any = true break end
+    end
+    if not any then
+      local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
+      if #peek > 0 then
+        local upto = peek[#peek][1]
+        redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], upto)
+        if pending == 0 then raise(upto) end
+      end
+      return {1, pending, {}, #peek}
+    end
+  end
+  local before = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
+  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+  local entries = {}
+  if r and r[1] then entries = r[1][2] end
   local keep, drop, upto = {}, {}, nil
   for _, e in ipairs(entries) do
-    local f = e[2]
-    local t = nil
-    for i = 1, #f, 2 do if f[i] == 'e' then t = string.match(f[i + 1], '"type":"([^"]+)"') end end
+    local t = typeOf(e)
     if t and known[t] and not want[t] then
       drop[#drop + 1] = e[1]
       if #keep == 0 then upto = e[1] end
@@ -193,16 +245,15 @@ if ARGV[4] and ARGV[4] ~= '' then
     end
   end
   if #drop > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(drop)) end
-  if upto then
-    -- Stream ids compare as (ms, seq), each a decimal number: the longer one is larger.
-    local dm, ds = string.match(redis.call('GET', KEYS[3]) or '0-0', '^(%d+)-(%d+)$')
-    local um, us = string.match(upto, '^(%d+)-(%d+)$')
-    if #um > #dm or (#um == #dm and um > dm) or (um == dm and (#us > #ds or (#us == #ds and us > ds))) then redis.call('SET', KEYS[3], upto) end
-  end
-  entries = keep
+  if upto and before == 0 then raise(upto) end
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1])
+  return {1, p[1], keep, #entries}
 end
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+local entries = {}
+if r and r[1] then entries = r[1][2] end
 local p = redis.call('XPENDING', KEYS[1], ARGV[1])
-return {1, p[1], entries, read}
+return {1, p[1], entries, #entries}
 `;
 
 /**
