@@ -40,6 +40,66 @@ export interface OperatorStats {
   ratings: { conv: string; rating: Rating; comment?: string; at: number }[];
 }
 
+/** An API key as the admin API lists it (never its secret: that is in the create answer only). */
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** The one site the key may see; null = every site. */
+  site: string | null;
+  access: 'read' | 'write';
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** A webhook endpoint of a site (server/src/domain/webhooks.ts WebhookView). */
+export interface Webhook {
+  id: string;
+  site: string;
+  url: string;
+  events: string[] | 'all';
+  description: string;
+  enabled: boolean;
+  createdAt: number;
+  /** Why the delivery job disabled it (null: enabled, or disabled by an admin). */
+  disabledReason: string | null;
+  disabledAt: number | null;
+  /** First failed attempt since the last success. */
+  failingSince: number | null;
+  /** After a rotation, the old secret keeps signing beside the new one until then. */
+  previousSecretUntil: number | null;
+}
+
+/** A notice for the site's admins: an endpoint the delivery job disabled. */
+export interface WebhookNotice {
+  endpoint: string;
+  url: string;
+  reason: string;
+  at: number;
+}
+
+/** One delivery of an event to an endpoint (its log). `pending` includes waiting for a retry. */
+export interface WebhookDelivery {
+  id: string;
+  eventId: string;
+  type: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  lastStatus: number | null;
+  responseExcerpt: string | null;
+  durationMs: number | null;
+  nextRetryAt: number | null;
+  lastAttemptAt: number | null;
+  error: string | null;
+  truncated: boolean;
+  createdAt: number;
+}
+
+export interface WebhookInput {
+  url: string;
+  events: string[] | 'all';
+  description: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -106,4 +166,22 @@ export const api = {
   deleteReply: (id: string) => call<{ ok: boolean }>('DELETE', `/v1/replies/${enc(id)}`),
 
   stats: (who?: 'all') => call<OperatorStats[]>('GET', `/v1/stats${who ? '?operator=all' : ''}`),
+
+  apiKeys: () => call<ApiKey[]>('GET', '/v1/api-keys'),
+  createApiKey: (k: { name: string; site: string | null; access: ApiKey['access'] }) => call<{ key: ApiKey; secret: string }>('POST', '/v1/api-keys', k),
+  revokeApiKey: (id: string) => call<{ ok: boolean }>('DELETE', `/v1/api-keys/${enc(id)}`),
+
+  webhooks: (site: string) => call<{ webhooks: Webhook[]; disabled: WebhookNotice[] }>('GET', `/v1/sites/${enc(site)}/webhooks`),
+  createWebhook: (site: string, w: WebhookInput) => call<Webhook & { secret: string }>('POST', `/v1/sites/${enc(site)}/webhooks`, w),
+  updateWebhook: (site: string, id: string, w: Partial<WebhookInput> & { enabled?: boolean }) => call<Webhook>('PATCH', `/v1/sites/${enc(site)}/webhooks/${enc(id)}`, w),
+  deleteWebhook: (site: string, id: string) => call<{ ok: boolean }>('DELETE', `/v1/sites/${enc(site)}/webhooks/${enc(id)}`),
+  rotateWebhook: (site: string, id: string) => call<Webhook & { secret: string }>('POST', `/v1/sites/${enc(site)}/webhooks/${enc(id)}/rotate`, {}),
+  testWebhook: (site: string, id: string) => call<{ delivery: string; eventId: string }>('POST', `/v1/sites/${enc(site)}/webhooks/${enc(id)}/test`, {}),
+  webhookDeliveries: (site: string, id: string, limit = 50) => call<{ deliveries: WebhookDelivery[] }>('GET', `/v1/sites/${enc(site)}/webhooks/${enc(id)}/deliveries?limit=${limit}`),
+  retryDelivery: (site: string, id: string, delivery: string) => call<WebhookDelivery>('POST', `/v1/sites/${enc(site)}/webhooks/${enc(id)}/deliveries/${enc(delivery)}/retry`, {}),
+
+  /** Everything held about a visitor, as JSON (admins). */
+  exportVisitor: (site: string, visitor: string) => call<unknown>('GET', `/v1/sites/${enc(site)}/visitors/${enc(visitor)}/export`),
+  /** Erases a visitor and everything that names them (admins; 204). */
+  eraseVisitor: (site: string, visitor: string) => call<null>('DELETE', `/v1/sites/${enc(site)}/visitors/${enc(visitor)}`),
 };

@@ -21,6 +21,17 @@ function live(): State {
 }
 
 describe('applyFrame', () => {
+  it("drops a conversation whose visitor was erased (the gateway's resolved summary without a visitor), with what it held", () => {
+    let s = live();
+    s = applyFrame(s, { type: 'entry', entry: msg('1-0') }, 'c1').state;
+    expect(s.entries.c1?.length).toBe(1);
+    s = applyFrame(s, { type: 'conv', conv: conv('c1', { status: 'resolved', visitor: { id: '-', verified: false, attrs: {} } }) }, 'c1').state;
+    expect(s.convs.c1).toBeUndefined();
+    expect(s.entries.c1).toBeUndefined();
+    expect(s.lastIds.c1).toBeUndefined();
+    expect(s.convs.c2).toBeDefined();
+  });
+
   it('keeps entries ordered and de-duplicated, and advances the resume cursor', () => {
     let s = live();
     for (const id of ['3-0', '1-0', '2-0', '3-0', '1-0']) s = applyFrame(s, { type: 'entry', entry: msg(id) }, 'c1').state;

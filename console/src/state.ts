@@ -116,6 +116,9 @@ export function applyFrame(s: State, f: ServerToOperator, focused: string | null
     case 'synced':
       return { state: { ...s, connection: 'live' }, effects };
     case 'conv': {
+      // A visitor erased (their data deleted on request): the gateway's last word on their live chat is a
+      // resolved summary with no visitor; nothing of it stays on screen.
+      if (f.conv.visitor.id === ERASED_VISITOR) return { state: dropConvs(s, [f.conv.id]), effects };
       const prev = s.convs[f.conv.id];
       let state: State = { ...s, convs: { ...s.convs, [f.conv.id]: f.conv } };
       const wasMine = prev ? concernsMe(prev, s.me) : false;
@@ -193,4 +196,25 @@ export function mergeConvs(s: State, list: ConvSummary[]): State {
 
 export function visitorLabel(v: VisitorInfo): string {
   return v.name || v.email || `#${v.id.slice(0, 6)}`;
+}
+
+/** The visitor id an erased visitor's conversations carry in their last summary (server store/privacy.ts ERASED_VISITOR). */
+export const ERASED_VISITOR = '-';
+
+/** The state without these conversations and everything held per conversation. */
+export function dropConvs(rt: State, ids: Iterable<string>): State {
+  const gone = new Set(ids);
+  if (gone.size === 0) return rt;
+  const drop = <T>(rec: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(rec).filter(([k]) => !gone.has(k)));
+  return {
+    ...rt,
+    convs: drop(rt.convs),
+    entries: drop(rt.entries),
+    loaded: drop(rt.loaded),
+    more: drop(rt.more),
+    lastIds: drop(rt.lastIds),
+    typing: drop(rt.typing),
+    seenByVisitor: drop(rt.seenByVisitor),
+    unread: drop(rt.unread),
+  };
 }

@@ -1,10 +1,13 @@
 /**
  * One gateway in its own process, so a chaos test can really SIGKILL it.
- * Env: REDIS_URL, PORT (0 = any). Prints `PORT <n>` once listening.
+ * Env: REDIS_URL, PORT (0 = any); WEBHOOKS_ALLOW_PRIVATE=1 as for the product (the webhook
+ * scenario's receiver is on 127.0.0.1); HARK_CHAOS_WEBHOOKS, JSON of webhook settings to shorten
+ * (domain/webhooks.ts WebhookSettings: pollMs, retryBaseMs, …). Prints `PORT <n>` once listening.
  * SIGTERM drains (every socket closed with 1012), then exits.
  */
 import { buildApp } from '../src/app';
 import { bootstrap } from '../src/bootstrap';
+import type { WebhookSettings } from '../src/domain/webhooks';
 import { connect } from '../src/redis/client';
 import { ADMIN } from '../test/harness';
 import { chaosConsumers } from './event-count';
@@ -14,7 +17,14 @@ const witness = connect({ url: process.env.REDIS_URL ?? '' });
 // Redis restarts and partitions are the point of the suite: reconnects are expected, not news.
 witness.cmd.on('error', () => {});
 witness.sub.on('error', () => {});
-const hark = await buildApp({ redis: { url: process.env.REDIS_URL ?? '' }, logger: process.env.HARK_CHAOS_LOG === '1' ? { level: 'warn' } : false, consumers: chaosConsumers(witness.cmd) });
+const webhooks = process.env.HARK_CHAOS_WEBHOOKS ? (JSON.parse(process.env.HARK_CHAOS_WEBHOOKS) as Partial<WebhookSettings>) : undefined;
+const hark = await buildApp({
+  redis: { url: process.env.REDIS_URL ?? '' },
+  logger: process.env.HARK_CHAOS_LOG === '1' ? { level: 'warn' } : false,
+  consumers: chaosConsumers(witness.cmd),
+  ...(process.env.WEBHOOKS_ALLOW_PRIVATE === '1' ? { config: { webhooksAllowPrivate: true } } : {}),
+  ...(webhooks ? { testLimits: { webhooks } } : {}),
+});
 await bootstrap(hark.conns, { adminEmail: ADMIN.email, adminPassword: ADMIN.password });
 await hark.app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
 const addr = hark.app.server.address();

@@ -11,16 +11,17 @@ import { HarkError, MAX_BODY_BYTES, MAX_CONNECTIONS_PER_IP, MAX_FRAME_BYTES } fr
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Config, readConfig } from './config';
 import { type ConnectionTestLimits, connectionLimits, limitConnections, timeoutOptions } from './http/conn-limits';
-import { registerErrorHandler } from './http/errors';
+import { frameworkErrors, registerErrorHandler } from './http/errors';
 import { adminRoutes } from './http/admin';
 import { apiRoutes } from './http/api';
 import { apiKeyRoutes } from './http/api-keys';
 import { type LoginTestLimits, authRoutes, csrfExempt } from './http/auth';
-import { docsRoutes } from './http/docs';
+import { docsRoutes, openapiWebhooks } from './http/docs';
 import { conversationRoutes } from './http/conversations';
 import { healthRoutes } from './http/health';
 import { loggerOptions } from './http/logging';
 import { HSTS, ownOrigin } from './http/origin';
+import { privacyRoutes } from './http/privacy';
 import { replyRoutes } from './http/replies';
 import { statsRoutes } from './http/stats';
 import { teamRoutes } from './http/teams';
@@ -92,6 +93,8 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
     trustProxy,
     // Headers, request and keep-alive timeouts (http/conn-limits.ts).
     ...timeoutOptions(connLimits),
+    // A malformed or over-long path parameter is answered `{ code, message }` like every error (http/errors.ts).
+    frameworkErrors,
   });
   const conns = connect(opts.redis);
   // Before any traffic: defining scripts on a busy autopipelined connection can throw (store/event-log.ts).
@@ -139,6 +142,8 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
       openapi: '3.1.0',
       info: { title: 'Hark API', version: '1', description: 'REST API of the Hark gateway. Integrations use /v1/api/… with an API key; the console uses the other routes with its session cookie.' },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`hark_…`) an admin created with POST /v1/api-keys.' } } },
+      // What webhooks POST, one entry per type, from the schemas the delivery code builds the bodies with (http/docs.ts).
+      webhooks: openapiWebhooks(),
     },
     // Only the /v1 REST routes: not the demo page, the widget's files or the console's.
     transform: ({ schema, url }) => ({ schema: url.startsWith('/v1/') ? schema : { ...(schema ?? {}), hide: true }, url }),
@@ -160,7 +165,8 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   await app.register(apiRoutes, routes);
   docsRoutes(app);
   await app.register(webhookRoutes, routes);
-  socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors);
+  await app.register(privacyRoutes, routes);
+  socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors, () => consumers.liveGateways());
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),
     console: opts.consoleDir ?? resolve(repo, 'console/dist'),

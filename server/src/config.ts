@@ -23,12 +23,21 @@ export interface Config {
   metricsPort: number | undefined;
   /** WEBHOOKS_ALLOW_PRIVATE=1: webhooks may target loopback, private and link-local addresses (off: refused, SSRF). */
   webhooksAllowPrivate: boolean;
+  /** HARK_RETENTION_DAYS: conversations whose last activity is older than this are erased by the retention job (domain/privacy.ts); 0 = kept for ever (the default). */
+  retentionMs: number;
 }
 
 function metricsPort(v: string | undefined): number | undefined {
   if (!v) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`METRICS_PORT must be a port number (got "${v}")`);
+  return n;
+}
+
+function retentionDays(v: string | undefined): number {
+  if (v === undefined || v.trim() === '') return 0;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`HARK_RETENTION_DAYS must be a number of days, 0 or more (got "${v}")`);
   return n;
 }
 
@@ -52,5 +61,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: env.METRICS_TOKEN || undefined,
     metricsPort: metricsPort(env.METRICS_PORT),
     webhooksAllowPrivate: env.WEBHOOKS_ALLOW_PRIVATE === '1',
+    retentionMs: retentionDays(env.HARK_RETENTION_DAYS) * 24 * 3600_000,
   };
 }

@@ -1,11 +1,14 @@
 /**
  * API keys and the public API (/v1/api/…) over real REST against a real Redis, two gateways:
  * every route with a key, the key's scope (site, read-only), revocation on the next request on
- * the other gateway, last use, and the CSRF exemption for bearer calls (and only for them).
+ * the other gateway, last use, the CSRF exemption for bearer calls (and only for them), and the
+ * rate limits: per key across gateways, and failed key attempts per address.
  */
-import { MAX_API_KEYS } from '@hark/shared';
+import http from 'node:http';
+import { API_KEY_FAILURES_PER_ADDRESS, API_KEY_FAILURE_WINDOW_MS, API_KEY_REQUESTS_PER_MIN, MAX_API_KEYS, randomId } from '@hark/shared';
 import { describe, expect, it } from 'vitest';
-import { Http, cid, createOp, operator, visitor } from './harness';
+import type { ApiKeyLimits } from '../src/domain/api-keys';
+import { Http, cid, createOp, operator, sleep, visitor } from './harness';
 import { useStack } from './stack';
 
 const s = useStack(2);
@@ -284,6 +287,97 @@ describe('CSRF and bearer calls', () => {
     cookieOnly.cookie = s.admin.cookie;
     expect((await cookieOnly.req('POST', '/v1/teams', { name: 'Console team' })).status).toBe(201);
     expect((await cookieOnly.req<{ code: string }>('POST', '/v1/teams', { name: 'y' }, { origin: 'https://evil.example' })).body.code).toBe('CSRF');
+  });
+});
+
+/** A GET with a bearer secret from one loopback address (the gateway counts failed keys per address). */
+function fromAddress(base: string, localAddress: string, secret: string, path = '/v1/api/operators'): Promise<{ status: number; retryAfter: number | null; code?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(base + path, { localAddress, agent: false, headers: { authorization: `Bearer ${secret}` } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        const ra = res.headers['retry-after'];
+        resolve({ status: res.statusCode ?? 0, retryAfter: ra === undefined ? null : Number(ra), code: text ? (JSON.parse(text) as { code?: string }).code : undefined });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('rate limits', () => {
+  /** Test-only limits on both gateways (either may serve a request); the product's are restored after. */
+  const limit = (l: Partial<ApiKeyLimits>) => {
+    for (const g of [s.gw, s.gw2]) g.ctx.domain.apiKeys.configure(l);
+  };
+  const restore = () => limit({ requestsPerMin: API_KEY_REQUESTS_PER_MIN, failuresPerAddress: API_KEY_FAILURES_PER_ADDRESS, failureWindowMs: API_KEY_FAILURE_WINDOW_MS });
+
+  it('the product limits are the named constants', () => {
+    expect(s.gw.ctx.domain.apiKeys.limits).toEqual({ requestsPerMin: API_KEY_REQUESTS_PER_MIN, failuresPerAddress: API_KEY_FAILURES_PER_ADDRESS, failureWindowMs: API_KEY_FAILURE_WINDOW_MS });
+    expect(API_KEY_REQUESTS_PER_MIN).toBeGreaterThanOrEqual(600);
+  });
+
+  it('a key past its requests per minute gets 429 RATE_LIMITED with Retry-After on every gateway (one bucket in Redis); other keys go on; it refills', async () => {
+    // 30 a minute: a burst of 30, then one every 2 s.
+    limit({ requestsPerMin: 30 });
+    try {
+      const busy = await makeKey('busy', 'read');
+      const calm = await makeKey('calm', 'read');
+      // The budget is shared: half the requests on each gateway.
+      for (let i = 0; i < 30; i++) expect((await api((i % 2 ? s.gw2 : s.gw).base, busy.secret, 'GET', '/v1/api/operators')).status).toBe(200);
+      let retryAfter = 0;
+      for (const g of [s.gw, s.gw2]) {
+        const res = await fetch(`${g.base}/v1/api/conversations`, { headers: { authorization: `Bearer ${busy.secret}` } });
+        expect(res.status).toBe(429);
+        expect(((await res.json()) as { code: string }).code).toBe('RATE_LIMITED');
+        retryAfter = Number(res.headers.get('retry-after'));
+        expect(retryAfter).toBeGreaterThanOrEqual(1);
+        expect(retryAfter).toBeLessThanOrEqual(2);
+      }
+      // Writes count too, and are refused the same way (nothing is done).
+      expect((await api<{ code: string }>(s.gw.base, busy.secret, 'POST', '/v1/api/conversations/nope/resolve')).status).toBe(429);
+      // Another key has its own bucket.
+      expect((await api(s.gw2.base, calm.secret, 'GET', '/v1/api/operators')).status).toBe(200);
+      // After Retry-After, the key may go on.
+      await sleep(retryAfter * 1000 + 100);
+      expect((await api(s.gw2.base, busy.secret, 'GET', '/v1/api/operators')).status).toBe(200);
+    } finally {
+      restore();
+    }
+  });
+
+  it('an address past its failed key attempts is refused on every gateway, with a valid key too, until its window ends; other addresses are not', async () => {
+    limit({ failuresPerAddress: 5, failureWindowMs: 2_000 });
+    try {
+      const good = await makeKey('good', 'read');
+      const guesser = '127.0.0.77';
+      // Guesses (well formed and not) from one address, spread over both gateways: 401 each, until the limit.
+      for (let i = 0; i < 5; i++) {
+        const r = await fromAddress((i % 2 ? s.gw2 : s.gw).base, guesser, i === 0 ? 'garbage' : `hark_${randomId(43)}`);
+        expect(r.status).toBe(401);
+        expect(r.code).toBe('API_KEY_INVALID');
+      }
+      // Then every key from there is refused, a valid one too: a guess can no longer tell right from wrong.
+      for (const [g, secret] of [[s.gw, `hark_${randomId(43)}`], [s.gw2, good.secret], [s.gw, good.secret]] as const) {
+        const r = await fromAddress(g.base, guesser, secret);
+        expect(r.status).toBe(429);
+        expect(r.code).toBe('RATE_LIMITED');
+        expect(r.retryAfter).toBeGreaterThanOrEqual(1);
+        expect(r.retryAfter).toBeLessThanOrEqual(2);
+      }
+      // Another address with the same key is not affected.
+      expect((await fromAddress(s.gw.base, '127.0.0.78', good.secret)).status).toBe(200);
+      expect((await api(s.gw2.base, good.secret, 'GET', '/v1/api/operators')).status).toBe(200);
+      // A request without any key is not a guess: 401, as always.
+      expect((await api<{ code: string }>(s.gw.base, null, 'GET', '/v1/api/operators')).body.code).toBe('API_KEY_INVALID');
+      // The window (from the first failure) ends: the address may try again.
+      await sleep(2_100);
+      expect((await fromAddress(s.gw2.base, guesser, good.secret)).status).toBe(200);
+    } finally {
+      restore();
+    }
   });
 });
 

@@ -13,6 +13,11 @@
  * the heap after GC at the end is within a small bound of the heap after a warm-up, and
  * every socket, subscription and gauge is released.
  *
+ * The integration surface is fuzzed too, from the OpenAPI document's own description of it: the
+ * public API (`/v1/api/…`, with a valid key) and the API-key and webhook admin routes get random and
+ * mutated bodies, path parameters and queries (API_FUZZ requests); every answer is 2xx or a 4xx with
+ * its code, never a 5xx, and the gateway stays healthy.
+ *
  * The product's per-socket frame limit (FRAMES_BURST) is respected, not loosened: each
  * socket carries one batch of BATCH frames, and a new socket is opened for the next batch.
  * The run is reproducible: FUZZ_SEED (printed) seeds every batch.
@@ -36,6 +41,8 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20_261_123);
 /** Frames per socket endpoint (visitor, operator); the REST bodies come on top. */
 const FRAMES_PER_ENDPOINT = Number(process.env.FUZZ_FRAMES ?? 50_000);
 const REST_BODIES = Number(process.env.FUZZ_REST ?? 1_500);
+/** Requests at the public API and the API-key and webhook admin routes. */
+const API_FUZZ = Number(process.env.FUZZ_API ?? 1_000);
 /** Fuzz frames per socket: with the hello and the sentinel, under FRAMES_BURST. */
 const BATCH = 100;
 // Visitors write on their own site (fuzzsite) so the operators' welcome and site view stay small.
@@ -351,7 +358,8 @@ beforeAll(async () => {
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onCrash);
   redis = await testRedis();
-  gw = await testGateway(redis.url);
+  // Webhook targets never resolve (the API fuzz below may save one): no request leaves the machine.
+  gw = await testGateway(redis.url, { testLimits: { webhooks: { resolve: async () => [] } } });
   admin = new Http(gw.base);
   await admin.login(ADMIN.email, ADMIN.password);
   expect((await admin.req('POST', '/v1/sites', { id: 'fuzzsite', name: 'Fuzz site', origins: ['self'] })).status).toBe(201);
@@ -513,4 +521,119 @@ describe('fuzzing every input', () => {
     expect(await gauge(gw.ctx.metrics.operators)).toBe(0);
     expect(gw.ctx.hub.subscriptionCount).toBeLessThanOrEqual(subs0);
   }, 240_000);
+
+  it(`${API_FUZZ} random and mutated requests at the public API and the API-key and webhook admin routes: 2xx or a 4xx with its code, never a 5xx`, async () => {
+    const t0 = Date.now();
+    const t = tally();
+    // The routes, as the OpenAPI document describes them (so routes added later are fuzzed too).
+    type Param = { name: string; in: string; schema?: Json };
+    type Op = { parameters?: Param[]; requestBody?: { content?: Record<string, { schema?: Json }> } };
+    const doc = (await (await fetch(`${gw.base}/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, Op>> };
+    const ops = Object.entries(doc.paths)
+      .filter(([path]) => /^\/v1\/(api\/|api-keys|sites\/\{site\}\/webhooks)/.test(path))
+      .flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ method: method.toUpperCase(), path, op })));
+    expect(ops.some((o) => o.path === '/v1/api/conversations/{id}/messages')).toBe(true);
+    expect(ops.some((o) => o.path === '/v1/api-keys' && o.method === 'POST')).toBe(true);
+    expect(ops.some((o) => o.path.startsWith('/v1/sites/{site}/webhooks/{id}/deliveries'))).toBe(true);
+
+    // Real ids, so valid requests reach the handlers: keys, a webhook and its delivery, conversations, visitors.
+    // The per-key and per-address limits would turn the rest of the run into 429s (they have their own tests: api-keys.test.ts).
+    gw.ctx.domain.apiKeys.configure({ requestsPerMin: 1_000_000, failuresPerAddress: 1_000_000 });
+    const write = (await admin.req<{ secret: string }>('POST', '/v1/api-keys', { name: 'fuzz writer', access: 'write' })).body.secret;
+    const read = (await admin.req<{ secret: string }>('POST', '/v1/api-keys', { name: 'fuzz reader', access: 'read', site: 'demo' })).body.secret;
+    const hook = await admin.req<{ id: string }>('POST', '/v1/sites/demo/webhooks', { url: 'http://hooks.fuzz.invalid/x', events: 'all' });
+    expect(hook.status).toBe(201);
+    const test = await admin.req<{ delivery: string }>('POST', `/v1/sites/demo/webhooks/${hook.body.id}/test`);
+    const list = await fetch(`${gw.base}/v1/api/conversations?limit=100`, { headers: { authorization: `Bearer ${write}` } });
+    const visitors = ((await list.json()) as { items: { visitor: { id: string } }[] }).items.map((c) => c.visitor.id);
+    const real = (path: string, name: string): string[] => {
+      if (name === 'site') return known.sites;
+      if (name === 'delivery') return [test.body.delivery];
+      if (path.startsWith('/v1/sites/')) return [hook.body.id];
+      if (path.startsWith('/v1/api/conversations')) return known.convs;
+      if (path.startsWith('/v1/api/visitors')) return visitors;
+      return []; // never a real API key id: revoking the fuzzer's own key would only end the run early
+    };
+    const junkParam = fc.oneof(
+      fc.string({ minLength: 1, maxLength: 70 }),
+      fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }),
+      fc.constantFrom('..', '%2e%2e', '__proto__', 'constructor', '0', '-1', ' ', '%00', '%ff%fe', 'a'.repeat(3000), 'bot:x', 'null'),
+    );
+    const queryArb = (params: Param[]): fc.Arbitrary<string> => {
+      const q = params.filter((p) => p.in === 'query');
+      const valid = fc.tuple(...q.map((p) => fc.option(p.schema ? arbOf(p.schema) : junk, { nil: undefined }))).map((vals) => {
+        const u = new URLSearchParams();
+        vals.forEach((v, i) => {
+          if (v !== undefined) u.append((q[i] as Param).name, typeof v === 'string' ? v : JSON.stringify(v));
+        });
+        return u.toString();
+      });
+      const raw = fc.constantFrom('limit=0', 'limit=1&limit=2', 'limit=1e9', 'from=-1', 'to=abc', 'cursor=%ff', 'before=1-1-1', '__proto__[x]=1', 'status=closed', 'a'.repeat(5000), '%', '&&&=');
+      const mutatedQ = fc.tuple(valid, fc.string({ maxLength: 12 }), junk).map(([v, k, j]) => `${v}&${encodeURIComponent(k)}=${encodeURIComponent(String(JSON.stringify(j)))}`);
+      return fc.oneof(fc.constant(''), valid, raw, mutatedQ);
+    };
+    type Req = { method: string; url: string; body?: string | Buffer; type?: string; auth: 'write' | 'read' | 'bad' | 'admin' };
+    const reqArb = fc.constantFrom(...ops).chain((o) => {
+      const params = o.op.parameters ?? [];
+      const names = [...o.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string);
+      const paramArbs = names.map((n) => {
+        const r = o.method === 'DELETE' && o.path.startsWith('/v1/api-keys') ? [] : real(o.path, n);
+        return r.length ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...r) }, { weight: 1, arbitrary: junkParam }) : junkParam;
+      });
+      const schema = o.op.requestBody?.content?.['application/json']?.schema;
+      const bodyArb: fc.Arbitrary<{ body?: string | Buffer; type?: string }> =
+        o.method === 'GET'
+          ? fc.constant({})
+          : schema
+            ? fc.oneof(
+                { weight: 1, arbitrary: arbOf(schema).map((v) => ({ body: JSON.stringify(v), type: 'application/json' })) },
+                { weight: 3, arbitrary: mutated(arbOf(schema), []).map((b) => ({ body: b, type: 'application/json' })) },
+                { weight: 1, arbitrary: fc.constantFrom({}, { body: 'x=1', type: 'application/x-www-form-urlencoded' }, { body: '{"a":1}', type: 'text/plain' }, { body: '{}', type: 'application/json; charset=latin1' }) },
+              )
+            : fc.oneof(fc.constant({}), junk.map((j) => ({ body: JSON.stringify(j) ?? 'null', type: 'application/json' })));
+      const isAdmin = !o.path.startsWith('/v1/api/');
+      const authArb = isAdmin ? fc.constant<Req['auth']>('admin') : fc.constantFrom<Req['auth']>('write', 'write', 'write', 'read', 'bad');
+      return fc.tuple(fc.tuple(...paramArbs), queryArb(params), bodyArb, authArb).map(([vals, query, b, auth]): Req => {
+        let url = o.path;
+        names.forEach((n, i) => {
+          url = url.replace(`{${n}}`, encodeURIComponent(String(vals[i])));
+        });
+        // Under Node's header size limit (16 KiB with the headers): a longer request line is refused by Node itself (431), before the gateway sees it.
+        return { method: o.method, url: (query ? `${url}?${query}` : url).slice(0, 8000), ...b, auth };
+      });
+    });
+    const bad: string[] = [];
+    const statuses: Record<string, number> = {};
+    const codes: Record<string, number> = {};
+    const batches = Math.ceil(API_FUZZ / 50);
+    await pool(8, batches, async (i) => {
+      for (const r of fc.sample(reqArb, { numRuns: 50, seed: SEED + 3_000_000 + i })) {
+        const headers: Record<string, string> = r.type ? { 'content-type': r.type } : {};
+        if (r.auth === 'admin') Object.assign(headers, { origin: gw.base, cookie: admin.cookie });
+        else headers.authorization = `Bearer ${r.auth === 'write' ? write : r.auth === 'read' ? read : `hark_${randomId(43)}`}`;
+        const res = await fetch(gw.base + r.url, { method: r.method, headers, ...(r.body !== undefined ? { body: typeof r.body === 'string' ? r.body : new Uint8Array(r.body) } : {}) });
+        const text = await res.text();
+        t.frames++;
+        bump(statuses, String(res.status));
+        if (res.status < 400) continue;
+        let code: unknown;
+        try {
+          code = (JSON.parse(text) as { code?: unknown }).code;
+        } catch {}
+        bump(codes, String(code));
+        if (res.status >= 500 || !isErrorCode(code) || ERRORS[code].status !== res.status) {
+          if (bad.length < 10) bad.push(`${r.method} ${r.url.slice(0, 200)} -> ${res.status} ${text.slice(0, 200)} for ${String(r.body).slice(0, 200)}`);
+        }
+      }
+    });
+    console.log(JSON.stringify({ api: { requests: t.frames, ms: Date.now() - t0, statuses, codes, routes: ops.length } }));
+    expect(crashes).toEqual([]);
+    expect(bad).toEqual([]);
+    expect(t.frames).toBeGreaterThanOrEqual(API_FUZZ);
+    // Valid requests got through too (the fuzz reached the handlers, not only the schema checks).
+    expect(Object.keys(statuses).some((st) => st.startsWith('2'))).toBe(true);
+    expect((await fetch(`${gw.base}/healthz`)).status).toBe(200);
+    // The gateway still serves the API with the same key.
+    expect((await fetch(`${gw.base}/v1/api/operators`, { headers: { authorization: `Bearer ${write}` } })).status).toBe(200);
+  }, 120_000);
 });

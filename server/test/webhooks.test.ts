@@ -448,4 +448,27 @@ describe('webhooks', () => {
       await strict.close();
     }
   });
+  it("a busy conversation's events drain in one pass of the job, in order, not one per pass", async () => {
+    // The other gateways' jobs are stopped (above); this one's runs once an hour, so only the pass called here sends.
+    const g = await testGateway(redis.url, { config: { webhooksAllowPrivate: true }, testLimits: { webhooks: { ...FAST, pollMs: 3_600_000 } } });
+    try {
+      for (const x of [gw, gw2]) await x.jobs.stop();
+      const ga = new Http(g.base);
+      await ga.login(ADMIN.email, ADMIN.password);
+      const r = await ga.req<Hook>('POST', '/v1/sites/demo/webhooks', { url: target('/burst') });
+      expect(r.status).toBe(201);
+      const conv = `cb${randomId(8)}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) ids.push(await emit(g, { type: 'conversation.queued', site: 'demo', conv }));
+      const queued = async () => (await ga.req<{ deliveries: DeliveryRow[] }>('GET', `/v1/sites/demo/webhooks/${r.body.id}/deliveries?limit=100`)).body.deliveries;
+      await waitFor('40 deliveries queued', async () => ((await queued()).length >= 40 ? true : null));
+      await g.ctx.domain.webhooks.deliverDue();
+      // One pass: the lane's head, then each next one as soon as the one before was delivered.
+      await waitFor('all 40 delivered', () => (at('/burst').length >= 40 ? true : null));
+      expect(at('/burst').map((x) => x.headers['webhook-id'])).toEqual(ids);
+      await ga.req('DELETE', `/v1/sites/demo/webhooks/${r.body.id}`);
+    } finally {
+      await g.close();
+    }
+  });
 });

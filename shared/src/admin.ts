@@ -27,6 +27,8 @@ export interface SiteSettings {
   typingPreview: boolean;
   /** When an operator goes offline, their open chats return to the queue. */
   requeueOnOffline: boolean;
+  /** Visitor messages per second for the whole site, all gateways together (default SITE_MSGS_PER_SEC). */
+  msgsPerSec: number;
 }
 
 /** An operator account as the admin API shows it (never the password hash). */

@@ -12,6 +12,7 @@ export const ERRORS = {
   EMPTY_MESSAGE: { status: 400, close: 1007, message: 'A message must contain some non-whitespace text.' },
   MESSAGE_TOO_LONG: { status: 413, close: 1009, message: 'The message is longer than MAX_MESSAGE_CHARS; split it.' },
   BODY_TOO_LARGE: { status: 413, close: 1009, message: 'The request body is larger than MAX_BODY_BYTES.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, close: 1003, message: 'Send the request body as JSON (Content-Type: application/json).' },
   FRAME_TOO_LARGE: { status: 413, close: 1009, message: 'The frame is larger than MAX_FRAME_BYTES.' },
   RATE_LIMITED: { status: 429, close: 1013, message: 'Too many messages; slow down and retry after a moment.' },
   TOO_MANY_CONNECTIONS: { status: 429, close: 1013, message: 'Too many connections from this address.' },
@@ -48,10 +49,13 @@ export type ErrorCode = keyof typeof ERRORS;
 export class HarkError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
-  constructor(code: ErrorCode, message?: string) {
+  /** Seconds the client should wait before trying again; REST answers carry it as `Retry-After`. */
+  readonly retryAfterS: number | undefined;
+  constructor(code: ErrorCode, message?: string, opts?: { retryAfterS?: number }) {
     super(message ?? ERRORS[code].message);
     this.code = code;
     this.status = ERRORS[code].status;
+    this.retryAfterS = opts?.retryAfterS;
   }
 }
 

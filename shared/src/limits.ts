@@ -11,9 +11,18 @@ export const MAX_MESSAGE_CHARS = 4000;
 /** Visitor messages per second, sustained, with a burst of VISITOR_BURST. */
 export const VISITOR_MSGS_PER_SEC = 5;
 export const VISITOR_BURST = 20;
-/** All visitor messages of one site per second, per gateway, with a burst of SITE_BURST. */
-export const SITE_MSGS_PER_SEC = 500;
-export const SITE_BURST = 2000;
+/**
+ * A site's default for all its visitors' messages per second, for the whole installation (a site
+ * setting, `msgsPerSec`, that admins may change up to MAX_SITE_MSGS_PER_SEC). Each gateway enforces
+ * its share (the setting over the live gateways), with a burst of SITE_BURST_SECONDS of it. 2,000
+ * open chats with every visitor writing once a second stay under the default. Past it the heaviest
+ * senders are slowed first: RATE_LIMITED with a retry hint of SITE_RETRY_MS, and the socket stays
+ * open (the widget sends the message again after the hint).
+ */
+export const SITE_MSGS_PER_SEC = 2000;
+export const MAX_SITE_MSGS_PER_SEC = 100_000;
+export const SITE_BURST_SECONDS = 2;
+export const SITE_RETRY_MS = 1_000;
 /** Frames of any kind per second per socket (typing, seen, …) before the socket is closed with 1013. */
 export const FRAMES_PER_SEC = 30;
 export const FRAMES_BURST = 120;
@@ -112,5 +121,19 @@ export const HEARTBEAT_MS = 25_000;
 export const MAX_API_KEYS = 100;
 /** A key's last-use time is written at most this often (one write a minute per key, not per request). */
 export const API_KEY_TOUCH_MS = 60_000;
+/**
+ * Public API requests (`/v1/api/…`) one API key may make per minute, across every gateway: a token
+ * bucket per key in Redis, refilled evenly (one request every 100 ms), holding at most this many
+ * (the burst). Past it: 429 RATE_LIMITED with Retry-After.
+ */
+export const API_KEY_REQUESTS_PER_MIN = 600;
+/**
+ * Failed API key authentications (a bearer secret that is malformed, unknown or revoked) from one
+ * address (an IPv6 address counts by its /64) in API_KEY_FAILURE_WINDOW_MS, across every gateway.
+ * Past it, every API request from that address is refused 429 RATE_LIMITED with Retry-After until
+ * the window (counted from the first failure) ends, with a valid key too, so guessing learns nothing.
+ */
+export const API_KEY_FAILURES_PER_ADDRESS = 100;
+export const API_KEY_FAILURE_WINDOW_MS = 10 * 60_000;
 /** Webhook endpoints per site (POST /v1/sites/:site/webhooks answers TOO_MANY_WEBHOOKS past it). */
 export const MAX_WEBHOOKS_PER_SITE = 20;

@@ -162,7 +162,8 @@ export const VisitorToServer = T.Union([
 export type VisitorToServer = Static<typeof VisitorToServer>;
 
 // ---------------------------------------------------------------- server → visitor
-export const ErrorFrame = T.Object({ type: T.Literal('error'), code: T.String(), message: T.String(), cid: T.Optional(T.String()) });
+/** `retryMs`: when the refusal is temporary and the socket stays open (a site at its message limit), send again after this long. */
+export const ErrorFrame = T.Object({ type: T.Literal('error'), code: T.String(), message: T.String(), cid: T.Optional(T.String()), retryMs: T.Optional(T.Integer({ minimum: 0 })) });
 export const ServerToVisitor = T.Union([
   T.Object({ type: T.Literal('welcome'), visitorId: T.String(), site: SiteConfig, convs: T.Array(VisitorConv), name: T.Optional(T.String()), email: T.Optional(T.String()) }),
   T.Object({ type: T.Literal('conv'), conv: VisitorConv }),

@@ -1,6 +1,6 @@
 import type { SiteConfig } from '@hark/shared/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ACK_TIMEOUT_MS, Client, type SocketLike, TOKEN_FAILS_BEFORE_PROBE } from './client';
+import { ACK_TIMEOUT_MS, Client, RETRY_TICK_MS, type SocketLike, TOKEN_FAILS_BEFORE_PROBE } from './client';
 import type { KV } from './persist';
 
 class MemKV implements KV {
@@ -336,6 +336,22 @@ describe('Client', () => {
     expect(last().sent.filter((f) => f.type === 'send')).toHaveLength(1);
     c.retry(cid as string);
     expect(last().sent.filter((f) => f.type === 'send')).toHaveLength(2);
+  });
+
+  it('keeps a send "sending" on a busy site\'s retry hint and sends it again after the hint', () => {
+    const c = client();
+    c.start();
+    last().open();
+    answered(last());
+    c.send('x');
+    const cid = c.outbox[0]?.cid;
+    last().recv({ type: 'error', code: 'RATE_LIMITED', message: '', cid, retryMs: 1000 });
+    expect(c.outbox[0]?.state).toBe('sending');
+    expect(last().sent.filter((f) => f.type === 'send')).toHaveLength(1);
+    vi.advanceTimersByTime(1000 + RETRY_TICK_MS);
+    const sends = last().sent.filter((f) => f.type === 'send');
+    expect(sends).toHaveLength(2);
+    expect(sends[1]).toMatchObject({ cid, re: true });
   });
 
   it('survives blocked storage', () => {

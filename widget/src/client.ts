@@ -364,7 +364,9 @@ export class Client {
         break;
       case 'error': {
         const it = f.cid ? this.outbox.find((x) => x.cid === f.cid) : undefined;
-        if (it) {
+        // The site is busy (retryMs): the message stays "sending" and goes again after the hint.
+        if (it && f.retryMs !== undefined) it.sentAt = this.now() - ACK_TIMEOUT_MS + f.retryMs;
+        else if (it) {
           it.state = 'failed';
           it.code = f.code;
           // Transient errors are retried by checkAcks() in about half the ack timeout; permanent ones wait for the visitor.

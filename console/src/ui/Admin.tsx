@@ -1,16 +1,17 @@
 import { useState } from 'preact/hooks';
 import { t, useApp } from '../app';
+import { AdminIntegrations } from './AdminIntegrations';
 import { AdminOperators } from './AdminOperators';
 import { AdminReplies } from './AdminReplies';
 import { AdminSites } from './AdminSites';
 import { AdminTeams } from './AdminTeams';
 
-type Tab = 'operators' | 'sites' | 'teams' | 'replies';
+type Tab = 'operators' | 'sites' | 'teams' | 'replies' | 'integrations';
 
 export function Admin() {
   const s = useApp();
   const isAdmin = s.rt.me?.role === 'admin';
-  const tabs: Tab[] = isAdmin ? ['operators', 'sites', 'teams', 'replies'] : ['replies'];
+  const tabs: Tab[] = isAdmin ? ['operators', 'sites', 'teams', 'replies', 'integrations'] : ['replies'];
   const [tab, setTab] = useState<Tab>(tabs[0] as Tab);
   const current = tabs.includes(tab) ? tab : 'replies';
   return (
@@ -26,6 +27,7 @@ export function Admin() {
       {current === 'sites' && <AdminSites />}
       {current === 'teams' && <AdminTeams />}
       {current === 'replies' && <AdminReplies />}
+      {current === 'integrations' && <AdminIntegrations />}
     </div>
   );
 }

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { MAX_SITE_MSGS_PER_SEC, SITE_MSGS_PER_SEC } from '@hark/shared/limits';
 import { actions, t, useApp } from '../app';
 import { api, type Site } from '../api';
 import { type DayRow, hoursToRows, parseOrigins, rowsToHours, snippet } from '../hours';
@@ -15,7 +16,7 @@ function weekdayName(d: number, lang: string): string {
 function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
   const s = useApp();
   const [d, setD] = useState<Partial<Site>>(
-    site ?? { name: '', origins: [], color: '#1f5fd6', position: 'right', label: 'Chat with us', greeting: 'Hi! How can we help?', locales: ['en'], prechat: false, offlineForm: true, unansweredMs: 60_000, team: '', typingPreview: false, requeueOnOffline: true },
+    site ?? { name: '', origins: [], color: '#1f5fd6', position: 'right', label: 'Chat with us', greeting: 'Hi! How can we help?', locales: ['en'], prechat: false, offlineForm: true, unansweredMs: 60_000, team: '', typingPreview: false, requeueOnOffline: true, msgsPerSec: SITE_MSGS_PER_SEC },
   );
   const [origins, setOrigins] = useState((site?.origins ?? []).join('\n'));
   const [hoursOn, setHoursOn] = useState(!!site?.hours);
@@ -50,6 +51,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
       team: d.team ?? '',
       typingPreview: !!d.typingPreview,
       requeueOnOffline: d.requeueOnOffline !== false,
+      msgsPerSec: d.msgsPerSec ?? SITE_MSGS_PER_SEC,
     };
     try {
       if (site) await api.updateSite(site.id, body);
@@ -169,6 +171,18 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
           value={Math.round((d.unansweredMs ?? 60_000) / 1000)}
           onInput={(e) => up({ unansweredMs: Number(e.currentTarget.value) * 1000 })}
         />
+      </label>
+      <label>
+        {t('field.msgsPerSec')}
+        <input
+          name="msgsPerSec"
+          type="number"
+          min={1}
+          max={MAX_SITE_MSGS_PER_SEC}
+          value={d.msgsPerSec ?? SITE_MSGS_PER_SEC}
+          onInput={(e) => up({ msgsPerSec: Math.max(1, Math.min(MAX_SITE_MSGS_PER_SEC, Math.round(Number(e.currentTarget.value) || 1))) })}
+        />
+        <small>{t('field.msgsPerSecHelp')}</small>
       </label>
       <label>
         {t('field.siteTeam')}

@@ -1,8 +1,11 @@
 import type { ConvSummary } from '@hark/shared/protocol';
 import { useEffect, useState } from 'preact/hooks';
-import { actions, t, useApp } from '../app';
+import { actions, getState, t, useApp } from '../app';
 import { api } from '../api';
 import { dateTime, localTime, parseUserAgent, safeHref } from '../format';
+import { canSupervise } from '../inbox';
+import { exportFileName, forgetVisitor } from '../integrations';
+import { problemText } from './SecretBox';
 import { useNow } from './useNow';
 
 function Link({ url }: { url: string | undefined }) {
@@ -14,6 +17,77 @@ function Link({ url }: { url: string | undefined }) {
     </a>
   ) : (
     <span>{url}</span>
+  );
+}
+
+/**
+ * The visitor's data on request: everything held about them as a JSON download (admins and
+ * supervisors, as the gateway allows), or erased (admins only; cannot be undone).
+ */
+function VisitorData({ conv, canErase }: { conv: ConvSummary; canErase: boolean }) {
+  const v = conv.visitor;
+  const [busy, setBusy] = useState<'export' | 'erase' | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const label = v.name || v.email || t('visitor.anonymous');
+  const download = async () => {
+    setBusy('export');
+    setError(null);
+    try {
+      const data = await api.exportVisitor(conv.site, v.id);
+      const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = exportFileName(conv.site, v.id);
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      actions.toast(t('visitor.exported'));
+    } catch (e) {
+      setError(problemText(e, 'visitor'));
+    } finally {
+      setBusy(null);
+    }
+  };
+  const erase = async () => {
+    if (!confirm(t('visitor.confirmErase', { name: label }))) return;
+    setBusy('erase');
+    setError(null);
+    const theirs = [conv.id, ...Object.values(getState().rt.convs).filter((c) => c.visitor.id === v.id).map((c) => c.id)];
+    try {
+      await api.eraseVisitor(conv.site, v.id);
+    } catch (e) {
+      setBusy(null);
+      return setError(problemText(e, 'visitor'));
+    }
+    // The visitor and their conversations are gone: so is every trace of them on this screen.
+    actions.patch((st) => {
+      const sel = st.selected ? st.rt.convs[st.selected] : undefined;
+      const gone = !!st.selected && (theirs.includes(st.selected) || sel?.visitor.id === v.id);
+      return { rt: forgetVisitor(st.rt, v.id, theirs), selected: gone ? null : st.selected };
+    });
+    actions.toast(t('visitor.erased'));
+  };
+  return (
+    <div class="visitor-data" data-testid="visitor-data">
+      <h4>{t('visitor.data')}</h4>
+      <p class="hint">{canErase ? t('visitor.dataHint') : t('visitor.dataHintExport')}</p>
+      <div class="row">
+        <button type="button" class="small" disabled={busy !== null} onClick={() => void download()}>
+          {t('visitor.export')}
+        </button>
+        {canErase && (
+          <button type="button" class="small danger" disabled={busy !== null} onClick={() => void erase()}>
+            {t('visitor.erase')}
+          </button>
+        )}
+      </div>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
   );
 }
 
@@ -124,6 +198,7 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
           ))}
         </ul>
       )}
+      {canSupervise(s.rt.me?.role) && <VisitorData key={v.id} conv={conv} canErase={s.rt.me?.role === 'admin'} />}
     </aside>
   );
 }

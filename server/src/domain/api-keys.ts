@@ -4,8 +4,20 @@
  * policy (domain/policy.ts) judges, a supervisor of the key's sites named `bot:<key id>`.
  */
 import { randomBytes } from 'node:crypto';
-import { API_KEY_TOUCH_MS, HarkError, MAX_API_KEYS, randomId } from '@hark/shared';
-import { type ApiKey, type ApiKeyAccess, addApiKey, apiKeyByHash, deleteApiKey, hashSecret, listApiKeys, touchApiKey } from '../store/api-keys';
+import { API_KEY_FAILURES_PER_ADDRESS, API_KEY_FAILURE_WINDOW_MS, API_KEY_REQUESTS_PER_MIN, API_KEY_TOUCH_MS, HarkError, MAX_API_KEYS, randomId } from '@hark/shared';
+import {
+  type ApiKey,
+  type ApiKeyAccess,
+  addApiKey,
+  apiKeyByHash,
+  apiKeyFailures,
+  countApiKeyFailure,
+  deleteApiKey,
+  hashSecret,
+  listApiKeys,
+  takeApiKeyRequest,
+  touchApiKey,
+} from '../store/api-keys';
 import type { Operator } from '../store/operators';
 import { listSites } from '../store/sites';
 import type { Deps } from './deps';
@@ -21,8 +33,30 @@ export function botId(key: Pick<ApiKey, 'id'>): string {
   return `bot:${key.id}`;
 }
 
+/** The limits on API requests (shared/src/limits.ts); tests shorten them with `configure`. */
+export interface ApiKeyLimits {
+  /** Requests per key per minute, across gateways (a token bucket per key in Redis). */
+  requestsPerMin: number;
+  /** Failed key authentications per address in `failureWindowMs`, across gateways. */
+  failuresPerAddress: number;
+  failureWindowMs: number;
+}
+
+export const API_KEY_LIMITS: ApiKeyLimits = {
+  requestsPerMin: API_KEY_REQUESTS_PER_MIN,
+  failuresPerAddress: API_KEY_FAILURES_PER_ADDRESS,
+  failureWindowMs: API_KEY_FAILURE_WINDOW_MS,
+};
+
 export class ApiKeys {
+  limits: ApiKeyLimits = { ...API_KEY_LIMITS };
+
   constructor(private readonly d: Deps) {}
+
+  /** Test-only: other limits for this gateway (the product's are in shared/src/limits.ts). */
+  configure(l: Partial<ApiKeyLimits>): void {
+    this.limits = { ...this.limits, ...l };
+  }
 
   /** Makes a key; the secret is in this answer only. CONFLICT past MAX_API_KEYS. */
   async create(input: { name: string; site: string; access: ApiKeyAccess }): Promise<{ key: ApiKey; secret: string }> {
@@ -41,11 +75,26 @@ export class ApiKeys {
     return deleteApiKey(this.d.c.cmd, id);
   }
 
-  /** The key a bearer secret belongs to, or null; records its use at most once per API_KEY_TOUCH_MS. */
-  async authenticate(secret: string, now = Date.now()): Promise<ApiKey | null> {
-    if (!KEY_RE.test(secret)) return null;
-    const key = await apiKeyByHash(this.d.c.cmd, hashSecret(secret));
-    if (!key) return null;
+  /**
+   * The key a bearer secret belongs to, or null (and the failure counted against `addr`); records
+   * its use at most once per API_KEY_TOUCH_MS. Throws RATE_LIMITED (with the seconds to wait) when
+   * `addr` is past API_KEY_FAILURES_PER_ADDRESS failures in its window, whatever the secret (so
+   * guessing from there learns nothing), or when the key has used up its API_KEY_REQUESTS_PER_MIN.
+   * `addr`: the client's address as counted (http/conn-limits.ts addressKey); none, no address limit.
+   */
+  async authenticate(secret: string, addr?: string, now = Date.now()): Promise<ApiKey | null> {
+    const r = this.d.c.cmd;
+    const l = this.limits;
+    const [fails, key] = await Promise.all([addr ? apiKeyFailures(r, addr) : null, KEY_RE.test(secret) ? apiKeyByHash(r, hashSecret(secret)) : null]);
+    if (fails && fails.count >= l.failuresPerAddress) {
+      throw new HarkError('RATE_LIMITED', 'Too many failed API key attempts from this address; retry after the time in Retry-After.', { retryAfterS: fails.leftMs / 1000 });
+    }
+    if (!key) {
+      if (addr) await countApiKeyFailure(r, addr, l.failureWindowMs);
+      return null;
+    }
+    const waitMs = await takeApiKeyRequest(r, key.id, l.requestsPerMin, now);
+    if (waitMs > 0) throw new HarkError('RATE_LIMITED', `This API key made its ${l.requestsPerMin} requests of the minute; retry after the time in Retry-After.`, { retryAfterS: waitMs / 1000 });
     if (now - key.lastUsedAt >= API_KEY_TOUCH_MS) {
       await touchApiKey(this.d.c.cmd, key.id, now);
       key.lastUsedAt = now;

@@ -217,6 +217,14 @@ function typesArg(c: { types?: readonly EventType[]; liveTypes?(): readonly Even
   return t.length ? t.join(',') : '-';
 }
 
+/** Whether the consumer wants (now) at least one of these types. */
+function wantsAny(c: { types?: readonly EventType[]; liveTypes?(): readonly EventType[] | undefined }, types: ReadonlySet<EventType>): boolean {
+  const t = c.liveTypes ? c.liveTypes() : c.types;
+  if (!t) return true;
+  for (const x of t) if (types.has(x)) return true;
+  return false;
+}
+
 export class EventConsumers {
   readonly counters: EventCounters = { handled: 0, redelivered: 0, failures: 0, skipped: 0, invalid: 0, trimmed: 0, leaseLosses: 0 };
   private readonly consumers: EventConsumer[] = [];
@@ -340,21 +348,29 @@ export class EventConsumers {
    */
   async emit(input: EventInput, id?: string): Promise<Emitted> {
     const r = await emit(this.cmd, input, id);
-    if (r.stored && !this.wakeTimers.has(r.partition)) {
-      const t = setTimeout(() => {
-        this.wakeTimers.delete(r.partition);
-        this.wake(r.partition);
-      }, EVENT_WAKE_COALESCE_MS);
-      t.unref();
-      this.wakeTimers.set(r.partition, t);
+    if (!r.stored) return r;
+    // Only the local holders whose consumer wants this type are woken: a consumer that wants
+    // none of a burst's types (the stats consumer and message events) keeps its idle poll.
+    const pending = this.wakeTypes.get(r.partition);
+    if (pending) {
+      pending.add(input.type);
+      return r;
     }
+    this.wakeTypes.set(r.partition, new Set([input.type]));
+    const t = setTimeout(() => {
+      const types = this.wakeTypes.get(r.partition);
+      this.wakeTypes.delete(r.partition);
+      this.wake(r.partition, types);
+    }, EVENT_WAKE_COALESCE_MS);
+    t.unref();
     return r;
   }
-  private readonly wakeTimers = new Map<number, NodeJS.Timeout>();
+  /** Per partition, the types emitted here since its wake was scheduled (the wake fires EVENT_WAKE_COALESCE_MS after the first). */
+  private readonly wakeTypes = new Map<number, Set<EventType>>();
 
-  /** A hint that partition P (all when absent) has new entries: its local holders read now. */
-  wake(partition?: number): void {
-    const hit = (u: Unit) => partition === undefined || u.p === partition;
+  /** A hint that partition P (all when absent) has new entries (of these types, any when absent): its local holders that want them read now. */
+  wake(partition?: number, types?: ReadonlySet<EventType>): void {
+    const hit = (u: Unit) => (partition === undefined || u.p === partition) && (types === undefined || wantsAny(u.c, types));
     for (const u of this.units) {
       if (!hit(u)) continue;
       u.woken = true;
@@ -376,6 +392,13 @@ export class EventConsumers {
   isIdle(): boolean {
     if (this.state !== 'running') return this.state === 'stopped';
     return this.units.every((u) => (u.assigned ? u.held && u.worker !== null && u.idle && !u.recover : !u.held));
+  }
+
+  /** How many gateways share the consumers' work (as of the last membership heartbeat, at least 1): the live gateways. */
+  liveGateways(): number {
+    let n = 1;
+    for (const m of this.members.values()) n = Math.max(n, m.length);
+    return n;
   }
 
   /** Partitions held now, per consumer (metrics, tests). */

@@ -9,6 +9,7 @@ import { Conversations } from './conversations';
 import type { Deps } from './deps';
 import { Operators } from './operators';
 import { Presence } from './presence';
+import { Privacy } from './privacy';
 import { Router } from './routing';
 import { Sites } from './sites';
 import { Visitors } from './visitors';
@@ -30,6 +31,7 @@ export class Domain {
   readonly auth: Auth;
   readonly apiKeys: ApiKeys;
   readonly webhooks: Webhooks;
+  readonly privacy: Privacy;
 
   constructor(readonly deps: Deps) {
     this.router = new Router(deps);
@@ -44,5 +46,6 @@ export class Domain {
     this.auth = new Auth(deps, this.operators);
     this.apiKeys = new ApiKeys(deps);
     this.webhooks = new Webhooks(deps);
+    this.privacy = new Privacy(deps, this.router);
   }
 }

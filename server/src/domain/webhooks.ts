@@ -67,6 +67,7 @@ import { siteExists } from '../store/sites';
 import type { Deps } from './deps';
 import type { SideEffectConsumer } from './event-consumers';
 import { type DomainEvent, EVENT_TYPES, type EventType } from './events';
+import { WEBHOOK_TEST_TYPE, webhookBody, webhookTestBody } from './webhook-payloads';
 
 /** A delivery is retried for this long after it was queued (or retried by hand), then marked failed. */
 export const WEBHOOK_RETRY_FOR_MS = 24 * 3600_000;
@@ -89,6 +90,8 @@ export const WEBHOOK_POLL_MS = 1_000;
 /** Attempts in flight at once on the job's gateway, in all and per endpoint. */
 export const WEBHOOK_CONCURRENCY = 16;
 export const WEBHOOK_CONCURRENCY_PER_ENDPOINT = 4;
+/** After a delivery succeeds, its lane's next ones are sent at once, up to this many in one go (then the lane waits for the next pass of the job). */
+export const WEBHOOK_LANE_RUN = 100;
 /** Finished deliveries stay in the log this long; the log keeps at most WEBHOOK_LOG_MAX per endpoint. */
 export const WEBHOOK_DELIVERY_RETENTION_MS = 7 * 24 * 3600_000;
 export const WEBHOOK_LOG_MAX = 1_000;
@@ -96,8 +99,8 @@ export const WEBHOOK_LOG_MAX = 1_000;
 export const WEBHOOK_NOTICES_MAX = 50;
 /** Longest target URL. */
 export const WEBHOOK_MAX_URL = 2048;
-/** The type of the event `POST …/test` sends. */
-export const WEBHOOK_TEST_TYPE = 'webhook.test';
+/** The type of the event `POST …/test` sends (its body and every event's: domain/webhook-payloads.ts). */
+export { WEBHOOK_TEST_TYPE } from './webhook-payloads';
 
 export interface Resolved {
   address: string;
@@ -405,10 +408,9 @@ function checkEvents(events: string[] | 'all' | undefined): EventType[] | 'all' 
   return [...new Set(events)] as EventType[];
 }
 
-/** The body sent for an event: {type, timestamp, data}; data is the event without its id, time and type. */
+/** The body sent for an event: {type, timestamp, data}; data is the event without its id, time and type (typed by its schema: domain/webhook-payloads.ts, published in the OpenAPI document). */
 export function webhookPayload(e: DomainEvent): string {
-  const { id: _id, at, type, ...data } = e;
-  return JSON.stringify({ type, timestamp: new Date(at).toISOString(), data });
+  return JSON.stringify(webhookBody(e));
 }
 
 export class Webhooks {
@@ -480,12 +482,14 @@ export class Webhooks {
 
   async update(site: string, id: string, patch: WebhookPatch): Promise<WebhookView> {
     await this.siteEndpoint(site, id);
-    await updateEndpoint(this.r, id, {
+    const written = await updateEndpoint(this.r, id, {
       ...(patch.url !== undefined ? { url: checkTargetUrl(patch.url, this.allowPrivate).toString() } : {}),
       ...(patch.events !== undefined ? { events: checkEvents(patch.events) } : {}),
       ...(patch.description !== undefined ? { description: patch.description } : {}),
       ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
     });
+    // Deleted meanwhile: nothing was written.
+    if (!written) throw new HarkError('NOT_FOUND', 'No such webhook.');
     return this.get(site, id);
   }
 
@@ -499,7 +503,7 @@ export class Webhooks {
     const ep = await this.siteEndpoint(site, id);
     const secret = newWebhookSecret();
     const prevUntil = Date.now() + this.settings.secretOverlapMs;
-    await rotateSecret(this.r, id, secret, ep.secret, prevUntil);
+    if (!(await rotateSecret(this.r, id, secret, ep.secret, prevUntil))) throw new HarkError('NOT_FOUND', 'No such webhook.');
     return { ...view({ ...ep, secret, prevSecret: ep.secret, prevUntil }), secret };
   }
 
@@ -508,7 +512,7 @@ export class Webhooks {
     const ep = await this.siteEndpoint(site, id);
     const eventId = `test_${randomId(21)}`;
     const did = deliveryId(ep.id, eventId);
-    const payload = JSON.stringify({ type: WEBHOOK_TEST_TYPE, timestamp: new Date().toISOString(), data: { site, webhook: ep.id } });
+    const payload = JSON.stringify(webhookTestBody(site, ep.id));
     await enqueueDelivery(this.r, ep.id, { id: did, eventId, type: WEBHOOK_TEST_TYPE, lane: `e:${did}`, payload }, Date.now(), WEBHOOK_LOG_MAX);
     return { delivery: did, eventId };
   }
@@ -597,9 +601,17 @@ export class Webhooks {
     return Math.round(base * (0.8 + Math.random() * 0.4));
   }
 
+  /** Sends the lane's head and, while they succeed, the deliveries behind it (a busy conversation's events drain without waiting for the job's next pass). */
   private async attempt(ep: WebhookEndpoint, lane: string): Promise<void> {
+    for (let i = 0; i < WEBHOOK_LANE_RUN && !this.stopped; i++) {
+      if (!(await this.attemptOne(ep, lane))) return;
+    }
+  }
+
+  /** One attempt of the lane's head due now; true when it was delivered. */
+  private async attemptOne(ep: WebhookEndpoint, lane: string): Promise<boolean> {
     const d = await laneHead(this.r, ep.id, lane);
-    if (!d || this.stopped) return;
+    if (!d || this.stopped || (d.nextAt !== null && d.nextAt > Date.now())) return false;
     const s = this.settings;
     const ts = Math.floor(Date.now() / 1000);
     const headers = {
@@ -616,7 +628,7 @@ export class Webhooks {
       resolve: s.resolve ?? systemResolve,
       signal: this.aborts.signal,
     });
-    if (this.stopped) return;
+    if (this.stopped) return false;
     const now = Date.now();
     const ok = res.status !== null && res.status >= 200 && res.status < 300;
     const error = ok ? null : (res.error ?? (res.status !== null && res.status >= 300 && res.status < 400 ? `redirect ${res.status} not followed` : `HTTP ${res.status}`));
@@ -631,8 +643,11 @@ export class Webhooks {
     if (res.truncated) this.d.log.info({ webhook: ep.id, delivery: d.id, status: res.status, readBytes: s.maxResponseBytes }, 'webhook answer longer than the cap: cut');
     if (ok) {
       await finishAttempt(this.r, ep.id, d.id, lane, 'delivered', now, now, WEBHOOK_DELIVERY_RETENTION_MS, fields);
-      if (ep.failingSince !== null) await recordEndpointSuccess(this.r, ep.id);
-      return;
+      if (ep.failingSince !== null) {
+        await recordEndpointSuccess(this.r, ep.id);
+        ep.failingSince = null;
+      }
+      return true;
     }
     const expired = now - d.first >= s.retryForMs;
     const nextAt = now + this.backoff(d.attempts + 1);
@@ -645,5 +660,6 @@ export class Webhooks {
       // The origin only: a URL's path or query may hold the receiver's own token.
       this.d.log.warn({ webhook: ep.id, site: ep.site, target: new URL(ep.url).origin, reason }, 'webhook endpoint disabled');
     }
+    return false;
   }
 }

@@ -1,5 +1,5 @@
 /** Operators and sites (admin). Teams, saved replies and stats live in their own files. */
-import { HarkError, MAX_MESSAGE_CHARS, randomId } from '@hark/shared';
+import { HarkError, MAX_MESSAGE_CHARS, MAX_SITE_MSGS_PER_SEC, randomId } from '@hark/shared';
 import { Type as T } from '@sinclair/typebox';
 import { publicOperator } from '../domain/operators';
 import { canSeeSite } from '../domain/policy';
@@ -44,6 +44,7 @@ const SiteFields = {
   team: T.String({ maxLength: 64 }),
   typingPreview: T.Boolean(),
   requeueOnOffline: T.Boolean(),
+  msgsPerSec: T.Integer({ minimum: 1, maximum: MAX_SITE_MSGS_PER_SEC }),
 };
 export const SitePatch = T.Partial(T.Object(SiteFields), { additionalProperties: false });
 // One closed object (an Intersect let unknown keys through into the site's hash, `secret` and `createdAt` included).

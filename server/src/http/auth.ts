@@ -52,11 +52,12 @@ export interface KeyPrincipal {
 /**
  * Checks the bearer key of an API request, read from Redis on every request (a revoked key fails on
  * its next request, on every gateway): 401 API_KEY_INVALID when missing or unknown, 403
- * API_KEY_READ_ONLY for a change with a read-only key.
+ * API_KEY_READ_ONLY for a change with a read-only key, 429 RATE_LIMITED with Retry-After past the
+ * key's API_KEY_REQUESTS_PER_MIN or the address's API_KEY_FAILURES_PER_ADDRESS (domain/api-keys.ts).
  */
 export async function requireApiKey(ctx: Ctx, req: FastifyRequest, access: 'read' | 'write'): Promise<KeyPrincipal> {
   const secret = bearerOf(req);
-  const key = secret ? await ctx.domain.apiKeys.authenticate(secret) : null;
+  const key = secret ? await ctx.domain.apiKeys.authenticate(secret, addressKey(req.ip)) : null;
   if (!key) throw new HarkError('API_KEY_INVALID');
   if (access === 'write' && key.access !== 'write') throw new HarkError('API_KEY_READ_ONLY');
   req.apiKey = key;

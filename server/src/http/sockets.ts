@@ -45,9 +45,22 @@ function releaseUpgrade(ws: WebSocket, req: FastifyRequest, onError: (this: WebS
   ws.on('error', onError);
 }
 
-export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPerIp = MAX_CONNECTIONS_PER_IP, limitSettings: Partial<LimitSettings> = {}): void {
+/** A site at its message limit is logged at most this often (per site, per gateway). */
+const SITE_LIMIT_LOG_MS = 60_000;
+
+/** `gateways`: how many gateways share each site's message limit now (each enforces its share). */
+export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPerIp = MAX_CONNECTIONS_PER_IP, limitSettings: Partial<LimitSettings> = {}, gateways: () => number = () => 1): void {
   const perIp = new Map<string, number>();
-  const limits = new Limits(limitSettings);
+  const limits = new Limits(limitSettings, gateways);
+  const limitLogged = new Map<string, number>();
+  limits.onSiteLimited = (site) => {
+    ctx.metrics.siteLimited.inc();
+    const now = Date.now();
+    if (now - (limitLogged.get(site) ?? 0) < SITE_LIMIT_LOG_MS) return;
+    limitLogged.set(site, now);
+    if (limitLogged.size > 10_000) limitLogged.clear();
+    ctx.log.warn({ site, gateways: Math.max(1, gateways()) }, "site at its message limit (msgsPerSec): the heaviest senders are asked to retry; raise the site's limit if this is real traffic");
+  };
   app.addHook('onClose', async () => limits.stop());
   // One Site object per site (and version) for every socket of it: a visitor socket keeps the site its
   // upgrade read for life, and each read is its own copy (~0.5 KB per visitor). Sites are never mutated.
@@ -119,7 +132,7 @@ export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPer
       const visitor = req.harkVisitor as string;
       releaseUpgrade(socket, req, onSocketError);
       countIp(req, socket);
-      const conn = new VisitorConn(ctx, socket, site, visitor, intern(String(req.headers['user-agent'] ?? '')), limits.forSocket(visitor, req.ip, site.id));
+      const conn = new VisitorConn(ctx, socket, site, visitor, intern(String(req.headers['user-agent'] ?? '')), limits.forSocket(visitor, req.ip, site.id, site.msgsPerSec));
       gw.track(conn);
     },
   );

@@ -9,11 +9,14 @@
  * - compaction: resolved conversations older than the setting packed, every minute.
  * - webhook-delivery: due webhook deliveries sent (domain/webhooks.ts), every WEBHOOK_POLL_MS;
  *   its attempts in flight are cut when the gateway stops (the next owner sends them again).
+ * - retention: conversations older than HARK_RETENTION_DAYS (last activity) erased
+ *   (domain/privacy.ts), every RETENTION_EVERY_MS; nothing when the setting is off.
  */
 import { PRESENCE_RENEW_MS } from '@hark/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Domain } from '../domain';
 import { holdLease, jobLeaseKey, releaseLease } from '../domain/leases';
+import { RETENTION_EVERY_MS } from '../domain/privacy';
 
 /** A job's lease; renewed at every tick of the job (ticks are shorter). */
 export const JOB_LEASE_MS = 15_000;
@@ -44,6 +47,8 @@ export class Jobs {
       { name: 'presence-sweep', everyMs: PRESENCE_RENEW_MS, run: () => presence.sweep() },
       { name: 'compaction', everyMs: COMPACTION_EVERY_MS, run: () => presence.compact() },
       { name: 'webhook-delivery', everyMs: this.domain.webhooks.settings.pollMs, run: () => this.domain.webhooks.deliverDue(), stop: () => this.domain.webhooks.stop() },
+      // stop: also cancels the second passes of erases this gateway ran (domain/privacy.ts).
+      { name: 'retention', everyMs: RETENTION_EVERY_MS, run: async () => void (await this.domain.privacy.retention()), stop: async () => this.domain.privacy.stop() },
     ];
   }
 

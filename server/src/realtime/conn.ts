@@ -6,7 +6,7 @@
 import { ERRORS, type ErrorCode, FRAMES_BURST, FRAMES_PER_SEC, HarkError, MAX_SOCKET_BUFFER_BYTES, compareStreamIds } from '@hark/shared';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import { Bucket } from './limits';
+import { Bucket, SlowDown } from './limits';
 import type { Metrics } from '../metrics';
 
 /**
@@ -208,6 +208,12 @@ export abstract class Conn<F extends { type: string } = { type: string }> {
     if (this.closed) return;
     const err = e instanceof HarkError ? e : redisUnavailable(e) ? new HarkError('OVERLOADED') : new HarkError('INTERNAL');
     if (!(e instanceof HarkError) && err.code === 'INTERNAL') this.onInternalError(e);
+    if (e instanceof SlowDown && !fatal) {
+      // Not the visitor's doing (the site is at its limit): the socket stays open, the client sends again after the hint.
+      this.metrics.errors.inc({ code: err.code });
+      this.send({ type: 'error', code: err.code, message: err.message, ...(cid ? { cid } : {}), retryMs: e.retryMs });
+      return;
+    }
     if (fatal || FATAL.has(err.code)) {
       this.metrics.errors.inc({ code: err.code });
       this.closed = true;

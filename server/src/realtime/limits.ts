@@ -5,7 +5,11 @@
  * every visitor from it), then per site, fairly between addresses (SiteBudget). A
  * message is charged to the narrowest first and refused there, so a flood from one
  * visitor or address is stopped before it reaches the site's budget, and a site at
- * its limit refuses the heaviest senders first. Across gateways, the append script
+ * its limit slows the heaviest senders first. A visitor or address over its own limit
+ * is a flood and its socket is closed (RATE_LIMITED, 1013); a site at its limit is not
+ * the visitor's fault: the message is refused with a retry hint (SlowDown) and the
+ * socket stays open. The site's limit is its own setting (msgsPerSec) for the whole
+ * installation; each gateway enforces its share, the setting over the live gateways. Across gateways, the append script
  * also limits each visitor's conversation (redis/scripts.ts), so a visitor spread
  * over several gateways is held to the same rate.
  */
@@ -14,8 +18,9 @@ import {
   ADDRESS_MSGS_PER_SEC,
   CONVS_PER_ADDRESS_PER_HOUR,
   HarkError,
-  SITE_BURST,
+  SITE_BURST_SECONDS,
   SITE_MSGS_PER_SEC,
+  SITE_RETRY_MS,
   TOKENS_PER_ADDRESS_PER_MIN,
   VISITOR_BURST,
   VISITOR_MSGS_PER_SEC,
@@ -26,10 +31,18 @@ export class Bucket {
   private tokens: number;
   private at = Date.now();
   constructor(
-    private readonly rate: number,
-    private readonly burst: number,
+    private rate: number,
+    private burst: number,
   ) {
     this.tokens = burst;
+  }
+  /** Changes the rate and burst from now on (tokens above the new burst are dropped). */
+  reset(rate: number, burst: number): void {
+    if (rate === this.rate && burst === this.burst) return;
+    this.fill();
+    this.rate = rate;
+    this.burst = burst;
+    this.tokens = Math.min(this.tokens, burst);
   }
   take(n = 1): boolean {
     this.fill();
@@ -60,8 +73,16 @@ export class SiteBudget {
   private readonly bucket: Bucket;
   private counts = new Map<string, number>();
   private windowAt = Date.now();
-  constructor(private readonly rate: number, burst: number) {
+  constructor(
+    private rate: number,
+    burst: number,
+  ) {
     this.bucket = new Bucket(rate, burst);
+  }
+  /** A new rate (the site's setting changed, or the number of gateways sharing it). */
+  setRate(rate: number, burst: number): void {
+    this.rate = rate;
+    this.bucket.reset(rate, burst);
   }
   take(address: string): boolean {
     const now = Date.now();
@@ -81,14 +102,24 @@ interface Shared<T> {
   users: number;
 }
 
+/** A message refused because its site is at its limit: the socket stays open and the client sends it again after `retryMs`. */
+export class SlowDown extends HarkError {
+  constructor(readonly retryMs: number) {
+    super('RATE_LIMITED', 'This site is receiving many messages right now; your message will be sent again in a moment.');
+  }
+}
+
 /** The limits' numbers: the product's are the constants; a test may lower them (AppOptions.testLimits). */
 export interface LimitSettings {
   visitorPerSec: number;
   visitorBurst: number;
   addressPerSec: number;
   addressBurst: number;
+  /** Used for a site until its setting is known (Limits.siteRate). */
   sitePerSec: number;
-  siteBurst: number;
+  /** Seconds of the site's rate it may send at once. */
+  siteBurstSeconds: number;
+  siteRetryMs: number;
   convsPerAddressPerHour: number;
   tokensPerAddressPerMin: number;
 }
@@ -99,7 +130,8 @@ export const LIMITS: LimitSettings = {
   addressPerSec: ADDRESS_MSGS_PER_SEC,
   addressBurst: ADDRESS_BURST,
   sitePerSec: SITE_MSGS_PER_SEC,
-  siteBurst: SITE_BURST,
+  siteBurstSeconds: SITE_BURST_SECONDS,
+  siteRetryMs: SITE_RETRY_MS,
   convsPerAddressPerHour: CONVS_PER_ADDRESS_PER_HOUR,
   tokensPerAddressPerMin: TOKENS_PER_ADDRESS_PER_MIN,
 };
@@ -108,12 +140,18 @@ export const LIMITS: LimitSettings = {
 export class Limits {
   private readonly visitors = new Map<string, Shared<Bucket>>();
   private readonly addresses = new Map<string, { msgs: Bucket; convs: Bucket; tokens: Bucket; users: number }>();
-  private readonly sites = new Map<string, SiteBudget>();
+  private readonly sites = new Map<string, { budget: SiteBudget; setting: number; gateways: number }>();
   private timer: NodeJS.Timeout;
+  /** Called when a site refuses a message for being at its limit. */
+  onSiteLimited: (site: string) => void = () => {};
 
   readonly l: LimitSettings;
 
-  constructor(settings: Partial<LimitSettings> = {}) {
+  /** `gateways`: how many gateways share the sites' limits now (each enforces its share). */
+  constructor(
+    settings: Partial<LimitSettings> = {},
+    private readonly gateways: () => number = () => 1,
+  ) {
     this.l = { ...LIMITS, ...settings };
     // Buckets nobody uses and that have refilled are forgotten (an address that minted tokens and left).
     this.timer = setInterval(() => this.prune(), 60_000);
@@ -139,8 +177,9 @@ export class Limits {
     return this.address(ip).tokens.take();
   }
 
-  /** The limits one visitor socket answers to; release() when the socket closes. */
-  forSocket(visitor: string, ip: string, site: string): VisitorLimits {
+  /** The limits one visitor socket answers to; release() when the socket closes. `siteMsgsPerSec`: the site's setting as just read. */
+  forSocket(visitor: string, ip: string, site: string, siteMsgsPerSec?: number): VisitorLimits {
+    if (siteMsgsPerSec !== undefined) this.siteRate(site, siteMsgsPerSec);
     let v = this.visitors.get(visitor);
     if (!v) {
       v = { value: new Bucket(this.l.visitorPerSec, this.l.visitorBurst), users: 0 };
@@ -149,18 +188,17 @@ export class Limits {
     v.users++;
     const a = this.address(ip);
     a.users++;
-    let s = this.sites.get(site);
-    if (!s) {
-      s = new SiteBudget(this.l.sitePerSec, this.l.siteBurst);
-      this.sites.set(site, s);
-    }
-    const siteBucket = s;
     const vb = v;
     let released = false;
     return {
       take: () => {
-        if (!vb.value.take() || !a.msgs.take() || !siteBucket.take(ip)) throw new HarkError('RATE_LIMITED');
+        if (!vb.value.take() || !a.msgs.take()) throw new HarkError('RATE_LIMITED');
+        if (!this.site(site).take(ip)) {
+          this.onSiteLimited(site);
+          throw new SlowDown(this.l.siteRetryMs);
+        }
       },
+      siteRate: (n: number) => this.siteRate(site, n),
       newConversation: () => {
         if (!a.convs.take()) throw new HarkError('RATE_LIMITED', 'Too many new conversations from this address; try again later.');
       },
@@ -173,6 +211,27 @@ export class Limits {
     };
   }
 
+  /** The site's setting (msgs per second for the whole installation), as last read from its record. */
+  siteRate(site: string, msgsPerSec: number): void {
+    const s = this.sites.get(site);
+    if (s) s.setting = msgsPerSec;
+    else this.site(site, msgsPerSec);
+  }
+
+  /** This gateway's budget for a site: its share of the site's setting, kept current with the number of gateways. */
+  private site(site: string, setting?: number) {
+    let s = this.sites.get(site);
+    if (!s) {
+      s = { budget: new SiteBudget(1, 1), setting: setting ?? this.l.sitePerSec, gateways: 0 };
+      this.sites.set(site, s);
+    }
+    const n = Math.max(1, this.gateways());
+    const rate = Math.max(1, s.setting / n);
+    s.budget.setRate(rate, Math.max(1, Math.round(rate * this.l.siteBurstSeconds)));
+    s.gateways = n;
+    return s.budget;
+  }
+
   private prune(): void {
     for (const [k, v] of this.visitors) if (v.users <= 0 && v.value.full()) this.visitors.delete(k);
     for (const [k, a] of this.addresses) if (a.users <= 0 && a.msgs.full() && a.convs.full() && a.tokens.full()) this.addresses.delete(k);
@@ -180,8 +239,10 @@ export class Limits {
 }
 
 export interface VisitorLimits {
-  /** Charges one message (chat or offline form); throws RATE_LIMITED when a bucket is empty. */
+  /** Charges one message (chat or offline form); throws RATE_LIMITED when the visitor's or address's bucket is empty (a flood: the socket closes), SlowDown when the site is at its limit. */
   take(): void;
+  /** The site's msgsPerSec setting, as read again. */
+  siteRate(msgsPerSec: number): void;
   /** Charges a new conversation to the source address; throws RATE_LIMITED beyond its share. */
   newConversation(): void;
   release(): void;

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { inBusinessHours } from '../store/sites';
-import { Bucket } from './limits';
+import { Bucket, Limits, SlowDown } from './limits';
 import { identityHash, verifyIdentity } from '../domain/identity';
 import { originAllowed } from '../http/origin';
 
@@ -12,6 +12,38 @@ describe('Bucket', () => {
     expect([b.take(), b.take(), b.take(), b.take()]).toEqual([true, true, true, false]);
     vi.setSystemTime(500);
     expect([b.take(), b.take()]).toEqual([true, false]);
+    vi.useRealTimers();
+  });
+});
+
+describe('a site limit shared by gateways', () => {
+  it("each gateway enforces the site's setting over the live gateways, follows a new setting, and answers SlowDown (not a closing RATE_LIMITED)", () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(0);
+    let gateways = 2;
+    const l = new Limits({ siteBurstSeconds: 1, visitorPerSec: 1000, visitorBurst: 1000, addressPerSec: 1000, addressBurst: 1000 }, () => gateways);
+    const take = (lim: { take(): void }): string => {
+      try {
+        lim.take();
+        return 'ok';
+      } catch (e) {
+        return e instanceof SlowDown ? `slow ${e.retryMs}` : String(e);
+      }
+    };
+    // Setting 20 a second, 2 gateways: this one lets 10 through in the first second (burst of one second).
+    const v = l.forSocket('v1', '10.0.0.1', 'shop', 20);
+    const first = Array.from({ length: 12 }, () => take(v));
+    expect(first.filter((x) => x === 'ok').length).toBe(10);
+    expect(first.at(-1)).toBe('slow 1000');
+    // One gateway left: its share is the whole 20.
+    gateways = 1;
+    vi.setSystemTime(1000);
+    expect(Array.from({ length: 25 }, () => take(v)).filter((x) => x === 'ok').length).toBe(20);
+    // The admin raises the limit: read again on the next hello.
+    v.siteRate(100);
+    vi.setSystemTime(2000);
+    expect(Array.from({ length: 120 }, () => take(v)).filter((x) => x === 'ok').length).toBe(100);
+    l.stop();
     vi.useRealTimers();
   });
 });

@@ -192,7 +192,10 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       f.user ? null : visitors.get(this.visitorId),
       Promise.all(claimed.map((id) => convs.meta(id))),
     ]);
-    if (site) this.site = site;
+    if (site) {
+      this.site = site;
+      this.limits.siteRate(site.msgsPerSec);
+    }
     this.siteReadAt = 0;
     let v = v0;
     if (f.user) {
@@ -387,8 +390,13 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     return retrying(() => this.refreshAll(), { retries: RESYNC_RETRIES, capMs: 2_000, stop: () => this.closed });
   }
 
-  /** A doorbell on this visitor's own channel: a conversation another tab created. */
+  /** A doorbell on this visitor's own channel: a conversation another tab created, or the visitor's data erased (domain/privacy.ts). */
   onSignal(s: VisitorSignal): void {
+    if (s.t === 'erased') {
+      // Their token is gone too: the widget's reconnect is refused and it starts over with a new one.
+      this.fail(new HarkError('VISITOR_TOKEN_INVALID', 'This visitor’s data was erased; start over with a new token.'), undefined, true);
+      return;
+    }
     void this.adopt(s.conv).catch((e) => this.onInternalError(e));
   }
 

@@ -71,3 +71,45 @@ export async function deleteApiKey(r: ScriptedRedis, id: string): Promise<boolea
 export async function touchApiKey(r: ScriptedRedis, id: string, at: number): Promise<void> {
   if (await r.exists(K.apiKey(id))) await r.hset(K.apiKey(id), 'lastUsedAt', String(at));
 }
+
+// ---------------------------------------------------------------- rate limits (API_KEY_REQUESTS_PER_MIN, API_KEY_FAILURES_PER_ADDRESS)
+
+/**
+ * One request from a key's token bucket, shared by every gateway. KEYS: bucket. ARGV: now (ms),
+ * capacity, ms per token. 0 = taken; else the ms until one token is back. A resent call (ioredis
+ * resends after a dropped connection) takes a second token: harmless for a limit this size.
+ */
+const TAKE_REQUEST = `
+local now, cap, per = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens = tonumber(b[1]) or cap
+local at = tonumber(b[2]) or now
+if now > at then tokens = math.min(cap, tokens + (now - at) / per) end
+if tokens < 1 then return math.max(1, math.ceil((1 - tokens) * per)) end
+redis.call('HSET', KEYS[1], 't', tostring(tokens - 1), 'at', tostring(math.max(now, at)))
+redis.call('PEXPIRE', KEYS[1], math.ceil(cap * per) + 1000)
+return 0
+`;
+
+/** Takes one request of the key's budget (`perMin`, refilled evenly): 0 when it may go on, else the ms to wait. */
+export async function takeApiKeyRequest(r: ScriptedRedis, id: string, perMin: number, now = Date.now()): Promise<number> {
+  return Number(await r.eval(TAKE_REQUEST, 1, K.apiKeyRate(id), now, perMin, 60_000 / perMin));
+}
+
+/** KEYS: counter. ARGV: window ms. Counts one failure; the window starts at the first. Returns the count. */
+const COUNT_FAILURE = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+`;
+
+/** Records a failed key authentication from `addr` (as counted: http/conn-limits.ts addressKey). */
+export async function countApiKeyFailure(r: ScriptedRedis, addr: string, windowMs: number): Promise<number> {
+  return Number(await r.eval(COUNT_FAILURE, 1, K.apiKeyFailures(addr), windowMs));
+}
+
+/** Failed key authentications from `addr` in its current window, and the ms left of it (0 when none). */
+export async function apiKeyFailures(r: ScriptedRedis, addr: string): Promise<{ count: number; leftMs: number }> {
+  const [n, ttl] = (await r.eval("return {redis.call('GET', KEYS[1]) or '0', redis.call('PTTL', KEYS[1])}", 1, K.apiKeyFailures(addr))) as [string, number];
+  return { count: Number(n) || 0, leftMs: Math.max(0, Number(ttl)) };
+}

@@ -61,6 +61,10 @@ export const K = {
   apiKeys: 'hark:apikeys',
   apiKey: (id: string) => `hark:apikey:${id}`,
   apiKeyByHash: (h: string) => `hark:apikeyh:${h}`,
+  /** A key's request bucket (API_KEY_REQUESTS_PER_MIN): tokens and when they were counted. */
+  apiKeyRate: (id: string) => `hark:apirate:${id}`,
+  /** Failed key authentications from one address (API_KEY_FAILURES_PER_ADDRESS), expiring with its window. */
+  apiKeyFailures: (addr: string) => `hark:apifail:${addr}`,
   /** Webhooks (store/webhooks.ts). set: every webhook endpoint id (the delivery job walks it). */
   webhooks: 'hark:webhooks',
   /** set: a site's webhook endpoint ids. */

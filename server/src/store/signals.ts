@@ -30,8 +30,8 @@ export interface SeenBody {
 export type ConvSignal = { t: 'changed' } | { t: 'typing'; body: TypingBody } | { t: 'seen'; body: SeenBody };
 /** On a site's channel. */
 export type SiteSignal = { t: 'conv-changed'; conv: string } | { t: 'presence'; op: string } | { t: 'queue' } | { t: 'visitor-changed'; conv: string };
-/** On a visitor's channel: another tab started a conversation. */
-export type VisitorSignal = { t: 'new-conv'; conv: string };
+/** On a visitor's channel: another tab started a conversation; the visitor's data was erased (their sockets close). */
+export type VisitorSignal = { t: 'new-conv'; conv: string } | { t: 'erased' };
 /** On an operator's channel. */
 export type OperatorSignal = { t: 'sessions-ended'; which: '*' | string[] } | { t: 'record-changed' };
 
@@ -59,6 +59,8 @@ export function encodeSignal(s: Signal): string {
       return `v${s.conv}`;
     case 'new-conv':
       return `n${s.conv}`;
+    case 'erased':
+      return 'x';
     case 'sessions-ended':
       return `k${s.which === '*' ? '*' : s.which.join(',')}`;
     case 'record-changed':
@@ -99,6 +101,7 @@ export function decodeSignal(kind: ChannelKind, p: string): Signal | null {
       if (k === 'v' && rest) return { t: 'visitor-changed', conv: rest };
       return null;
     case 'visitor':
+      if (k === 'x') return { t: 'erased' };
       return k === 'n' && rest ? { t: 'new-conv', conv: rest } : null;
     case 'operator':
       if (k === 'k') return { t: 'sessions-ended', which: rest === '*' ? '*' : rest.split(',') };

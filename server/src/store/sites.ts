@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { BusinessHours, SiteConfig, SiteSettings } from '@hark/shared';
-import { DEFAULT_UNANSWERED_MS } from '@hark/shared';
+import { DEFAULT_UNANSWERED_MS, MAX_SITE_MSGS_PER_SEC, SITE_MSGS_PER_SEC } from '@hark/shared';
 import type { ScriptedRedis } from '../redis/scripts';
 import { K } from './keys';
 import { bool, json, num } from './util';
@@ -27,6 +27,7 @@ export const SITE_DEFAULTS: Omit<Site, 'id' | 'name' | 'createdAt'> = {
   team: '',
   typingPreview: false,
   requeueOnOffline: true,
+  msgsPerSec: SITE_MSGS_PER_SEC,
   secret: '',
 };
 
@@ -58,6 +59,8 @@ function fromHash(id: string, h: Record<string, string>): Site {
     team: h.team ?? '',
     typingPreview: bool(h.typingPreview),
     requeueOnOffline: h.requeueOnOffline === undefined ? true : bool(h.requeueOnOffline),
+    // Sites saved before the setting existed have the default (no migration: a missing field reads as it).
+    msgsPerSec: Math.min(MAX_SITE_MSGS_PER_SEC, Math.max(1, Math.floor(num(h.msgsPerSec, SITE_MSGS_PER_SEC)))),
     secret: h.secret ?? '',
     createdAt: num(h.createdAt),
   };

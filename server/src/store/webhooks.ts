@@ -186,20 +186,32 @@ export interface EndpointPatch {
 }
 
 /** Updates the fields given; enabling clears the disabled reason and the failure streak. */
-export async function updateEndpoint(r: ScriptedRedis, id: string, patch: EndpointPatch): Promise<void> {
-  const set: Record<string, string> = {};
-  if (patch.url !== undefined) set.url = patch.url;
-  if (patch.events !== undefined) set.events = JSON.stringify(patch.events);
-  if (patch.description !== undefined) set.description = patch.description;
-  if (patch.enabled !== undefined) set.enabled = patch.enabled ? '1' : '0';
-  if (patch.enabled === true) set.enabledAt = String(Date.now());
-  if (Object.keys(set).length > 0) await r.hset(K.webhook(id), set);
-  if (patch.enabled === true) await r.hdel(K.webhook(id), 'disabledReason', 'disabledAt', 'failingSince');
+/**
+ * KEYS: the endpoint's hash. ARGV: 1 when enabling (clears why it was disabled), then field, value…
+ * Writes only if the endpoint still exists (a PATCH racing a DELETE must not leave half a record):
+ * 1 written, 0 gone. Idempotent.
+ */
+const UPDATE_ENDPOINT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+if ARGV[1] == '1' then redis.call('HDEL', KEYS[1], 'disabledReason', 'disabledAt', 'failingSince') end
+return 1
+`;
+
+/** Applies a patch to an endpoint, atomically and only if it still exists; false when it is gone. */
+export async function updateEndpoint(r: ScriptedRedis, id: string, patch: EndpointPatch): Promise<boolean> {
+  const set: string[] = [];
+  if (patch.url !== undefined) set.push('url', patch.url);
+  if (patch.events !== undefined) set.push('events', JSON.stringify(patch.events));
+  if (patch.description !== undefined) set.push('description', patch.description);
+  if (patch.enabled !== undefined) set.push('enabled', patch.enabled ? '1' : '0');
+  if (patch.enabled === true) set.push('enabledAt', String(Date.now()));
+  return (await r.eval(UPDATE_ENDPOINT, 1, K.webhook(id), patch.enabled === true ? '1' : '0', ...set)) === 1;
 }
 
 /** A new secret; the old one keeps signing until `prevUntil`. */
-export async function rotateSecret(r: ScriptedRedis, id: string, secret: string, prev: string, prevUntil: number): Promise<void> {
-  await r.hset(K.webhook(id), { secret, prevSecret: prev, prevUntil: String(prevUntil) });
+export async function rotateSecret(r: ScriptedRedis, id: string, secret: string, prev: string, prevUntil: number): Promise<boolean> {
+  return (await r.eval(UPDATE_ENDPOINT, 1, K.webhook(id), '0', 'secret', secret, 'prevSecret', prev, 'prevUntil', String(prevUntil))) === 1;
 }
 
 /** Deletes the endpoint, its queues and its delivery log. */

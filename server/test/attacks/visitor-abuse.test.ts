@@ -3,6 +3,7 @@
  * 6, 8): each case fails on the code before its fix.
  */
 import { MAX_ATTR_VALUE, MAX_ATTRS, MAX_SOCKET_BUFFER_BYTES, UNUSED_TOKEN_TTL_MS, VISITOR_BURST } from '@hark/shared';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityHash } from '../../src/domain/identity';
 import { K } from '../../src/store/keys';
@@ -167,14 +168,15 @@ describe('limits that cannot be sidestepped', () => {
   });
 
   it("one address flooding a site cannot spend the site's budget: another address's visitor still gets through", async () => {
-    // A gateway whose site budget is small and whose per-address limit is out of the way, so only
-    // the site's fairness stands between the flood and everyone else.
-    const g = await testGateway(redis.url, { testLimits: { visitors: { sitePerSec: 100, siteBurst: 100, addressPerSec: 10_000, addressBurst: 10_000 } } });
+    // A site whose limit is small (its own setting, msgsPerSec) and a gateway whose per-address limit is
+    // out of the way, so only the site's fairness stands between the flood and everyone else.
+    await admin.req('POST', '/v1/sites', { id: 'small', name: 'Small shop', origins: ['self'], msgsPerSec: 100 });
+    const g = await testGateway(redis.url, { testLimits: { visitors: { siteBurstSeconds: 1, addressPerSec: 10_000, addressBurst: 10_000 } } });
     try {
       const flood = nextAddr();
       const tokens: string[] = [];
       for (let i = 0; i < 30; i++) {
-        const v = await visitor(g, { localAddress: flood });
+        const v = await visitor(g, { site: 'small', localAddress: flood });
         await v.next('synced');
         tokens.push(v.token);
         v.close();
@@ -185,7 +187,7 @@ describe('limits that cannot be sidestepped', () => {
       let floodAcked = 0;
       const attack = async (token: string) => {
         while (Date.now() < until) {
-          const v = await visitor(g, { token, localAddress: flood });
+          const v = await visitor(g, { site: 'small', token, localAddress: flood });
           await v.next('synced').catch(() => {});
           while (!v.closed && Date.now() < until) {
             v.send({ type: 'send', cid: cid(), text: 'spam' });
@@ -199,7 +201,7 @@ describe('limits that cannot be sidestepped', () => {
       const flooding = Promise.all(tokens.map(attack));
       await sleep(500);
       // Meanwhile a visitor from another address writes one message every 150 ms.
-      const real = await visitor(g, { localAddress: nextAddr() });
+      const real = await visitor(g, { site: 'small', localAddress: nextAddr() });
       await real.next('synced');
       const mine: string[] = [];
       for (let i = 0; i < 10; i++) {
@@ -214,6 +216,66 @@ describe('limits that cannot be sidestepped', () => {
       // The flood itself got about the site's budget: 100 a second (and the first burst), far from all it sent.
       expect(floodAcked).toBeLessThan(500);
       real.close();
+    } finally {
+      await g.close();
+    }
+  }, 60_000);
+});
+
+describe("a site at its message limit", () => {
+  it("slows the senders with a retry hint and closes no well-behaved visitor's socket; every message arrives", async () => {
+    // 6 visitors from 6 addresses, each well within its own limit, together over the site's 5 a second.
+    await admin.req('POST', '/v1/sites', { id: 'tiny', name: 'Tiny shop', origins: ['self'], msgsPerSec: 5 });
+    const log: string[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        log.push(chunk.toString());
+        cb();
+      },
+    });
+    const g = await testGateway(redis.url, { logger: { level: 'warn', stream }, testLimits: { visitors: { siteBurstSeconds: 1 } } });
+    try {
+      const before = await (await fetch(`${g.base}/metrics`)).text();
+      expect(before).toMatch(/^hark_site_limited_total 0$/m);
+      const vs = await Promise.all(Array.from({ length: 6 }, async () => {
+        const v = await visitor(g, { site: 'tiny', localAddress: nextAddr() });
+        await v.next('synced');
+        return v;
+      }));
+      const sent = vs.map(() => [] as string[]);
+      for (let round = 0; round < 3; round++) {
+        for (const [k, v] of vs.entries()) {
+          const c = cid();
+          sent[k]?.push(c);
+          v.send({ type: 'send', cid: c, text: `round ${round} from ${k}` });
+        }
+        await sleep(250);
+      }
+      // 18 messages in 0.75 s against 5 a second (burst 5): some were refused, with the hint, on open sockets.
+      await sleep(200);
+      const refusals = vs.flatMap((v) => v.of('error'));
+      expect(refusals.length).toBeGreaterThan(0);
+      for (const e of refusals) expect(e).toMatchObject({ code: 'RATE_LIMITED', retryMs: 1000 });
+      for (const v of vs) expect(v.closed).toBeNull();
+      // A client does what the widget does: sends each refused message again after the hint (re: true), until acked.
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const missing = vs.flatMap((v, k) => (sent[k] ?? []).filter((c) => !v.of('ack').some((a) => a.cid === c)).map((c) => ({ v, c })));
+        if (missing.length === 0 || Date.now() > deadline) break;
+        await sleep(1000);
+        for (const { v, c } of missing.slice(0, 4)) v.send({ type: 'send', cid: c, text: 'again', re: true });
+      }
+      // Each message stored once (a resend of a stored one is acked again with the same id).
+      for (const [k, v] of vs.entries()) expect(new Set(v.of('ack').filter((a) => (sent[k] ?? []).includes(a.cid)).map((a) => `${a.cid} ${a.id}`)).size).toBe(3);
+      for (const v of vs) expect(v.closed).toBeNull();
+      const after = await (await fetch(`${g.base}/metrics`)).text();
+      expect(Number(/^hark_site_limited_total (\d+)$/m.exec(after)?.[1])).toBeGreaterThanOrEqual(refusals.length);
+      // Logged once (at most once a minute per site), naming the site. Three gateways share this Redis
+      // (the file's two and this one), so this one's share of the site's 5 a second was a third.
+      const lines = log.filter((l) => l.includes('site at its message limit'));
+      expect(lines.length).toBe(1);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({ site: 'tiny', gateways: 3 });
+      for (const v of vs) v.close();
     } finally {
       await g.close();
     }
