@@ -41,7 +41,7 @@ import type { Ctx } from './realtime/context';
 import type { LimitSettings } from './realtime/limits';
 import { Gateway } from './realtime/gateway';
 import { QueueWatches } from './realtime/queue-watch';
-import { defineEventLogScripts } from './store/event-log';
+import { defineEmitScript } from './store/event-log';
 import { Hub } from './store/hub';
 import { migrate } from './store/migrations';
 
@@ -98,13 +98,13 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   });
   const conns = connect(opts.redis);
   // Before any traffic: defining scripts on a busy autopipelined connection can throw (store/event-log.ts).
-  defineEventLogScripts(conns.cmd);
+  defineEmitScript(conns.cmd);
   conns.waitReplica = config.durability === 'replica';
   const metrics = createMetrics();
   limitConnections(app.server, connLimits, metrics, app.log);
   const hub = new Hub(conns);
   const gatewayId = `${hostname()}:${process.pid}:${randomId(6)}`;
-  const consumers = new EventConsumers(conns, app.log, { gatewayId });
+  const consumers = new EventConsumers(conns, app.log, { gatewayId, ownClient: true });
   // Events go through the runner: recorded in the log, and the local holder of the partition woken at once.
   const domain = new Domain({ c: conns, config, metrics, log: app.log, emit: async (e, id) => void (await consumers.emit(e, id)) });
   const ctx: Ctx = { domain, hub, queues: new QueueWatches(domain, hub, (e) => app.log.warn({ err: e }, 'queue positions')), metrics, log: app.log, config };

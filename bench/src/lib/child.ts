@@ -31,14 +31,14 @@ export function childStats(): ChildStats {
 
 let session: Session | null = null;
 /** A CPU profile of just the part of a run the parent asks for (`prof-start` … `prof-stop`), for DevTools. */
-function profiler(method: string): Promise<unknown> {
+function profiler(method: string, params?: object): Promise<unknown> {
   session ??= (() => {
     const s = new Session();
     s.connect();
     return s;
   })();
   const s = session;
-  return new Promise((res, rej) => s.post(method, (err, r) => (err ? rej(err) : res(r))));
+  return new Promise((res, rej) => s.post(method, params ?? {}, (err, r) => (err ? rej(err) : res(r))));
 }
 
 export function serveChild(port: number, stop: () => Promise<void>): void {
@@ -58,13 +58,15 @@ export function serveChild(port: number, stop: () => Promise<void>): void {
       const c = process.cpuUsage();
       process.send?.({ type: 'cpu', cpuMs: (c.user + c.system) / 1000 });
     } else if (m.type === 'prof-start') {
-      void profiler('Profiler.enable')
-        .then(() => profiler('Profiler.start'))
-        .then(() => process.send?.({ type: 'prof-started' }));
+      // HARK_BENCH_HEAP=1: a sampling heap profile (what allocates) instead of a CPU profile.
+      void (process.env.HARK_BENCH_HEAP ? profiler('HeapProfiler.enable').then(() => profiler('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })) : profiler('Profiler.enable').then(() => profiler('Profiler.start'))).then(() =>
+        process.send?.({ type: 'prof-started' }),
+      );
     } else if (m.type === 'prof-stop') {
       const file = (m as { file?: string }).file as string;
-      void profiler('Profiler.stop').then((r) => {
-        writeFileSync(file, JSON.stringify((r as { profile: unknown }).profile));
+      const heap = !!process.env.HARK_BENCH_HEAP;
+      void profiler(heap ? 'HeapProfiler.stopSampling' : 'Profiler.stop').then((r) => {
+        writeFileSync(heap ? file.replace(/\.cpuprofile$/, '.heapprofile') : file, JSON.stringify((r as { profile: unknown }).profile));
         process.send?.({ type: 'prof-stopped' });
       });
     } else if (m.type === 'stop') void stop().finally(() => process.exit(0));

@@ -59,6 +59,7 @@ import {
   PartitionTx,
   ackEntries,
   claimPending,
+  consumerConnection,
   emit,
   fnv1a,
   heartbeat,
@@ -135,6 +136,14 @@ export interface EventConsumersOptions {
   retryBaseMs?: number;
   retryCapMs?: number;
   stopTimeoutMs?: number;
+  /**
+   * Leases, reads, claims and acks go through a connection of the runner's own (a duplicate of the
+   * given client, without autopipelining, closed at stop) that holds the log's consumer scripts;
+   * the given client only emits. The gateway sets it: the command client every message goes
+   * through then carries one more script, not twenty-five (ioredis copies a client's scripts into
+   * every autopipeline it opens).
+   */
+  ownClient?: boolean;
 }
 
 export interface EventCounters {
@@ -246,14 +255,21 @@ export class EventConsumers {
   private readonly retryCapMs: number;
   private readonly stopTimeoutMs: number;
 
+  /** The client consumer steps go through (leases, reads, claims, acks). */
   private readonly cmd: ScriptedRedis;
+  /** The client events are emitted on (the gateway's command client). */
+  private readonly emitCmd: ScriptedRedis;
+  private readonly own: boolean;
   private readonly defaultGateway: string | undefined;
 
   /** `conns`: the gateway's Connections (its command client is used) or a client. */
   constructor(conns: { cmd: ScriptedRedis } | ScriptedRedis, logger?: EventLogger, opts: EventConsumersOptions = {}) {
-    this.cmd = 'cmd' in conns ? conns.cmd : conns;
+    this.emitCmd = 'cmd' in conns ? conns.cmd : conns;
+    this.own = !!opts.ownClient;
+    this.cmd = this.own ? (consumerConnection(this.emitCmd) as ScriptedRedis) : this.emitCmd;
     this.defaultGateway = opts.gatewayId;
     this.log = logger ?? opts.logger ?? consoleLogger;
+    if (this.own) this.cmd.on('error', (err: unknown) => this.log.warn({ err }, 'event consumers: redis'));
     this.leaseMs = opts.leaseMs ?? LEASE_MS;
     this.pollMs = opts.pollMs ?? EVENT_POLL_MS;
     this.idlePollMaxMs = opts.idlePollMaxMs ?? (opts.pollMs !== undefined ? opts.pollMs : EVENT_POLL_IDLE_MAX_MS);
@@ -331,6 +347,7 @@ export class EventConsumers {
     await this.ticking;
     await Promise.allSettled(this.consumers.map((c) => heartbeat(this.cmd, c.name, this.gateway, 0)));
     this.state = 'stopped';
+    if (this.own) await this.cmd.quit().catch(() => this.cmd.disconnect());
   }
 
   private abandon(): void {
@@ -339,6 +356,7 @@ export class EventConsumers {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.interrupt(() => true);
+    if (this.own) this.cmd.disconnect();
   }
 
   /**
@@ -347,7 +365,7 @@ export class EventConsumers {
    * per batch instead of per event).
    */
   async emit(input: EventInput, id?: string): Promise<Emitted> {
-    const r = await emit(this.cmd, input, id);
+    const r = await emit(this.emitCmd, input, id);
     if (!r.stored) return r;
     // Only the local holders whose consumer wants this type are woken: a consumer that wants
     // none of a burst's types (the stats consumer and message events) keeps its idle poll.

@@ -31,7 +31,7 @@
  * Retention: a partition keeps about EVENT_LOG_MAXLEN entries (XADD MAXLEN ~). A
  * consumer lagging further behind than that loses the trimmed events (logged, counted).
  */
-import type { Cluster, Redis, Result } from 'ioredis';
+import { Cluster, type Redis, type Result } from 'ioredis';
 import { type DomainEvent, EVENT_TYPES, type EventInput, orderKey, parseEvent, parseInput, randomEventId, validEventId } from './events';
 
 /** Every event type this version knows, for the read script's filter. */
@@ -336,6 +336,20 @@ const ACK_FIXED_KEYS = 3;
 export const MAX_TX_KEYS = 16;
 
 const ready = new WeakMap<Cmd, Promise<void>>();
+const emitReady = new WeakMap<Cmd, Promise<void>>();
+
+/**
+ * Defines only the emit script on a client: the one the gateway's hot path uses. ioredis copies
+ * every script a client defines into each autopipeline it opens (two closures per script per
+ * flush), so the consumers' scripts (lease, read, claim, acks) live on the consumers' own client
+ * (domain/event-consumers.ts `ownClient`), not on the command client every message goes through.
+ */
+export function defineEmitScript<R extends Cmd>(cmd: R): R {
+  if (emitReady.has(cmd) || ready.has(cmd)) return cmd;
+  cmd.defineCommand('harkEvEmit', { numberOfKeys: 2, lua: EMIT });
+  emitReady.set(cmd, Promise.resolve());
+  return cmd;
+}
 
 /**
  * Defines the log's scripts on a client (EVALSHA, loaded on first use; on Cluster per
@@ -348,7 +362,7 @@ const ready = new WeakMap<Cmd, Promise<void>>();
  */
 export function defineEventLogScripts<R extends Cmd>(cmd: R): R {
   if (ready.has(cmd)) return cmd;
-  cmd.defineCommand('harkEvEmit', { numberOfKeys: 2, lua: EMIT });
+  if (!emitReady.has(cmd)) cmd.defineCommand('harkEvEmit', { numberOfKeys: 2, lua: EMIT });
   cmd.defineCommand('harkEvLease', { numberOfKeys: 1, lua: LEASE });
   cmd.defineCommand('harkEvRelease', { numberOfKeys: 2, lua: RELEASE });
   cmd.defineCommand('harkEvPrepare', { numberOfKeys: 4, lua: PREPARE });
@@ -361,6 +375,16 @@ export function defineEventLogScripts<R extends Cmd>(cmd: R): R {
   return cmd;
 }
 
+/**
+ * A connection of a consumer runner's own to the same Redis (or Cluster): without autopipelining
+ * (each consumer step is its own command; no autopipeline copies its scripts) and with the log's
+ * scripts defined before any command. The caller closes it.
+ */
+export function consumerConnection<R extends Cmd>(c: R): R {
+  const d = c instanceof Cluster ? c.duplicate(undefined, { enableAutoPipelining: false }) : (c as Redis).duplicate({ enableAutoPipelining: false });
+  return defineEventLogScripts(d as R);
+}
+
 /** ioredis internals (5.x): the autopipelines being filled, by slot group. Absent elsewhere: then nothing is waited for. */
 function openAutoPipelines(cmd: Cmd): Set<unknown> {
   const m = (cmd as unknown as { _autoPipelines?: Map<string, unknown> })._autoPipelines;
@@ -371,18 +395,32 @@ function openAutoPipelines(cmd: Cmd): Set<unknown> {
 const DEFINE_WAIT_MS = 5_000;
 
 async function scripted(cmd: Cmd): Promise<Cmd> {
-  let p = ready.get(cmd);
+  return defineLazily(cmd, ready, defineEventLogScripts);
+}
+
+/** The emit script only (on a client that has all of them, those). */
+async function scriptedEmit(cmd: Cmd): Promise<Cmd> {
+  const all = ready.get(cmd);
+  if (all) {
+    await all;
+    return cmd;
+  }
+  return defineLazily(cmd, emitReady, defineEmitScript);
+}
+
+async function defineLazily(cmd: Cmd, map: WeakMap<Cmd, Promise<void>>, define: (c: Cmd) => Cmd): Promise<Cmd> {
+  let p = map.get(cmd);
   if (!p) {
     const stale = openAutoPipelines(cmd);
-    defineEventLogScripts(cmd);
+    define(cmd);
     if (stale.size > 0) {
       p = (async () => {
         const deadline = Date.now() + DEFINE_WAIT_MS;
         while (Date.now() < deadline && [...openAutoPipelines(cmd)].some((x) => stale.has(x))) await new Promise((r) => setTimeout(r, 1));
       })();
-      ready.set(cmd, p);
+      map.set(cmd, p);
     } else {
-      p = ready.get(cmd) as Promise<void>;
+      p = map.get(cmd) as Promise<void>;
     }
   }
   await p;
@@ -414,7 +452,7 @@ export async function emit(cmd: Cmd, input: EventInput, id?: string, now = Date.
   if (!validEventId(eid)) throw new Error(`invalid event id: ${JSON.stringify(eid)}`);
   const event = { id: eid, at: now, ...clean } as DomainEvent;
   const p = partitionOf(event);
-  const streamId = await (await scripted(cmd)).harkEvEmit(EVK.id(p, eid), EVK.stream(p), String(EVENT_ID_TTL_MS), String(EVENT_LOG_MAXLEN), JSON.stringify(event));
+  const streamId = await (await scriptedEmit(cmd)).harkEvEmit(EVK.id(p, eid), EVK.stream(p), String(EVENT_ID_TTL_MS), String(EVENT_LOG_MAXLEN), JSON.stringify(event));
   return { id: eid, partition: p, streamId: streamId ?? null, stored: streamId != null };
 }
 
