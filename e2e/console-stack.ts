@@ -1,9 +1,7 @@
 /** Shared setup of the console end-to-end tests: the e2e harness's stack, plus small helpers for the console and the widget. */
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { AppOptions } from '../server/src/app';
-import { testGateway, testRedis } from '../server/test/harness';
-import { ADMIN, Http, SECRET_IN_LOG, type Stack, launchBrowser, startStack, watchCsp } from './src/harness';
+import { type Stack, type StackOptions, launchBrowser, startStack, watchCsp } from './src/harness';
 
 export const PASSWORD = 'long enough password';
 
@@ -12,41 +10,11 @@ export interface ConsoleStack {
   browser: Browser;
 }
 
-/** Gateway options a file may set for its stack (e.g. `config.webhooksAllowPrivate`, `testLimits.webhooks`). */
-export type StackOptions = Pick<Partial<AppOptions>, 'config' | 'testLimits'>;
-
-/**
- * The harness's stack (src/harness.ts startStack: private Redis, a gateway logging at info,
- * the log checked for secrets when it closes) with the gateway built with `opts`.
- */
-export async function startStackWith(opts: StackOptions): Promise<Stack> {
-  const redis = await testRedis();
-  const lines: string[] = [];
-  const stream = { write: (line: string) => void lines.push(line) };
-  const gw = await testGateway(redis.url, { ...opts, logger: { level: 'info', stream } });
-  const adminHttp = new Http(gw.base);
-  await adminHttp.login(ADMIN.email, ADMIN.password);
-  return {
-    redis,
-    gw,
-    base: gw.base,
-    admin: ADMIN,
-    adminHttp,
-    log: () => lines.join(''),
-    async close() {
-      await gw.close();
-      await redis.cleanup();
-      const found = SECRET_IN_LOG.filter((re) => re.test(lines.join(''))).map(String);
-      if (found.length) throw new Error(`the gateway log holds secrets matching ${found.join(', ')}`);
-    },
-  };
-}
-
 /** The e2e harness's stack and one Chromium for the tests of one file, started before them and stopped after them. */
 export function useConsoleStack(opts?: StackOptions): ConsoleStack {
   const t = {} as ConsoleStack;
   beforeAll(async () => {
-    t.stack = await (opts ? startStackWith(opts) : startStack());
+    t.stack = await startStack(opts);
     t.browser = await launchBrowser();
   });
   afterAll(async () => {

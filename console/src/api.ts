@@ -51,48 +51,9 @@ export interface ApiKey {
   lastUsedAt: number | null;
 }
 
-/** A webhook endpoint of a site (server/src/domain/webhooks.ts WebhookView). */
-export interface Webhook {
-  id: string;
-  site: string;
-  url: string;
-  events: string[] | 'all';
-  description: string;
-  enabled: boolean;
-  createdAt: number;
-  /** Why the delivery job disabled it (null: enabled, or disabled by an admin). */
-  disabledReason: string | null;
-  disabledAt: number | null;
-  /** First failed attempt since the last success. */
-  failingSince: number | null;
-  /** After a rotation, the old secret keeps signing beside the new one until then. */
-  previousSecretUntil: number | null;
-}
-
-/** A notice for the site's admins: an endpoint the delivery job disabled. */
-export interface WebhookNotice {
-  endpoint: string;
-  url: string;
-  reason: string;
-  at: number;
-}
-
-/** One delivery of an event to an endpoint (its log). `pending` includes waiting for a retry. */
-export interface WebhookDelivery {
-  id: string;
-  eventId: string;
-  type: string;
-  state: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  lastStatus: number | null;
-  responseExcerpt: string | null;
-  durationMs: number | null;
-  nextRetryAt: number | null;
-  lastAttemptAt: number | null;
-  error: string | null;
-  truncated: boolean;
-  createdAt: number;
-}
+/** A webhook endpoint, a notice, a delivery: the shapes the server answers with (shared/src/admin.ts). */
+import type { WebhookNotice, WebhookView as Webhook, WebhookDeliveryView as WebhookDelivery } from '@hark/shared';
+export type { Webhook, WebhookDelivery, WebhookNotice };
 
 export interface WebhookInput {
   url: string;

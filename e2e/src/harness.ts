@@ -5,6 +5,7 @@
  */
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { ADMIN, Http, type TestGateway, type TestRedis, testGateway, testRedis } from '../../server/test/harness';
+import type { AppOptions } from '../../server/src/app';
 
 export { ADMIN, Http, createOp, visitor, operator, cid, sleep } from '../../server/test/harness';
 export type { OperatorClient, VisitorClient } from '../../server/test/harness';
@@ -41,11 +42,14 @@ export interface Stack {
  */
 export const SECRET_IN_LOG = [/token=[A-Za-z0-9_-]{16}/, /hark_session=[A-Za-z0-9_-]/, /Visitor [A-Za-z0-9_-]{16}/, /long enough password/, new RegExp(ADMIN.password)];
 
-export async function startStack(): Promise<Stack> {
+/** Gateway options a test file may set for its stack (e.g. `config.webhooksAllowPrivate`, `testLimits.webhooks`). */
+export type StackOptions = Pick<Partial<AppOptions>, 'config' | 'testLimits'>;
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redis = await testRedis();
   const lines: string[] = [];
   const stream = { write: (line: string) => void lines.push(line) };
-  const gw = await testGateway(redis.url, { logger: { level: 'info', stream } });
+  const gw = await testGateway(redis.url, { ...opts, logger: { level: 'info', stream } });
   const adminHttp = new Http(gw.base);
   await adminHttp.login(ADMIN.email, ADMIN.password);
   return {

@@ -175,3 +175,14 @@ export async function newChat(g: { wsBase: string; base: string }, text = 'hi') 
   const st = await v.next('conv', (f) => f.conv.id === ack.conv && (f.conv.status === 'open' || f.conv.status === 'queued'));
   return { v, conv: ack.conv, state: st.conv };
 }
+
+/** Polls `f` every 50 ms until it answers something truthy (returned), or throws after `timeoutMs`. */
+export async function waitFor<T>(what: string, f: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}

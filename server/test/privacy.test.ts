@@ -26,7 +26,7 @@ import { compactConversation } from '../src/store/conversations';
 import { K, SK } from '../src/store/keys';
 import { dayOf } from '../src/store/stats';
 import { tokenHash } from '../src/store/visitors';
-import { ADMIN, Http, type OperatorClient, type TestGateway, type TestRedis, type VisitorClient, cid, createOp, onlineOperator, sleep, testGateway, testRedis, visitor } from './harness';
+import { ADMIN, Http, type OperatorClient, type TestGateway, type TestRedis, type VisitorClient, cid, createOp, onlineOperator, sleep, testGateway, testRedis, visitor, waitFor } from './harness';
 
 const RETENTION_MS = 30 * 86_400_000;
 
@@ -67,16 +67,6 @@ afterAll(async () => {
   receiver?.closeAllConnections();
   await new Promise((r) => receiver?.close(r));
 });
-
-async function waitFor<T>(what: string, f: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Every key of the Redis with everything it holds, as text: name, then contents (a deflated string inflated too). */
 async function dumpRedis(): Promise<Map<string, string>> {

@@ -11,7 +11,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EventInput } from '../src/domain/events';
 import { type WebhookSettings, postWebhook } from '../src/domain/webhooks';
-import { ADMIN, Http, type TestGateway, type TestRedis, cid, createOp, onlineOperator, sleep, testGateway, testRedis, visitor } from './harness';
+import { ADMIN, Http, type TestGateway, type TestRedis, cid, createOp, onlineOperator, sleep, testGateway, testRedis, visitor, waitFor } from './harness';
 
 // ---------------------------------------------------------------- the receiver
 
@@ -56,16 +56,6 @@ function libVerifies(secret: string, g: Got): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor<T>(what: string, f: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
   }
 }
 

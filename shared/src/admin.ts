@@ -43,3 +43,46 @@ export interface OperatorAccount {
   teams: string[];
   active: boolean;
 }
+
+/** A webhook endpoint of a site as the REST API shows it (never its secret). */
+export interface WebhookView<Type extends string = string> {
+  id: string;
+  site: string;
+  url: string;
+  events: Type[] | 'all';
+  description: string;
+  enabled: boolean;
+  createdAt: number;
+  /** Why the delivery job disabled it (null: enabled, or disabled by an admin). */
+  disabledReason: string | null;
+  disabledAt: number | null;
+  /** First failed attempt since the last success. */
+  failingSince: number | null;
+  /** After a rotation, the old secret keeps signing beside the new one until then. */
+  previousSecretUntil: number | null;
+}
+
+/** A notice for the site's admins: an endpoint the delivery job disabled. */
+export interface WebhookNotice {
+  endpoint: string;
+  url: string;
+  reason: string;
+  at: number;
+}
+
+/** One delivery of an event to an endpoint (its log). `pending` includes waiting for a retry. */
+export interface WebhookDeliveryView {
+  id: string;
+  eventId: string;
+  type: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  lastStatus: number | null;
+  responseExcerpt: string | null;
+  durationMs: number | null;
+  nextRetryAt: number | null;
+  lastAttemptAt: number | null;
+  error: string | null;
+  truncated: boolean;
+  createdAt: number;
+}

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { actions, t, useApp } from '../app';
 import { type ApiKey, api } from '../api';
 import { dateTime } from '../format';
-import { SecretBox, problemText } from './SecretBox';
+import { ListState, SecretBox, problemText } from './SecretBox';
 
 function KeyForm({ onCreated, onCancel }: { onCreated: (k: { key: ApiKey; secret: string }) => void; onCancel: () => void }) {
   const s = useApp();
@@ -133,13 +133,7 @@ export function AdminApiKeys() {
           </p>
         </SecretBox>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {keys === null && !error && <p class="hint">{t('app.loading')}</p>}
-      {keys?.length === 0 && <p class="hint">{t('integrations.noKeys')}</p>}
+      <ListState error={error} items={keys} empty={t('integrations.noKeys')} />
       {keys && keys.length > 0 && (
         <table class="list stack" aria-label={t('integrations.apiKeys')}>
           <thead>

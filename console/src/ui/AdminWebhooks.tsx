@@ -4,7 +4,7 @@ import { actions, t, useApp } from '../app';
 import { ApiError, api, type Webhook, type WebhookDelivery, type WebhookNotice } from '../api';
 import { dateTime } from '../format';
 import { WEBHOOK_EVENTS, deliveryKind, endpointState, excerpt, openNotices, webhookUrlProblem } from '../integrations';
-import { SecretBox, problemText } from './SecretBox';
+import { ListState, SecretBox, problemText } from './SecretBox';
 
 /** How often an open delivery log, and the site's endpoints, are read again. */
 export const DELIVERY_LOG_REFRESH_MS = 2_000;
@@ -138,13 +138,7 @@ function DeliveryLog({ site, hook, tick }: { site: string; hook: string; tick: n
           {t('integrations.refresh')}
         </button>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {rows === null && !error && <p class="hint">{t('app.loading')}</p>}
-      {rows?.length === 0 && <p class="hint">{t('integrations.noDeliveries')}</p>}
+      <ListState error={error} items={rows} empty={t('integrations.noDeliveries')} />
       {rows && rows.length > 0 && (
         <table class="list stack deliveries" aria-label={t('integrations.deliveries')}>
           <thead>

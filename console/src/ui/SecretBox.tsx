@@ -50,3 +50,18 @@ export function SecretBox({ title, secret, onClose, children }: { title: string;
     </section>
   );
 }
+
+/** The states of a list being fetched: its error, "Loading…" before the first answer, the empty text. */
+export function ListState({ error, items, empty }: { error: string | null; items: readonly unknown[] | null | undefined; empty: string }) {
+  return (
+    <>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {items === null && !error && <p class="hint">{t('app.loading')}</p>}
+      {items?.length === 0 && <p class="hint">{empty}</p>}
+    </>
+  );
+}

@@ -38,6 +38,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { HarkError, MAX_WEBHOOKS_PER_SITE, randomId } from '@hark/shared';
+import type { WebhookView as SharedWebhookView, WebhookDeliveryView } from '@hark/shared';
 import {
   type Delivery,
   type WebhookEndpoint,
@@ -322,36 +323,9 @@ export function postWebhook(
 
 // ---------------------------------------------------------------- the module
 
-export interface WebhookView {
-  id: string;
-  site: string;
-  url: string;
-  events: EventType[] | 'all';
-  description: string;
-  enabled: boolean;
-  createdAt: number;
-  disabledReason: string | null;
-  disabledAt: number | null;
-  failingSince: number | null;
-  /** While a rotated-out secret still signs: until when. */
-  previousSecretUntil: number | null;
-}
-
-export interface DeliveryView {
-  id: string;
-  eventId: string;
-  type: string;
-  state: Delivery['state'];
-  attempts: number;
-  lastStatus: number | null;
-  responseExcerpt: string | null;
-  durationMs: number | null;
-  nextRetryAt: number | null;
-  lastAttemptAt: number | null;
-  error: string | null;
-  truncated: boolean;
-  createdAt: number;
-}
+/** What the REST API shows (shared/src/admin.ts: the console reads the same shapes). */
+export type WebhookView = SharedWebhookView<EventType>;
+export type DeliveryView = WebhookDeliveryView;
 
 export interface WebhookInput {
   url: string;

@@ -20,6 +20,7 @@
  * deliveries expire after a retention time; pending ones never do.
  */
 import { createHash } from 'node:crypto';
+import type { WebhookNotice } from '@hark/shared';
 import type { ScriptedRedis } from '../redis/scripts';
 import { K } from './keys';
 
@@ -252,12 +253,7 @@ export async function recordEndpointSuccess(r: ScriptedRedis, id: string): Promi
   await r.hdel(K.webhook(id), 'failingSince');
 }
 
-export interface WebhookNotice {
-  endpoint: string;
-  url: string;
-  reason: string;
-  at: number;
-}
+export type { WebhookNotice };
 
 export async function addNotice(r: ScriptedRedis, site: string, n: WebhookNotice, max: number): Promise<void> {
   await r.lpush(K.siteWebhookNotices(site), JSON.stringify(n));
