@@ -106,7 +106,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   const gatewayId = `${hostname()}:${process.pid}:${randomId(6)}`;
   const consumers = new EventConsumers(conns, app.log, { gatewayId, ownClient: true });
   // Events go through the runner: recorded in the log, and the local holder of the partition woken at once.
-  const domain = new Domain({ c: conns, config, metrics, log: app.log, emit: async (e, id) => void (await consumers.emit(e, id)) });
+  const domain = new Domain({ c: conns, config, metrics, log: app.log, emit: async (e, id) => void (await consumers.emit(e, id)), emitted: (p, t) => consumers.emitted(p, t) });
   const ctx: Ctx = { domain, hub, queues: new QueueWatches(domain, hub, (e) => app.log.warn({ err: e }, 'queue positions')), metrics, log: app.log, config };
   if (opts.testLimits?.webhooks) domain.webhooks.configure(opts.testLimits.webhooks);
   const jobs = new Jobs(domain, gatewayId, app.log);

@@ -40,7 +40,9 @@ import {
 import type { Operator } from '../store/operators';
 import { getVisitor, keepToken } from '../store/visitors';
 import { type TypingBody, convSignal } from '../store/signals';
+import { type FusedEvent, fusedEvent } from '../store/event-log';
 import type { Deps } from './deps';
+import type { EventType } from './events';
 import { canAct, canJoin, canList, canReopen, canSeeSite, canWrite } from './policy';
 import type { RouteState, Router } from './routing';
 
@@ -180,9 +182,17 @@ export class Conversations {
    * are recorded in the order the messages were (one connection, in order).
    */
   private async post(site: string, entry: Omit<Entry, 'id'>, role: AppendRole, guard?: string, extra: { firstResponseMs?: (m: number) => number } = {}): Promise<Recording> {
+    // On a single Redis the event is recorded by the append itself, in the same step (one round
+    // trip, and the ack leaves with the entry); on a Cluster, and for a resend found stored or an
+    // operator's first answer, it is recorded below.
+    const fused = this.fusedEvent(site, entry);
     // A visitor's messages are limited per visitor across sockets and gateways, in the append itself.
-    const r = await appendEntry(this.d.c, entry, role, guard, role === 'visitor' ? VISITOR_RATE : undefined);
+    const r = await appendEntry(this.d.c, entry, role, guard, role === 'visitor' ? VISITOR_RATE : undefined, fused?.ev);
     if (!r.id) return { ...r, recorded: RECORDED };
+    if (r.eventRecorded && fused) {
+      this.d.emitted?.(fused.ev.partition, fused.type);
+      return { ...r, recorded: RECORDED };
+    }
     let recorded = RECORDED;
     if (entry.kind === 'note') {
       recorded = this.d.emit({ type: 'note.created', site, conv: entry.conv, entry: r.id, op: entry.op?.id ?? '' }, `note:${entry.conv}:${r.id}`);
@@ -208,6 +218,26 @@ export class Conversations {
     // Awaited by whoever acknowledges; never an unhandled rejection meanwhile.
     recorded.catch(() => {});
     return { ...r, recorded };
+  }
+
+  /** The event of a message or note for the append script to record with it (a single Redis only; null elsewhere). */
+  private fusedEvent(site: string, entry: Omit<Entry, 'id'>): { ev: FusedEvent; type: EventType } | null {
+    if (this.d.c.sharded) return null;
+    const conv = entry.conv;
+    if (entry.kind === 'note') {
+      return { ev: fusedEvent({ type: 'note.created', site, conv, entry: '', op: entry.op?.id ?? '' }, `note:${conv}:`), type: 'note.created' };
+    }
+    if (entry.kind !== 'msg') return null;
+    const input = {
+      type: 'message.created' as const,
+      site,
+      conv,
+      by: entry.from === 'operator' ? ('operator' as const) : ('visitor' as const),
+      entry: '',
+      ...(entry.cid ? { cid: entry.cid } : {}),
+      ...(entry.op ? { op: entry.op.id } : {}),
+    };
+    return { ev: fusedEvent(input, `msg:${conv}:`), type: 'message.created' };
   }
 
   /**

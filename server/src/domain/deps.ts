@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config';
 import type { Metrics } from '../metrics';
 import type { Connections } from '../redis/client';
-import type { EventInput } from './events';
+import type { EventInput, EventType } from './events';
 
 export interface Deps {
   c: Connections;
@@ -15,4 +15,6 @@ export interface Deps {
    * idempotent: the same fact emitted twice (a resend after a lost ack) is stored once.
    */
   emit(e: EventInput, id?: string): Promise<void>;
+  /** An event recorded another way (by the append script, with its entry): wakes this gateway's consumers that want it. */
+  emitted?(partition: number, type: EventType): void;
 }

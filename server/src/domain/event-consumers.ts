@@ -5,7 +5,7 @@
  * Guarantees (for ARCHITECTURE.md):
  * - Every event recorded in the log reaches every registered consumer at least once,
  *   across gateway kills and Redis restarts (with AOF; an event is recorded once the
- *   emit script has run and, after a Redis crash, only what the AOF kept is), as long
+ *   emit script (or the append script, store/event-log.ts fusedEvent) has run and, after a Redis crash, only what the AOF kept is), as long
  *   as the consumer is not more than EVENT_LOG_MAXLEN entries behind on a partition
  *   (older entries are trimmed; a trimmed, unhandled entry is logged and counted).
  * - In stream order per partition, so per conversation (and per operator, per visitor
@@ -366,22 +366,29 @@ export class EventConsumers {
    */
   async emit(input: EventInput, id?: string): Promise<Emitted> {
     const r = await emit(this.emitCmd, input, id);
-    if (!r.stored) return r;
-    // Only the local holders whose consumer wants this type are woken: a consumer that wants
-    // none of a burst's types (the stats consumer and message events) keeps its idle poll.
-    const pending = this.wakeTypes.get(r.partition);
+    if (r.stored) this.emitted(r.partition, input.type);
+    return r;
+  }
+
+  /**
+   * An event of this type was recorded in partition P (here, or by the append script with its
+   * entry): wakes, within EVENT_WAKE_COALESCE_MS, the local holders whose consumer wants this type.
+   * A consumer that wants none of a burst's types (the stats consumer and message events) keeps
+   * its idle poll.
+   */
+  emitted(partition: number, type: EventType): void {
+    const pending = this.wakeTypes.get(partition);
     if (pending) {
-      pending.add(input.type);
-      return r;
+      pending.add(type);
+      return;
     }
-    this.wakeTypes.set(r.partition, new Set([input.type]));
+    this.wakeTypes.set(partition, new Set([type]));
     const t = setTimeout(() => {
-      const types = this.wakeTypes.get(r.partition);
-      this.wakeTypes.delete(r.partition);
-      this.wake(r.partition, types);
+      const types = this.wakeTypes.get(partition);
+      this.wakeTypes.delete(partition);
+      this.wake(partition, types);
     }, EVENT_WAKE_COALESCE_MS);
     t.unref();
-    return r;
   }
   /** Per partition, the types emitted here since its wake was scheduled (the wake fires EVENT_WAKE_COALESCE_MS after the first). */
   private readonly wakeTypes = new Map<number, Set<EventType>>();

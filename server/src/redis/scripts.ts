@@ -56,7 +56,21 @@ elseif ARGV[6] == 'operator' then
 end
 if ARGV[6] ~= 'other' then redis.call('HSET', KEYS[3], 'lastId', id, 'last', ARGV[2]) end
 redis.call(ARGV[3], ARGV[4], 'e' .. id .. ' ' .. ARGV[2])
-return {id, 1, first, redis.call('HGET', KEYS[3], 'status') or ''}
+-- On a single Redis the message's domain event is recorded in the same step (store/event-log.ts
+-- fusedEvent): ARGV[10] the partition's stream, ARGV[11] its id-key prefix, ARGV[12..14] the event's
+-- JSON around the entry id (twice: in the event id and in the entry), ARGV[15] id TTL, ARGV[16]
+-- maxlen. Not for an operator's first answer (its event carries the first-response time; the
+-- caller records it). These keys are not declared: a single Redis only, never a Cluster.
+local ev = 0
+if ARGV[10] and ARGV[10] ~= '' and first == 0 then
+  local idkey = ARGV[11] .. id
+  if redis.call('EXISTS', idkey) == 0 then
+    redis.call('XADD', ARGV[10], 'MAXLEN', '~', ARGV[16], '*', 'e', ARGV[12] .. id .. ARGV[13] .. id .. ARGV[14])
+    redis.call('SET', idkey, '1', 'PX', ARGV[15])
+  end
+  ev = 1
+end
+return {id, 1, first, redis.call('HGET', KEYS[3], 'status') or '', ev}
 `;
 
 /**
@@ -238,7 +252,7 @@ return 1
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string, guard?: string, rate?: string, burst?: string): Result<[string, number, number, string], Context>;
+    harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string, ...rest: string[]): Result<[string, number, number, string, number?], Context>;
     harkRoute(...args: string[]): Result<string[], Context>;
     harkCompact(stream: string, cids: string, packed: string, meta: string, lastId: string, blob: Buffer): Result<number, Context>;
   }

@@ -1,3 +1,4 @@
+import type { FusedEvent } from './event-log';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { CATCHUP_PAGE, HarkError, compareStreamIds, type ConvSummary, type Entry, type Rating, type VisitorConv, randomId } from '@hark/shared';
 import { type Connections, REPLICA_WAIT_MS } from '../redis/client';
@@ -193,9 +194,23 @@ export type AppendRole = 'visitor' | 'operator' | 'other';
  * otherwise nothing is stored and `id` is ''. A visitor's message into a resolved conversation
  * is refused the same way.
  */
-export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role: AppendRole, guard?: string, rate?: { perSec: number; burst: number }): Promise<{ id: string; stored: boolean; firstResponse: boolean; status: ConvState | '' }> {
+/**
+ * Appends an entry (redis/scripts.ts APPEND). With `ev` (store/event-log.ts fusedEvent) on a single
+ * Redis, the entry's domain event is recorded in the same step: `eventRecorded` says it was (not on
+ * a Cluster, not for a resend found stored, not for an operator's first answer: the caller records
+ * those itself).
+ */
+export async function appendEntry(
+  c: Connections,
+  entry: Omit<Entry, 'id'>,
+  role: AppendRole,
+  guard?: string,
+  rate?: { perSec: number; burst: number },
+  ev?: FusedEvent,
+): Promise<{ id: string; stored: boolean; firstResponse: boolean; status: ConvState | ''; eventRecorded: boolean }> {
   const conv = entry.conv;
-  const [id, stored, first, status] = await c.cmd.harkAppend(
+  const fuse = ev && !c.sharded ? ev.args : null;
+  const [id, stored, first, status, recorded] = await c.cmd.harkAppend(
     K.convStream(conv),
     K.convCids(conv),
     K.conv(conv),
@@ -205,14 +220,15 @@ export async function appendEntry(c: Connections, entry: Omit<Entry, 'id'>, role
     K.convChannel(conv),
     String(entry.at),
     role,
-    ...(guard || rate ? [guard ?? ''] : []),
-    ...(rate ? [String(rate.perSec), String(rate.burst)] : []),
+    ...(guard || rate || fuse ? [guard ?? ''] : []),
+    ...(rate || fuse ? [rate ? String(rate.perSec) : '', rate ? String(rate.burst) : ''] : []),
+    ...(fuse ?? []),
   );
   if (status === 'rate') throw new HarkError('RATE_LIMITED');
   // Replicated durability: not acknowledged until a replica has it. A resend of the same cid
   // stores nothing and waits again, so a message is acked only once it is on two machines.
   if (c.waitReplica && id && (await c.cmd.call('WAIT', '1', String(REPLICA_WAIT_MS))) === 0) throw new HarkError('OVERLOADED', 'No replica confirmed the write in time; your client will retry.');
-  return { id, stored: stored === 1, firstResponse: first === 1, status: oneOf<ConvState | ''>(status, [...CONV_STATES, ''], '') };
+  return { id, stored: stored === 1, firstResponse: first === 1, status: oneOf<ConvState | ''>(status, [...CONV_STATES, ''], ''), eventRecorded: recorded === 1 };
 }
 
 /** A system event entry, made idempotent by a client id derived from what happened. */

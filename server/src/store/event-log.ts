@@ -456,6 +456,32 @@ export async function emit(cmd: Cmd, input: EventInput, id?: string, now = Date.
   return { id: eid, partition: p, streamId: streamId ?? null, stored: streamId != null };
 }
 
+/**
+ * A message's or note's event, to be recorded by the append script itself in the same step as the
+ * entry (redis/scripts.ts APPEND, ARGV[10..16]): the event's JSON split around its entry id, which
+ * only the append knows, and its id `<prefix><entry id>`. A single Redis only: the partition's
+ * keys are not in the conversation's slot. The input is validated here (with a stand-in entry id).
+ */
+export interface FusedEvent {
+  partition: number;
+  /** ARGV[10..16] of the append script. */
+  args: [stream: string, idKeyPrefix: string, before: string, between: string, after: string, ttlMs: string, maxlen: string];
+}
+
+/** A stand-in entry id for validating the input (any id of the stream's form would do). */
+const ENTRY_STAND_IN = '0-1';
+
+export function fusedEvent(input: EventInput & { entry: string }, idPrefix: string, now = Date.now()): FusedEvent {
+  const clean = parseInput({ ...input, entry: ENTRY_STAND_IN });
+  if (!clean || !validEventId(`${idPrefix}${ENTRY_STAND_IN}`)) throw new Error(`invalid domain event: ${JSON.stringify(input)}`);
+  const { entry: _entry, ...rest } = clean as EventInput & { entry: string };
+  const p = partitionOf(clean);
+  // {"id":"<prefix><entry>","entry":"<entry>",…the rest}: the keys' order does not matter to parseEvent.
+  const tail = JSON.stringify({ at: now, ...rest });
+  const before = `{"id":${JSON.stringify(idPrefix).slice(0, -1)}`;
+  return { partition: p, args: [EVK.stream(p), EVK.id(p, idPrefix), before, '","entry":"', `",${tail.slice(1)}`, String(EVENT_ID_TTL_MS), String(EVENT_LOG_MAXLEN)] };
+}
+
 // ---------------------------------------------------------------- consumers' side
 
 export interface LogEntry {
