@@ -40,9 +40,9 @@ import {
 import type { Operator } from '../store/operators';
 import { getVisitor, keepToken } from '../store/visitors';
 import { type TypingBody, convSignal } from '../store/signals';
-import { type FusedEvent, fusedEvent } from '../store/event-log';
+import { fusedEvent } from '../store/event-log';
 import type { Deps } from './deps';
-import type { EventType } from './events';
+import type { EventInput } from './events';
 import { canAct, canJoin, canList, canReopen, canSeeSite, canWrite } from './policy';
 import type { RouteState, Router } from './routing';
 
@@ -69,6 +69,25 @@ const VISITOR_RATE = { perSec: VISITOR_MSGS_PER_SEC, burst: VISITOR_BURST };
 type OpRef = { id: string; name: string; avatar?: string };
 export function opRef(op: Pick<Operator, 'id' | 'name' | 'avatar'>): OpRef {
   return { id: op.id, name: op.name, ...(op.avatar ? { avatar: op.avatar } : {}) };
+}
+
+/**
+ * The event a message or note records (`message.created`, `note.created`; null for other entries),
+ * with its deterministic id `<idPrefix><entry id>`. Without `entryId` (not known before the append),
+ * the entry field is left empty for store/event-log.ts fusedEvent to fill in the script.
+ */
+function entryEvent(site: string, entry: Omit<Entry, 'id'>, entryId = ''): { input: EventInput & { entry: string }; idPrefix: string; id: string } | null {
+  const conv = entry.conv;
+  let input: EventInput & { entry: string };
+  let idPrefix: string;
+  if (entry.kind === 'note') {
+    input = { type: 'note.created', site, conv, entry: entryId, op: entry.op?.id ?? '' };
+    idPrefix = `note:${conv}:`;
+  } else if (entry.kind === 'msg') {
+    input = { type: 'message.created', site, conv, by: entry.from === 'operator' ? 'operator' : 'visitor', entry: entryId, ...(entry.cid ? { cid: entry.cid } : {}), ...(entry.op ? { op: entry.op.id } : {}) };
+    idPrefix = `msg:${conv}:`;
+  } else return null;
+  return { input, idPrefix, id: `${idPrefix}${entryId}` };
 }
 
 export class Conversations {
@@ -185,59 +204,29 @@ export class Conversations {
     // On a single Redis the event is recorded by the append itself, in the same step (one round
     // trip, and the ack leaves with the entry); on a Cluster, and for a resend found stored or an
     // operator's first answer, it is recorded below.
-    const fused = this.fusedEvent(site, entry);
+    const planned = this.d.c.sharded ? null : entryEvent(site, entry);
+    const fused = planned ? fusedEvent(planned.input, planned.idPrefix) : undefined;
     // A visitor's messages are limited per visitor across sockets and gateways, in the append itself.
-    const r = await appendEntry(this.d.c, entry, role, guard, role === 'visitor' ? VISITOR_RATE : undefined, fused?.ev);
+    const r = await appendEntry(this.d.c, entry, role, guard, role === 'visitor' ? VISITOR_RATE : undefined, fused);
     if (!r.id) return { ...r, recorded: RECORDED };
-    if (r.eventRecorded && fused) {
-      this.d.emitted?.(fused.ev.partition, fused.type);
+    if (r.eventRecorded && fused && planned) {
+      this.d.emitted?.(fused.partition, planned.input.type);
       return { ...r, recorded: RECORDED };
     }
-    let recorded = RECORDED;
-    if (entry.kind === 'note') {
-      recorded = this.d.emit({ type: 'note.created', site, conv: entry.conv, entry: r.id, op: entry.op?.id ?? '' }, `note:${entry.conv}:${r.id}`);
-    } else if (entry.kind === 'msg') {
-      const by = entry.from === 'operator' ? 'operator' : 'visitor';
-      const firstResponseMs = r.firstResponse && extra.firstResponseMs ? extra.firstResponseMs(entry.at) : undefined;
-      const created = this.d.emit(
-        {
-          type: 'message.created',
-          site,
-          conv: entry.conv,
-          by,
-          entry: r.id,
-          ...(entry.cid ? { cid: entry.cid } : {}),
-          ...(entry.op ? { op: entry.op.id } : {}),
-          ...(firstResponseMs !== undefined ? { firstResponseMs } : {}),
-        },
-        `msg:${entry.conv}:${r.id}`,
-      );
-      const op = entry.op?.id;
-      recorded = firstResponseMs !== undefined && op ? Promise.all([created, this.d.emit({ type: 'conversation.answered', site, conv: entry.conv, op, firstResponseMs }, `answered:${entry.conv}`)]).then(() => undefined) : created;
+    const ev = entryEvent(site, entry, r.id);
+    if (!ev) return { ...r, recorded: RECORDED };
+    let recorded: Promise<void>;
+    const firstResponseMs = r.firstResponse && extra.firstResponseMs ? extra.firstResponseMs(entry.at) : undefined;
+    const op = entry.op?.id;
+    if (ev.input.type === 'message.created' && firstResponseMs !== undefined) {
+      const created = this.d.emit({ ...ev.input, firstResponseMs }, ev.id);
+      recorded = op ? Promise.all([created, this.d.emit({ type: 'conversation.answered', site, conv: entry.conv, op, firstResponseMs }, `answered:${entry.conv}`)]).then(() => undefined) : created;
+    } else {
+      recorded = this.d.emit(ev.input, ev.id);
     }
     // Awaited by whoever acknowledges; never an unhandled rejection meanwhile.
     recorded.catch(() => {});
     return { ...r, recorded };
-  }
-
-  /** The event of a message or note for the append script to record with it (a single Redis only; null elsewhere). */
-  private fusedEvent(site: string, entry: Omit<Entry, 'id'>): { ev: FusedEvent; type: EventType } | null {
-    if (this.d.c.sharded) return null;
-    const conv = entry.conv;
-    if (entry.kind === 'note') {
-      return { ev: fusedEvent({ type: 'note.created', site, conv, entry: '', op: entry.op?.id ?? '' }, `note:${conv}:`), type: 'note.created' };
-    }
-    if (entry.kind !== 'msg') return null;
-    const input = {
-      type: 'message.created' as const,
-      site,
-      conv,
-      by: entry.from === 'operator' ? ('operator' as const) : ('visitor' as const),
-      entry: '',
-      ...(entry.cid ? { cid: entry.cid } : {}),
-      ...(entry.op ? { op: entry.op.id } : {}),
-    };
-    return { ev: fusedEvent(input, `msg:${conv}:`), type: 'message.created' };
   }
 
   /**
@@ -247,11 +236,8 @@ export class Conversations {
    */
   async rerecord(site: string, conv: string, cid: string): Promise<void> {
     const e = await storedEntry(this.d.c.cmd, conv, cid);
-    if (e?.kind !== 'msg') return;
-    await this.d.emit(
-      { type: 'message.created', site, conv, by: e.from === 'operator' ? 'operator' : 'visitor', entry: e.id, ...(e.cid ? { cid: e.cid } : {}), ...(e.op ? { op: e.op.id } : {}) },
-      `msg:${conv}:${e.id}`,
-    );
+    const ev = e?.kind === 'msg' ? entryEvent(site, e, e.id) : null;
+    if (ev) await this.d.emit(ev.input, ev.id);
   }
 
   /** A visitor's message into their conversation `conv`; refused ('' id, status 'resolved') if it was resolved meanwhile. */

@@ -219,19 +219,24 @@ const consoleLogger: EventLogger = {
   error: (obj, msg) => console.error(msg, obj),
 };
 
+type Wants = { types?: readonly EventType[]; liveTypes?(): readonly EventType[] | undefined };
+
+/** The types a consumer wants now (all when undefined): `liveTypes` when it has it, else `types`. */
+function wanted(c: Wants): readonly EventType[] | undefined {
+  return c.liveTypes ? c.liveTypes() : c.types;
+}
+
 /** The read script's type filter for a consumer: '' all, '-' none, else the types comma-separated. */
-function typesArg(c: { types?: readonly EventType[]; liveTypes?(): readonly EventType[] | undefined }): string {
-  const t = c.liveTypes ? c.liveTypes() : c.types;
+function typesArg(c: Wants): string {
+  const t = wanted(c);
   if (!t) return '';
   return t.length ? t.join(',') : '-';
 }
 
 /** Whether the consumer wants (now) at least one of these types. */
-function wantsAny(c: { types?: readonly EventType[]; liveTypes?(): readonly EventType[] | undefined }, types: ReadonlySet<EventType>): boolean {
-  const t = c.liveTypes ? c.liveTypes() : c.types;
-  if (!t) return true;
-  for (const x of t) if (types.has(x)) return true;
-  return false;
+function wantsAny(c: Wants, types: ReadonlySet<EventType>): boolean {
+  const t = wanted(c);
+  return !t || t.some((x) => types.has(x));
 }
 
 export class EventConsumers {
