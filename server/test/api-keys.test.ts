@@ -170,6 +170,10 @@ describe('the API with a key', () => {
   it('posts a bot message the visitor sees; once per cid; read-only and other-site keys are refused', async () => {
     const { conv, v } = await newConversation('demo', 'is anyone there?');
     const { key, secret } = await makeKey('Helpbot', 'write', 'demo');
+    // The admin's console watches (signing in made them online): with no free seat, it cannot take
+    // the queued chat while we look, so 'queued' below is the bot's doing or nobody's.
+    const me = (await s.admin.req<{ me: { id: string; capacity: number } }>('GET', '/v1/auth/me')).body.me;
+    expect((await s.admin.req('PATCH', `/v1/operators/${me.id}`, { capacity: 0 })).status).toBe(200);
     const desk = await operator(s.gw2, s.admin);
     const c = cid();
     const r = await api<{ id: string; stored: boolean }>(s.gw.base, secret, 'POST', `/v1/api/conversations/${conv}/messages`, { text: 'We will be right with you.', cid: c });
@@ -189,6 +193,7 @@ describe('the API with a key', () => {
     expect(read.body.entries.find((e) => e.id === named.body.id)?.op).toEqual({ id: `bot:${key.id}`, name: 'Shop bot' });
     // A bot message neither takes the conversation nor answers it for the people.
     expect(read.body.conv.status).toBe('queued');
+    expect((await s.admin.req('PATCH', `/v1/operators/${me.id}`, { capacity: me.capacity })).status).toBe(200);
 
     const ro = await makeKey('ro', 'read', 'demo');
     const refused = await api<{ code: string }>(s.gw.base, ro.secret, 'POST', `/v1/api/conversations/${conv}/messages`, { text: 'no' });
