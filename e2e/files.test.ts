@@ -100,7 +100,7 @@ async function scenario(csp: boolean): Promise<void> {
 
   // 3. The operator replies with a file; the visitor downloads it from its card.
   const reply = pdf(12_345);
-  const up = await fetch(`${stack.base}/v1/conversations/${conv}/files?name=terms.pdf`, { method: 'POST', headers: { origin: stack.base, cookie: opHttp.cookie, 'content-type': 'application/pdf' }, body: reply });
+  const up = await fetch(`${stack.base}/v1/conversations/${conv}/files?name=terms.pdf`, { method: 'POST', headers: { origin: stack.base, cookie: opHttp.cookie, 'content-type': 'application/pdf' }, body: new Uint8Array(reply) });
   expect(up.status).toBe(201);
   const replyFile = ((await up.json()) as { file: FileRef }).file;
   const c = `op-files-${seq}-${Date.now()}`;

@@ -4,7 +4,7 @@
  * `window.Hark` calls.
  */
 import type { Entry, HostToWidget } from '@hark/shared/protocol';
-// biome-ignore lint/correctness/noUnusedImports: h is the JSX factory (tsconfig jsxFactory).
+// h is also the JSX factory (tsconfig jsxFactory); it and Fragment are handed to chat-files.js.
 import { Fragment, h, render } from 'preact';
 import { CHAT_CSS } from './chat-css';
 import { Client } from './client';
