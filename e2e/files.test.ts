@@ -11,6 +11,7 @@ import type { FileRef } from '@hark/shared/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pdf, pngWithLocation } from '../server/test/file-fixtures';
+import { signIn } from './console-stack';
 import { type Fixtures, openPage, say, startFixtures, widget } from './src/fixtures';
 import { type Http, type OperatorClient, createOp, launchBrowser, operator, type Stack, startStack, watchCsp } from './src/harness';
 
@@ -133,6 +134,50 @@ async function scenario(csp: boolean): Promise<void> {
 }
 
 describe('attachments in the widget and for the operator', () => {
+  it('in the console: the operator sees the thumbnail, downloads the PDF byte for byte, replies with a file from the composer', async () => {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    await p.goto(fx.page(`console-files-${++seq}`));
+    const first = `Console files ${seq}`;
+    await say(p, first);
+    const conv = (await op.next('conv', (x) => x.conv.last?.text === first && x.conv.status === 'open', 10_000)).conv.id;
+    await widget(p).getByRole('button', { name: /Attach a file/ }).waitFor();
+    const from = op.frames.length;
+    await give(p, 'paste', 'image.png', 'image/png', pngWithLocation(40, 30));
+    await op.next('entry', (x) => x.entry.conv === conv && x.entry.files?.[0]?.type === 'image/png', 10_000, from);
+    const doc = pdf(25_000);
+    await give(p, 'drop', 'invoice.pdf', 'application/pdf', doc);
+    await op.next('entry', (x) => x.entry.conv === conv && x.entry.files?.[0]?.type === 'application/pdf', 10_000, from);
+
+    // Ana (the assignee) in the console.
+    const ana = await signIn(browser, stack.base, 'ana@example.com');
+    await ana.page.locator(`.conv-row[data-conv="${conv}"]`).click();
+    const thumb = ana.page.locator('.conversation .file-thumb img').first();
+    await thumb.waitFor();
+    await expect.poll(() => thumb.evaluate((i: HTMLImageElement) => i.naturalWidth), { timeout: 10_000 }).toBe(40);
+    const card = ana.page.locator('.conversation .file-card', { hasText: 'invoice.pdf' });
+    const href = (await card.getAttribute('href')) ?? '';
+    const digest = await ana.page.evaluate(async (h) => {
+      const b = await (await fetch(h)).arrayBuffer();
+      return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', b)), (x) => x.toString(16).padStart(2, '0')).join('');
+    }, href);
+    expect(digest).toBe(sha(doc));
+
+    // A reply with a file and text, from the composer.
+    const reply = pdf(7_777);
+    await ana.page.locator('.composer input[type=file]').setInputFiles({ name: 'terms.pdf', mimeType: 'application/pdf', buffer: reply });
+    await ana.page.locator('.composer .upload .hint').waitFor();
+    await ana.page.locator('#composer').fill('Our terms, attached');
+    await ana.page.locator('#composer').press('Enter');
+    const vcard = widget(p).locator('a.fc', { hasText: 'terms.pdf' });
+    await vcard.waitFor({ timeout: 10_000 });
+    const dl = await ctx.request.get((await vcard.getAttribute('href')) ?? '');
+    expect(sha(Buffer.from(await dl.body()))).toBe(sha(reply));
+    expect(await ana.csp()).toEqual([]);
+    await ana.ctx.close();
+    await ctx.close();
+  });
+
   it('paste an image, drop a PDF, the operator downloads it; a reply file the visitor downloads; a second visitor cannot', async () => {
     await scenario(false);
   });
