@@ -134,6 +134,34 @@ async function scenario(csp: boolean): Promise<void> {
 }
 
 describe('attachments in the widget and for the operator', () => {
+  it('files picked while offline wait (the visitor is told), then go once each, in order, when the network is back', async () => {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    await p.goto(fx.page(`offline-files-${++seq}`));
+    const first = `Offline files ${seq}`;
+    await say(p, first);
+    const conv = (await op.next('conv', (x) => x.conv.last?.text === first && x.conv.status === 'open', 10_000)).conv.id;
+    await widget(p).getByRole('button', { name: /Attach a file/ }).waitFor();
+    const from = op.frames.length;
+    await ctx.setOffline(true);
+    await give(p, 'drop', 'one.pdf', 'application/pdf', pdf(1111));
+    await give(p, 'drop', 'two.pdf', 'application/pdf', pdf(2222));
+    await widget(p).getByText('Waiting for the network…').waitFor();
+    expect(op.frames.slice(from).filter((f) => f.type === 'entry' && f.entry.conv === conv)).toEqual([]);
+    await ctx.setOffline(false);
+    await op.next('entry', (x) => x.entry.conv === conv && x.entry.files?.[0]?.name === 'two.pdf', 20_000, from);
+    await p.waitForTimeout(500);
+    const names = op.frames
+      .slice(from)
+      .filter((f) => f.type === 'entry' && f.entry.conv === conv && !!f.entry.files)
+      .map((f) => (f.type === 'entry' ? f.entry.files?.[0]?.name : ''));
+    expect(names).toEqual(['one.pdf', 'two.pdf']);
+    // A refusal is told, not retried: a program is not a file this site takes.
+    await give(p, 'drop', 'tool.exe', 'application/octet-stream', Buffer.from('MZ\x90\0\x03\0\0\0'));
+    await widget(p).getByText('This type of file cannot be sent.').waitFor();
+    await ctx.close();
+  });
+
   it('in the console: the operator sees the thumbnail, downloads the PDF byte for byte, replies with a file from the composer', async () => {
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
