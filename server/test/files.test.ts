@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { FILE_UPLOADS_PER_VISITOR_PER_MIN, FILE_URL_TTL_MS, type FileRef, MAX_FILES_PER_MESSAGE, MAX_FILE_BYTES_PER_SITE_PER_DAY, MAX_FILE_BYTES_PER_VISITOR, MAX_FILE_NAME, randomId } from '@hark/shared';
+import { FILE_UPLOADS_PER_OPERATOR_PER_MIN, FILE_UPLOADS_PER_VISITOR_PER_MIN, FILE_URL_TTL_MS, MAX_CONCURRENT_UPLOADS, type FileRef, MAX_FILES_PER_MESSAGE, MAX_FILE_BYTES_PER_SITE_PER_DAY, MAX_FILE_BYTES_PER_VISITOR, MAX_FILE_NAME, randomId } from '@hark/shared';
 import { Redis } from 'ioredis';
 // s3rver ships no types.
 // @ts-expect-error
@@ -575,5 +575,82 @@ describe('a store that fails mid-upload', () => {
     const sent = await sendFiles(v, [(ok.body.file as FileRef).id]);
     expect(sent.id).toMatch(/^\d+-\d+$/);
     v.close();
+  });
+});
+
+describe('upload limits of an operator and of a gateway', () => {
+  let redis: TestRedis;
+  let gw: TestGateway;
+  let dir: string;
+  let admin: Http;
+
+  beforeAll(async () => {
+    redis = await testRedis();
+    dir = mkdtempSync(join(tmpdir(), 'hark-files-limits-'));
+    gw = await testGateway(redis.url, { config: { dataDir: dir } });
+    admin = new Http(gw.base);
+    await admin.login(ADMIN.email, ADMIN.password);
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await redis?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`429 RATE_LIMITED past ${FILE_UPLOADS_PER_OPERATOR_PER_MIN} uploads per operator per minute`, async () => {
+    const o = await createOp(admin, { email: 'uploader@example.com', name: 'Uma', capacity: 5 });
+    const op = await onlineOperator(gw, o.http);
+    const v = await visitor(gw);
+    await v.next('synced');
+    const c = cid();
+    v.send({ type: 'send', cid: c, text: 'hello' });
+    const ack = await v.next('ack', (f) => f.cid === c);
+    for (let i = 0; i < FILE_UPLOADS_PER_OPERATOR_PER_MIN; i++) expect((await opUpload(gw, o.http, ack.conv, pdf(20), `${i}.pdf`)).status).toBe(201);
+    const r = await opUpload(gw, o.http, ack.conv, pdf(20), 'one-more.pdf');
+    expect([r.status, r.body.code]).toEqual([429, 'RATE_LIMITED']);
+    op.close();
+    v.close();
+  });
+
+  it(`503 BUSY past ${MAX_CONCURRENT_UPLOADS} uploads in progress on a gateway; the slow ones, abandoned, leave nothing`, async () => {
+    const aborts: AbortController[] = [];
+    const pending: Promise<unknown>[] = [];
+    const visitors: VisitorClient[] = [];
+    let n = 0;
+    while (n < MAX_CONCURRENT_UPLOADS) {
+      const v = await visitor(gw);
+      await v.next('synced');
+      visitors.push(v);
+      for (let i = 0; i < FILE_UPLOADS_PER_VISITOR_PER_MIN && n < MAX_CONCURRENT_UPLOADS; i++, n++) {
+        const ac = new AbortController();
+        aborts.push(ac);
+        // A body that starts and never ends.
+        const body = new ReadableStream({ start: (ctl) => ctl.enqueue(new Uint8Array(Buffer.from('%PDF-1.4\n'))) });
+        pending.push(fetch(`${gw.base}/v1/visitor/files?site=demo&name=slow.pdf`, { method: 'POST', headers: { origin: gw.base, authorization: `Visitor ${v.token}` }, body, duplex: 'half', signal: ac.signal } as RequestInit).catch(() => null));
+      }
+    }
+    // Every slow upload has reached the gateway (each holds a spool file).
+    const spooled = () => {
+      try {
+        return readdirSync(join(dir, 'spool')).length;
+      } catch {
+        return 0;
+      }
+    };
+    const end = Date.now() + 10_000;
+    while (spooled() < MAX_CONCURRENT_UPLOADS && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(spooled()).toBe(MAX_CONCURRENT_UPLOADS);
+    const v = await visitor(gw);
+    await v.next('synced');
+    const r = await upload(gw, v.token, pdf(50), 'x.pdf');
+    expect([r.status, r.body.code]).toEqual([503, 'BUSY']);
+    for (const ac of aborts) ac.abort();
+    await Promise.all(pending);
+    const end2 = Date.now() + 10_000;
+    while (spooled() > 0 && Date.now() < end2) await new Promise((r) => setTimeout(r, 50));
+    expect(spooled()).toBe(0);
+    // The gateway takes uploads again.
+    expect((await upload(gw, v.token, pdf(50), 'y.pdf')).status).toBe(201);
+    for (const x of [...visitors, v]) x.close();
   });
 });
