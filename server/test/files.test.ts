@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { FILE_UPLOADS_PER_OPERATOR_PER_MIN, FILE_UPLOADS_PER_VISITOR_PER_MIN, FILE_URL_TTL_MS, MAX_CONCURRENT_UPLOADS, type FileRef, MAX_FILES_PER_MESSAGE, MAX_FILE_BYTES_PER_SITE_PER_DAY, MAX_FILE_BYTES_PER_VISITOR, MAX_FILE_NAME, randomId } from '@hark/shared';
+import { FILE_UPLOADS_PER_OPERATOR_PER_MIN, FILE_UPLOADS_PER_VISITOR_PER_MIN, FILE_URL_TTL_MS, MAX_CONCURRENT_UPLOADS, type FileRef, MAX_FILES_PER_MESSAGE, MAX_FILE_BYTES_PER_SITE_PER_DAY, MAX_FILE_BYTES_PER_VISITOR, MAX_FILE_NAME, UNATTACHED_FILE_TTL_MS, randomId } from '@hark/shared';
 import { Redis } from 'ioredis';
 // s3rver ships no types.
 // @ts-expect-error
@@ -501,6 +501,27 @@ for (const kind of ['disk', 's3'] as const) {
         expect(pre.headers.get('access-control-allow-origin')).toBe(gw.base);
         v.close();
       });
+    });
+
+    it(`a file uploaded and never sent is deleted ${UNATTACHED_FILE_TTL_MS / 3600_000} h later by the files-sweep job; a sent one stays`, async () => {
+      const v = await visitor(gw);
+      await v.next('synced');
+      const sentFile = (await upload(gw, v.token, pdf(300), 'sent.pdf')).body.file as FileRef;
+      const lone = (await upload(gw, v.token, pdf(300), 'lone.pdf')).body.file as FileRef;
+      const sent = await sendFiles(v, [sentFile.id]);
+      expect(await raw.zscore('hark:files:unattached', sentFile.id)).toBeNull();
+      expect(await raw.zscore('hark:files:unattached', lone.id)).not.toBeNull();
+      // Not yet a day: kept.
+      await gw.ctx.domain.files.sweepUnattached();
+      expect((await objects()).some((k) => k.includes(lone.id))).toBe(true);
+      // A day later (the job's clock): gone, bytes and record; the sent one is untouched.
+      // (Other tests' uploads never sent go too.)
+      expect(await gw.ctx.domain.files.sweepUnattached(Date.now() + UNATTACHED_FILE_TTL_MS + 1000)).toBeGreaterThanOrEqual(1);
+      expect((await objects()).some((k) => k.includes(lone.id))).toBe(false);
+      expect(await raw.exists(`{file:${lone.id}}:meta`)).toBe(0);
+      const u = await visitorUrl(gw, v.token, sent.conv, sentFile.id);
+      expect((await download(gw, u.body.url ?? '')).status).toBe(200);
+      v.close();
     });
 
     it('erasing a visitor deletes their files from the store and every record of them', async () => {

@@ -153,6 +153,8 @@ export const FILE_UPLOADS_PER_OPERATOR_PER_MIN = 60;
 export const MAX_FILE_BYTES_PER_VISITOR = 100 * 1024 * 1024;
 /** Bytes all of one site's visitors may upload per UTC day (413 FILE_QUOTA_EXCEEDED past it). */
 export const MAX_FILE_BYTES_PER_SITE_PER_DAY = 5 * 1024 * 1024 * 1024;
+/** A file uploaded but never sent in a message is deleted (bytes and record) this long after its upload, by the `files-sweep` job. */
+export const UNATTACHED_FILE_TTL_MS = 24 * 3600_000;
 /** How long a signed download URL works. Every download checks it again, with the file's conversation. */
 export const FILE_URL_TTL_MS = 5 * 60_000;
 /** Uploads in progress at once per gateway (503 BUSY past it), so a flood of slow uploads cannot hold every socket and spool. */

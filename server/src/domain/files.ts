@@ -26,6 +26,7 @@ import {
   MAX_FILE_BYTES_PER_SITE_PER_DAY,
   MAX_FILE_BYTES_PER_VISITOR,
   MAX_FILE_NAME,
+  UNATTACHED_FILE_TTL_MS,
   randomId,
 } from '@hark/shared';
 import { type BlobStore, DiskBlobs, S3Blobs } from '../store/blobs';
@@ -45,6 +46,8 @@ import {
   takeUpload,
   visitorFileBytes,
   visitorFileIds,
+  forgetUnattached,
+  unattachedBefore,
 } from '../store/files';
 import type { Operator } from '../store/operators';
 import { getSite } from '../store/sites';
@@ -315,6 +318,24 @@ export class Files {
   }
 
   // ---------------------------------------------------------------- erase
+
+  /**
+   * The `files-sweep` job: files uploaded UNATTACHED_FILE_TTL_MS ago or more and never sent in a
+   * message are deleted, bytes and record, so an upload without a message does not stay for ever
+   * (a visitor whose token expired unused leaves nothing). A batch of 500 per run. Returns how many.
+   */
+  async sweepUnattached(now = Date.now()): Promise<number> {
+    let n = 0;
+    for (const id of await unattachedBefore(this.r, now - UNATTACHED_FILE_TTL_MS, 500)) {
+      const f = await getFile(this.r, id);
+      if (f && !f.cid) {
+        await this.blobs.delete(f.key);
+        await deleteFileRecord(this.r, f);
+        n++;
+      } else await forgetUnattached(this.r, id);
+    }
+    return n;
+  }
 
   /** Deletes every file of these conversations and visitors, bytes first, then records and indexes. Idempotent. */
   async erase(t: { convs?: readonly string[]; visitors?: readonly string[] }): Promise<number> {

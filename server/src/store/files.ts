@@ -83,11 +83,15 @@ return 'ok'`;
  */
 export async function claimFile(r: ScriptedRedis, id: string, owner: string, site: string, conv: string, cid: string, note: boolean, rebind: boolean): Promise<'ok' | 'missing' | 'used'> {
   const res = String(await r.eval(CLAIM, 1, K.file(id), owner, site, conv, cid, note ? '1' : '0', rebind ? '1' : '0'));
-  if (res === 'ok') await r.sadd(K.convFiles(conv), id);
+  if (res === 'ok') {
+    await r.sadd(K.convFiles(conv), id);
+    await r.zrem(K.filesUnattached, id);
+  }
   return res === 'ok' ? 'ok' : res === 'used' ? 'used' : 'missing';
 }
 
 export async function addOwnedFile(r: ScriptedRedis, f: FileRecord): Promise<void> {
+  if (!f.cid) await r.zadd(K.filesUnattached, f.at, f.id);
   if (f.owner.startsWith('v:')) {
     const v = f.owner.slice(2);
     await r.sadd(K.visitorFiles(v), f.id);
@@ -98,6 +102,7 @@ export async function addOwnedFile(r: ScriptedRedis, f: FileRecord): Promise<voi
 
 export async function deleteFileRecord(r: ScriptedRedis, f: FileRecord): Promise<void> {
   await r.del(K.file(f.id));
+  await r.zrem(K.filesUnattached, f.id);
   if (f.conv) await r.srem(K.convFiles(f.conv), f.id);
   if (f.owner.startsWith('v:')) {
     const v = f.owner.slice(2);
@@ -156,4 +161,12 @@ export async function filesSecret(r: ScriptedRedis): Promise<string> {
   const s = await r.get(K.filesSecret);
   if (!s) throw new Error('files secret missing');
   return s;
+}
+
+/** Files uploaded at or before `before` and not sent in a message since (at most `n`). */
+export function unattachedBefore(r: ScriptedRedis, before: number, n: number): Promise<string[]> {
+  return r.zrangebyscore(K.filesUnattached, '-inf', before, 'LIMIT', 0, n);
+}
+export async function forgetUnattached(r: ScriptedRedis, id: string): Promise<void> {
+  await r.zrem(K.filesUnattached, id);
 }

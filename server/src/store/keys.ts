@@ -60,6 +60,8 @@ export const K = {
   operatorUploads: (o: string) => `hark:op:${o}:uploads`,
   /** string: bytes the site's visitors uploaded on a UTC day (MAX_FILE_BYTES_PER_SITE_PER_DAY); expires after 2 days. */
   siteFileBytes: (s: string, day: string) => `{site:${s}}:fbytes:${day}`,
+  /** zset file -> upload ms: files not yet sent in a message (the files-sweep job deletes old ones). */
+  filesUnattached: 'hark:files:unattached',
   /** string: the key download URLs are signed with (made once, unless FILES_URL_SECRET is set). */
   filesSecret: 'hark:files:secret',
 
