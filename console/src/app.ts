@@ -258,10 +258,10 @@ export const actions = {
     const list = listView(state.rt.convs, state.view, state.rt.me);
     actions.select(step(list, state.selected, delta));
   },
-  send(conv: string, text: string, note = false): boolean {
-    if (!text.trim()) return false;
+  send(conv: string, text: string, note = false, files?: string[]): boolean {
+    if (!text.trim() && !files?.length) return false;
     const cid = randomId(21);
-    socket?.send({ type: note ? 'note' : 'send', conv, cid, text });
+    socket?.send({ type: note ? 'note' : 'send', conv, cid, text, ...(files?.length ? { files } : {}) });
     set({ pendingTick: state.pendingTick + 1 });
     return true;
   },

@@ -18,6 +18,7 @@ import { apiKeyRoutes } from './http/api-keys';
 import { type LoginTestLimits, authRoutes, csrfExempt } from './http/auth';
 import { docsRoutes, openapiWebhooks } from './http/docs';
 import { conversationRoutes } from './http/conversations';
+import { fileRoutes } from './http/files';
 import { healthRoutes } from './http/health';
 import { loggerOptions } from './http/logging';
 import { HSTS, ownOrigin } from './http/origin';
@@ -42,6 +43,7 @@ import type { LimitSettings } from './realtime/limits';
 import { Gateway } from './realtime/gateway';
 import { QueueWatches } from './realtime/queue-watch';
 import { defineEmitScript } from './store/event-log';
+import type { BlobStore } from './store/blobs';
 import { Hub } from './store/hub';
 import { migrate } from './store/migrations';
 
@@ -56,6 +58,8 @@ export interface AppOptions {
   consoleDir?: string;
   /** Consumers of the event log besides the product's own (domain/consumers.ts): tests add counting ones. */
   consumers?: Consumer[];
+  /** Where attachments' bytes go, instead of the store the config chooses (tests: one that fails mid-upload). */
+  blobs?: BlobStore;
   /**
    * Test-only: lower a per-gateway limit so a test can reach it quickly. Production code never
    * sets this; the product limits are the constants in shared/src/limits.ts.
@@ -106,7 +110,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   const gatewayId = `${hostname()}:${process.pid}:${randomId(6)}`;
   const consumers = new EventConsumers(conns, app.log, { gatewayId, ownClient: true });
   // Events go through the runner: recorded in the log, and the local holder of the partition woken at once.
-  const domain = new Domain({ c: conns, config, metrics, log: app.log, emit: async (e, id) => void (await consumers.emit(e, id)), emitted: (p, t) => consumers.emitted(p, t) });
+  const domain = new Domain({ c: conns, config, metrics, log: app.log, emit: async (e, id) => void (await consumers.emit(e, id)), emitted: (p, t) => consumers.emitted(p, t), ...(opts.blobs ? { blobs: opts.blobs } : {}) });
   const ctx: Ctx = { domain, hub, queues: new QueueWatches(domain, hub, (e) => app.log.warn({ err: e }, 'queue positions')), metrics, log: app.log, config };
   if (opts.testLimits?.webhooks) domain.webhooks.configure(opts.testLimits.webhooks);
   const jobs = new Jobs(domain, gatewayId, app.log);
@@ -166,6 +170,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   docsRoutes(app);
   await app.register(webhookRoutes, routes);
   await app.register(privacyRoutes, routes);
+  await app.register(fileRoutes, routes);
   socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors, () => consumers.liveGateways());
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),

@@ -25,6 +25,39 @@ export interface Config {
   webhooksAllowPrivate: boolean;
   /** HARK_RETENTION_DAYS: conversations whose last activity is older than this are erased by the retention job (domain/privacy.ts); 0 = kept for ever (the default). */
   retentionMs: number;
+  /** Where attachments' bytes go: the local disk under DATA_DIR/files (default), or an S3-compatible bucket (FILES_S3_BUCKET set). */
+  filesS3: S3Config | undefined;
+  /** FILES_URL_SECRET: the key download URLs are signed with; unset, one is made once and kept in Redis (shared by every gateway). */
+  filesUrlSecret: string | undefined;
+}
+
+export interface S3Config {
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+  prefix: string;
+}
+
+function s3Config(env: NodeJS.ProcessEnv): S3Config | undefined {
+  const bucket = env.FILES_S3_BUCKET;
+  if (!bucket) return undefined;
+  const accessKeyId = env.FILES_S3_ACCESS_KEY_ID ?? env.AWS_ACCESS_KEY_ID ?? '';
+  const secretAccessKey = env.FILES_S3_SECRET_ACCESS_KEY ?? env.AWS_SECRET_ACCESS_KEY ?? '';
+  if (!accessKeyId || !secretAccessKey) throw new Error('FILES_S3_BUCKET needs FILES_S3_ACCESS_KEY_ID and FILES_S3_SECRET_ACCESS_KEY');
+  const endpoint = env.FILES_S3_ENDPOINT || undefined;
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    region: env.FILES_S3_REGION || 'us-east-1',
+    bucket,
+    accessKeyId,
+    secretAccessKey,
+    // A custom endpoint (MinIO, Ceph, Garage…) usually wants path-style URLs.
+    forcePathStyle: env.FILES_S3_PATH_STYLE ? env.FILES_S3_PATH_STYLE === '1' : !!endpoint,
+    prefix: env.FILES_S3_PREFIX ?? '',
+  };
 }
 
 function metricsPort(v: string | undefined): number | undefined {
@@ -62,5 +95,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: metricsPort(env.METRICS_PORT),
     webhooksAllowPrivate: env.WEBHOOKS_ALLOW_PRIVATE === '1',
     retentionMs: retentionDays(env.HARK_RETENTION_DAYS) * 24 * 3600_000,
+    filesS3: s3Config(env),
+    filesUrlSecret: env.FILES_URL_SECRET || undefined,
   };
 }

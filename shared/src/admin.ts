@@ -29,6 +29,12 @@ export interface SiteSettings {
   requeueOnOffline: boolean;
   /** Visitor messages per second for the whole site, all gateways together (default SITE_MSGS_PER_SEC). */
   msgsPerSec: number;
+  /** Visitors and operators may attach files. */
+  attachments: boolean;
+  /** Largest attachment in bytes (default DEFAULT_FILE_MAX_BYTES, at most MAX_FILE_BYTES). */
+  fileMaxBytes: number;
+  /** Types allowed, as decided from the bytes (a subset of KNOWN_FILE_TYPES). */
+  fileTypes: string[];
 }
 
 /** An operator account as the admin API shows it (never the password hash). */

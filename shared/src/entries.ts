@@ -11,6 +11,7 @@ export function toVisitorEntry(e: Entry): Entry | null {
   const out: Entry = { id: e.id, conv: e.conv, at: e.at, kind: e.kind };
   if (e.from) out.from = e.from;
   if (e.text !== undefined && e.kind === 'msg') out.text = e.text;
+  if (e.files && e.kind === 'msg') out.files = e.files;
   if (e.cid && e.from === 'visitor') out.cid = e.cid;
   if (e.op) out.op = e.op;
   if (e.event) out.event = e.event;

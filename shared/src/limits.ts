@@ -137,3 +137,42 @@ export const API_KEY_FAILURES_PER_ADDRESS = 100;
 export const API_KEY_FAILURE_WINDOW_MS = 10 * 60_000;
 /** Webhook endpoints per site (POST /v1/sites/:site/webhooks answers TOO_MANY_WEBHOOKS past it). */
 export const MAX_WEBHOOKS_PER_SITE = 20;
+
+/** Attachments one message or note may carry. */
+export const MAX_FILES_PER_MESSAGE = 10;
+/** A site's default size limit for one attachment; admins set it per site up to MAX_FILE_BYTES. */
+export const DEFAULT_FILE_MAX_BYTES = 10 * 1024 * 1024;
+export const MAX_FILE_BYTES = 100 * 1024 * 1024;
+/** The longest file name kept (longer ones are cut, keeping the extension). */
+export const MAX_FILE_NAME = 200;
+/** Uploads one visitor may start per minute, across every gateway (429 RATE_LIMITED with Retry-After past it). */
+export const FILE_UPLOADS_PER_VISITOR_PER_MIN = 10;
+/** Uploads one operator may start per minute. */
+export const FILE_UPLOADS_PER_OPERATOR_PER_MIN = 60;
+/** Bytes one visitor may have stored in total (413 FILE_QUOTA_EXCEEDED past it); erasing the visitor frees them. */
+export const MAX_FILE_BYTES_PER_VISITOR = 100 * 1024 * 1024;
+/** Bytes all of one site's visitors may upload per UTC day (413 FILE_QUOTA_EXCEEDED past it). */
+export const MAX_FILE_BYTES_PER_SITE_PER_DAY = 5 * 1024 * 1024 * 1024;
+/** A file uploaded but never sent in a message is deleted (bytes and record) this long after its upload, by the `files-sweep` job. */
+export const UNATTACHED_FILE_TTL_MS = 24 * 3600_000;
+/** How long a signed download URL works. Every download checks it again, with the file's conversation. */
+export const FILE_URL_TTL_MS = 5 * 60_000;
+/** Uploads in progress at once per gateway (503 BUSY past it), so a flood of slow uploads cannot hold every socket and spool. */
+export const MAX_CONCURRENT_UPLOADS = 64;
+/** Types a site allows by default (decided from the bytes): raster images, PDF, plain text, ZIP and office documents. */
+export const DEFAULT_FILE_TYPES = [
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'application/pdf',
+  'text/plain',
+  'application/zip',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+];
+/** Every type the gateway can recognise from the bytes (what an admin may allow). SVG and HTML are never shown inline. */
+export const KNOWN_FILE_TYPES = [...DEFAULT_FILE_TYPES, 'image/svg+xml', 'text/html'];
+/** Types shown inline (thumbnails): raster images only. */
+export const INLINE_FILE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];

@@ -38,9 +38,10 @@ export function parseOperatorToServer(raw: string | Buffer): OperatorToServer {
 }
 
 /** Trims and checks a chat message's text: never empty, never over MAX_MESSAGE_CHARS. */
-export function checkText(text: string): string {
+export function checkText(text: string, files = false): string {
   const t = text.trim();
-  if (!t) throw new HarkError('EMPTY_MESSAGE');
+  // A message with attachments may have no text.
+  if (!t && !files) throw new HarkError('EMPTY_MESSAGE');
   if (t.length > MAX_MESSAGE_CHARS) throw new HarkError('MESSAGE_TOO_LONG');
   return t;
 }

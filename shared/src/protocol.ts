@@ -8,7 +8,7 @@
  * (`import type`), so nothing of TypeBox reaches the visitor's page.
  */
 import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
-import { MAX_ATTR_KEY, MAX_ATTR_VALUE, MAX_ATTRS, MAX_MESSAGE_CHARS } from './limits';
+import { MAX_ATTR_KEY, MAX_ATTR_VALUE, MAX_ATTRS, MAX_FILES_PER_MESSAGE, MAX_MESSAGE_CHARS } from './limits';
 
 const Id = T.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
 const Cid = T.String({ minLength: 8, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
@@ -16,6 +16,8 @@ const StreamId = T.String({ pattern: '^\\d{1,20}-\\d{1,20}$', maxLength: 41 });
 /** Text is length-checked after parse so an over-long message gets MESSAGE_TOO_LONG, not BAD_FRAME. */
 const Text = T.String({ maxLength: MAX_MESSAGE_CHARS * 4 });
 const Short = (max = 200) => T.String({ maxLength: max });
+/** Ids of files uploaded before (POST …/files) that a message carries. */
+const FileIds = T.Array(Id, { minItems: 1, maxItems: MAX_FILES_PER_MESSAGE });
 const Frame = <K extends string, P extends Record<string, TSchema>>(type: K, props: P) =>
   T.Object({ type: T.Literal(type), ...props }, { additionalProperties: false });
 
@@ -44,6 +46,21 @@ export const EventName = T.Union([
   T.Literal('offline-message'),
 ]);
 
+/**
+ * A file a message or note carries: the stored file's id, the name it was uploaded with, its size in
+ * bytes, its type as decided from its bytes (never the name or the browser's claim), and an image's
+ * width and height (as it displays). The bytes are fetched through a short-lived signed URL
+ * (PROTOCOL.md, Files).
+ */
+export const FileRef = T.Object({
+  id: T.String(),
+  name: T.String(),
+  size: T.Number(),
+  type: T.String(),
+  w: T.Optional(T.Number()),
+  h: T.Optional(T.Number()),
+});
+
 /** One entry of a conversation's stream, as sent on the wire. `id` is the stream id: total order and resume cursor. */
 export const Entry = T.Object({
   id: T.String(),
@@ -61,6 +78,8 @@ export const Entry = T.Object({
   rating: T.Optional(Rating),
   comment: T.Optional(T.String()),
   email: T.Optional(T.String()),
+  /** Attachments of a message or note (absent: none). Its `text` may then be ''. */
+  files: T.Optional(T.Array(FileRef)),
 });
 
 export const VisitorInfo = T.Object({
@@ -122,6 +141,8 @@ export const SiteConfig = T.Object({
   inHours: T.Boolean(),
   locales: T.Array(T.String()),
   identityRequired: T.Boolean(),
+  /** Attachments the visitor may send (absent: the site has them off): the largest size in bytes and the allowed types. */
+  files: T.Optional(T.Object({ max: T.Number(), types: T.Array(T.String()) })),
 });
 
 // ---------------------------------------------------------------- visitor → server
@@ -135,7 +156,7 @@ export const VisitorHello = Frame('hello', {
   attrs: T.Optional(Attrs),
 });
 /** `re`: the client may have sent this message before (it was written before this socket's catch-up); the gateway then looks for its cid in the visitor's latest conversations too. */
-export const VisitorSend = Frame('send', { cid: Cid, text: Text, re: T.Optional(T.Boolean()) });
+export const VisitorSend = Frame('send', { cid: Cid, text: Text, re: T.Optional(T.Boolean()), files: T.Optional(FileIds) });
 export const VisitorTyping = Frame('typing', { on: T.Boolean(), preview: T.Optional(T.String({ maxLength: MAX_MESSAGE_CHARS })) });
 export const VisitorSeen = Frame('seen', { conv: Id, id: StreamId });
 export const VisitorPage = Frame('page', { page: PageInfo });
@@ -183,8 +204,8 @@ export type ServerToVisitor = Static<typeof ServerToVisitor>;
 export const OperatorHello = Frame('hello', { lastIds: T.Record(Id, StreamId, { maxProperties: 1000 }) });
 export const OperatorStatusFrame = Frame('status', { status: OperatorStatus });
 export const OperatorOpen = Frame('open', { conv: Id, before: T.Optional(StreamId) });
-export const OperatorSend = Frame('send', { conv: Id, cid: Cid, text: Text });
-export const OperatorNote = Frame('note', { conv: Id, cid: Cid, text: Text });
+export const OperatorSend = Frame('send', { conv: Id, cid: Cid, text: Text, files: T.Optional(FileIds) });
+export const OperatorNote = Frame('note', { conv: Id, cid: Cid, text: Text, files: T.Optional(FileIds) });
 export const OperatorTyping = Frame('typing', { conv: Id, on: T.Boolean() });
 export const OperatorSeen = Frame('seen', { conv: Id, id: StreamId });
 export const OperatorTake = Frame('take', { conv: Id });
@@ -257,6 +278,7 @@ export type HostToWidget =
   | ['shutdown'];
 
 export type Entry = Static<typeof Entry>;
+export type FileRef = Static<typeof FileRef>;
 export type VisitorInfo = Static<typeof VisitorInfo>;
 export type ConvSummary = Static<typeof ConvSummary>;
 export type VisitorConv = Static<typeof VisitorConv>;

@@ -4,8 +4,8 @@
  * `window.Hark` calls.
  */
 import type { Entry, HostToWidget } from '@hark/shared/protocol';
-// biome-ignore lint/correctness/noUnusedImports: h is the JSX factory (tsconfig jsxFactory).
-import { h, render } from 'preact';
+// h is also the JSX factory (tsconfig jsxFactory); it and Fragment are handed to chat-files.js.
+import { Fragment, h, render } from 'preact';
 import { CHAT_CSS } from './chat-css';
 import { Client } from './client';
 import type { Ctx, ScriptWithCtx } from './ctx';
@@ -43,6 +43,8 @@ function start(ctx: Ctx): void {
   let ourTitle = '';
   let timer: ReturnType<typeof setTimeout> | undefined;
   let labelSpan = launcher.querySelector('span:not(.bd)');
+  let fx: View['fx'];
+  let fxAsked = 0;
   const src = new URL(ctx.src);
   const gateway = `${src.protocol === 'https:' ? 'wss:' : 'ws:'}//${src.host}`;
   const title = () => (document.title === ourTitle ? baseTitle : document.title);
@@ -139,7 +141,16 @@ function start(ctx: Ctx): void {
         draw();
       },
       redraw: draw,
+      fx,
     };
+    // Attachments (a site that takes them) and the rating form (a resolved conversation): chat-files.js, apart from the first chat.
+    if ((c.site?.files || c.current()?.status === 'resolved') && !fxAsked) {
+      fxAsked = 1;
+      ctx.inject('chat-files.js', { h, F: Fragment, c, root, src: ctx.src, site: ctx.site, lang: locale, draw: schedule, done: (f: View['fx']) => {
+        fx = f;
+        draw();
+      } });
+    }
     render(<Panel v={v} />, mount);
     // Keep the newest message in view when something was added. Only while open: reading
     // scrollHeight forces a style and layout pass, wasted on a closed panel at page load.

@@ -120,6 +120,25 @@ describe('Client', () => {
     expect(c.outbox).toHaveLength(0);
   });
 
+  it('sends a message of files alone (no text), keeps its file ids in the stored outbox, and resends them with it after a reload', () => {
+    const kv = new MemKV();
+    const c = client(kv);
+    c.start();
+    last().open();
+    answered(last());
+    expect(c.send('', undefined, ['f1', 'f2'])).toBe(true);
+    const f = last().sent.at(-1) as { type: string; cid: string; files: string[] };
+    expect(f).toMatchObject({ type: 'send', text: '', files: ['f1', 'f2'] });
+    expect(JSON.parse(kv.getItem('hark:demo:outbox') ?? '[]')[0]).toMatchObject({ cid: f.cid, files: ['f1', 'f2'] });
+    // A reload before the ack: the same cid and files again.
+    const c2 = client(kv);
+    c2.start();
+    last().open();
+    answered(last());
+    vi.advanceTimersByTime(20_000);
+    expect(last().sent.filter((x) => x.type === 'send')).toContainEqual(expect.objectContaining({ cid: f.cid, files: ['f1', 'f2'] }));
+  });
+
   it('keeps a message until its ack and entry arrive, then shows it from the stream', () => {
     const c = client();
     c.start();

@@ -41,6 +41,8 @@ export interface OutItem {
   at: number;
   /** Set for a leave-a-message (`offline`) submission. */
   email?: string | undefined;
+  /** Ids of uploaded files the message carries (chat-files.js uploads them first). */
+  files?: string[] | undefined;
   state: OutState;
   code?: string;
   /** Time of the last transmission; 0 = not sent on this socket yet. */
@@ -71,7 +73,7 @@ export interface ClientOptions {
   now?: () => number;
 }
 
-type StoredOut = Pick<OutItem, 'cid' | 'text' | 'at' | 'email'>;
+type StoredOut = Pick<OutItem, 'cid' | 'text' | 'at' | 'email' | 'files'>;
 /** Storage is a boundary (another script on the page can write there): shapes are checked before use. */
 const isOutList = (v: unknown): v is StoredOut[] => Array.isArray(v) && v.every((x) => typeof x?.cid === 'string' && typeof x.text === 'string');
 const isCache = (v: unknown): v is Record<string, Entry[]> => isRecord(v) && Object.values(v).every((l) => Array.isArray(l) && l.every((e) => typeof e?.id === 'string'));
@@ -413,10 +415,10 @@ export class Client {
    * Queues a message; returns false when there is nothing to send. With an e-mail it is
    * a leave-a-message (nobody available), which becomes a conversation in the operators' queue.
    */
-  send(text: string, email?: string): boolean {
+  send(text: string, email?: string, files?: string[]): boolean {
     const t = text.trim();
-    if (!t || t.length > MAX_MESSAGE_CHARS) return false;
-    const it: OutItem = { cid: randomId(21), text: t, email: email?.trim(), at: this.now(), state: 'sending', sentAt: 0 };
+    if ((!t && !files) || t.length > MAX_MESSAGE_CHARS) return false;
+    const it: OutItem = { cid: randomId(21), text: t, email: email?.trim(), files, at: this.now(), state: 'sending', sentAt: 0 };
     this.outbox = [...this.outbox, it];
     this.engage();
     this.saveOutbox();
@@ -448,7 +450,7 @@ export class Client {
     if (!this.synced || it.state === 'sent') return;
     const f: VisitorToServer = it.email
       ? { type: 'offline', cid: it.cid, email: it.email, text: it.text }
-      : { type: 'send', cid: it.cid, text: it.text, re };
+      : { type: 'send', cid: it.cid, text: it.text, re, files: it.files };
     if (!this.raw(f)) return;
     it.sentAt = this.now();
     if (it.state === 'failed') it.state = 'sending';
@@ -586,7 +588,7 @@ export class Client {
 
   private saveOutbox(): void {
     if (!this.engaged) return;
-    const list = this.outbox.filter((x) => x.state !== 'sent').map(({ cid, text, at, email }) => ({ cid, text, at, email }));
+    const list = this.outbox.filter((x) => x.state !== 'sent').map(({ cid, text, at, email, files }) => ({ cid, text, at, email, files }));
     this.p.set('outbox', list.length ? list : null);
   }
 

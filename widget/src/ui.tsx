@@ -35,6 +35,8 @@ export interface View {
   close(): void;
   leave(text: string, email: string): void;
   redraw(): void;
+  /** Attachments, once chat-files.js is loaded (sites that take them): a message's files; the uploads tray with the paperclip. */
+  fx?: { v(e: Entry | OutItem): unknown; tray(): unknown; rate(v: View, conv: VisitorConv): unknown } | undefined;
 }
 
 /** Form state that outlives a render: the rating chosen for a conversation, and the fields that failed validation. */
@@ -124,7 +126,8 @@ export function Panel({ v }: { v: View }) {
       ) : (
         <>
           <Messages v={v} conv={conv} />
-          {conv?.status === 'resolved' && <Rate v={v} conv={conv} />}
+          {conv?.status === 'resolved' && v.fx?.rate(v, conv)}
+          {v.fx?.tray()}
           <Composer v={v} />
         </>
       )}
@@ -153,7 +156,7 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
         const op = 'kind' in it && it.from === 'operator' ? it.op?.name || t(K.someone) : '';
         const showName = op && op !== prevOp;
         prevOp = op;
-        if (!('kind' in it)) return <Own key={it.cid} v={v} text={it.text} item={it} last={i === lastOwn} />;
+        if (!('kind' in it)) return <Own key={it.cid} v={v} text={it.text} e={it} item={it} last={i === lastOwn} />;
         if (it.kind === 'event') {
           const ev = eventText(t, it);
           return (
@@ -165,11 +168,12 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
           );
         }
         if (it.from === 'visitor')
-          return <Own key={it.id} v={v} text={it.text || ''} state={seen && compareStreamIds(it.id, seen) <= 0 ? K.seen : K.sent} last={i === lastOwn} />;
+          return <Own key={it.id} v={v} text={it.text || ''} e={it} state={seen && compareStreamIds(it.id, seen) <= 0 ? K.seen : K.sent} last={i === lastOwn} />;
         return (
           <div class="m" key={it.id}>
             {showName && <span class="mt">{op}</span>}
             <Text text={it.text || ''} />
+            {v.fx?.v(it)}
           </div>
         );
       })}
@@ -191,12 +195,13 @@ function eventText(t: T, e: Entry): string {
   return ev === 'resolved' ? t(K.resolved) : ev === 'reopened' ? t(K.reopened) : '';
 }
 
-function Own({ v, text, item, state, last }: { v: View; text: string; item?: OutItem; state?: K; last: boolean }) {
+function Own({ v, text, e, item, state, last }: { v: View; text: string; e: Entry | OutItem; item?: OutItem; state?: K; last: boolean }) {
   const { t, client } = v;
   const failed = item?.state === 'failed';
   return (
     <div class="m me">
       <Text text={text} />
+      {v.fx?.v(e)}
       {(last || failed) && (
         <span class={failed ? 'f' : 'mt'}>
           {failed ? t(K.failed) : t(item?.state === 'sending' ? K.sending : item ? K.sent : state || K.sent)}
@@ -339,7 +344,7 @@ const Prechat = ({ v }: { v: View }) => (
   />
 );
 
-function Rate({ v, conv }: { v: View; conv: VisitorConv }) {
+export function Rate({ v, conv }: { v: View; conv: VisitorConv }) {
   const { t, client } = v;
   if (conv.rating || client.rated.has(conv.id)) return <p class="mt ev">{t(K.rateThanks)}</p>;
   // A choice belongs to its conversation: a later chat is rated afresh.

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { MAX_SITE_MSGS_PER_SEC, SITE_MSGS_PER_SEC } from '@hark/shared/limits';
+import { DEFAULT_FILE_MAX_BYTES, DEFAULT_FILE_TYPES, KNOWN_FILE_TYPES, MAX_FILE_BYTES, MAX_SITE_MSGS_PER_SEC, SITE_MSGS_PER_SEC } from '@hark/shared/limits';
 import { actions, t, useApp } from '../app';
 import { api, type Site } from '../api';
 import { type DayRow, hoursToRows, parseOrigins, rowsToHours, snippet } from '../hours';
@@ -16,7 +16,7 @@ function weekdayName(d: number, lang: string): string {
 function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
   const s = useApp();
   const [d, setD] = useState<Partial<Site>>(
-    site ?? { name: '', origins: [], color: '#1f5fd6', position: 'right', label: 'Chat with us', greeting: 'Hi! How can we help?', locales: ['en'], prechat: false, offlineForm: true, unansweredMs: 60_000, team: '', typingPreview: false, requeueOnOffline: true, msgsPerSec: SITE_MSGS_PER_SEC },
+    site ?? { name: '', origins: [], color: '#1f5fd6', position: 'right', label: 'Chat with us', greeting: 'Hi! How can we help?', locales: ['en'], prechat: false, offlineForm: true, unansweredMs: 60_000, team: '', typingPreview: false, requeueOnOffline: true, msgsPerSec: SITE_MSGS_PER_SEC, attachments: true, fileMaxBytes: DEFAULT_FILE_MAX_BYTES, fileTypes: DEFAULT_FILE_TYPES },
   );
   const [origins, setOrigins] = useState((site?.origins ?? []).join('\n'));
   const [hoursOn, setHoursOn] = useState(!!site?.hours);
@@ -52,6 +52,9 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
       typingPreview: !!d.typingPreview,
       requeueOnOffline: d.requeueOnOffline !== false,
       msgsPerSec: d.msgsPerSec ?? SITE_MSGS_PER_SEC,
+      attachments: d.attachments !== false,
+      fileMaxBytes: d.fileMaxBytes ?? DEFAULT_FILE_MAX_BYTES,
+      fileTypes: d.fileTypes ?? DEFAULT_FILE_TYPES,
     };
     try {
       if (site) await api.updateSite(site.id, body);
@@ -161,6 +164,43 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
         <input type="checkbox" name="requeueOnOffline" checked={d.requeueOnOffline} onChange={(e) => up({ requeueOnOffline: e.currentTarget.checked })} />
         {t('field.requeueOnOffline')}
       </label>
+      <label class="check">
+        <input type="checkbox" name="attachments" checked={d.attachments !== false} onChange={(e) => up({ attachments: e.currentTarget.checked })} />
+        {t('field.attachments')}
+      </label>
+      {d.attachments !== false && (
+        <>
+          <label>
+            {t('field.fileMaxMb')}
+            <input
+              name="fileMaxMb"
+              type="number"
+              min={1}
+              max={MAX_FILE_BYTES / 1048576}
+              value={Math.round((d.fileMaxBytes ?? DEFAULT_FILE_MAX_BYTES) / 1048576)}
+              onInput={(e) => up({ fileMaxBytes: Math.max(1, Math.min(MAX_FILE_BYTES / 1048576, Math.round(Number(e.currentTarget.value) || 1))) * 1048576 })}
+            />
+          </label>
+          <fieldset class="file-types">
+            <legend>{t('field.fileTypes')}</legend>
+            {KNOWN_FILE_TYPES.map((ft) => (
+              <label class="check" key={ft}>
+                <input
+                  type="checkbox"
+                  name="fileTypes"
+                  value={ft}
+                  checked={(d.fileTypes ?? DEFAULT_FILE_TYPES).includes(ft)}
+                  onChange={(e) => {
+                    const cur = (d.fileTypes ?? DEFAULT_FILE_TYPES).filter((x) => x !== ft);
+                    up({ fileTypes: e.currentTarget.checked ? [...cur, ft] : cur });
+                  }}
+                />
+                {ft}
+              </label>
+            ))}
+          </fieldset>
+        </>
+      )}
       <label>
         {t('field.threshold')}
         <input

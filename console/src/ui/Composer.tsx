@@ -1,8 +1,9 @@
 import { MAX_MESSAGE_CHARS } from '@hark/shared/limits';
-import type { ConvSummary } from '@hark/shared/protocol';
+import type { ConvSummary, FileRef } from '@hark/shared/protocol';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { actions, t, useApp } from '../app';
 import { fillPlaceholders, insertReply, searchReplies, slashQuery } from '../replies';
+import { type Upload, fileSize, upload } from './Files';
 
 /** Tell the visitor "typing" at most this often, and stop after this long without a key. */
 const TYPING_REFRESH_MS = 3_000;
@@ -15,6 +16,8 @@ export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: bool
   const [caret, setCaret] = useState(0);
   const [pick, setPick] = useState(0);
   const [hint, setHint] = useState<string | null>(null);
+  const [ups, setUps] = useState<Upload[]>([]);
+  const fileInput = useRef<HTMLInputElement>(null);
   const ref = useRef<HTMLTextAreaElement>(null);
   const typingSent = useRef(0);
   const idle = useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -24,6 +27,27 @@ export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: bool
     setHint(null);
     setNote(!canWrite);
   }, [conv.id, canWrite]);
+  // Uploads belong to their conversation: switching away cancels those in flight.
+  useEffect(() => {
+    setUps([]);
+    return () => {
+      for (const u of upsRef.current) u.xhr?.abort();
+    };
+  }, [conv.id]);
+  const upsRef = useRef<Upload[]>([]);
+  upsRef.current = ups;
+
+  /** Files pasted, dropped or picked: each uploaded at once into this conversation, sent with the next message. */
+  const attach = (list: ArrayLike<File> | null | undefined) => {
+    if (!list?.length) return;
+    const added = Array.from(list).map((f) => upload(conv.id, f, () => setUps((cur) => [...cur])));
+    setUps((cur) => [...cur, ...added]);
+    setHint(null);
+  };
+  const dropUpload = (u: Upload) => {
+    u.xhr?.abort();
+    setUps((cur) => cur.filter((x) => x !== u));
+  };
 
   const stopTyping = () => {
     if (idle.current) clearTimeout(idle.current);
@@ -54,12 +78,18 @@ export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: bool
   };
 
   const submit = () => {
-    if (!text.trim()) {
+    if (ups.some((u) => u.xhr)) {
+      setHint(t('composer.waitUploads'));
+      return;
+    }
+    const files = ups.filter((u) => u.file).map((u) => (u.file as FileRef).id);
+    if (!text.trim() && !files.length) {
       setHint(t('composer.empty'));
       return;
     }
     const asNote = note || !canWrite;
-    actions.send(conv.id, text, asNote);
+    actions.send(conv.id, text, asNote, files);
+    setUps([]);
     setText('');
     setCaret(0);
     setHint(null);
@@ -110,6 +140,11 @@ export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: bool
         e.preventDefault();
         submit();
       }}
+      onDragOver={(e) => e.preventDefault()}
+      onDrop={(e) => {
+        e.preventDefault();
+        attach(e.dataTransfer?.files);
+      }}
     >
       {menuOpen && (
         <ul class="reply-menu" aria-label={t('composer.replies')}>
@@ -148,12 +183,39 @@ export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: bool
         value={text}
         onInput={onInput}
         onKeyDown={onKeyDown}
+        onPaste={(e) => {
+          const f = e.clipboardData?.files;
+          if (f?.length) {
+            e.preventDefault();
+            attach(f);
+          }
+        }}
         onClick={(e) => setCaret(e.currentTarget.selectionStart ?? 0)}
         onKeyUp={(e) => {
           if (e.key === 'ArrowLeft' || e.key === 'ArrowRight' || e.key === 'Home' || e.key === 'End') setCaret(e.currentTarget.selectionStart ?? 0);
         }}
       />
+      {ups.length > 0 && (
+        <ul class="uploads" aria-label={t('composer.attachments')}>
+          {ups.map((u) => (
+            <li key={u.key} class={u.err ? 'upload error' : 'upload'}>
+              <span class="grow">{u.name}</span>
+              {u.err ? <span role="alert">{u.err}</span> : u.file ? <span class="hint">{fileSize(u.file.size)}</span> : <progress max={1} value={u.p} aria-label={u.name} />}
+              <button type="button" class="link" aria-label={t('composer.removeFile', { name: u.name })} onClick={() => dropUpload(u)}>
+                ×
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <input ref={fileInput} type="file" multiple hidden onChange={(e) => {
+        attach(e.currentTarget.files);
+        e.currentTarget.value = '';
+      }} />
       <div class="row">
+        <button type="button" class="attach" onClick={() => fileInput.current?.click()}>
+          {t('composer.attach')}
+        </button>
         {hint && (
           <span class="error" role="alert">
             {hint}

@@ -6,6 +6,7 @@ import { canSupervise, isOverdue } from '../inbox';
 import { timeOfDay } from '../format';
 import { visitorLabel } from '../state';
 import { Composer } from './Composer';
+import { Files } from './Files';
 import { Transfer } from './Transfer';
 import { useNow } from './useNow';
 
@@ -39,14 +40,16 @@ function EntryItem({ e, seen }: { e: Entry; seen: boolean }) {
         <div class="note-head">
           <span class="note-tag">{t('conv.noteTag')}</span> {e.op?.name} · <time>{timeOfDay(e.at)}</time>
         </div>
-        <div class="text">{e.text}</div>
+        {e.text && <div class="text">{e.text}</div>}
+        <Files conv={e.conv} files={e.files} />
       </li>
     );
   const mine = e.from === 'operator';
   return (
     <li class={`entry msg ${mine ? 'out' : 'in'}`} data-id={e.id} data-kind="msg">
       <div class="bubble">
-        <div class="text">{e.text}</div>
+        {e.text && <div class="text">{e.text}</div>}
+        <Files conv={e.conv} files={e.files} />
         <div class="meta">
           {mine && e.op?.name ? `${e.op.name} · ` : ''}
           <time>{timeOfDay(e.at)}</time>
@@ -155,7 +158,8 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
         {pending.map((p) => (
           <li key={p.cid} class={`entry pending ${p.type === 'note' ? 'note' : 'msg out'}`}>
             <div class="bubble">
-              <div class="text">{p.text}</div>
+              {p.text && <div class="text">{p.text}</div>}
+              {p.files?.length ? <div class="hint">{t('composer.files', { n: p.files.length })}</div> : null}
               <div class="meta">{t('conv.sending')}</div>
             </div>
           </li>

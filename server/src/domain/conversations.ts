@@ -8,7 +8,7 @@
  * Access is the caller's to check with domain/policy.ts before calling; the
  * operations re-check what must hold atomically (the append script's guard).
  */
-import { type ConvSummary, type Entry, HarkError, type Rating, VISITOR_BURST, VISITOR_MSGS_PER_SEC, type VisitorConv, randomId } from '@hark/shared';
+import { type ConvSummary, type Entry, type FileRef, HarkError, type Rating, VISITOR_BURST, VISITOR_MSGS_PER_SEC, type VisitorConv, randomId } from '@hark/shared';
 import {
   type AppendRole,
   type ConvIndex,
@@ -88,6 +88,11 @@ function entryEvent(site: string, entry: Omit<Entry, 'id'>, entryId = ''): { inp
     idPrefix = `msg:${conv}:`;
   } else return null;
   return { input, idPrefix, id: `${idPrefix}${entryId}` };
+}
+
+/** The `files` field of an entry that carries attachments (none: no field, as before). */
+function withFiles(files: FileRef[] | undefined): { files?: FileRef[] } {
+  return files?.length ? { files } : {};
 }
 
 export class Conversations {
@@ -241,8 +246,8 @@ export class Conversations {
   }
 
   /** A visitor's message into their conversation `conv`; refused ('' id, status 'resolved') if it was resolved meanwhile. */
-  postVisitorMessage(site: string, conv: string, cid: string, text: string): Promise<Recording> {
-    return this.post(site, { conv, at: Date.now(), kind: 'msg', from: 'visitor', text, cid }, 'visitor');
+  postVisitorMessage(site: string, conv: string, cid: string, text: string, files?: FileRef[]): Promise<Recording> {
+    return this.post(site, { conv, at: Date.now(), kind: 'msg', from: 'visitor', text, cid, ...withFiles(files) }, 'visitor');
   }
 
   /** The leave-a-message form: the visitor's e-mail on the conversation, then the message. */
@@ -282,23 +287,23 @@ export class Conversations {
    * An operator's message. `guard`: stored only if the operator is still the assignee or a joined
    * colleague of an unresolved conversation (the append script checks it atomically); '' id if not.
    */
-  postOperatorMessage(op: Operator, m: Pick<ConvMeta, 'id' | 'site' | 'queuedAt' | 'createdAt'>, cid: string, text: string): Promise<Recording> {
+  postOperatorMessage(op: Operator, m: Pick<ConvMeta, 'id' | 'site' | 'queuedAt' | 'createdAt'>, cid: string, text: string, files?: FileRef[]): Promise<Recording> {
     const started = m.queuedAt ?? m.createdAt;
-    return this.post(m.site, { conv: m.id, at: Date.now(), kind: 'msg', from: 'operator', text, cid, op: opRef(op) }, 'operator', op.id, { firstResponseMs: (at) => at - started });
+    return this.post(m.site, { conv: m.id, at: Date.now(), kind: 'msg', from: 'operator', text, cid, op: opRef(op), ...withFiles(files) }, 'operator', op.id, { firstResponseMs: (at) => at - started });
   }
 
   /** Checks and posts: the full path when the fast one (postOperatorMessage from the live view) was refused. */
-  async postOperatorMessageChecked(op: Operator, m: ConvMeta, cid: string, text: string): Promise<Recording> {
+  async postOperatorMessageChecked(op: Operator, m: ConvMeta, cid: string, text: string, files?: FileRef[]): Promise<Recording> {
     if (m.status === 'resolved') throw new HarkError('CONVERSATION_RESOLVED');
     if (!canWrite(op, m)) throw new HarkError('FORBIDDEN', 'Take or join the conversation before writing in it.');
-    const r = await this.postOperatorMessage(op, m, cid, text);
+    const r = await this.postOperatorMessage(op, m, cid, text, files);
     if (!r.id) throw new HarkError('CONFLICT', 'The conversation changed meanwhile; send again.');
     return r;
   }
 
   /** A note only operators see; any operator who may read the conversation may leave one. */
-  async postNote(op: Operator, m: ConvMeta, cid: string, text: string): Promise<Posted> {
-    const r = await this.post(m.site, { conv: m.id, at: Date.now(), kind: 'note', text, cid, op: opRef(op) }, 'other');
+  async postNote(op: Operator, m: ConvMeta, cid: string, text: string, files?: FileRef[]): Promise<Posted> {
+    const r = await this.post(m.site, { conv: m.id, at: Date.now(), kind: 'note', text, cid, op: opRef(op), ...withFiles(files) }, 'other');
     await r.recorded;
     return r;
   }

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config';
 import type { Metrics } from '../metrics';
 import type { Connections } from '../redis/client';
+import type { BlobStore } from '../store/blobs';
 import type { EventInput, EventType } from './events';
 
 export interface Deps {
@@ -17,4 +18,6 @@ export interface Deps {
   emit(e: EventInput, id?: string): Promise<void>;
   /** An event recorded another way (by the append script, with its entry): wakes this gateway's consumers that want it. */
   emitted?(partition: number, type: EventType): void;
+  /** Where attachments' bytes go (default: chosen from the config, domain/files.ts blobStoreFor). */
+  blobs?: BlobStore;
 }

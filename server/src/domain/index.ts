@@ -7,6 +7,7 @@ import { ApiKeys } from './api-keys';
 import { Auth } from './auth';
 import { Conversations } from './conversations';
 import type { Deps } from './deps';
+import { Files } from './files';
 import { Operators } from './operators';
 import { Presence } from './presence';
 import { Privacy } from './privacy';
@@ -32,6 +33,7 @@ export class Domain {
   readonly apiKeys: ApiKeys;
   readonly webhooks: Webhooks;
   readonly privacy: Privacy;
+  readonly files: Files;
 
   constructor(readonly deps: Deps) {
     this.router = new Router(deps);
@@ -46,6 +48,7 @@ export class Domain {
     this.auth = new Auth(deps, this.operators);
     this.apiKeys = new ApiKeys(deps);
     this.webhooks = new Webhooks(deps);
-    this.privacy = new Privacy(deps, this.router);
+    this.files = new Files(deps);
+    this.privacy = new Privacy(deps, this.router, this.files);
   }
 }

@@ -52,6 +52,7 @@ import { visitorSignal } from '../store/signals';
 import { listSites } from '../store/sites';
 import { getVisitor, visitorInfo } from '../store/visitors';
 import type { Deps } from './deps';
+import type { Files } from './files';
 import { type Who, canSeeSite, isSupervisor } from './policy';
 import type { Router } from './routing';
 
@@ -155,6 +156,7 @@ export class Privacy {
   constructor(
     private readonly d: Deps,
     private readonly router: Router,
+    private readonly files: Files,
   ) {}
 
   private get r() {
@@ -331,6 +333,8 @@ export class Privacy {
     await anonymiseStats(r, ops, t.convs, now);
     const found: DeliveryRef[] = await findDeliveries(r, t.site, ids, t.convs, deep);
     await purgeDeliveries(r, t.site, found, t.convs);
+    // Their files, bytes and records, whether attached to a message or only uploaded.
+    await this.files.erase({ convs: t.convs, visitors: t.visitors.map((v) => v.id) });
     let n = 0;
     for (const [i, conv] of t.convs.entries()) {
       const m = metas[i];

@@ -1,5 +1,5 @@
 /** Operators and sites (admin). Teams, saved replies and stats live in their own files. */
-import { HarkError, MAX_MESSAGE_CHARS, MAX_SITE_MSGS_PER_SEC, randomId } from '@hark/shared';
+import { HarkError, KNOWN_FILE_TYPES, MAX_FILE_BYTES, MAX_MESSAGE_CHARS, MAX_SITE_MSGS_PER_SEC, randomId } from '@hark/shared';
 import { Type as T } from '@sinclair/typebox';
 import { publicOperator } from '../domain/operators';
 import { canSeeSite } from '../domain/policy';
@@ -45,6 +45,9 @@ const SiteFields = {
   typingPreview: T.Boolean(),
   requeueOnOffline: T.Boolean(),
   msgsPerSec: T.Integer({ minimum: 1, maximum: MAX_SITE_MSGS_PER_SEC }),
+  attachments: T.Boolean(),
+  fileMaxBytes: T.Integer({ minimum: 1, maximum: MAX_FILE_BYTES }),
+  fileTypes: T.Array(T.Union(KNOWN_FILE_TYPES.map((t) => T.Literal(t))), { maxItems: KNOWN_FILE_TYPES.length, uniqueItems: true }),
 };
 export const SitePatch = T.Partial(T.Object(SiteFields), { additionalProperties: false });
 // One closed object (an Intersect let unknown keys through into the site's hash, `secret` and `createdAt` included).

@@ -40,7 +40,10 @@ export function bearerOf(req: FastifyRequest): string | null {
  * cross-site without a CORS preflight the gateway never grants). A request with both is checked.
  */
 export function csrfExempt(req: FastifyRequest): boolean {
-  return bearerOf(req) !== null && req.cookies?.[SESSION_COOKIE] === undefined && !(req.headers.cookie ?? '').includes(`${SESSION_COOKIE}=`);
+  // A visitor's upload (Authorization: Visitor TOKEN) comes from the site's page, another origin;
+  // its token is no cookie a browser would add by itself, so it is no CSRF either.
+  const visitor = (req.headers.authorization ?? '').startsWith('Visitor ');
+  return (bearerOf(req) !== null || visitor) && req.cookies?.[SESSION_COOKIE] === undefined && !(req.headers.cookie ?? '').includes(`${SESSION_COOKIE}=`);
 }
 
 /** The principal of an API request: the key, and the bot it acts as (a supervisor of the key's sites, for the policy). */

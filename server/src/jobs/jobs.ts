@@ -9,6 +9,8 @@
  * - compaction: resolved conversations older than the setting packed, every minute.
  * - webhook-delivery: due webhook deliveries sent (domain/webhooks.ts), every WEBHOOK_POLL_MS;
  *   its attempts in flight are cut when the gateway stops (the next owner sends them again).
+ * - files-sweep: files uploaded a day ago or more and never sent in a message deleted
+ *   (domain/files.ts), every FILES_SWEEP_EVERY_MS.
  * - retention: conversations older than HARK_RETENTION_DAYS (last activity) erased
  *   (domain/privacy.ts), every RETENTION_EVERY_MS; nothing when the setting is off.
  */
@@ -18,6 +20,8 @@ import type { Domain } from '../domain';
 import { holdLease, jobLeaseKey, releaseLease } from '../domain/leases';
 import { RETENTION_EVERY_MS } from '../domain/privacy';
 
+/** How often the files-sweep job looks for files uploaded and never sent. */
+export const FILES_SWEEP_EVERY_MS = 10 * 60_000;
 /** A job's lease; renewed at every tick of the job (ticks are shorter). */
 export const JOB_LEASE_MS = 15_000;
 export const COMPACTION_EVERY_MS = 60_000;
@@ -48,6 +52,7 @@ export class Jobs {
       { name: 'compaction', everyMs: COMPACTION_EVERY_MS, run: () => presence.compact() },
       { name: 'webhook-delivery', everyMs: this.domain.webhooks.settings.pollMs, run: () => this.domain.webhooks.deliverDue(), stop: () => this.domain.webhooks.stop() },
       // stop: also cancels the second passes of erases this gateway ran (domain/privacy.ts).
+      { name: 'files-sweep', everyMs: FILES_SWEEP_EVERY_MS, run: async () => void (await this.domain.files.sweepUnattached()) },
       { name: 'retention', everyMs: RETENTION_EVERY_MS, run: async () => void (await this.domain.privacy.retention()), stop: async () => this.domain.privacy.stop() },
     ];
   }

@@ -116,7 +116,7 @@ export class OperatorConn extends Conn<OperatorToServer> implements OperatorList
         return;
       }
       case 'send': {
-        const text = checkText(f.text);
+        const text = checkText(f.text, !!f.files?.length);
         // The common case, answering one's own open conversation, is authorised from the site
         // view without reading the conversation or the operator; the append script checks the
         // assignment again atomically and refuses (id '') if it changed meanwhile, and the full
@@ -126,7 +126,8 @@ export class OperatorConn extends Conn<OperatorToServer> implements OperatorList
         // (domain/operators.ts refresh), so the assignment the script checks is already gone.
         const me = this.me;
         const s = this.gw.summaryFor(this, f.conv);
-        const fast = s && s.status === 'open' && s.operator?.id === me.id && canSeeSite(me, s.site);
+        // With attachments, always the full path: the files are bound to the message first.
+        const fast = !f.files?.length && s && s.status === 'open' && s.operator?.id === me.id && canSeeSite(me, s.site);
         let r = fast ? await convs.postOperatorMessage(me, { id: f.conv, site: s.site, createdAt: s.createdAt, ...(s.queuedAt ? { queuedAt: s.queuedAt } : {}) }, f.cid, text) : null;
         let site = s?.site;
         if (!r?.id) {
@@ -134,7 +135,8 @@ export class OperatorConn extends Conn<OperatorToServer> implements OperatorList
           const full = await this.orStored(f.conv, f.cid, () => this.conv(f.conv));
           if (typeof full === 'string') return this.ackStored(f.conv, f.cid, full);
           site = full.site;
-          r = await convs.postOperatorMessageChecked(this.me, full, f.cid, text);
+          const files = f.files?.length ? await this.ctx.domain.files.attach({ op: this.me.id }, full.site, full.id, f.cid, f.files, false) : undefined;
+          r = await convs.postOperatorMessageChecked(this.me, full, f.cid, text, files);
         }
         if (r.stored) this.ctx.metrics.messages.inc({ from: 'operator' });
         // Acknowledged once its event is recorded, without holding up this socket's next frame
@@ -144,11 +146,12 @@ export class OperatorConn extends Conn<OperatorToServer> implements OperatorList
         return;
       }
       case 'note': {
-        const text = checkText(f.text);
+        const text = checkText(f.text, !!f.files?.length);
         const me = await this.current();
         const m = await this.orStored(f.conv, f.cid, () => this.conv(f.conv));
         if (typeof m === 'string') return this.ackStored(f.conv, f.cid, m);
-        const r = await convs.postNote(me, m, f.cid, text);
+        const files = f.files?.length ? await this.ctx.domain.files.attach({ op: me.id }, m.site, m.id, f.cid, f.files, true) : undefined;
+        const r = await convs.postNote(me, m, f.cid, text, files);
         this.sendAck(m.id, r.id, { type: 'ack', cid: f.cid, conv: m.id, id: r.id } satisfies ServerToOperator);
         return;
       }

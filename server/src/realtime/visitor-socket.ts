@@ -102,7 +102,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       case 'hello':
         return this.onHello(f);
       case 'send':
-        return this.onSend(f.cid, f.text, f.re === true);
+        return this.onSend(f.cid, f.text, f.re === true, f.files);
       case 'typing': {
         const conv = await convs.visitorOpenConv(this.visitorId);
         if (!conv) return;
@@ -299,12 +299,12 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     }
   }
 
-  private async onSend(cid: string, raw: string, re: boolean): Promise<void> {
-    const text = checkText(raw);
+  private async onSend(cid: string, raw: string, re: boolean, files?: string[]): Promise<void> {
+    const text = checkText(raw, !!files?.length);
     if (re && (await this.ackStored(cid))) return;
     this.limits.take();
     const { conv } = await this.openConv(true);
-    await this.store(conv, cid, text);
+    await this.store(conv, cid, text, files);
   }
 
   /**
@@ -329,16 +329,18 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     return true;
   }
 
-  private async store(conv: string, cid: string, text: string): Promise<void> {
+  private async store(conv: string, cid: string, text: string, ids?: string[]): Promise<void> {
     const t0 = performance.now();
     const convs = this.ctx.domain.conversations;
+    const attach = (c: string, movedFrom?: string) => (ids?.length ? this.ctx.domain.files.attach({ visitor: this.visitorId }, this.site.id, c, cid, ids, false, movedFrom) : Promise.resolve(undefined));
     let at = conv;
-    let r = await convs.postVisitorMessage(this.site.id, at, cid, text);
+    let r = await convs.postVisitorMessage(this.site.id, at, cid, text, await attach(at));
     if (r.status === 'resolved' && !r.id) {
       // Resolved since this socket last wrote: the message starts the visitor's next conversation.
       this.openId = null;
+      const was = at;
       at = (await this.openConv()).conv;
-      r = await convs.postVisitorMessage(this.site.id, at, cid, text);
+      r = await convs.postVisitorMessage(this.site.id, at, cid, text, await attach(at, was));
       if (!r.id) throw new HarkError('CONFLICT', 'The conversation ended; send again.');
     }
     this.ctx.metrics.delivery.observe((performance.now() - t0) / 1000);

@@ -46,6 +46,24 @@ export const K = {
   visitorChannel: (v: string) => `{vis:${v}}:ev`,
   visitorToken: (tokenHash: string) => `hark:vtok:${tokenHash}`,
   visitorByUser: (site: string, userId: string) => `hark:vuser:${site}:${userId}`,
+  /** set: the visitor's uploaded files (attached or not); erase deletes them. */
+  visitorFiles: (v: string) => `{vis:${v}}:files`,
+  /** string: bytes the visitor has stored in files (MAX_FILE_BYTES_PER_VISITOR). */
+  visitorFileBytes: (v: string) => `{vis:${v}}:fbytes`,
+  /** string: the visitor's uploads in the current minute (FILE_UPLOADS_PER_VISITOR_PER_MIN), expiring with it. */
+  visitorUploads: (v: string) => `{vis:${v}}:uploads`,
+  /** hash: one stored file (store/files.ts): site, owner, conversation and message it is attached to, name, size, type, blob key. */
+  file: (f: string) => `{file:${f}}:meta`,
+  /** set: the files attached in a conversation; erase deletes them. */
+  convFiles: (c: string) => `{conv:${c}}:files`,
+  /** string: an operator's uploads in the current minute (FILE_UPLOADS_PER_OPERATOR_PER_MIN). */
+  operatorUploads: (o: string) => `hark:op:${o}:uploads`,
+  /** string: bytes the site's visitors uploaded on a UTC day (MAX_FILE_BYTES_PER_SITE_PER_DAY); expires after 2 days. */
+  siteFileBytes: (s: string, day: string) => `{site:${s}}:fbytes:${day}`,
+  /** zset file -> upload ms: files not yet sent in a message (the files-sweep job deletes old ones). */
+  filesUnattached: 'hark:files:unattached',
+  /** string: the key download URLs are signed with (made once, unless FILES_URL_SECRET is set). */
+  filesSecret: 'hark:files:secret',
 
   operators: 'hark:ops',
   operator: (o: string) => `hark:op:${o}`,

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { BusinessHours, SiteConfig, SiteSettings } from '@hark/shared';
-import { DEFAULT_UNANSWERED_MS, MAX_SITE_MSGS_PER_SEC, SITE_MSGS_PER_SEC } from '@hark/shared';
+import { DEFAULT_FILE_MAX_BYTES, DEFAULT_FILE_TYPES, DEFAULT_UNANSWERED_MS, KNOWN_FILE_TYPES, MAX_FILE_BYTES, MAX_SITE_MSGS_PER_SEC, SITE_MSGS_PER_SEC } from '@hark/shared';
 import type { ScriptedRedis } from '../redis/scripts';
 import { K } from './keys';
-import { bool, json, num } from './util';
+import { bool, json, jsonStrings, num } from './util';
 
 export type { BusinessHours } from '@hark/shared';
 
@@ -28,6 +28,9 @@ export const SITE_DEFAULTS: Omit<Site, 'id' | 'name' | 'createdAt'> = {
   typingPreview: false,
   requeueOnOffline: true,
   msgsPerSec: SITE_MSGS_PER_SEC,
+  attachments: true,
+  fileMaxBytes: DEFAULT_FILE_MAX_BYTES,
+  fileTypes: DEFAULT_FILE_TYPES,
   secret: '',
 };
 
@@ -61,6 +64,10 @@ function fromHash(id: string, h: Record<string, string>): Site {
     requeueOnOffline: h.requeueOnOffline === undefined ? true : bool(h.requeueOnOffline),
     // Sites saved before the setting existed have the default (no migration: a missing field reads as it).
     msgsPerSec: Math.min(MAX_SITE_MSGS_PER_SEC, Math.max(1, Math.floor(num(h.msgsPerSec, SITE_MSGS_PER_SEC)))),
+    // Sites saved before attachments existed read as the defaults (no migration).
+    attachments: h.attachments === undefined ? true : bool(h.attachments),
+    fileMaxBytes: Math.min(MAX_FILE_BYTES, Math.max(1, Math.floor(num(h.fileMaxBytes, DEFAULT_FILE_MAX_BYTES)))),
+    fileTypes: jsonStrings(h.fileTypes, DEFAULT_FILE_TYPES).filter((t) => KNOWN_FILE_TYPES.includes(t)),
     secret: h.secret ?? '',
     createdAt: num(h.createdAt),
   };
@@ -109,6 +116,7 @@ export function publicSiteConfig(s: Site, available: boolean, inHours: boolean):
     inHours,
     locales: s.locales,
     identityRequired: s.secret !== '',
+    ...(s.attachments && s.fileTypes.length ? { files: { max: s.fileMaxBytes, types: s.fileTypes } } : {}),
   };
 }
 
