@@ -9,7 +9,7 @@ import type { ConvSummary, Me, OperatorStatus, OperatorToServer, ServerToOperato
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Operator, type Site, type Team } from './api';
 import { type Lang, pickLang, t as translate } from './i18n';
-import { attentionCount, listView, step, type View, viewsFor } from './inbox';
+import { attentionCount, isOverdue, listView, step, type View, viewsFor } from './inbox';
 import { beep, desktopNotify, tabHasFocus, titleWithCount } from './notify';
 import type { SavedReply } from './replies';
 import { OperatorSocket } from './socket';
@@ -76,9 +76,19 @@ export function getState(): AppState {
 function set(patch: Partial<AppState> | ((s: AppState) => Partial<AppState>)): void {
   const p = typeof patch === 'function' ? patch(state) : patch;
   state = { ...state, ...p };
-  document.title = titleWithCount(BASE_TITLE, attentionCount(state.rt.convs, state.rt.unread, state.rt.me));
+  refreshTitle();
   for (const l of listeners) l();
 }
+
+/** The tab title's count, from the state and the clock: a chat turns overdue with no frame arriving. */
+function refreshTitle(now = Date.now()): void {
+  const title = titleWithCount(BASE_TITLE, attentionCount(state.rt.convs, state.rt.unread, state.rt.me, (c) => isOverdue(c, thresholdFor(c), now)));
+  if (document.title !== title) document.title = title;
+}
+
+/** How often the title's count is recomputed while nothing arrives (the flag's own clock ticks as often). */
+const TITLE_TICK_MS = 1000;
+setInterval(() => refreshTitle(), TITLE_TICK_MS);
 
 export function useApp(): AppState {
   const [, force] = useState(0);

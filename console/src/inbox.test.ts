@@ -35,6 +35,14 @@ describe('views', () => {
     expect(n).toEqual({ mine: 2, queue: 2, all: 6, resolved: 0 });
     expect(attentionCount(convs, { m1: 2, o1: 4 }, me)).toBe(4);
   });
+  it('counts in the title a chat of mine flagged unanswered even once read, and only while flagged', () => {
+    const flagged = (x: ConvSummary) => x.id === 'm1';
+    expect(attentionCount(convs, { m1: 0 }, me, flagged)).toBe(3);
+    expect(attentionCount(convs, { m1: 2 }, me, flagged)).toBe(4);
+    expect(attentionCount(convs, { m1: 0 }, me)).toBe(2);
+    // Someone else's flagged chat is not in my title.
+    expect(attentionCount(convs, {}, me, (x) => x.id === 'o1')).toBe(2);
+  });
 });
 
 describe('isOverdue', () => {

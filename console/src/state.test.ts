@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ConvSummary, Entry, Me } from '@hark/shared/protocol';
+import { isOverdue } from './inbox';
 import { applyFrame, initialState, type State } from './state';
 
 const me: Me = { id: 'op1', email: 'a@x', name: 'Ana', role: 'operator', capacity: 3, sites: ['s1'], teams: [], status: 'online' };
@@ -64,8 +65,36 @@ describe('applyFrame', () => {
     s = r1.state;
     const r2 = applyFrame(s, { type: 'entry', entry: msg('2-0', 'c1') }, 'c1');
     expect(r2.effects.newMessage).toBeUndefined();
-    s = applyFrame(r2.state, { type: 'entry', entry: msg('3-0', 'c2', 'operator') }, 'c1').state;
+    s = applyFrame(r2.state, { type: 'entry', entry: msg('3-0', 'c1', 'operator') }, 'c1').state;
     expect(s.unread).toMatchObject({ c1: 0, c2: 1 });
+  });
+
+  it('keeps the unanswered clock as the gateway does: a follow-up after an answer starts it again, an answer stops it, in any console', () => {
+    let s = live();
+    const at = (id: string, t: number, from: Entry['from'] = 'visitor', kind: Entry['kind'] = 'msg'): Entry => ({ ...msg(id, 'c1', from), at: t, kind });
+    s = applyFrame(s, { type: 'entry', entry: at('1-0', 1000) }).state;
+    expect(s.convs.c1?.waitingSince).toBe(1000);
+    // A second message before any answer: the visitor has waited since the first.
+    s = applyFrame(s, { type: 'entry', entry: at('2-0', 5000) }).state;
+    expect(s.convs.c1?.waitingSince).toBe(1000);
+    // A note is not an answer.
+    s = applyFrame(s, { type: 'entry', entry: at('3-0', 6000, 'operator', 'note') }).state;
+    expect(s.convs.c1?.waitingSince).toBe(1000);
+    expect(s.unread.c1).toBe(2);
+    // The answer, written in another console: the flag and the unread count go here too.
+    s = applyFrame(s, { type: 'entry', entry: at('4-0', 7000, 'operator') }).state;
+    expect(s.convs.c1?.waitingSince).toBeUndefined();
+    expect(s.unread.c1).toBe(0);
+    // A follow-up from the answered visitor waits again, from its own time.
+    s = applyFrame(s, { type: 'entry', entry: at('5-0', 9000) }).state;
+    expect(s.convs.c1?.waitingSince).toBe(9000);
+    expect(isOverdue(s.convs.c1 as ConvSummary, 3000, 12_001)).toBe(true);
+    // An older entry arriving late (a catch-up) does not move the clock.
+    s = applyFrame(s, { type: 'entry', entry: at('4-5', 8000, 'operator') }).state;
+    expect(s.convs.c1?.waitingSince).toBe(9000);
+    // The gateway's own summary is kept as it comes.
+    s = applyFrame(s, { type: 'conv', conv: conv('c1', { waitingSince: 8500, last: at('5-0', 9000) }) }).state;
+    expect(s.convs.c1?.waitingSince).toBe(8500);
   });
 
   it('signals a new chat once when a conversation enters the queue, not on catch-up', () => {

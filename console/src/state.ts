@@ -73,7 +73,9 @@ function addEntry(s: State, e: Entry, focused: string | null, now: number, effec
   if (next === list) return s;
   const state: State = { ...s, entries: { ...s.entries, [e.conv]: next }, lastIds: bumpLastId(s.lastIds, e.conv, e.id) };
   const conv = state.convs[e.conv];
-  if (conv && (!conv.last || compareStreamIds(conv.last.id, e.id) < 0)) state.convs = { ...state.convs, [e.conv]: { ...conv, last: e } };
+  if (conv && (!conv.last || compareStreamIds(conv.last.id, e.id) < 0)) state.convs = { ...state.convs, [e.conv]: answered({ ...conv, last: e }, e) };
+  // An operator's answer answers every visitor message before it, in every console: nothing of it is unread any more.
+  if (e.kind === 'msg' && e.from === 'operator' && s.unread[e.conv]) state.unread = { ...s.unread, [e.conv]: 0 };
   if (e.kind === 'msg' && e.from === 'visitor') {
     state.typing = { ...s.typing, [e.conv]: { on: false, at: now } };
     if (focused !== e.conv) {
@@ -82,6 +84,22 @@ function addEntry(s: State, e: Entry, focused: string | null, now: number, effec
     }
   }
   return state;
+}
+
+/**
+ * The summary after its newest message `e`, as the gateway keeps it (site-view.ts fanOut):
+ * a visitor's message starts the wait unless one is already running (a follow-up to an
+ * answered chat starts a new one), an operator's message ends it. The summary a `conv`
+ * frame brings is the gateway's own and is kept as it is.
+ */
+function answered(c: ConvSummary, e: Entry): ConvSummary {
+  if (e.kind !== 'msg' || c.status === 'resolved') return c;
+  if (e.from === 'visitor') return c.waitingSince === undefined ? { ...c, waitingSince: e.at } : c;
+  if (e.from === 'operator' && c.waitingSince !== undefined) {
+    const { waitingSince: _, ...rest } = c;
+    return rest;
+  }
+  return c;
 }
 
 /** A conversation the operator is expected to act on: theirs, or waiting in the queue. */
