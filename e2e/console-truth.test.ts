@@ -58,7 +58,70 @@ describe('the console tells the truth', () => {
     await expect.poll(() => b.title()).toBe('Hark console');
     await expect.poll(() => rowA.getAttribute('class')).not.toContain('overdue');
     expect(await a.csp()).toEqual([]);
+    await setStatus(a.page, 'offline');
     await a.ctx.close();
     await v.ctx.close();
+  });
+});
+
+describe('the console follows the visitor and a handed-away chat', () => {
+  it("shows the browser's language, the page after a page load and presence live; a chat handed away leaves the sender's console", async () => {
+    await makeOperator(t.stack, { email: 'ana@example.com', name: 'Ana' });
+    const boId = await makeOperator(t.stack, { email: 'bo@example.com', name: 'Bo' });
+    const ana = await signIn(t.browser, t.stack.base, 'ana@example.com');
+    const bo = await signIn(t.browser, t.stack.base, 'bo@example.com');
+    // Only Ana takes chats for now (Ivo, of the test before, went offline).
+    await setStatus(bo.page, 'away');
+    await setStatus(ana.page, 'online');
+
+    // A visitor whose browser speaks Austrian German: the widget has no German, so it speaks English.
+    const vctx = await t.browser.newContext({ locale: 'de-AT' });
+    vctx.setDefaultTimeout(8000);
+    const v = await vctx.newPage();
+    await v.goto(`${t.stack.base}/`);
+    await v.locator('hark-chat button').first().click();
+    await v.locator('hark-chat textarea').waitFor();
+    await visitorSays(v, 'Hallo, truth-3');
+    await expect.poll(() => rowWith(ana.page, 'truth-3').count()).toBe(1);
+    const id = await rowWith(ana.page, 'truth-3').getAttribute('data-conv');
+    await rowWith(ana.page, 'truth-3').click();
+    const panel = ana.page.getByRole('complementary', { name: 'Visitor' });
+    await expect.poll(() => panel.getByTestId('visitor-language').textContent()).toBe('de-AT');
+    const presence = panel.getByTestId('visitor-presence');
+    await expect.poll(() => presence.getAttribute('data-online')).toBe('yes');
+    expect(await presence.getAttribute('aria-label')).toBe('On the site now');
+
+    // A full page load to another page of the shop: the panel follows, and the visitor never left.
+    await v.goto(`${t.stack.base}/?page=2`);
+    await expect.poll(() => panel.getByTestId('visitor-page').textContent()).toContain('page=2');
+    expect(await presence.getAttribute('data-online')).toBe('yes');
+
+    // The visitor closes the shop: not on the site, without a reload.
+    await v.close();
+    await expect.poll(() => presence.getAttribute('data-online'), { timeout: 10_000 }).toBe('no');
+    expect(await presence.getAttribute('aria-label')).toBe('Not on the site');
+
+    // Ana hands the chat to Bo: it leaves her console, with a word of where it went.
+    await setStatus(bo.page, 'online');
+    await ana.page.getByRole('button', { name: 'Transfer' }).click();
+    const form = ana.page.getByRole('form', { name: 'Transfer' });
+    await form.getByRole('combobox').selectOption(`op:${boId}`);
+    await form.getByRole('button', { name: 'Transfer' }).click();
+    await expect.poll(() => ana.page.getByRole('alert').textContent()).toContain('Bo has this chat now');
+    await expect.poll(() => ana.page.locator(`.conv-row[data-conv="${id}"]`).count()).toBe(0);
+    expect(await ana.page.locator('.conversation').count()).toBe(0);
+
+    // Bo resolves it; nothing of it is left open anywhere in Ana's console.
+    await bo.page.locator(`.conv-row[data-conv="${id}"]`).click();
+    await bo.page.getByRole('button', { name: 'Resolve' }).click();
+    await expect.poll(() => bo.page.locator(`.conv-row[data-conv="${id}"][data-status=open]`).count()).toBe(0);
+    for (const view of ['mine', 'queue']) {
+      await ana.page.locator(`[data-view=${view}]`).click();
+      expect(await ana.page.locator(`.conv-row[data-conv="${id}"]`).count()).toBe(0);
+    }
+    expect(await ana.csp()).toEqual([]);
+    await ana.ctx.close();
+    await bo.ctx.close();
+    await vctx.close();
   });
 });

@@ -121,6 +121,10 @@ function onFrame(f: ServerToOperator): void {
   const patch: Partial<AppState> = { rt };
   if (f.type === 'ack' || f.type === 'error') patch.pendingTick = state.pendingTick + 1;
   if (f.type === 'error') patch.toast = `${f.code}: ${f.message}`;
+  if (effects.gone && state.selected === effects.gone.conv) {
+    patch.selected = null;
+    patch.toast = t('conv.handedOver', { name: effects.gone.to });
+  }
   set(patch);
   if (effects.newChat) {
     const c = effects.newChat;

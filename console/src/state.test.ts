@@ -122,6 +122,26 @@ describe('applyFrame', () => {
     expect(again.effects.newMessage).toBeUndefined();
   });
 
+  it('lets a chat handed to a colleague leave an operator\'s console, and keeps it for a supervisor', () => {
+    let s = live();
+    s = applyFrame(s, { type: 'entry', entry: msg('1-0') }).state;
+    const away = conv('c1', { operator: { id: 'op2', name: 'Bo' } });
+    const r = applyFrame(s, { type: 'conv', conv: away });
+    expect(r.effects.gone).toEqual({ conv: 'c1', to: 'Bo' });
+    expect(r.state.convs.c1).toBeUndefined();
+    expect(r.state.entries.c1).toBeUndefined();
+    expect(r.state.convs.c2).toBeDefined();
+    // A chat taken from the queue by a colleague leaves too; one never held is no news.
+    s = applyFrame(r.state, { type: 'conv', conv: conv('c3', { status: 'queued', operator: null }) }).state;
+    expect(applyFrame(s, { type: 'conv', conv: conv('c3', { operator: { id: 'op2', name: 'Bo' } }) }).state.convs.c3).toBeUndefined();
+    expect(applyFrame(s, { type: 'conv', conv: conv('c4', { operator: { id: 'op2', name: 'Bo' } }) }).effects.gone).toBeUndefined();
+    // A supervisor keeps following it (the gateway goes on telling them: resolved, reopened).
+    let sup = applyFrame(initialState(), { type: 'welcome', me: { ...me, role: 'supervisor' }, convs: [conv('c1')], operators: [] }).state;
+    sup = applyFrame(sup, { type: 'conv', conv: away }).state;
+    sup = applyFrame(sup, { type: 'conv', conv: { ...away, status: 'resolved', resolvedAt: 5 } }).state;
+    expect(sup.convs.c1?.status).toBe('resolved');
+  });
+
   it('keeps the latest visitor seen marker only', () => {
     let s = live();
     s = applyFrame(s, { type: 'seen', conv: 'c1', by: 'visitor', id: '5-0' }).state;

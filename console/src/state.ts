@@ -59,6 +59,8 @@ export interface Effects {
   newChat?: ConvSummary;
   /** A visitor wrote in a conversation this operator is responsible for. */
   newMessage?: Entry;
+  /** A conversation this operator may no longer see (handed to a colleague, taken from the queue) left the console. */
+  gone?: { conv: string; to: string };
 }
 
 function bumpLastId(lastIds: Record<string, string>, conv: string, id: string): Record<string, string> {
@@ -102,6 +104,15 @@ function answered(c: ConvSummary, e: Entry): ConvSummary {
   return c;
 }
 
+/**
+ * Whether the gateway keeps this operator up to date about a conversation (server policy.ts
+ * canSeeLive): supervisors and admins see every one, others the waiting ones and their own.
+ */
+export function followsLive(c: ConvSummary, me: Me | null): boolean {
+  if (!me || me.role === 'admin' || me.role === 'supervisor') return true;
+  return c.status === 'queued' || !c.operator || c.operator.id === me.id;
+}
+
 /** A conversation the operator is expected to act on: theirs, or waiting in the queue. */
 export function concernsMe(c: ConvSummary, me: Me | null): boolean {
   if (!me) return false;
@@ -138,6 +149,12 @@ export function applyFrame(s: State, f: ServerToOperator, focused: string | null
       // resolved summary with no visitor; nothing of it stays on screen.
       if (f.conv.visitor.id === ERASED_VISITOR) return { state: dropConvs(s, [f.conv.id]), effects };
       const prev = s.convs[f.conv.id];
+      // Handed to a colleague (or taken from the queue by one): the gateway sends this last summary and
+      // nothing more of it to an operator who may no longer see it, so it leaves rather than stay, stale.
+      if (!followsLive(f.conv, s.me)) {
+        if (prev) effects.gone = { conv: f.conv.id, to: f.conv.operator?.name ?? '' };
+        return { state: dropConvs(s, [f.conv.id]), effects };
+      }
       let state: State = { ...s, convs: { ...s.convs, [f.conv.id]: f.conv } };
       const wasMine = prev ? concernsMe(prev, s.me) : false;
       if (!wasMine && concernsMe(f.conv, s.me) && s.connection === 'live') effects.newChat = f.conv;

@@ -55,7 +55,7 @@ function start(ctx: Ctx): void {
       kv: safeStorage(),
       WebSocket: WebSocket as never,
       page: () => pageInfo(title()),
-      locale: () => locale,
+      locale: navigator.language,
     });
     c.onChange = schedule;
     c.onNews = news;

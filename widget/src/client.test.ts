@@ -87,7 +87,7 @@ function client(kv: KV | null = new MemKV()) {
     kv,
     WebSocket: FakeWS,
     page: () => ({ url: 'https://shop.example/p', title: 'P' }),
-    locale: () => 'en',
+    locale: 'hr-HR',
     random: () => 0.5,
   });
 }

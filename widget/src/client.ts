@@ -66,7 +66,8 @@ export interface ClientOptions {
   kv: KV | null;
   WebSocket: new (url: string) => SocketLike;
   page: () => PageInfo;
-  locale: () => string;
+  /** The browser's language (navigator.language): the operator's "Language", not the widget's UI language. */
+  locale: string;
   random?: () => number;
   now?: () => number;
 }
@@ -290,7 +291,7 @@ export class Client {
     // Intl.DateTimeFormat costs 20-40 ms of main thread (locale data), so without Temporal only
     // a new visitor pays it: the gateway keeps the zone from their first hello.
     const tz = (globalThis as { Temporal?: { Now: { timeZoneId(): string } } }).Temporal?.Now.timeZoneId() ?? (this.registered ? undefined : Intl.DateTimeFormat().resolvedOptions().timeZone);
-    this.raw({ type: 'hello', lastIds, page, locale: this.o.locale(), tz, user: this.user, attrs: this.attrs });
+    this.raw({ type: 'hello', lastIds, page, locale: this.o.locale, tz, user: this.user, attrs: this.attrs });
   }
 
   private raw(f: VisitorToServer): boolean {

@@ -120,7 +120,7 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
             {t('visitor.verified')}
           </span>
         )}
-        <span class={v.online ? 'dot online' : 'dot'} title={v.online ? t('visitor.online') : t('visitor.away')} />
+        <span class={v.online ? 'dot online' : 'dot'} role="img" data-testid="visitor-presence" data-online={v.online ? 'yes' : 'no'} title={v.online ? t('visitor.online') : t('visitor.away')} aria-label={v.online ? t('visitor.online') : t('visitor.away')} />
       </h3>
       <dl>
         {v.email && (
@@ -155,7 +155,7 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
           {agent.browser} · {agent.os}
         </dd>
         <dt>{t('visitor.language')}</dt>
-        <dd>{v.locale ?? '—'}</dd>
+        <dd data-testid="visitor-language">{v.locale ?? '—'}</dd>
         <dt>{t('visitor.localTime')}</dt>
         <dd>
           {localTime(v.tz, new Date(now), s.lang) ?? '—'} {v.tz && <span class="hint">({v.tz})</span>}
