@@ -9,6 +9,7 @@ import type { ConvSummary, Me, OperatorStatus, OperatorToServer, ServerToOperato
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Operator, type Site, type Team } from './api';
 import { type Lang, pickLang, t as translate } from './i18n';
+import { type Route, parseRoute, routePath } from './route';
 import { attentionCount, isOverdue, listView, step, type View, viewsFor } from './inbox';
 import { beep, desktopNotify, tabHasFocus, titleWithCount } from './notify';
 import type { SavedReply } from './replies';
@@ -35,6 +36,8 @@ export interface AppState {
   /** Bumped when the socket's unacked list changes, so pending sends re-render. */
   pendingTick: number;
   toast: string | null;
+  /** The admin screen's tab (its URL's last part); null: the first one the operator may see. */
+  adminTab: string | null;
 }
 
 const LANG_KEY = 'hark:console:lang';
@@ -66,6 +69,7 @@ let state: AppState = {
   help: false,
   pendingTick: 0,
   toast: null,
+  adminTab: null,
 };
 const listeners = new Set<() => void>();
 
@@ -77,8 +81,51 @@ function set(patch: Partial<AppState> | ((s: AppState) => Partial<AppState>)): v
   const p = typeof patch === 'function' ? patch(state) : patch;
   state = { ...state, ...p };
   refreshTitle();
+  syncUrl();
   for (const l of listeners) l();
 }
+
+/** What is on screen, as a URL (route.ts). */
+function routeOf(s: AppState): Route {
+  if (s.screen === 'inbox') return { screen: 'inbox', view: s.view, conv: s.selected };
+  if (s.screen === 'admin') return { screen: 'admin', tab: s.adminTab };
+  return { screen: s.screen };
+}
+
+/** Set while a URL is being applied (a reload, back/forward): what it shows must not push it again. */
+let applyingUrl = false;
+
+/** Each change of screen, view or conversation gets its own history entry, so back/forward walk them. */
+function syncUrl(): void {
+  if (applyingUrl || state.auth !== 'signed-in' || typeof history === 'undefined') return;
+  const path = routePath(routeOf(state));
+  if (location.pathname !== path) history.pushState(null, '', path + location.search);
+}
+
+/** Shows what a URL names: at sign-in (a reload keeps the open chat) and on back/forward. */
+function applyUrl(): void {
+  const r = parseRoute(location.pathname);
+  applyingUrl = true;
+  try {
+    if (r.screen === 'inbox') {
+      const view = viewsFor(state.rt.me).includes(r.view) ? r.view : 'mine';
+      set({ screen: 'inbox', view, help: false });
+      if (view === 'resolved') void actions.searchResolved(state.resolvedQuery);
+      // Before the socket's welcome the chat is only remembered; `synced` opens it.
+      if (state.rt.connection === 'live' || !r.conv) actions.select(r.conv);
+      else set({ selected: r.conv });
+    } else set({ screen: r.screen, adminTab: r.screen === 'admin' ? r.tab : state.adminTab, help: false });
+  } finally {
+    applyingUrl = false;
+  }
+  // A URL the console corrected (an unknown path, a view this operator lacks) is replaced, not kept.
+  const path = routePath(routeOf(state));
+  if (state.auth === 'signed-in' && location.pathname !== path) history.replaceState(null, '', path + location.search);
+}
+
+if (typeof addEventListener !== 'undefined') addEventListener('popstate', () => {
+  if (state.auth === 'signed-in') applyUrl();
+});
 
 /** The tab title's count, from the state and the clock: a chat turns overdue with no frame arriving. */
 function refreshTitle(now = Date.now()): void {
@@ -148,6 +195,20 @@ function onFrame(f: ServerToOperator): void {
   if (f.type === 'synced' && state.selected) actions.select(state.selected);
 }
 
+/** A conversation known only by its id (a URL): its summary over REST; one this operator may not read closes. */
+async function fetchConv(conv: string): Promise<void> {
+  try {
+    const { conv: c } = await api.conversation(conv);
+    set((s) => ({ rt: mergeConvs(s.rt, [c]) }));
+  } catch {
+    if (state.selected !== conv) return;
+    applyingUrl = true;
+    set({ selected: null, toast: t('conv.notFound') });
+    applyingUrl = false;
+    history.replaceState(null, '', routePath(routeOf(state)));
+  }
+}
+
 const requested = new Set<string>();
 function preload(conv: string): void {
   if (state.rt.loaded[conv] || requested.has(conv)) return;
@@ -195,7 +256,10 @@ async function loadDirectory(): Promise<void> {
 }
 
 function signedIn(me: Me): void {
+  applyingUrl = true;
   set({ auth: 'signed-in', rt: { ...initialState(), me }, view: 'mine', selected: null, screen: 'inbox' });
+  applyingUrl = false;
+  applyUrl();
   startSocket();
   void loadDirectory();
 }
@@ -260,6 +324,8 @@ export const actions = {
   select(conv: string | null): void {
     set((s) => ({ selected: conv, screen: 'inbox', rt: conv ? markRead(s.rt, conv) : s.rt }));
     if (!conv) return;
+    // Named by a URL but not among the live chats (a resolved one, a reload): read its summary.
+    if (!state.rt.convs[conv] && state.rt.connection === 'live') void fetchConv(conv);
     if (!state.rt.loaded[conv]) out({ type: 'open', conv });
     sendSeen(conv);
   },
