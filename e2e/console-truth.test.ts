@@ -84,7 +84,11 @@ describe('the console follows the visitor and a handed-away chat', () => {
     await visitorSays(v, 'Hallo, truth-3');
     await expect.poll(() => rowWith(ana.page, 'truth-3').count()).toBe(1);
     const id = await rowWith(ana.page, 'truth-3').getAttribute('data-conv');
+    // An anonymous visitor has a friendly name (adjective and animal), not an id.
+    const name = ((await rowWith(ana.page, 'truth-3').locator('.row-name').textContent()) ?? '').trim();
+    expect(name).toMatch(/^[A-Z][a-z]+ [A-Z][a-z]+$/);
     await rowWith(ana.page, 'truth-3').click();
+    await expect.poll(() => ana.page.locator('.conversation h2').textContent()).toBe(name);
     const panel = ana.page.getByRole('complementary', { name: 'Visitor' });
     await expect.poll(() => panel.getByTestId('visitor-language').textContent()).toBe('de-AT');
     const presence = panel.getByTestId('visitor-presence');

@@ -177,13 +177,13 @@ function onFrame(f: ServerToOperator): void {
     const c = effects.newChat;
     beep();
     const said = c.last?.kind === 'msg' && c.last.from === 'visitor' ? `: ${c.last.text ?? ''}` : '';
-    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor) + said, `conv-${c.id}`, () => actions.select(c.id));
+    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor, state.lang) + said, `conv-${c.id}`, () => actions.select(c.id));
   }
   if (effects.newMessage) {
     const e = effects.newMessage;
     const conv = rt.convs[e.conv];
     if (!tabHasFocus() || state.selected !== e.conv) beep();
-    desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor) : '' }), e.text ?? '', `msg-${e.conv}`, () => actions.select(e.conv));
+    desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor, state.lang) : '' }), e.text ?? '', `msg-${e.conv}`, () => actions.select(e.conv));
   }
   // Preload the history of what the operator must act on: a conversation's first message can reach
   // the summary before this gateway follows its stream, and the inbox preview should show words.

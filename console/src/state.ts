@@ -4,6 +4,8 @@
  */
 import { insertEntry } from '@hark/shared/entries';
 import { compareStreamIds } from '@hark/shared/ids';
+import type { Lang } from './i18n';
+import { friendlyName } from './names';
 import type { ConvSummary, Entry, Me, OperatorPresence, OperatorStatus, ServerToOperator, VisitorInfo } from '@hark/shared/protocol';
 
 export type Connection = 'connecting' | 'syncing' | 'live' | 'offline';
@@ -229,8 +231,9 @@ export function mergeConvs(s: State, list: ConvSummary[]): State {
   return { ...s, convs };
 }
 
-export function visitorLabel(v: VisitorInfo): string {
-  return v.name || v.email || `#${v.id.slice(0, 6)}`;
+/** What the console calls a visitor: their name or e-mail, else a friendly name from their id in the operator's language. */
+export function visitorLabel(v: VisitorInfo, lang: Lang): string {
+  return v.name || v.email || friendlyName(v.id, lang);
 }
 
 /** The visitor id an erased visitor's conversations carry in their last summary (server store/privacy.ts ERASED_VISITOR). */

@@ -93,7 +93,7 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
     <section class="conversation" aria-label={t('conv.title')} data-conv={conv.id}>
       <div class="conv-head">
         <div>
-          <h2>{visitorLabel(conv.visitor)}</h2>
+          <h2>{visitorLabel(conv.visitor, s.lang)}</h2>
           <span class={`pill status-${conv.status}`}>{t(`convStatus.${conv.status}`)}</span>
           {conv.operator && <span class="hint"> · {conv.operator.name}</span>}
           {conv.team && <span class="hint"> · {s.teams.find((x) => x.id === conv.team)?.name ?? conv.team}</span>}
@@ -164,7 +164,7 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
       <div class="typing" aria-live="polite">
         {typing?.on && now - typing.at < 30_000 && (
           <span data-testid="typing">
-            {t('conv.typing', { name: visitorLabel(conv.visitor) })}
+            {t('conv.typing', { name: visitorLabel(conv.visitor, s.lang) })}
             {typing.preview ? `: ${typing.preview}` : ''}
           </span>
         )}

@@ -4,6 +4,7 @@ import { actions, getState, t, useApp } from '../app';
 import { api } from '../api';
 import { dateTime, localTime, parseUserAgent, safeHref } from '../format';
 import { canSupervise } from '../inbox';
+import { visitorLabel } from '../state';
 import { exportFileName, forgetVisitor } from '../integrations';
 import { problemText } from './SecretBox';
 import { useNow } from './useNow';
@@ -28,7 +29,7 @@ function VisitorData({ conv, canErase }: { conv: ConvSummary; canErase: boolean 
   const v = conv.visitor;
   const [busy, setBusy] = useState<'export' | 'erase' | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const label = v.name || v.email || t('visitor.anonymous');
+  const label = visitorLabel(v, getState().lang);
   const download = async () => {
     setBusy('export');
     setError(null);
@@ -114,7 +115,8 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
   return (
     <aside class="visitor" aria-label={t('visitor.title')}>
       <h3>
-        {v.name || t('visitor.anonymous')}
+        {visitorLabel(v, s.lang)}
+        {!v.name && !v.email && <span class="hint"> · {t('visitor.anonymous')}</span>}
         {v.verified && (
           <span class="badge verified" title={t('visitor.verifiedHint')}>
             {t('visitor.verified')}
