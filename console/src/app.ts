@@ -8,6 +8,7 @@ import { randomId } from '@hark/shared/ids';
 import type { ConvSummary, Me, OperatorStatus, OperatorToServer, ServerToOperator } from '@hark/shared/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Operator, type Site, type Team } from './api';
+import { formatLocale } from './format';
 import { type Lang, pickLang, t as translate } from './i18n';
 import { type Route, parseRoute, routePath } from './route';
 import { attentionCount, isOverdue, listView, step, type View, viewsFor } from './inbox';
@@ -151,6 +152,11 @@ export function useApp(): AppState {
 
 export function t(key: Parameters<typeof translate>[1], vars?: Record<string, string | number>): string {
   return translate(state.lang, key, vars);
+}
+
+/** The locale times and dates are written in (format.ts formatLocale). */
+export function fmtLocale(): string {
+  return formatLocale(state.lang, typeof navigator === 'undefined' ? [] : navigator.languages?.length ? navigator.languages : [navigator.language]);
 }
 
 let socket: OperatorSocket | null = null;

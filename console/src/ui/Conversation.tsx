@@ -1,7 +1,7 @@
 import { compareStreamIds } from '@hark/shared/ids';
 import type { ConvSummary, Entry } from '@hark/shared/protocol';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { actions, t, thresholdFor, useApp } from '../app';
+import { actions, t, thresholdFor, useApp, fmtLocale } from '../app';
 import { canSupervise, isOverdue } from '../inbox';
 import { timeOfDay } from '../format';
 import { visitorLabel } from '../state';
@@ -26,7 +26,7 @@ function EventLine({ e }: { e: Entry }) {
   }
   return (
     <li class={`entry event event-${e.event}`} data-id={e.id}>
-      <span>{text}</span> <time>{timeOfDay(e.at)}</time>
+      <span>{text}</span> <time>{timeOfDay(e.at, fmtLocale())}</time>
     </li>
   );
 }
@@ -37,7 +37,7 @@ function EntryItem({ e, seen }: { e: Entry; seen: boolean }) {
     return (
       <li class="entry note" data-id={e.id} data-kind="note">
         <div class="note-head">
-          <span class="note-tag">{t('conv.noteTag')}</span> {e.op?.name} · <time>{timeOfDay(e.at)}</time>
+          <span class="note-tag">{t('conv.noteTag')}</span> {e.op?.name} · <time>{timeOfDay(e.at, fmtLocale())}</time>
         </div>
         <div class="text">{e.text}</div>
       </li>
@@ -49,7 +49,7 @@ function EntryItem({ e, seen }: { e: Entry; seen: boolean }) {
         <div class="text">{e.text}</div>
         <div class="meta">
           {mine && e.op?.name ? `${e.op.name} · ` : ''}
-          <time>{timeOfDay(e.at)}</time>
+          <time>{timeOfDay(e.at, fmtLocale())}</time>
           {seen && <span class="seen"> · {t('conv.seen')}</span>}
         </div>
       </div>

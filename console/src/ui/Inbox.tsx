@@ -1,6 +1,6 @@
 import type { ConvSummary, Entry } from '@hark/shared/protocol';
 import { useState } from 'preact/hooks';
-import { actions, getState, t, thresholdFor, useApp } from '../app';
+import { actions, getState, t, thresholdFor, useApp, fmtLocale } from '../app';
 import { clock, timeOfDay } from '../format';
 import { isOverdue, listView, unreadCounts, viewsFor } from '../inbox';
 import { visitorLabel } from '../state';
@@ -31,7 +31,7 @@ function Row({ c, selected, unread, now, last }: { c: ConvSummary; selected: boo
               {clock(now - waitFrom)}
             </span>
           ) : (
-            c.last && <span class="row-time">{timeOfDay(c.last.at)}</span>
+            c.last && <span class="row-time">{timeOfDay(c.last.at, fmtLocale())}</span>
           )}
         </span>
         <span class="row-bottom">

@@ -1,6 +1,6 @@
 import type { ConvSummary } from '@hark/shared/protocol';
 import { useEffect, useState } from 'preact/hooks';
-import { actions, getState, t, useApp } from '../app';
+import { actions, getState, t, useApp, fmtLocale } from '../app';
 import { api } from '../api';
 import { dateTime, localTime, parseUserAgent, safeHref } from '../format';
 import { canSupervise } from '../inbox';
@@ -160,7 +160,7 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
         <dd data-testid="visitor-language">{v.locale ?? '—'}</dd>
         <dt>{t('visitor.localTime')}</dt>
         <dd>
-          {localTime(v.tz, new Date(now), s.lang) ?? '—'} {v.tz && <span class="hint">({v.tz})</span>}
+          {localTime(v.tz, new Date(now), fmtLocale()) ?? '—'} {v.tz && <span class="hint">({v.tz})</span>}
         </dd>
         {v.userId && (
           <>
@@ -192,7 +192,7 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
           {previous.map((c) => (
             <li key={c.id}>
               <button type="button" class="link" onClick={() => actions.openConv(c)}>
-                {dateTime(c.createdAt, s.lang)}
+                {dateTime(c.createdAt, fmtLocale())}
                 {c.operator ? ` · ${c.operator.name}` : ''}
                 {c.rating ? ` · ${t(`rating.${c.rating}`)}` : ''}
               </button>
