@@ -29,10 +29,10 @@ function OperatorForm({ initial, id, onDone }: { initial: Draft; id: string | nu
       const body: Partial<Draft> = { ...d };
       if (id && !d.password) delete body.password;
       if (!d.avatar) body.avatar = '';
-      if (id) await api.updateOperator(id, body);
-      else await api.createOperator({ ...body, password: d.password });
+      const saved = id ? await api.updateOperator(id, body) : await api.createOperator({ ...body, password: d.password });
       await actions.reload();
       onDone();
+      actions.toast(t('admin.savedOperator', { name: saved.name }));
     } catch (err) {
       setError(errorText(err));
     }

@@ -109,11 +109,15 @@ export const adminRoutes: Routes = async (app, { ctx }) => {
   });
 
   app.post('/v1/sites', { schema: { body: SiteCreate } }, async (req, reply) => {
-    await requireAdmin(ctx, req);
+    const me = await requireAdmin(ctx, req);
     const { id, name, ...rest } = req.body;
     const siteId = id ?? randomId(12);
     if (await sites.exists(siteId)) throw new HarkError('CONFLICT', 'A site with this id exists.');
-    return reply.code(201).send(siteView(await sites.create(siteId, name, rest as Partial<Site>)));
+    const site = await sites.create(siteId, name, rest as Partial<Site>);
+    // The admin who made it serves it from now on: listed among its operators, and their open
+    // consoles reconnect (RIGHTS_CHANGED) to follow its chats at once.
+    if (!me.sites.includes(siteId)) await operators.update(me.id, { sites: [...me.sites, siteId] });
+    return reply.code(201).send(siteView(site));
   });
 
   app.patch('/v1/sites/:id', { schema: { body: SitePatch, params: Params } }, async (req) => {

@@ -1,0 +1,53 @@
+/**
+ * Setting up from the console (#13 item 7) in real Chromium: business hours start from a
+ * working week in a zone picked from the real IANA list, Save says so, and an operator renames
+ * themself from their account.
+ */
+import { describe, expect, it } from 'vitest';
+import { makeOperator, signIn, useConsoleStack } from './console-stack';
+
+const t = useConsoleStack();
+
+describe('setup feedback', () => {
+  it('ticks weekdays when hours are turned on, picks the zone from the IANA list, confirms the save, and lets an operator rename themself', async () => {
+    const admin = await signIn(t.browser, t.stack.base, t.stack.admin.email, t.stack.admin.password);
+    const page = admin.page;
+    await page.getByRole('button', { name: 'Admin' }).click();
+    await page.getByRole('tab', { name: 'Sites' }).click();
+    await page.getByRole('button', { name: 'New site' }).click();
+    const form = page.getByRole('form', { name: 'New site' });
+    await form.locator('input[name=name]').fill('Setup shop');
+    await form.locator('input[name=hoursOn]').check();
+    const days = form.locator('table.hours input[type=checkbox]');
+    expect(await days.count()).toBe(7);
+    const ticked = [];
+    for (let i = 0; i < 7; i++) ticked.push(await days.nth(i).isChecked());
+    expect(ticked).toEqual([false, true, true, true, true, true, false]);
+    // The zone is a choice from the runtime's list, not free text that can be misspelt.
+    const tz = form.locator('select[name=tz]');
+    expect(await tz.locator('option[value="Europe/Zagreb"]').count()).toBe(1);
+    expect(await tz.locator('option[value="Europe/Zagrebb"]').count()).toBe(0);
+    await tz.selectOption('Europe/Zagreb');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Site “Setup shop” saved.');
+    const sites = (await t.stack.adminHttp.req<{ name: string; hours: { tz: string; days: Record<string, unknown> } | null }[]>('GET', '/v1/sites')).body;
+    const made = sites.find((s) => s.name === 'Setup shop');
+    expect(made?.hours?.tz).toBe('Europe/Zagreb');
+    expect(Object.keys(made?.hours?.days ?? {}).sort()).toEqual(['1', '2', '3', '4', '5']);
+    await admin.ctx.close();
+
+    // An operator renames themself; the header shows it at once.
+    await makeOperator(t.stack, { email: 'mia@example.com', name: 'Mia' });
+    const mia = await signIn(t.browser, t.stack.base, 'mia@example.com');
+    await mia.page.getByRole('button', { name: 'Account' }).click();
+    const nameForm = mia.page.getByRole('form', { name: 'Your name' });
+    await nameForm.locator('input[name=name]').fill('Mia Novak');
+    await nameForm.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => nameForm.getByRole('alert').textContent()).toBe('Name saved.');
+    await expect.poll(() => mia.page.locator('.me-name').textContent()).toBe('Mia Novak');
+    const ops = (await t.stack.adminHttp.req<{ email: string; name: string }[]>('GET', '/v1/operators')).body;
+    expect(ops.find((o) => o.email === 'mia@example.com')?.name).toBe('Mia Novak');
+    expect(await mia.csp()).toEqual([]);
+    await mia.ctx.close();
+  });
+});

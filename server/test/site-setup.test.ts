@@ -1,0 +1,47 @@
+/**
+ * Setting a site up (#13 item 7): business hours in a zone nobody knows are refused with a stable
+ * code (they would silently mean "always closed"); the admin who creates a site serves it; an
+ * operator changes their own name (and nothing else).
+ */
+import { describe, expect, it } from 'vitest';
+import { createOp } from './harness';
+import { useStack } from './stack';
+
+const s = useStack(1);
+const week = { '1': [['09:00', '17:00']] };
+
+describe('site setup', () => {
+  it('refuses business hours in an unknown time zone, on create and on change, and keeps the site as it was', async () => {
+    for (const tz of ['Europe/Zagrebb', 'Mars/Olympus', '']) {
+      const r = await s.admin.req<{ code: string }>('PATCH', '/v1/sites/demo', { hours: { tz, days: week } });
+      expect(r.status, tz).toBe(400);
+      expect(r.body.code, tz).toBe('INVALID_TIME_ZONE');
+    }
+    const created = await s.admin.req<{ code: string }>('POST', '/v1/sites', { name: 'Nowhere', hours: { tz: 'Europe/Zagrebb', days: week } });
+    expect(created.body.code).toBe('INVALID_TIME_ZONE');
+    expect((await s.admin.req<{ name: string }[]>('GET', '/v1/sites')).body.map((x) => x.name)).not.toContain('Nowhere');
+    expect((await s.admin.req<{ hours: unknown }>('GET', '/v1/sites/demo')).body.hours).toBeNull();
+    // A real zone is taken.
+    const ok = await s.admin.req<{ hours: { tz: string } }>('PATCH', '/v1/sites/demo', { hours: { tz: 'Europe/Zagreb', days: week } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.hours.tz).toBe('Europe/Zagreb');
+    expect((await s.admin.req('PATCH', '/v1/sites/demo', { hours: null })).status).toBe(200);
+  });
+
+  it('adds the admin who creates a site to it', async () => {
+    const r = await s.admin.req<{ id: string }>('POST', '/v1/sites', { name: 'Garden shop' });
+    expect(r.status).toBe(201);
+    const me = (await s.admin.req<{ me: { id: string } }>('GET', '/v1/auth/me')).body.me;
+    const op = (await s.admin.req<{ sites: string[] }>('GET', `/v1/operators/${me.id}`)).body;
+    expect(op.sites).toContain(r.body.id);
+  });
+
+  it('lets an operator change their own name, not their role', async () => {
+    const ana = await createOp(s.admin, { email: 'ana@example.com', name: 'Ana' });
+    const renamed = await ana.http.req<{ name: string }>('PATCH', `/v1/operators/${ana.id}`, { name: 'Ana Horvat' });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body.name).toBe('Ana Horvat');
+    const promoted = await ana.http.req<{ code: string }>('PATCH', `/v1/operators/${ana.id}`, { name: 'Ana', role: 'admin' });
+    expect(promoted.body.code).toBe('FORBIDDEN');
+  });
+});
