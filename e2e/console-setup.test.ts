@@ -48,6 +48,25 @@ describe('setup feedback', () => {
     const ops = (await t.stack.adminHttp.req<{ email: string; name: string }[]>('GET', '/v1/operators')).body;
     expect(ops.find((o) => o.email === 'mia@example.com')?.name).toBe('Mia Novak');
     expect(await mia.csp()).toEqual([]);
+
+    // The admin deletes Mia (after confirming): her console is signed out, she is gone from the list.
+    const admin2 = await signIn(t.browser, t.stack.base, t.stack.admin.email, t.stack.admin.password);
+    await admin2.page.getByRole('button', { name: 'Admin' }).click();
+    await admin2.page.getByRole('tab', { name: 'Operators' }).click();
+    const row = admin2.page.locator('tr[data-operator="mia@example.com"]');
+    let asked = '';
+    admin2.page.once('dialog', (d) => {
+      asked = d.message();
+      void d.accept();
+    });
+    await row.getByRole('button', { name: 'Delete operator: Mia Novak' }).click();
+    await expect.poll(() => admin2.page.getByRole('alert').textContent()).toContain('Operator Mia Novak deleted.');
+    expect(asked).toContain('their open chats go back to the queue');
+    await expect.poll(() => row.count()).toBe(0);
+    // No delete button for oneself.
+    expect(await admin2.page.locator(`tr[data-operator="${t.stack.admin.email}"] button`, { hasText: 'Delete' }).count()).toBe(0);
+    await expect.poll(() => mia.page.getByRole('button', { name: 'Sign in' }).count(), { timeout: 10_000 }).toBe(1);
+    await admin2.ctx.close();
     await mia.ctx.close();
   });
 });

@@ -4,7 +4,7 @@
  * operator changes their own name (and nothing else).
  */
 import { describe, expect, it } from 'vitest';
-import { createOp } from './harness';
+import { Http, cid, createOp, onlineOperator, visitor } from './harness';
 import { useStack } from './stack';
 
 const s = useStack(1);
@@ -43,5 +43,39 @@ describe('site setup', () => {
     expect(renamed.body.name).toBe('Ana Horvat');
     const promoted = await ana.http.req<{ code: string }>('PATCH', `/v1/operators/${ana.id}`, { name: 'Ana', role: 'admin' });
     expect(promoted.body.code).toBe('FORBIDDEN');
+  });
+
+  it('deletes an operator: signed out, their chat back to the queue, the account gone, what they wrote kept', async () => {
+    const bo = await createOp(s.admin, { email: 'bo@example.com', name: 'Bo' });
+    const op = await onlineOperator(s.gw, bo.http);
+    const v = await visitor(s.gw);
+    await v.next('synced');
+    v.send({ type: 'send', cid: cid(), text: 'Hello?' });
+    const { conv } = await v.next('ack');
+    await op.next('conv', (f) => f.conv.id === conv && f.conv.status === 'open');
+    const c = cid();
+    op.send({ type: 'send', conv, cid: c, text: 'Bo here.' });
+    await op.next('ack', (f) => f.cid === c);
+
+    // Only an admin, never oneself.
+    expect((await bo.http.req<{ code: string }>('DELETE', `/v1/operators/${bo.id}`)).body.code).toBe('FORBIDDEN');
+    const me = (await s.admin.req<{ me: { id: string } }>('GET', '/v1/auth/me')).body.me;
+    expect((await s.admin.req<{ code: string }>('DELETE', `/v1/operators/${me.id}`)).body.code).toBe('CONFLICT');
+
+    const del = await s.admin.req('DELETE', `/v1/operators/${bo.id}`);
+    expect(del.status).toBe(200);
+    expect((await op.waitClose()).code).toBeGreaterThanOrEqual(1000);
+    const back = await s.admin.req<{ conv: { status: string; operator?: unknown } ; entries: { text?: string; op?: { name: string } }[] }>('GET', `/v1/conversations/${conv}`);
+    expect(back.body.conv.status).toBe('queued');
+    expect(back.body.entries.find((e) => e.text === 'Bo here.')?.op?.name).toBe('Bo');
+    expect((await s.admin.req<{ email: string }[]>('GET', '/v1/operators')).body.map((o) => o.email)).not.toContain('bo@example.com');
+    expect((await s.admin.req('GET', `/v1/operators/${bo.id}`)).status).toBe(404);
+    // Their session is over and they cannot sign in again; the e-mail is free for a new account.
+    expect((await bo.http.req('GET', '/v1/auth/me')).status).toBe(401);
+    const again = new Http(s.gw.base);
+    expect((await again.req<{ code: string }>('POST', '/v1/auth/login', { email: 'bo@example.com', password: 'long enough password' })).body.code).toBe('BAD_CREDENTIALS');
+    expect((await s.admin.req('DELETE', `/v1/operators/${bo.id}`)).status).toBe(404);
+    await createOp(s.admin, { email: 'bo@example.com', name: 'Bo again' });
+    v.close();
   });
 });

@@ -89,6 +89,13 @@ export const adminRoutes: Routes = async (app, { ctx }) => {
     return operators.update(id, body);
   });
 
+  /** Deletes an operator (see Operators.remove: signed out, chats back to the queue, account gone). */
+  app.delete('/v1/operators/:id', { schema: { params: Params } }, async (req) => {
+    const me = await requireAdmin(ctx, req);
+    await operators.remove(me, req.params.id);
+    return { ok: true };
+  });
+
   app.get('/v1/operators/:id', { schema: { params: Params } }, async (req) => {
     const me = await requireOperator(ctx, req);
     const op = await operators.get(req.params.id);
