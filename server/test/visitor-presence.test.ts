@@ -62,4 +62,30 @@ describe('visitor presence and page', () => {
     v3.close();
     op.close();
   });
+
+  it('shows a visitor as gone once the lease of a gateway that died has lapsed, though nobody said so', async () => {
+    const bo = await createOp(s.admin, { email: 'bo@example.com', name: 'Bo' });
+    const op = await onlineOperator(s.gw, bo.http);
+    const v = await visitor(s.gw2);
+    await v.next('synced');
+    v.send({ type: 'send', cid: cid(), text: 'hi' });
+    const { conv } = await v.next('ack');
+    const summary = (await op.next('conv', (f) => f.conv.id === conv && f.conv.status === 'open')).conv;
+    if (!summary.visitor.online) await op.next('visitor', (f) => f.conv === conv && f.visitor.online === true);
+    // The visitor's gateway "dies": its socket is gone but its lease stays (no close was handled), a
+    // moment from lapsing; nothing tells the operators.
+    const { Redis } = await import('ioredis');
+    const r = new Redis(s.redis.url);
+    const key = K.visitorOnline(summary.visitor.id);
+    const [gwName] = await r.zrange(key, 0, 0);
+    await r.zadd(key, Date.now() + 300, gwName as string);
+    await new Promise((res) => setTimeout(res, 400));
+    expect(op.of('visitor').filter((f) => f.conv === conv && f.visitor.online === false)).toEqual([]);
+    // The operator's gateway's next presence pass finds the lapsed lease.
+    await s.gw.gateway.visitorPresence();
+    await op.next('visitor', (f) => f.conv === conv && f.visitor.online === false, 2000);
+    r.disconnect();
+    v.close();
+    op.close();
+  });
 });

@@ -12,7 +12,7 @@
 import { HarkError, type Identity, MAX_ATTRS, MAX_VISITOR_EMAIL, MAX_VISITOR_NAME } from '@hark/shared';
 import { siteSignal, visitorSignal } from '../store/signals';
 import { randomId } from '@hark/shared';
-import { type VisitorPatch, type VisitorRecord, getVisitor, keepToken, markGone, markPresent, registerVisitor, updateVisitor, visitorAttrs, visitorForToken } from '../store/visitors';
+import { type VisitorPatch, type VisitorRecord, getVisitor, keepToken, markGone, markPresent, presentOf, registerVisitor, updateVisitor, visitorAttrs, visitorForToken } from '../store/visitors';
 import type { Deps } from './deps';
 import { verifyIdentity } from './identity';
 
@@ -79,6 +79,11 @@ export class Visitors {
   /** Renews this gateway's leases (the gateway's timer, every VISITOR_PRESENCE_RENEW_MS). */
   async renewPresence(): Promise<void> {
     await Promise.all([...this.here.keys()].map((v) => markPresent(this.d.c.cmd, v, this.gw, VISITOR_PRESENCE_TTL_MS)));
+  }
+
+  /** Which of these visitors a live lease says are on the site now (a dead gateway's leases lapse). */
+  async present(visitors: string[]): Promise<boolean[]> {
+    return Promise.all(visitors.map((v) => presentOf(this.d.c.cmd, v)));
   }
 
   /** Tells the site's operators to read the visitor of `conv` again (a new page, a new hello). */

@@ -40,7 +40,7 @@ export class Gateway {
   start(): void {
     this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_MS / HEARTBEAT_SLICES));
     this.timers.push(setInterval(() => void this.renewLeases().catch((e) => this.ctx.log.warn({ err: e }, 'lease renewal failed')), PRESENCE_RENEW_MS));
-    this.timers.push(setInterval(() => void this.ctx.domain.visitors.renewPresence().catch((e) => this.ctx.log.warn({ err: e }, 'visitor presence renewal failed')), VISITOR_PRESENCE_RENEW_MS));
+    this.timers.push(setInterval(() => void this.visitorPresence().catch((e) => this.ctx.log.warn({ err: e }, 'visitor presence renewal failed')), VISITOR_PRESENCE_RENEW_MS));
     for (const t of this.timers) t.unref();
   }
 
@@ -201,6 +201,12 @@ export class Gateway {
   }
 
   // ------------------------------------------------------------ presence
+  /** Renews the leases of the visitors whose sockets are here; then every site view drops visitors whose leases all lapsed. */
+  async visitorPresence(): Promise<void> {
+    await this.ctx.domain.visitors.renewPresence();
+    await Promise.all([...this.views.values()].map((v) => v.recheckPresence()));
+  }
+
   private async renewLeases(): Promise<void> {
     const { router, operators } = this.ctx.domain;
     for (const [opId, conns] of this.operators) {

@@ -55,11 +55,16 @@ export async function visitorAttrs(r: ScriptedRedis, id: string): Promise<Attrs>
   return jsonObject<Attrs>((await r.hget(K.visitor(id), 'attrs')) ?? undefined, {});
 }
 
+/** Whether a live lease says a gateway holds a socket of the visitor (markPresent). */
+export async function presentOf(r: ScriptedRedis, id: string): Promise<boolean> {
+  return (await r.zcount(K.visitorOnline(id), Date.now(), '+inf')) > 0;
+}
+
 /** The visitor record, with `online`: whether a gateway holds a socket of theirs now (markPresent). */
 export async function getVisitor(r: ScriptedRedis, id: string): Promise<VisitorRecord | null> {
-  const [h, on] = await Promise.all([r.hgetall(K.visitor(id)), r.zcount(K.visitorOnline(id), Date.now(), '+inf')]);
+  const [h, online] = await Promise.all([r.hgetall(K.visitor(id)), presentOf(r, id)]);
   if (!h.site) return null;
-  const v: VisitorRecord = { id, site: h.site, verified: bool(h.verified), attrs: jsonObject<Attrs>(h.attrs, {}), createdAt: Number(h.createdAt ?? 0), online: on > 0 };
+  const v: VisitorRecord = { id, site: h.site, verified: bool(h.verified), attrs: jsonObject<Attrs>(h.attrs, {}), createdAt: Number(h.createdAt ?? 0), online };
   if (h.name) v.name = h.name;
   if (h.email) v.email = h.email;
   if (h.userId) v.userId = h.userId;
