@@ -55,7 +55,6 @@ function start(ctx: Ctx): void {
       kv: safeStorage(),
       WebSocket: WebSocket as never,
       page: () => pageInfo(title()),
-      locale: navigator.language,
     });
     c.onChange = schedule;
     c.onNews = news;
