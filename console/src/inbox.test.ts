@@ -50,7 +50,9 @@ describe('isOverdue', () => {
     expect(isOverdue(c('x', { waitingSince: 1000 }), 60_000, 61_001)).toBe(true);
     expect(isOverdue(c('x', { waitingSince: 1000 }), 60_000, 60_999)).toBe(false);
     expect(isOverdue(c('x', {}), 60_000, 1e9)).toBe(false);
-    expect(isOverdue(c('x', { status: 'queued', queuedAt: 0 }), 60_000, 60_001)).toBe(true);
+    expect(isOverdue(c('x', { status: 'queued', queuedAt: 0, waitingSince: 0 }), 60_000, 60_001)).toBe(true);
+    // Back in the queue after an answer: waiting for an operator, not for an answer.
+    expect(isOverdue(c('x', { status: 'queued', queuedAt: 0 }), 60_000, 1e9)).toBe(false);
     expect(isOverdue(c('x', { status: 'resolved', waitingSince: 0 }), 60_000, 1e9)).toBe(false);
   });
 });

@@ -64,11 +64,14 @@ export function unreadCounts(convs: Record<string, ConvSummary>, unread: Record<
   return out;
 }
 
-/** True when a visitor has waited for an answer longer than the site's threshold. */
+/**
+ * The "Unanswered" flag: the visitor's last message has had no operator answer for longer than
+ * the site's threshold (`waitingSince`: their first message since the last answer). A chat back
+ * in the queue whose visitor was answered waits for an operator, not for an answer: not flagged.
+ */
 export function isOverdue(c: ConvSummary, thresholdMs: number, now: number): boolean {
   if (c.status === 'resolved') return false;
-  const since = c.status === 'queued' ? (c.waitingSince ?? queuedSince(c)) : c.waitingSince;
-  return since !== undefined && now - since > thresholdMs;
+  return c.waitingSince !== undefined && now - c.waitingSince > thresholdMs;
 }
 
 /**
