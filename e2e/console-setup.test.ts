@@ -34,6 +34,19 @@ describe('setup feedback', () => {
     const made = sites.find((s) => s.name === 'Setup shop');
     expect(made?.hours?.tz).toBe('Europe/Zagreb');
     expect(Object.keys(made?.hours?.days ?? {}).sort()).toEqual(['1', '2', '3', '4', '5']);
+
+    // A site made by mistake (no conversation yet) is deleted after a confirmation.
+    const card = page.locator('.site-card', { hasText: 'Setup shop' });
+    let siteAsked = '';
+    page.once('dialog', (dlg) => {
+      siteAsked = dlg.message();
+      void dlg.accept();
+    });
+    await card.getByRole('button', { name: 'Delete site: Setup shop' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Site “Setup shop” deleted.');
+    expect(siteAsked).toContain('Only a site without conversations can be deleted');
+    await expect.poll(() => card.count()).toBe(0);
+    expect((await t.stack.adminHttp.req<{ name: string }[]>('GET', '/v1/sites')).body.map((x) => x.name)).not.toContain('Setup shop');
     await admin.ctx.close();
 
     // An operator renames themself; the header shows it at once.

@@ -108,6 +108,7 @@ export const api = {
   sites: () => call<Site[]>('GET', '/v1/sites'),
   createSite: (s: Partial<Site>) => call<Site>('POST', '/v1/sites', s),
   updateSite: (id: string, s: Partial<Site>) => call<Site>('PATCH', `/v1/sites/${enc(id)}`, s),
+  deleteSite: (id: string) => call<{ ok: boolean }>('DELETE', `/v1/sites/${enc(id)}`),
   rotateSecret: (id: string) => call<{ secret: string }>('POST', `/v1/sites/${enc(id)}/secret`, {}),
 
   conversations: (q: { status?: string; q?: string; site?: string; visitor?: string }) => {

@@ -78,4 +78,25 @@ describe('site setup', () => {
     await createOp(s.admin, { email: 'bo@example.com', name: 'Bo again' });
     v.close();
   });
+
+  it('deletes a site that holds no conversation, with what hangs on it, and refuses one that holds some', async () => {
+    const made = (await s.admin.req<{ id: string }>('POST', '/v1/sites', { name: 'Mistake', origins: ['self'] })).body.id;
+    const cleo = await createOp(s.admin, { email: 'cleo@example.com', name: 'Cleo', sites: ['demo', made] });
+    const key = (await s.admin.req<{ key: { id: string } }>('POST', '/v1/api-keys', { name: 'crm', access: 'read', site: made })).body.key.id;
+    // Only an admin; a site with conversations stays (the earlier tests' chats are on demo).
+    expect((await cleo.http.req<{ code: string }>('DELETE', `/v1/sites/${made}`)).body.code).toBe('FORBIDDEN');
+    const busy = await s.admin.req<{ code: string; message: string }>('DELETE', '/v1/sites/demo');
+    expect(busy.status).toBe(409);
+    expect(busy.body.code).toBe('CONFLICT');
+    expect((await s.admin.req('GET', '/v1/sites/demo')).status).toBe(200);
+
+    expect((await s.admin.req('DELETE', `/v1/sites/${made}`)).status).toBe(200);
+    expect((await s.admin.req<{ id: string }[]>('GET', '/v1/sites')).body.map((x) => x.id)).not.toContain(made);
+    expect((await s.admin.req('GET', `/v1/sites/${made}`)).status).toBe(404);
+    expect((await s.admin.req<{ sites: string[] }>('GET', `/v1/operators/${cleo.id}`)).body.sites).toEqual(['demo']);
+    expect((await s.admin.req<{ id: string }[]>('GET', '/v1/api-keys')).body.map((k) => k.id)).not.toContain(key);
+    // Its widget is refused before the handshake.
+    await expect(visitor(s.gw, { site: made })).rejects.toThrow(/404/);
+    expect((await s.admin.req('DELETE', `/v1/sites/${made}`)).status).toBe(404);
+  });
 });

@@ -247,6 +247,23 @@ function SiteCard({ site, onEdit }: { site: Site; onEdit: () => void }) {
         <button type="button" class="small" onClick={onEdit}>
           {t('action.edit')}
         </button>
+        <button
+          type="button"
+          class="small danger"
+          aria-label={`${t('admin.deleteSite')}: ${site.name}`}
+          onClick={async () => {
+            if (!confirm(t('admin.confirmDeleteSite', { name: site.name }))) return;
+            try {
+              await api.deleteSite(site.id);
+              actions.toast(t('admin.deletedSite', { name: site.name }));
+            } catch (e) {
+              actions.toast(errorText(e));
+            }
+            await actions.reload();
+          }}
+        >
+          {t('action.delete')}
+        </button>
       </div>
       <p class="hint">
         {t('field.origins')}: {site.origins.join(', ') || '—'} · {t('field.threshold')}: {Math.round(site.unansweredMs / 1000)}

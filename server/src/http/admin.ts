@@ -133,6 +133,13 @@ export const adminRoutes: Routes = async (app, { ctx }) => {
     return siteView(await sites.save(req.params.id, req.body as Partial<Site>));
   });
 
+  /** Deletes a site that holds no conversation (domain/index.ts deleteSite). */
+  app.delete('/v1/sites/:id', { schema: { params: Params } }, async (req) => {
+    await requireAdmin(ctx, req);
+    await ctx.domain.deleteSite(req.params.id);
+    return { ok: true };
+  });
+
   /** Makes a new identity-verification secret; it is shown in this answer only. */
   app.post('/v1/sites/:id/secret', { schema: { params: Params } }, async (req) => {
     await requireAdmin(ctx, req);

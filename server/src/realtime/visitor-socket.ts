@@ -288,7 +288,11 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     if (cached && this.openId && this.follows.has(this.openId)) return { conv: this.openId, created: false };
     const convs = this.ctx.domain.conversations;
     // Starting a conversation is limited per source address (a visitor has one open at a time).
-    if (!(await convs.visitorOpenConv(this.visitorId))) this.limits.newConversation();
+    if (!(await convs.visitorOpenConv(this.visitorId))) {
+      this.limits.newConversation();
+      // A site deleted while this socket was open starts no conversation.
+      if (!(await this.ctx.domain.sites.exists(this.site.id))) throw new HarkError('UNKNOWN_SITE');
+    }
     const r = await convs.open(this.site.id, this.visitorId, this.site.team);
     if (!this.follows.has(r.conv)) {
       // Another tab may already have written into it (even into one this socket just created,
