@@ -71,15 +71,18 @@ describe('never ignore', () => {
     await expect.poll(() => row.getAttribute('class'), { timeout: 8000 }).toContain('overdue');
     expect(await row.textContent()).toContain('Unanswered');
 
-    // 4. Opening it reads it (title counter drops); answering clears the flag.
+    // 4. Opening it reads it, but a chat flagged unanswered still counts in the title until it is
+    //    answered; answering clears the flag and the count.
     await page.evaluate(() => {
       (window as unknown as Spy).__focused = true;
     });
     await row.click();
-    await expect.poll(() => page.title()).toBe('Hark console');
+    await expect.poll(() => row.getAttribute('class')).not.toContain('unread');
+    expect(await page.title()).toBe('(1) Hark console');
     await page.locator('#composer').fill('Yes, Nia here!');
     await page.locator('#composer').press('Enter');
     await expect.poll(() => row.getAttribute('class')).not.toContain('overdue');
+    await expect.poll(() => page.title()).toBe('Hark console');
 
     // 5. A focused operator looking at the chat gets no desktop notification for its next message.
     const before = (await spy()).notes.length;

@@ -103,10 +103,12 @@ export const api = {
   operators: () => call<Operator[]>('GET', '/v1/operators'),
   createOperator: (o: Partial<Operator> & { password: string }) => call<Operator>('POST', '/v1/operators', o),
   updateOperator: (id: string, o: Partial<Operator> & { password?: string }) => call<Operator>('PATCH', `/v1/operators/${enc(id)}`, o),
+  deleteOperator: (id: string) => call<{ ok: boolean }>('DELETE', `/v1/operators/${enc(id)}`),
 
   sites: () => call<Site[]>('GET', '/v1/sites'),
   createSite: (s: Partial<Site>) => call<Site>('POST', '/v1/sites', s),
   updateSite: (id: string, s: Partial<Site>) => call<Site>('PATCH', `/v1/sites/${enc(id)}`, s),
+  deleteSite: (id: string) => call<{ ok: boolean }>('DELETE', `/v1/sites/${enc(id)}`),
   rotateSecret: (id: string) => call<{ secret: string }>('POST', `/v1/sites/${enc(id)}/secret`, {}),
 
   conversations: (q: { status?: string; q?: string; site?: string; visitor?: string }) => {

@@ -8,8 +8,10 @@ import { randomId } from '@hark/shared/ids';
 import type { ConvSummary, Me, OperatorStatus, OperatorToServer, ServerToOperator } from '@hark/shared/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Operator, type Site, type Team } from './api';
+import { formatLocale } from './format';
 import { type Lang, pickLang, t as translate } from './i18n';
-import { attentionCount, listView, step, type View, viewsFor } from './inbox';
+import { type Route, parseRoute, routePath } from './route';
+import { attentionCount, isOverdue, listView, step, type View, viewsFor } from './inbox';
 import { beep, desktopNotify, tabHasFocus, titleWithCount } from './notify';
 import type { SavedReply } from './replies';
 import { OperatorSocket } from './socket';
@@ -35,6 +37,8 @@ export interface AppState {
   /** Bumped when the socket's unacked list changes, so pending sends re-render. */
   pendingTick: number;
   toast: string | null;
+  /** The admin screen's tab (its URL's last part); null: the first one the operator may see. */
+  adminTab: string | null;
 }
 
 const LANG_KEY = 'hark:console:lang';
@@ -66,6 +70,7 @@ let state: AppState = {
   help: false,
   pendingTick: 0,
   toast: null,
+  adminTab: null,
 };
 const listeners = new Set<() => void>();
 
@@ -76,9 +81,62 @@ export function getState(): AppState {
 function set(patch: Partial<AppState> | ((s: AppState) => Partial<AppState>)): void {
   const p = typeof patch === 'function' ? patch(state) : patch;
   state = { ...state, ...p };
-  document.title = titleWithCount(BASE_TITLE, attentionCount(state.rt.convs, state.rt.unread, state.rt.me));
+  refreshTitle();
+  syncUrl();
   for (const l of listeners) l();
 }
+
+/** What is on screen, as a URL (route.ts). */
+function routeOf(s: AppState): Route {
+  if (s.screen === 'inbox') return { screen: 'inbox', view: s.view, conv: s.selected };
+  if (s.screen === 'admin') return { screen: 'admin', tab: s.adminTab };
+  return { screen: s.screen };
+}
+
+/** Set while a URL is being applied (a reload, back/forward): what it shows must not push it again. */
+let applyingUrl = false;
+
+/** Each change of screen, view or conversation gets its own history entry, so back/forward walk them. */
+function syncUrl(): void {
+  if (applyingUrl || state.auth !== 'signed-in' || typeof history === 'undefined') return;
+  const path = routePath(routeOf(state));
+  if (location.pathname !== path) history.pushState(null, '', path + location.search);
+}
+
+/** Shows what a URL names: at sign-in (a reload keeps the open chat) and on back/forward. */
+function applyUrl(): void {
+  const r = parseRoute(location.pathname);
+  applyingUrl = true;
+  try {
+    if (r.screen === 'inbox') {
+      const view = viewsFor(state.rt.me).includes(r.view) ? r.view : 'mine';
+      set({ screen: 'inbox', view, help: false });
+      if (view === 'resolved') void actions.searchResolved(state.resolvedQuery);
+      // Before the socket's welcome the chat is only remembered; `synced` opens it.
+      if (state.rt.connection === 'live' || !r.conv) actions.select(r.conv);
+      else set({ selected: r.conv });
+    } else set({ screen: r.screen, adminTab: r.screen === 'admin' ? r.tab : state.adminTab, help: false });
+  } finally {
+    applyingUrl = false;
+  }
+  // A URL the console corrected (an unknown path, a view this operator lacks) is replaced, not kept.
+  const path = routePath(routeOf(state));
+  if (state.auth === 'signed-in' && location.pathname !== path) history.replaceState(null, '', path + location.search);
+}
+
+if (typeof addEventListener !== 'undefined') addEventListener('popstate', () => {
+  if (state.auth === 'signed-in') applyUrl();
+});
+
+/** The tab title's count, from the state and the clock: a chat turns overdue with no frame arriving. */
+function refreshTitle(now = Date.now()): void {
+  const title = titleWithCount(BASE_TITLE, attentionCount(state.rt.convs, state.rt.unread, state.rt.me, (c) => isOverdue(c, thresholdFor(c), now)));
+  if (document.title !== title) document.title = title;
+}
+
+/** How often the title's count is recomputed while nothing arrives (the flag's own clock ticks as often). */
+const TITLE_TICK_MS = 1000;
+setInterval(() => refreshTitle(), TITLE_TICK_MS);
 
 export function useApp(): AppState {
   const [, force] = useState(0);
@@ -96,6 +154,11 @@ export function t(key: Parameters<typeof translate>[1], vars?: Record<string, st
   return translate(state.lang, key, vars);
 }
 
+/** The locale times and dates are written in (format.ts formatLocale). */
+export function fmtLocale(): string {
+  return formatLocale(state.lang, typeof navigator === 'undefined' ? [] : navigator.languages?.length ? navigator.languages : [navigator.language]);
+}
+
 let socket: OperatorSocket | null = null;
 
 export function thresholdFor(conv: ConvSummary): number {
@@ -111,18 +174,22 @@ function onFrame(f: ServerToOperator): void {
   const patch: Partial<AppState> = { rt };
   if (f.type === 'ack' || f.type === 'error') patch.pendingTick = state.pendingTick + 1;
   if (f.type === 'error') patch.toast = `${f.code}: ${f.message}`;
+  if (effects.gone && state.selected === effects.gone.conv) {
+    patch.selected = null;
+    patch.toast = t('conv.handedOver', { name: effects.gone.to });
+  }
   set(patch);
   if (effects.newChat) {
     const c = effects.newChat;
     beep();
     const said = c.last?.kind === 'msg' && c.last.from === 'visitor' ? `: ${c.last.text ?? ''}` : '';
-    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor) + said, `conv-${c.id}`, () => actions.select(c.id));
+    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor, state.lang) + said, `conv-${c.id}`, () => actions.select(c.id));
   }
   if (effects.newMessage) {
     const e = effects.newMessage;
     const conv = rt.convs[e.conv];
     if (!tabHasFocus() || state.selected !== e.conv) beep();
-    desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor) : '' }), e.text ?? '', `msg-${e.conv}`, () => actions.select(e.conv));
+    desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor, state.lang) : '' }), e.text ?? '', `msg-${e.conv}`, () => actions.select(e.conv));
   }
   // Preload the history of what the operator must act on: a conversation's first message can reach
   // the summary before this gateway follows its stream, and the inbox preview should show words.
@@ -132,6 +199,20 @@ function onFrame(f: ServerToOperator): void {
   // The conversation on screen is read as it arrives: tell the visitor.
   if (f.type === 'entry' && f.entry.conv === focusedConv() && f.entry.from === 'visitor') sendSeen(f.entry.conv);
   if (f.type === 'synced' && state.selected) actions.select(state.selected);
+}
+
+/** A conversation known only by its id (a URL): its summary over REST; one this operator may not read closes. */
+async function fetchConv(conv: string): Promise<void> {
+  try {
+    const { conv: c } = await api.conversation(conv);
+    set((s) => ({ rt: mergeConvs(s.rt, [c]) }));
+  } catch {
+    if (state.selected !== conv) return;
+    applyingUrl = true;
+    set({ selected: null, toast: t('conv.notFound') });
+    applyingUrl = false;
+    history.replaceState(null, '', routePath(routeOf(state)));
+  }
 }
 
 const requested = new Set<string>();
@@ -181,7 +262,10 @@ async function loadDirectory(): Promise<void> {
 }
 
 function signedIn(me: Me): void {
+  applyingUrl = true;
   set({ auth: 'signed-in', rt: { ...initialState(), me }, view: 'mine', selected: null, screen: 'inbox' });
+  applyingUrl = false;
+  applyUrl();
   startSocket();
   void loadDirectory();
 }
@@ -246,6 +330,8 @@ export const actions = {
   select(conv: string | null): void {
     set((s) => ({ selected: conv, screen: 'inbox', rt: conv ? markRead(s.rt, conv) : s.rt }));
     if (!conv) return;
+    // Named by a URL but not among the live chats (a resolved one, a reload): read its summary.
+    if (!state.rt.convs[conv] && state.rt.connection === 'live') void fetchConv(conv);
     if (!state.rt.loaded[conv]) out({ type: 'open', conv });
     sendSeen(conv);
   },

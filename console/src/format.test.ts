@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clock, duration, initials, localTime, parseUserAgent, safeHref } from './format';
+import { clock, dateTime, duration, formatLocale, initials, localTime, parseUserAgent, safeHref, timeOfDay } from './format';
 
 describe('clock', () => {
   it('formats minutes and hours', () => {
@@ -51,5 +51,24 @@ describe('initials and links', () => {
     expect(safeHref('javascript:alert(1)')).toBeNull();
     expect(safeHref('https://shop.example/cart')).toBe('https://shop.example/cart');
     expect(safeHref('not a url')).toBeNull();
+  });
+});
+
+describe('times in the console\'s language', () => {
+  const at = Date.UTC(2026, 0, 5, 14, 5);
+  it('writes 24-hour times in hr and ru even in an en-US browser, and the region the browser prefers for English', () => {
+    const us = ['en-US', 'de-DE'];
+    expect(formatLocale('ru', us)).toBe('ru');
+    expect(formatLocale('hr', us)).toBe('hr');
+    expect(formatLocale('en', us)).toBe('en-US');
+    expect(formatLocale('en', ['hr-HR', 'en-GB'])).toBe('en-GB');
+    expect(formatLocale('hr', ['hr-HR', 'en-GB'])).toBe('hr-HR');
+    for (const lang of ['ru', 'hr']) {
+      const time = timeOfDay(at, formatLocale(lang, us));
+      expect(time, lang).toMatch(/^\d{2}:\d{2}$/);
+      expect(dateTime(at, formatLocale(lang, us)), lang).not.toMatch(/AM|PM/);
+      expect(localTime('UTC', new Date(at), formatLocale(lang, us)), lang).toMatch(/14:05/);
+    }
+    expect(timeOfDay(at, 'en-US')).toMatch(/AM|PM/);
   });
 });

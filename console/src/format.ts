@@ -70,6 +70,15 @@ export function localTime(tz: string | undefined, now: Date, locale?: string): s
   }
 }
 
+/**
+ * The locale times and dates are written in: the console's language, in the region the
+ * browser prefers for it (en-GB's 24-hour clock for a British operator), else the language
+ * alone (hr and ru: 24-hour) — never the browser's other language ("11:09 AM" in Russian).
+ */
+export function formatLocale(lang: string, preferred: readonly string[]): string {
+  return preferred.find((p) => p.toLowerCase().split('-')[0] === lang) ?? lang;
+}
+
 export function timeOfDay(at: number, locale?: string): string {
   return new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit' }).format(new Date(at));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hoursToRows, parseOrigins, rowsToHours, snippet } from './hours';
+import { defaultWeek, hoursToRows, parseOrigins, rowsToHours, snippet, timeZones } from './hours';
 
 describe('business hours', () => {
   it('round-trips through the form rows', () => {
@@ -28,5 +28,24 @@ describe('origins and snippet', () => {
   });
   it('builds the script tag', () => {
     expect(snippet('https://chat.example.com', 'abc')).toBe('<script async src="https://chat.example.com/widget.js" data-site="abc"></script>');
+  });
+});
+
+describe('setting business hours up', () => {
+  it('opens Monday to Friday, 9 to 5, when hours are turned on with no day open, and keeps a week already set', () => {
+    const week = defaultWeek(hoursToRows(null));
+    expect(week.map((r) => r.open)).toEqual([false, true, true, true, true, true, false]);
+    expect(week[1]).toEqual({ open: true, from: '09:00', to: '17:00' });
+    const set = hoursToRows({ tz: 'UTC', days: { '6': [['10:00', '12:00']] } });
+    expect(defaultWeek(set)).toBe(set);
+  });
+
+  it('offers the IANA zones with UTC first, and keeps a current zone the list lacks', () => {
+    const zones = timeZones('Europe/Zagreb');
+    expect(zones[0]).toBe('UTC');
+    expect(zones).toContain('Europe/Zagreb');
+    expect(zones).toContain('America/New_York');
+    expect(zones.length).toBeGreaterThan(300);
+    expect(timeZones('Europe/Zagrebb', ['Europe/Zagreb'])).toEqual(['Europe/Zagrebb', 'UTC', 'Europe/Zagreb']);
   });
 });

@@ -54,3 +54,23 @@ export function parseOrigins(text: string): { origins: string[]; bad: string[] }
   }
   return { origins, bad };
 }
+
+/** A week of Monday–Friday 09:00–17:00: what turning business hours on starts from, when no day is open yet. */
+export function defaultWeek(rows: DayRow[]): DayRow[] {
+  if (rows.some((r) => r.open)) return rows;
+  return rows.map((r, d) => (d >= 1 && d <= 5 ? { open: true, from: '09:00', to: '17:00' } : r));
+}
+
+/**
+ * The time zones to pick from: the runtime's IANA list (Intl.supportedValuesOf), with UTC, and the
+ * site's current zone first when the list lacks it (the gateway refuses an unknown one on save).
+ */
+export function timeZones(current: string, list: readonly string[] = supportedZones()): string[] {
+  const out = [...new Set(['UTC', ...list])].sort((a, b) => (a === 'UTC' ? -1 : b === 'UTC' ? 1 : a.localeCompare(b)));
+  return current && !out.includes(current) ? [current, ...out] : out;
+}
+
+function supportedZones(): string[] {
+  const intl = Intl as unknown as { supportedValuesOf?: (k: string) => string[] };
+  return intl.supportedValuesOf?.('timeZone') ?? [];
+}

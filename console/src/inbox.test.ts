@@ -35,6 +35,14 @@ describe('views', () => {
     expect(n).toEqual({ mine: 2, queue: 2, all: 6, resolved: 0 });
     expect(attentionCount(convs, { m1: 2, o1: 4 }, me)).toBe(4);
   });
+  it('counts in the title a chat of mine flagged unanswered even once read, and only while flagged', () => {
+    const flagged = (x: ConvSummary) => x.id === 'm1';
+    expect(attentionCount(convs, { m1: 0 }, me, flagged)).toBe(3);
+    expect(attentionCount(convs, { m1: 2 }, me, flagged)).toBe(4);
+    expect(attentionCount(convs, { m1: 0 }, me)).toBe(2);
+    // Someone else's flagged chat is not in my title.
+    expect(attentionCount(convs, {}, me, (x) => x.id === 'o1')).toBe(2);
+  });
 });
 
 describe('isOverdue', () => {
@@ -42,7 +50,9 @@ describe('isOverdue', () => {
     expect(isOverdue(c('x', { waitingSince: 1000 }), 60_000, 61_001)).toBe(true);
     expect(isOverdue(c('x', { waitingSince: 1000 }), 60_000, 60_999)).toBe(false);
     expect(isOverdue(c('x', {}), 60_000, 1e9)).toBe(false);
-    expect(isOverdue(c('x', { status: 'queued', queuedAt: 0 }), 60_000, 60_001)).toBe(true);
+    expect(isOverdue(c('x', { status: 'queued', queuedAt: 0, waitingSince: 0 }), 60_000, 60_001)).toBe(true);
+    // Back in the queue after an answer: waiting for an operator, not for an answer.
+    expect(isOverdue(c('x', { status: 'queued', queuedAt: 0 }), 60_000, 1e9)).toBe(false);
     expect(isOverdue(c('x', { status: 'resolved', waitingSince: 0 }), 60_000, 1e9)).toBe(false);
   });
 });

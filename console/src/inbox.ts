@@ -64,19 +64,26 @@ export function unreadCounts(convs: Record<string, ConvSummary>, unread: Record<
   return out;
 }
 
-/** True when a visitor has waited for an answer longer than the site's threshold. */
+/**
+ * The "Unanswered" flag: the visitor's last message has had no operator answer for longer than
+ * the site's threshold (`waitingSince`: their first message since the last answer). A chat back
+ * in the queue whose visitor was answered waits for an operator, not for an answer: not flagged.
+ */
 export function isOverdue(c: ConvSummary, thresholdMs: number, now: number): boolean {
   if (c.status === 'resolved') return false;
-  const since = c.status === 'queued' ? (c.waitingSince ?? queuedSince(c)) : c.waitingSince;
-  return since !== undefined && now - since > thresholdMs;
+  return c.waitingSince !== undefined && now - c.waitingSince > thresholdMs;
 }
 
-/** The number shown in the tab title: everything that needs this operator. */
-export function attentionCount(convs: Record<string, ConvSummary>, unread: Record<string, number>, me: Me | null): number {
+/**
+ * The number shown in the tab title: everything that needs this operator. A waiting chat counts
+ * once; one of theirs counts its unread messages, and at least once while it is flagged
+ * unanswered (read but not answered past the threshold: it still needs them).
+ */
+export function attentionCount(convs: Record<string, ConvSummary>, unread: Record<string, number>, me: Me | null, overdue: (c: ConvSummary) => boolean = () => false): number {
   let n = 0;
   for (const c of Object.values(convs)) {
     if (c.status === 'queued') n += 1;
-    else if (inView(c, 'mine', me)) n += unread[c.id] ?? 0;
+    else if (inView(c, 'mine', me)) n += Math.max(unread[c.id] ?? 0, overdue(c) ? 1 : 0);
   }
   return n;
 }

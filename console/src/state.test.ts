@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ConvSummary, Entry, Me } from '@hark/shared/protocol';
+import { isOverdue } from './inbox';
 import { applyFrame, initialState, type State } from './state';
 
 const me: Me = { id: 'op1', email: 'a@x', name: 'Ana', role: 'operator', capacity: 3, sites: ['s1'], teams: [], status: 'online' };
@@ -64,8 +65,36 @@ describe('applyFrame', () => {
     s = r1.state;
     const r2 = applyFrame(s, { type: 'entry', entry: msg('2-0', 'c1') }, 'c1');
     expect(r2.effects.newMessage).toBeUndefined();
-    s = applyFrame(r2.state, { type: 'entry', entry: msg('3-0', 'c2', 'operator') }, 'c1').state;
+    s = applyFrame(r2.state, { type: 'entry', entry: msg('3-0', 'c1', 'operator') }, 'c1').state;
     expect(s.unread).toMatchObject({ c1: 0, c2: 1 });
+  });
+
+  it('keeps the unanswered clock as the gateway does: a follow-up after an answer starts it again, an answer stops it, in any console', () => {
+    let s = live();
+    const at = (id: string, t: number, from: Entry['from'] = 'visitor', kind: Entry['kind'] = 'msg'): Entry => ({ ...msg(id, 'c1', from), at: t, kind });
+    s = applyFrame(s, { type: 'entry', entry: at('1-0', 1000) }).state;
+    expect(s.convs.c1?.waitingSince).toBe(1000);
+    // A second message before any answer: the visitor has waited since the first.
+    s = applyFrame(s, { type: 'entry', entry: at('2-0', 5000) }).state;
+    expect(s.convs.c1?.waitingSince).toBe(1000);
+    // A note is not an answer.
+    s = applyFrame(s, { type: 'entry', entry: at('3-0', 6000, 'operator', 'note') }).state;
+    expect(s.convs.c1?.waitingSince).toBe(1000);
+    expect(s.unread.c1).toBe(2);
+    // The answer, written in another console: the flag and the unread count go here too.
+    s = applyFrame(s, { type: 'entry', entry: at('4-0', 7000, 'operator') }).state;
+    expect(s.convs.c1?.waitingSince).toBeUndefined();
+    expect(s.unread.c1).toBe(0);
+    // A follow-up from the answered visitor waits again, from its own time.
+    s = applyFrame(s, { type: 'entry', entry: at('5-0', 9000) }).state;
+    expect(s.convs.c1?.waitingSince).toBe(9000);
+    expect(isOverdue(s.convs.c1 as ConvSummary, 3000, 12_001)).toBe(true);
+    // An older entry arriving late (a catch-up) does not move the clock.
+    s = applyFrame(s, { type: 'entry', entry: at('4-5', 8000, 'operator') }).state;
+    expect(s.convs.c1?.waitingSince).toBe(9000);
+    // The gateway's own summary is kept as it comes.
+    s = applyFrame(s, { type: 'conv', conv: conv('c1', { waitingSince: 8500, last: at('5-0', 9000) }) }).state;
+    expect(s.convs.c1?.waitingSince).toBe(8500);
   });
 
   it('signals a new chat once when a conversation enters the queue, not on catch-up', () => {
@@ -91,6 +120,26 @@ describe('applyFrame', () => {
     const again = applyFrame(r.state, { type: 'entry', entry: first }, null);
     expect(again.state).toBe(r.state);
     expect(again.effects.newMessage).toBeUndefined();
+  });
+
+  it('lets a chat handed to a colleague leave an operator\'s console, and keeps it for a supervisor', () => {
+    let s = live();
+    s = applyFrame(s, { type: 'entry', entry: msg('1-0') }).state;
+    const away = conv('c1', { operator: { id: 'op2', name: 'Bo' } });
+    const r = applyFrame(s, { type: 'conv', conv: away });
+    expect(r.effects.gone).toEqual({ conv: 'c1', to: 'Bo' });
+    expect(r.state.convs.c1).toBeUndefined();
+    expect(r.state.entries.c1).toBeUndefined();
+    expect(r.state.convs.c2).toBeDefined();
+    // A chat taken from the queue by a colleague leaves too; one never held is no news.
+    s = applyFrame(r.state, { type: 'conv', conv: conv('c3', { status: 'queued', operator: null }) }).state;
+    expect(applyFrame(s, { type: 'conv', conv: conv('c3', { operator: { id: 'op2', name: 'Bo' } }) }).state.convs.c3).toBeUndefined();
+    expect(applyFrame(s, { type: 'conv', conv: conv('c4', { operator: { id: 'op2', name: 'Bo' } }) }).effects.gone).toBeUndefined();
+    // A supervisor keeps following it (the gateway goes on telling them: resolved, reopened).
+    let sup = applyFrame(initialState(), { type: 'welcome', me: { ...me, role: 'supervisor' }, convs: [conv('c1')], operators: [] }).state;
+    sup = applyFrame(sup, { type: 'conv', conv: away }).state;
+    sup = applyFrame(sup, { type: 'conv', conv: { ...away, status: 'resolved', resolvedAt: 5 } }).state;
+    expect(sup.convs.c1?.status).toBe('resolved');
   });
 
   it('keeps the latest visitor seen marker only', () => {

@@ -4,6 +4,8 @@
  */
 import { insertEntry } from '@hark/shared/entries';
 import { compareStreamIds } from '@hark/shared/ids';
+import type { Lang } from './i18n';
+import { friendlyName } from './names';
 import type { ConvSummary, Entry, Me, OperatorPresence, OperatorStatus, ServerToOperator, VisitorInfo } from '@hark/shared/protocol';
 
 export type Connection = 'connecting' | 'syncing' | 'live' | 'offline';
@@ -59,6 +61,8 @@ export interface Effects {
   newChat?: ConvSummary;
   /** A visitor wrote in a conversation this operator is responsible for. */
   newMessage?: Entry;
+  /** A conversation this operator may no longer see (handed to a colleague, taken from the queue) left the console. */
+  gone?: { conv: string; to: string };
 }
 
 function bumpLastId(lastIds: Record<string, string>, conv: string, id: string): Record<string, string> {
@@ -73,7 +77,9 @@ function addEntry(s: State, e: Entry, focused: string | null, now: number, effec
   if (next === list) return s;
   const state: State = { ...s, entries: { ...s.entries, [e.conv]: next }, lastIds: bumpLastId(s.lastIds, e.conv, e.id) };
   const conv = state.convs[e.conv];
-  if (conv && (!conv.last || compareStreamIds(conv.last.id, e.id) < 0)) state.convs = { ...state.convs, [e.conv]: { ...conv, last: e } };
+  if (conv && (!conv.last || compareStreamIds(conv.last.id, e.id) < 0)) state.convs = { ...state.convs, [e.conv]: answered({ ...conv, last: e }, e) };
+  // An operator's answer answers every visitor message before it, in every console: nothing of it is unread any more.
+  if (e.kind === 'msg' && e.from === 'operator' && s.unread[e.conv]) state.unread = { ...s.unread, [e.conv]: 0 };
   if (e.kind === 'msg' && e.from === 'visitor') {
     state.typing = { ...s.typing, [e.conv]: { on: false, at: now } };
     if (focused !== e.conv) {
@@ -82,6 +88,31 @@ function addEntry(s: State, e: Entry, focused: string | null, now: number, effec
     }
   }
   return state;
+}
+
+/**
+ * The summary after its newest message `e`, as the gateway keeps it (site-view.ts fanOut):
+ * a visitor's message starts the wait unless one is already running (a follow-up to an
+ * answered chat starts a new one), an operator's message ends it. The summary a `conv`
+ * frame brings is the gateway's own and is kept as it is.
+ */
+function answered(c: ConvSummary, e: Entry): ConvSummary {
+  if (e.kind !== 'msg' || c.status === 'resolved') return c;
+  if (e.from === 'visitor') return c.waitingSince === undefined ? { ...c, waitingSince: e.at } : c;
+  if (e.from === 'operator' && c.waitingSince !== undefined) {
+    const { waitingSince: _, ...rest } = c;
+    return rest;
+  }
+  return c;
+}
+
+/**
+ * Whether the gateway keeps this operator up to date about a conversation (server policy.ts
+ * canSeeLive): supervisors and admins see every one, others the waiting ones and their own.
+ */
+export function followsLive(c: ConvSummary, me: Me | null): boolean {
+  if (!me || me.role === 'admin' || me.role === 'supervisor') return true;
+  return c.status === 'queued' || !c.operator || c.operator.id === me.id;
 }
 
 /** A conversation the operator is expected to act on: theirs, or waiting in the queue. */
@@ -120,6 +151,12 @@ export function applyFrame(s: State, f: ServerToOperator, focused: string | null
       // resolved summary with no visitor; nothing of it stays on screen.
       if (f.conv.visitor.id === ERASED_VISITOR) return { state: dropConvs(s, [f.conv.id]), effects };
       const prev = s.convs[f.conv.id];
+      // Handed to a colleague (or taken from the queue by one): the gateway sends this last summary and
+      // nothing more of it to an operator who may no longer see it, so it leaves rather than stay, stale.
+      if (!followsLive(f.conv, s.me)) {
+        if (prev) effects.gone = { conv: f.conv.id, to: f.conv.operator?.name ?? '' };
+        return { state: dropConvs(s, [f.conv.id]), effects };
+      }
       let state: State = { ...s, convs: { ...s.convs, [f.conv.id]: f.conv } };
       const wasMine = prev ? concernsMe(prev, s.me) : false;
       if (!wasMine && concernsMe(f.conv, s.me) && s.connection === 'live') effects.newChat = f.conv;
@@ -194,8 +231,9 @@ export function mergeConvs(s: State, list: ConvSummary[]): State {
   return { ...s, convs };
 }
 
-export function visitorLabel(v: VisitorInfo): string {
-  return v.name || v.email || `#${v.id.slice(0, 6)}`;
+/** What the console calls a visitor: their name or e-mail, else a friendly name from their id in the operator's language. */
+export function visitorLabel(v: VisitorInfo, lang: Lang): string {
+  return v.name || v.email || friendlyName(v.id, lang);
 }
 
 /** The visitor id an erased visitor's conversations carry in their last summary (server store/privacy.ts ERASED_VISITOR). */

@@ -32,6 +32,7 @@ export const ERRORS = {
   CONVERSATION_NOT_FOUND: { status: 404, close: 1008, message: 'No such conversation, or it is not yours.' },
   CONVERSATION_RESOLVED: { status: 409, close: 1008, message: 'The conversation is resolved; reopen it first.' },
   CONFLICT: { status: 409, close: 1008, message: 'The request conflicts with the current state.' },
+  INVALID_TIME_ZONE: { status: 400, close: 1008, message: 'Unknown time zone; use an IANA name such as Europe/Zagreb (Intl.supportedValuesOf("timeZone") lists them).' },
   TOO_MANY_ATTRIBUTES: { status: 413, close: 1009, message: 'A visitor keeps at most MAX_ATTRS attributes; update existing ones or drop some first.' },
   IDENTITY_INVALID: { status: 403, close: 1008, message: "The identity hash does not match; sign the user id with the site's secret." },
   WEBHOOK_TARGET_FORBIDDEN: { status: 400, close: 1008, message: 'The webhook target is not a public address (loopback, private, link-local, unspecified or multicast); WEBHOOKS_ALLOW_PRIVATE=1 allows it.' },

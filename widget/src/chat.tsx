@@ -57,7 +57,6 @@ function start(ctx: Ctx): void {
       kv: safeStorage(),
       WebSocket: WebSocket as never,
       page: () => pageInfo(title()),
-      locale: () => locale,
     });
     c.onChange = schedule;
     c.onNews = news;

@@ -87,7 +87,6 @@ function client(kv: KV | null = new MemKV()) {
     kv,
     WebSocket: FakeWS,
     page: () => ({ url: 'https://shop.example/p', title: 'P' }),
-    locale: () => 'en',
     random: () => 0.5,
   });
 }
@@ -95,8 +94,13 @@ function client(kv: KV | null = new MemKV()) {
 beforeEach(() => {
   FakeWS.all = [];
   vi.useFakeTimers();
+  // The browser's language, which the hello carries (Node 20 has no navigator).
+  vi.stubGlobal('navigator', { language: 'de-AT' });
 });
-afterEach(() => vi.useRealTimers());
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
 
 describe('Client', () => {
   it('writes nothing to storage until the visitor has something to keep', () => {
@@ -106,6 +110,8 @@ describe('Client', () => {
     expect(last().url).toBe('wss://chat.example/v1/visitor?site=demo&token=' + last().url.split('token=')[1]?.split('&')[0] + '&v=1&new=1');
     last().open();
     expect(last().types()).toEqual(['hello']);
+    // The hello names the browser's language, not the widget's.
+    expect(last().sent[0]).toMatchObject({ type: 'hello', locale: 'de-AT' });
     answered(last());
     expect(kv.writes).toBe(0);
     // 1. The first message makes the visitor worth remembering: token and outbox are stored.

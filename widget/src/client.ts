@@ -68,7 +68,6 @@ export interface ClientOptions {
   kv: KV | null;
   WebSocket: new (url: string) => SocketLike;
   page: () => PageInfo;
-  locale: () => string;
   random?: () => number;
   now?: () => number;
 }
@@ -292,7 +291,8 @@ export class Client {
     // Intl.DateTimeFormat costs 20-40 ms of main thread (locale data), so without Temporal only
     // a new visitor pays it: the gateway keeps the zone from their first hello.
     const tz = (globalThis as { Temporal?: { Now: { timeZoneId(): string } } }).Temporal?.Now.timeZoneId() ?? (this.registered ? undefined : Intl.DateTimeFormat().resolvedOptions().timeZone);
-    this.raw({ type: 'hello', lastIds, page, locale: this.o.locale(), tz, user: this.user, attrs: this.attrs });
+    // `locale` is the browser's language (the operator's "Language"), not the widget's UI language.
+    this.raw({ type: 'hello', lastIds, page, locale: navigator.language, tz, user: this.user, attrs: this.attrs });
   }
 
   private raw(f: VisitorToServer): boolean {

@@ -1,7 +1,46 @@
 import { useState } from 'preact/hooks';
-import { t, useApp } from '../app';
+import { actions, t, useApp } from '../app';
 import { MIN_PASSWORD, api } from '../api';
 import { errorText } from './Login';
+
+/** The operator's own name (what visitors see beside their messages); the avatar is set beside it. */
+function NameForm() {
+  const s = useApp();
+  const me = s.rt.me;
+  const [name, setName] = useState(me?.name ?? '');
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  if (!me) return null;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const op = await api.updateOperator(me.id, { name: name.trim() });
+      // The socket's record doorbell carries the status only: the header shows the new name now.
+      actions.patch((st) => ({ rt: st.rt.me ? { ...st.rt, me: { ...st.rt.me, name: op.name } } : st.rt }));
+      setMsg({ ok: true, text: t('account.nameSaved') });
+      void actions.reload();
+    } catch (err) {
+      setMsg({ ok: false, text: errorText(err) });
+    }
+  };
+  return (
+    <form class="card form" onSubmit={submit} aria-label={t('account.yourName')}>
+      <h3>{t('account.yourName')}</h3>
+      <label>
+        {t('field.name')}
+        <input name="name" required maxLength={100} autocomplete="name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      <p class="hint">{t('account.nameHint')}</p>
+      {msg && (
+        <p class={msg.ok ? 'ok' : 'error'} role="alert">
+          {msg.text}
+        </p>
+      )}
+      <button type="submit" class="primary">
+        {t('action.save')}
+      </button>
+    </form>
+  );
+}
 
 export function Account() {
   const s = useApp();
@@ -30,6 +69,7 @@ export function Account() {
           {s.rt.me?.email} · {s.rt.me ? t(`role.${s.rt.me.role}`) : ''}
         </p>
       </div>
+      <NameForm />
       <form class="card form" onSubmit={submit} aria-label={t('account.changePassword')}>
         <h3>{t('account.changePassword')}</h3>
         <label>

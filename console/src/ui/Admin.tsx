@@ -1,5 +1,4 @@
-import { useState } from 'preact/hooks';
-import { t, useApp } from '../app';
+import { actions, t, useApp } from '../app';
 import { AdminIntegrations } from './AdminIntegrations';
 import { AdminOperators } from './AdminOperators';
 import { AdminReplies } from './AdminReplies';
@@ -12,13 +11,12 @@ export function Admin() {
   const s = useApp();
   const isAdmin = s.rt.me?.role === 'admin';
   const tabs: Tab[] = isAdmin ? ['operators', 'sites', 'teams', 'replies', 'integrations'] : ['replies'];
-  const [tab, setTab] = useState<Tab>(tabs[0] as Tab);
-  const current = tabs.includes(tab) ? tab : 'replies';
+  const current = tabs.find((x) => x === s.adminTab) ?? (tabs[0] as Tab);
   return (
     <div class="admin">
       <div class="views" role="tablist">
         {tabs.map((x) => (
-          <button key={x} type="button" role="tab" aria-selected={current === x} class={current === x ? 'tab active' : 'tab'} onClick={() => setTab(x)}>
+          <button key={x} type="button" role="tab" aria-selected={current === x} class={current === x ? 'tab active' : 'tab'} onClick={() => actions.patch({ adminTab: x })}>
             {t(`admin.${x}`)}
           </button>
         ))}

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { actions, t, useApp } from '../app';
+import { actions, t, useApp, fmtLocale } from '../app';
 import { type ApiKey, api } from '../api';
 import { dateTime } from '../format';
 import { ListState, SecretBox, problemText } from './SecretBox';
@@ -158,9 +158,9 @@ export function AdminApiKeys() {
                 <td data-label={t('integrations.access')}>
                   <span class={`pill access-${k.access}`}>{t(`integrations.${k.access}`)}</span>
                 </td>
-                <td data-label={t('integrations.created')}>{dateTime(k.createdAt, s.lang)}</td>
+                <td data-label={t('integrations.created')}>{dateTime(k.createdAt, fmtLocale())}</td>
                 <td data-label={t('integrations.lastUsed')} data-testid="last-used">
-                  {k.lastUsedAt ? dateTime(k.lastUsedAt, s.lang) : t('integrations.never')}
+                  {k.lastUsedAt ? dateTime(k.lastUsedAt, fmtLocale()) : t('integrations.never')}
                 </td>
                 <td class="actions">
                   <button type="button" class="small danger" onClick={() => void revoke(k)} aria-label={`${t('integrations.revoke')}: ${k.name}`}>

@@ -29,10 +29,10 @@ function OperatorForm({ initial, id, onDone }: { initial: Draft; id: string | nu
       const body: Partial<Draft> = { ...d };
       if (id && !d.password) delete body.password;
       if (!d.avatar) body.avatar = '';
-      if (id) await api.updateOperator(id, body);
-      else await api.createOperator({ ...body, password: d.password });
+      const saved = id ? await api.updateOperator(id, body) : await api.createOperator({ ...body, password: d.password });
       await actions.reload();
       onDone();
+      actions.toast(t('admin.savedOperator', { name: saved.name }));
     } catch (err) {
       setError(errorText(err));
     }
@@ -184,7 +184,27 @@ export function AdminOperators() {
               <td>
                 <button type="button" class="small" onClick={() => setEditing(o.id)}>
                   {t('action.edit')}
-                </button>
+                </button>{' '}
+                {o.id !== s.rt.me?.id && (
+                  <button
+                    type="button"
+                    class="small danger"
+                    aria-label={`${t('admin.deleteOperator')}: ${o.name}`}
+                    onClick={async () => {
+                      if (!confirm(t('admin.confirmDeleteOperator', { name: o.name }))) return;
+                      try {
+                        await api.deleteOperator(o.id);
+                        if (editing === o.id) setEditing(null);
+                        actions.toast(t('admin.deletedOperator', { name: o.name }));
+                      } catch (e) {
+                        actions.toast(errorText(e));
+                      }
+                      await actions.reload();
+                    }}
+                  >
+                    {t('action.delete')}
+                  </button>
+                )}
               </td>
             </tr>
           ))}

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { DEFAULT_FILE_MAX_BYTES, DEFAULT_FILE_TYPES, KNOWN_FILE_TYPES, MAX_FILE_BYTES, MAX_SITE_MSGS_PER_SEC, SITE_MSGS_PER_SEC } from '@hark/shared/limits';
 import { actions, t, useApp } from '../app';
 import { api, type Site } from '../api';
-import { type DayRow, hoursToRows, parseOrigins, rowsToHours, snippet } from '../hours';
+import { type DayRow, defaultWeek, hoursToRows, parseOrigins, rowsToHours, snippet, timeZones } from '../hours';
 import { errorText } from './Login';
 
 const WEEKDAYS = [0, 1, 2, 3, 4, 5, 6];
@@ -30,6 +30,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
     setError(null);
     const o = parseOrigins(origins);
     if (o.bad.length) return setError(t('admin.badOrigins', { list: o.bad.join(', ') }));
+    if (hoursOn && !rows.some((r) => r.open)) return setError(t('admin.noDays'));
     let hours: Site['hours'];
     try {
       hours = rowsToHours(hoursOn, tz, rows);
@@ -57,10 +58,10 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
       fileTypes: d.fileTypes ?? DEFAULT_FILE_TYPES,
     };
     try {
-      if (site) await api.updateSite(site.id, body);
-      else await api.createSite(body);
+      const saved = site ? await api.updateSite(site.id, body) : await api.createSite(body);
       await actions.reload();
       onDone();
+      actions.toast(t('admin.savedSite', { name: saved.name }));
     } catch (err) {
       setError(errorText(err));
     }
@@ -113,14 +114,29 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
       <fieldset>
         <legend>{t('field.hours')}</legend>
         <label class="check">
-          <input type="checkbox" name="hoursOn" checked={hoursOn} onChange={(e) => setHoursOn(e.currentTarget.checked)} />
+          <input
+            type="checkbox"
+            name="hoursOn"
+            checked={hoursOn}
+            onChange={(e) => {
+              const on = e.currentTarget.checked;
+              setHoursOn(on);
+              if (on) setRows(defaultWeek(rows));
+            }}
+          />
           {t('field.hoursOn')}
         </label>
         {hoursOn && (
           <>
             <label>
               {t('field.timezone')}
-              <input name="tz" value={tz} onInput={(e) => setTz(e.currentTarget.value)} />
+              <select name="tz" value={tz} onChange={(e) => setTz(e.currentTarget.value)}>
+                {timeZones(tz).map((z) => (
+                  <option key={z} value={z}>
+                    {z.replaceAll('_', ' ')}
+                  </option>
+                ))}
+              </select>
             </label>
             <table class="hours">
               <tbody>
@@ -270,6 +286,23 @@ function SiteCard({ site, onEdit }: { site: Site; onEdit: () => void }) {
         <h3 class="grow">{site.name}</h3>
         <button type="button" class="small" onClick={onEdit}>
           {t('action.edit')}
+        </button>
+        <button
+          type="button"
+          class="small danger"
+          aria-label={`${t('admin.deleteSite')}: ${site.name}`}
+          onClick={async () => {
+            if (!confirm(t('admin.confirmDeleteSite', { name: site.name }))) return;
+            try {
+              await api.deleteSite(site.id);
+              actions.toast(t('admin.deletedSite', { name: site.name }));
+            } catch (e) {
+              actions.toast(errorText(e));
+            }
+            await actions.reload();
+          }}
+        >
+          {t('action.delete')}
         </button>
       </div>
       <p class="hint">

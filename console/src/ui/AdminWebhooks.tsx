@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { actions, t, useApp } from '../app';
+import { actions, t, useApp, fmtLocale } from '../app';
 import { ApiError, api, type Webhook, type WebhookDelivery, type WebhookNotice } from '../api';
 import { dateTime } from '../format';
 import { WEBHOOK_EVENTS, deliveryKind, endpointState, excerpt, openNotices, webhookUrlProblem } from '../integrations';
@@ -98,7 +98,7 @@ function WebhookForm({ site, hook, onSaved, onCancel }: { site: string; hook: We
 }
 
 function DeliveryLog({ site, hook, tick }: { site: string; hook: string; tick: number }) {
-  const s = useApp();
+  useApp(); // re-renders on a language change (times)
   const [rows, setRows] = useState<WebhookDelivery[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [again, setAgain] = useState(0);
@@ -162,13 +162,13 @@ function DeliveryLog({ site, hook, tick }: { site: string; hook: string; tick: n
                   <td data-label={t('integrations.col.event')}>
                     <span class="mono">{d.type}</span>
                   </td>
-                  <td data-label={t('integrations.col.time')}>{dateTime(d.createdAt, s.lang)}</td>
+                  <td data-label={t('integrations.col.time')}>{dateTime(d.createdAt, fmtLocale())}</td>
                   <td data-label={t('integrations.col.attempts')}>{d.attempts}</td>
                   <td data-label={t('integrations.col.status')} data-testid="delivery-status">
                     <span class={`pill delivery-${kind}`}>{t(`integrations.delivery.${kind}`)}</span>
                     {d.lastStatus !== null && <span class="mono"> HTTP {d.lastStatus}</span>}
                     {d.error && d.lastStatus === null && <span class="hint break"> {d.error}</span>}
-                    {kind === 'retrying' && d.nextRetryAt !== null && <span class="hint"> · {t('integrations.nextTry', { time: dateTime(d.nextRetryAt, s.lang) })}</span>}
+                    {kind === 'retrying' && d.nextRetryAt !== null && <span class="hint"> · {t('integrations.nextTry', { time: dateTime(d.nextRetryAt, fmtLocale()) })}</span>}
                   </td>
                   <td data-label={t('integrations.col.response')}>
                     {d.responseExcerpt ? (
@@ -205,7 +205,7 @@ interface Shown {
 
 function WebhookCard(p: { site: string; hook: Webhook; onChanged: () => void; onEdit: () => void; shown: Shown | null; setShown: (s: Shown | null) => void; form: ComponentChildren }) {
   const { site, hook, onChanged, onEdit, shown, setShown } = p;
-  const s = useApp();
+  useApp(); // re-renders on a language change (times)
   const [open, setOpen] = useState(false);
   const [tick, setTick] = useState(0);
   const state = endpointState(hook);
@@ -250,18 +250,18 @@ function WebhookCard(p: { site: string; hook: Webhook; onChanged: () => void; on
         {t('integrations.events')}: {hook.events === 'all' ? t('integrations.allEventsShort') : hook.events.join(', ')}
       </p>
       {state === 'failing' && hook.failingSince !== null && (
-        <p class="warn-note">{t('integrations.failingSince', { time: dateTime(hook.failingSince, s.lang) })}</p>
+        <p class="warn-note">{t('integrations.failingSince', { time: dateTime(hook.failingSince, fmtLocale()) })}</p>
       )}
       {state === 'disabledAuto' && (
         <p class="warn-note break" data-testid="disabled-reason">
-          {t('integrations.disabledAuto', { time: hook.disabledAt ? dateTime(hook.disabledAt, s.lang) : '—', reason: hook.disabledReason ?? '' })}
+          {t('integrations.disabledAuto', { time: hook.disabledAt ? dateTime(hook.disabledAt, fmtLocale()) : '—', reason: hook.disabledReason ?? '' })}
         </p>
       )}
       {state === 'disabledAdmin' && <p class="hint">{t('integrations.disabledAdmin')}</p>}
-      {hook.previousSecretUntil !== null && <p class="hint">{t('integrations.previousUntil', { time: dateTime(hook.previousSecretUntil, s.lang) })}</p>}
+      {hook.previousSecretUntil !== null && <p class="hint">{t('integrations.previousUntil', { time: dateTime(hook.previousSecretUntil, fmtLocale()) })}</p>}
       {shown?.hook === hook.id && (
         <SecretBox title={shown.until === null ? t('integrations.webhookCreated') : t('integrations.secretRotated')} secret={shown.secret} onClose={() => setShown(null)}>
-          {shown.until !== null && <p>{t('integrations.overlap', { time: dateTime(shown.until, s.lang) })}</p>}
+          {shown.until !== null && <p>{t('integrations.overlap', { time: dateTime(shown.until, fmtLocale()) })}</p>}
           <p class="hint">{t('integrations.signingHint')}</p>
         </SecretBox>
       )}
@@ -292,7 +292,7 @@ function WebhookCard(p: { site: string; hook: Webhook; onChanged: () => void; on
 
 /** The site's admins are told here when the gateway disabled an endpoint (after failing for a day), until it is enabled again. */
 function Notices({ list }: { list: WebhookNotice[] }) {
-  const s = useApp();
+  useApp(); // re-renders on a language change (times)
   if (list.length === 0) return null;
   return (
     <div class="notices" role="alert" data-testid="webhook-notices">
@@ -300,7 +300,7 @@ function Notices({ list }: { list: WebhookNotice[] }) {
       <ul>
         {list.map((n) => (
           <li key={`${n.endpoint}-${n.at}`} class="break">
-            {t('integrations.notice', { time: dateTime(n.at, s.lang), url: n.url, reason: n.reason })}
+            {t('integrations.notice', { time: dateTime(n.at, fmtLocale()), url: n.url, reason: n.reason })}
           </li>
         ))}
       </ul>

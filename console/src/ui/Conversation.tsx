@@ -1,7 +1,7 @@
 import { compareStreamIds } from '@hark/shared/ids';
 import type { ConvSummary, Entry } from '@hark/shared/protocol';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { actions, t, thresholdFor, useApp } from '../app';
+import { actions, t, thresholdFor, useApp, fmtLocale } from '../app';
 import { canSupervise, isOverdue } from '../inbox';
 import { timeOfDay } from '../format';
 import { visitorLabel } from '../state';
@@ -27,7 +27,7 @@ function EventLine({ e }: { e: Entry }) {
   }
   return (
     <li class={`entry event event-${e.event}`} data-id={e.id}>
-      <span>{text}</span> <time>{timeOfDay(e.at)}</time>
+      <span>{text}</span> <time>{timeOfDay(e.at, fmtLocale())}</time>
     </li>
   );
 }
@@ -38,7 +38,7 @@ function EntryItem({ e, seen }: { e: Entry; seen: boolean }) {
     return (
       <li class="entry note" data-id={e.id} data-kind="note">
         <div class="note-head">
-          <span class="note-tag">{t('conv.noteTag')}</span> {e.op?.name} · <time>{timeOfDay(e.at)}</time>
+          <span class="note-tag">{t('conv.noteTag')}</span> {e.op?.name} · <time>{timeOfDay(e.at, fmtLocale())}</time>
         </div>
         {e.text && <div class="text">{e.text}</div>}
         <Files conv={e.conv} files={e.files} />
@@ -52,7 +52,7 @@ function EntryItem({ e, seen }: { e: Entry; seen: boolean }) {
         <Files conv={e.conv} files={e.files} />
         <div class="meta">
           {mine && e.op?.name ? `${e.op.name} · ` : ''}
-          <time>{timeOfDay(e.at)}</time>
+          <time>{timeOfDay(e.at, fmtLocale())}</time>
           {seen && <span class="seen"> · {t('conv.seen')}</span>}
         </div>
       </div>
@@ -96,7 +96,7 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
     <section class="conversation" aria-label={t('conv.title')} data-conv={conv.id}>
       <div class="conv-head">
         <div>
-          <h2>{visitorLabel(conv.visitor)}</h2>
+          <h2>{visitorLabel(conv.visitor, s.lang)}</h2>
           <span class={`pill status-${conv.status}`}>{t(`convStatus.${conv.status}`)}</span>
           {conv.operator && <span class="hint"> · {conv.operator.name}</span>}
           {conv.team && <span class="hint"> · {s.teams.find((x) => x.id === conv.team)?.name ?? conv.team}</span>}
@@ -168,7 +168,7 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
       <div class="typing" aria-live="polite">
         {typing?.on && now - typing.at < 30_000 && (
           <span data-testid="typing">
-            {t('conv.typing', { name: visitorLabel(conv.visitor) })}
+            {t('conv.typing', { name: visitorLabel(conv.visitor, s.lang) })}
             {typing.preview ? `: ${typing.preview}` : ''}
           </span>
         )}

@@ -1,6 +1,6 @@
 import type { ConvSummary, Entry } from '@hark/shared/protocol';
 import { useState } from 'preact/hooks';
-import { actions, t, thresholdFor, useApp } from '../app';
+import { actions, getState, t, thresholdFor, useApp, fmtLocale } from '../app';
 import { clock, timeOfDay } from '../format';
 import { isOverdue, listView, unreadCounts, viewsFor } from '../inbox';
 import { visitorLabel } from '../state';
@@ -22,7 +22,7 @@ function Row({ c, selected, unread, now, last }: { c: ConvSummary; selected: boo
       <button type="button" class={cls} data-conv={c.id} data-status={c.status} aria-current={selected ? 'true' : undefined} onClick={() => actions.select(c.id)}>
         <span class="row-top">
           <span class="row-name">
-            {visitorLabel(c.visitor)}
+            {visitorLabel(c.visitor, getState().lang)}
             {c.visitor.verified && <span class="badge verified">✓</span>}
           </span>
           {waitFrom !== undefined && c.status !== 'resolved' ? (
@@ -31,7 +31,7 @@ function Row({ c, selected, unread, now, last }: { c: ConvSummary; selected: boo
               {clock(now - waitFrom)}
             </span>
           ) : (
-            c.last && <span class="row-time">{timeOfDay(c.last.at)}</span>
+            c.last && <span class="row-time">{timeOfDay(c.last.at, fmtLocale())}</span>
           )}
         </span>
         <span class="row-bottom">

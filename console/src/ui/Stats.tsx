@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { t, useApp } from '../app';
+import { t, useApp, fmtLocale } from '../app';
 import { api, type DayStats, type OperatorStats } from '../api';
 import { dateTime, duration } from '../format';
 import { canSupervise } from '../inbox';
@@ -95,7 +95,7 @@ export function Stats() {
                 <b>{t(`rating.${r.rating}`)}</b> {r.comment ? `“${r.comment}”` : <span class="hint">{t('stats.noComment')}</span>}{' '}
                 <span class="hint">
                   — {everyone ? `${r.who}, ` : ''}
-                  {dateTime(r.at, s.lang)}
+                  {dateTime(r.at, fmtLocale())}
                 </span>
               </li>
             ))}

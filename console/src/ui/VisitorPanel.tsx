@@ -1,9 +1,10 @@
 import type { ConvSummary } from '@hark/shared/protocol';
 import { useEffect, useState } from 'preact/hooks';
-import { actions, getState, t, useApp } from '../app';
+import { actions, getState, t, useApp, fmtLocale } from '../app';
 import { api } from '../api';
 import { dateTime, localTime, parseUserAgent, safeHref } from '../format';
 import { canSupervise } from '../inbox';
+import { visitorLabel } from '../state';
 import { exportFileName, forgetVisitor } from '../integrations';
 import { problemText } from './SecretBox';
 import { useNow } from './useNow';
@@ -28,7 +29,7 @@ function VisitorData({ conv, canErase }: { conv: ConvSummary; canErase: boolean 
   const v = conv.visitor;
   const [busy, setBusy] = useState<'export' | 'erase' | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const label = v.name || v.email || t('visitor.anonymous');
+  const label = visitorLabel(v, getState().lang);
   const download = async () => {
     setBusy('export');
     setError(null);
@@ -114,13 +115,14 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
   return (
     <aside class="visitor" aria-label={t('visitor.title')}>
       <h3>
-        {v.name || t('visitor.anonymous')}
+        {visitorLabel(v, s.lang)}
+        {!v.name && !v.email && <span class="hint"> · {t('visitor.anonymous')}</span>}
         {v.verified && (
           <span class="badge verified" title={t('visitor.verifiedHint')}>
             {t('visitor.verified')}
           </span>
         )}
-        <span class={v.online ? 'dot online' : 'dot'} title={v.online ? t('visitor.online') : t('visitor.away')} />
+        <span class={v.online ? 'dot online' : 'dot'} role="img" data-testid="visitor-presence" data-online={v.online ? 'yes' : 'no'} title={v.online ? t('visitor.online') : t('visitor.away')} aria-label={v.online ? t('visitor.online') : t('visitor.away')} />
       </h3>
       <dl>
         {v.email && (
@@ -155,10 +157,10 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
           {agent.browser} · {agent.os}
         </dd>
         <dt>{t('visitor.language')}</dt>
-        <dd>{v.locale ?? '—'}</dd>
+        <dd data-testid="visitor-language">{v.locale ?? '—'}</dd>
         <dt>{t('visitor.localTime')}</dt>
         <dd>
-          {localTime(v.tz, new Date(now), s.lang) ?? '—'} {v.tz && <span class="hint">({v.tz})</span>}
+          {localTime(v.tz, new Date(now), fmtLocale()) ?? '—'} {v.tz && <span class="hint">({v.tz})</span>}
         </dd>
         {v.userId && (
           <>
@@ -190,7 +192,7 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
           {previous.map((c) => (
             <li key={c.id}>
               <button type="button" class="link" onClick={() => actions.openConv(c)}>
-                {dateTime(c.createdAt, s.lang)}
+                {dateTime(c.createdAt, fmtLocale())}
                 {c.operator ? ` · ${c.operator.name}` : ''}
                 {c.rating ? ` · ${t(`rating.${c.rating}`)}` : ''}
               </button>

@@ -3,6 +3,8 @@
  * called alike from the sockets (realtime/), REST (http/) and jobs (jobs/). Access
  * rules are in policy.ts; events every change records are in events.ts.
  */
+import { HarkError } from '@hark/shared';
+import { deleteSiteKeys, relistSite, siteConversationCount, unlistSite } from '../store/sites';
 import { ApiKeys } from './api-keys';
 import { Auth } from './auth';
 import { Conversations } from './conversations';
@@ -50,5 +52,32 @@ export class Domain {
     this.webhooks = new Webhooks(deps);
     this.files = new Files(deps);
     this.privacy = new Privacy(deps, this.router, this.files);
+  }
+
+  /**
+   * Deletes a site that holds no conversation (CONFLICT otherwise: its conversations and visitors
+   * would need erasing first, which deleting a site does not do on the side). Its widget is refused
+   * from the first step; its operators stop serving it (their consoles reconnect), its webhook
+   * endpoints and API keys bound to it go, then its settings and every key of its own. Teams that
+   * name it keep the dead id, which matches nothing (emptying a team's list would mean "any site").
+   */
+  async deleteSite(id: string): Promise<void> {
+    if (!(await this.sites.get(id))) throw new HarkError('NOT_FOUND');
+    const r = this.deps.c.cmd;
+    const refuse = (held: number) => new HarkError('CONFLICT', `The site holds ${held} conversation${held === 1 ? '' : 's'}; a site can be deleted only before it has any.`);
+    const held = await siteConversationCount(r, id);
+    if (held > 0) throw refuse(held);
+    const hooks = (await this.webhooks.list(id)).webhooks;
+    await unlistSite(r, id);
+    // A conversation started between the count and the unlisting (the visitor socket checks the list first): keep the site.
+    const late = await siteConversationCount(r, id);
+    if (late > 0) {
+      await relistSite(r, id);
+      throw refuse(late);
+    }
+    for (const op of await this.operators.list()) if (op.sites.includes(id)) await this.operators.update(op.id, { sites: op.sites.filter((s) => s !== id) });
+    for (const w of hooks) await this.webhooks.delete(id, w.id);
+    for (const k of await this.apiKeys.list()) if (k.site === id) await this.apiKeys.revoke(k.id);
+    await deleteSiteKeys(r, id);
   }
 }

@@ -2,8 +2,8 @@
  * Operators as routing and the consoles see them: status, presence on their
  * sites, their record's changes taking effect at once on every gateway.
  */
-import { type Me, type OperatorPresence, type OperatorStatus, PRESENCE_TTL_MS } from '@hark/shared';
-import { type NewOperator, type Operator, type OperatorPatch, type OperatorRecord, createOperator, getOperator, listOperators, publicOperator, toMe, updateOperator } from '../store/operators';
+import { HarkError, type Me, type OperatorPresence, type OperatorStatus, PRESENCE_TTL_MS } from '@hark/shared';
+import { type NewOperator, type Operator, type OperatorPatch, type OperatorRecord, createOperator, deleteOperator, getOperator, listOperators, publicOperator, toMe, updateOperator } from '../store/operators';
 import { siteLoadOf, siteLoads } from '../store/routing';
 import { destroyAllSessions } from '../store/sessions';
 import { operatorSignal, siteSignal } from '../store/signals';
@@ -61,6 +61,27 @@ export class Operators {
     }
     await this.refresh(id, before ? await this.sitesOf(before) : []);
     return publicOperator(op);
+  }
+
+  /**
+   * Deletes an operator (admin; never oneself, never the last active admin): first as a
+   * deactivation does (signed out everywhere, out of routing on every site they served, their
+   * open chats back to the queue), then their account goes. Past conversations keep their name.
+   */
+  async remove(by: Pick<Operator, 'id'>, id: string): Promise<void> {
+    const op = await getOperator(this.d.c.cmd, id);
+    if (!op) throw new HarkError('NOT_FOUND');
+    if (op.id === by.id) throw new HarkError('CONFLICT', 'You cannot delete your own account; ask another admin.');
+    if (op.role === 'admin' && op.active) {
+      const admins = (await listOperators(this.d.c.cmd)).filter((o) => o.role === 'admin' && o.active && o.id !== id);
+      if (!admins.length) throw new HarkError('CONFLICT', 'This is the last active admin.');
+    }
+    const served = await this.sitesOf(op);
+    await updateOperator(this.d.c.cmd, id, { active: false, status: 'offline' });
+    await destroyAllSessions(this.d.c.cmd, id);
+    await this.endSessions(id, '*');
+    await this.refresh(id, served);
+    await deleteOperator(this.d.c.cmd, id);
   }
 
   /** Sets an operator's own status; routing honours it at once on every site. */

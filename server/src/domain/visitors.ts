@@ -11,15 +11,85 @@
  */
 import { HarkError, type Identity, MAX_ATTRS, MAX_VISITOR_EMAIL, MAX_VISITOR_NAME } from '@hark/shared';
 import { siteSignal, visitorSignal } from '../store/signals';
-import { type VisitorPatch, type VisitorRecord, getVisitor, keepToken, registerVisitor, updateVisitor, visitorAttrs, visitorForToken } from '../store/visitors';
+import { randomId } from '@hark/shared';
+import { type VisitorPatch, type VisitorRecord, getVisitor, keepToken, markGone, markPresent, presentOf, registerVisitor, updateVisitor, visitorAttrs, visitorForToken } from '../store/visitors';
 import type { Deps } from './deps';
 import { verifyIdentity } from './identity';
 
 export type { VisitorPatch, VisitorRecord } from '../store/visitors';
 export { visitorInfo } from '../store/visitors';
 
+/** A gateway's lease on "this visitor is on the site" lasts this long unless renewed (a gateway that dies stops renewing). */
+export const VISITOR_PRESENCE_TTL_MS = 60_000;
+/** Each gateway renews its visitors' leases this often (only visitors following a conversation hold one). */
+export const VISITOR_PRESENCE_RENEW_MS = 20_000;
+/** A visitor whose last socket here closed is "gone" only after this long without a new one: a page load is a close and a connect. */
+export const VISITOR_GONE_GRACE_MS = 3_000;
+
+interface Here {
+  site: string;
+  sockets: number;
+  gone?: NodeJS.Timeout;
+}
+
 export class Visitors {
+  /** Visitors with a socket on this gateway that holds a presence lease, and how many. */
+  private readonly here = new Map<string, Here>();
+  /** This gateway's name in the visitors' presence sets. */
+  private readonly gw = randomId(12);
+
   constructor(private readonly d: Deps) {}
+
+  /**
+   * A socket of the visitor here follows one of their conversations: the visitor is on the site.
+   * The first one here takes the lease and tells the site's operators (through `conv`'s view)
+   * unless the caller does (`tell` false: a hello tells them once for the new page as well).
+   */
+  async arrived(site: string, visitor: string, conv: string, tell = true): Promise<void> {
+    const h = this.here.get(visitor);
+    if (h) {
+      h.sockets++;
+      if (h.gone) {
+        clearTimeout(h.gone);
+        delete h.gone;
+      }
+      return;
+    }
+    this.here.set(visitor, { site, sockets: 1 });
+    await markPresent(this.d.c.cmd, visitor, this.gw, VISITOR_PRESENCE_TTL_MS);
+    if (tell) await siteSignal(this.d.c, site, { t: 'visitor-changed', conv });
+  }
+
+  /** One of those sockets closed; with the last one (and none again within the grace) the lease goes and the operators are told. */
+  left(visitor: string, onError: (e: unknown) => void): void {
+    const h = this.here.get(visitor);
+    if (!h || --h.sockets > 0) return;
+    h.gone = setTimeout(() => {
+      if (this.here.get(visitor) !== h || h.sockets > 0) return;
+      this.here.delete(visitor);
+      void (async () => {
+        await markGone(this.d.c.cmd, visitor, this.gw);
+        const v = await getVisitor(this.d.c.cmd, visitor);
+        if (v?.conv) await siteSignal(this.d.c, h.site, { t: 'visitor-changed', conv: v.conv });
+      })().catch(onError);
+    }, VISITOR_GONE_GRACE_MS);
+    h.gone.unref?.();
+  }
+
+  /** Renews this gateway's leases (the gateway's timer, every VISITOR_PRESENCE_RENEW_MS). */
+  async renewPresence(): Promise<void> {
+    await Promise.all([...this.here.keys()].map((v) => markPresent(this.d.c.cmd, v, this.gw, VISITOR_PRESENCE_TTL_MS)));
+  }
+
+  /** Which of these visitors a live lease says are on the site now (a dead gateway's leases lapse). */
+  async present(visitors: string[]): Promise<boolean[]> {
+    return Promise.all(visitors.map((v) => presentOf(this.d.c.cmd, v)));
+  }
+
+  /** Tells the site's operators to read the visitor of `conv` again (a new page, a new hello). */
+  async changed(site: string, conv: string): Promise<void> {
+    await siteSignal(this.d.c, site, { t: 'visitor-changed', conv });
+  }
 
   get(id: string): Promise<VisitorRecord | null> {
     return getVisitor(this.d.c.cmd, id);

@@ -92,6 +92,13 @@ export const adminRoutes: Routes = async (app, { ctx }) => {
     return operators.update(id, body);
   });
 
+  /** Deletes an operator (see Operators.remove: signed out, chats back to the queue, account gone). */
+  app.delete('/v1/operators/:id', { schema: { params: Params } }, async (req) => {
+    const me = await requireAdmin(ctx, req);
+    await operators.remove(me, req.params.id);
+    return { ok: true };
+  });
+
   app.get('/v1/operators/:id', { schema: { params: Params } }, async (req) => {
     const me = await requireOperator(ctx, req);
     const op = await operators.get(req.params.id);
@@ -112,17 +119,28 @@ export const adminRoutes: Routes = async (app, { ctx }) => {
   });
 
   app.post('/v1/sites', { schema: { body: SiteCreate } }, async (req, reply) => {
-    await requireAdmin(ctx, req);
+    const me = await requireAdmin(ctx, req);
     const { id, name, ...rest } = req.body;
     const siteId = id ?? randomId(12);
     if (await sites.exists(siteId)) throw new HarkError('CONFLICT', 'A site with this id exists.');
-    return reply.code(201).send(siteView(await sites.create(siteId, name, rest as Partial<Site>)));
+    const site = await sites.create(siteId, name, rest as Partial<Site>);
+    // The admin who made it serves it from now on: listed among its operators, and their open
+    // consoles reconnect (RIGHTS_CHANGED) to follow its chats at once.
+    if (!me.sites.includes(siteId)) await operators.update(me.id, { sites: [...me.sites, siteId] });
+    return reply.code(201).send(siteView(site));
   });
 
   app.patch('/v1/sites/:id', { schema: { body: SitePatch, params: Params } }, async (req) => {
     await requireAdmin(ctx, req);
     if (!(await sites.get(req.params.id))) throw new HarkError('NOT_FOUND');
     return siteView(await sites.save(req.params.id, req.body as Partial<Site>));
+  });
+
+  /** Deletes a site that holds no conversation (domain/index.ts deleteSite). */
+  app.delete('/v1/sites/:id', { schema: { params: Params } }, async (req) => {
+    await requireAdmin(ctx, req);
+    await ctx.domain.deleteSite(req.params.id);
+    return { ok: true };
   });
 
   /** Makes a new identity-verification secret; it is shown in this answer only. */

@@ -7,6 +7,7 @@
  */
 import { type ConvSummary, HEARTBEAT_MS, type OperatorStatus, PRESENCE_RENEW_MS, PRESENCE_TTL_MS, type ServerToOperator } from '@hark/shared';
 import { coalesced } from '@hark/shared/async';
+import { VISITOR_PRESENCE_RENEW_MS } from '../domain/visitors';
 import type { Conn } from './conn';
 import type { Ctx } from './context';
 import type { OperatorConn } from './operator-socket';
@@ -39,6 +40,7 @@ export class Gateway {
   start(): void {
     this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_MS / HEARTBEAT_SLICES));
     this.timers.push(setInterval(() => void this.renewLeases().catch((e) => this.ctx.log.warn({ err: e }, 'lease renewal failed')), PRESENCE_RENEW_MS));
+    this.timers.push(setInterval(() => void this.visitorPresence().catch((e) => this.ctx.log.warn({ err: e }, 'visitor presence renewal failed')), VISITOR_PRESENCE_RENEW_MS));
     for (const t of this.timers) t.unref();
   }
 
@@ -199,6 +201,12 @@ export class Gateway {
   }
 
   // ------------------------------------------------------------ presence
+  /** Renews the leases of the visitors whose sockets are here; then every site view drops visitors whose leases all lapsed. */
+  async visitorPresence(): Promise<void> {
+    await this.ctx.domain.visitors.renewPresence();
+    await Promise.all([...this.views.values()].map((v) => v.recheckPresence()));
+  }
+
   private async renewLeases(): Promise<void> {
     const { router, operators } = this.ctx.domain;
     for (const [opId, conns] of this.operators) {

@@ -43,6 +43,22 @@ export class SiteView implements SiteListener, ConvListener, QueueListener {
     await Promise.all(ids.map((id) => this.refresh(id, false)));
   }
 
+  /**
+   * Visitors shown on the site whose every lease has lapsed are shown as gone: a gateway that died
+   * held leases nobody ends, and told nobody (the gateway runs this every VISITOR_PRESENCE_RENEW_MS).
+   */
+  async recheckPresence(): Promise<void> {
+    const shown = [...this.convs.values()].filter((s) => s.visitor.online);
+    if (!shown.length) return;
+    const now = await this.ctx.domain.visitors.present(shown.map((s) => s.visitor.id));
+    shown.forEach((s, i) => {
+      if (now[i] || !s.visitor.online || this.closed) return;
+      s.visitor = { ...s.visitor, online: false };
+      const frame = JSON.stringify({ type: 'visitor', conv: s.id, visitor: s.visitor } satisfies ServerToOperator);
+      for (const op of this.audience(s)) if (op.canSee(s)) op.sendRaw(frame);
+    });
+  }
+
   close(): void {
     this.closed = true;
     this.ctx.hub.unlisten('site', this.site, this);

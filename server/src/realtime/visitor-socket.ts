@@ -62,6 +62,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   private changedInHello: Set<string> | null = null;
   /** The open conversation this socket last wrote into (see openConv). */
   private openId: string | null = null;
+  /** This socket counts in the visitor's presence (it follows their open conversation): released on close. */
+  private present = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -89,6 +91,14 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     if (this.watchingAvailability) this.ctx.queues.unwatchAvailability(this.site.id, this);
     for (const conv of this.follows) this.ctx.hub.unfollowConv(conv, this);
     this.follows.clear();
+    if (this.present) this.ctx.domain.visitors.left(this.visitorId, (e) => this.onInternalError(e));
+  }
+
+  /** The visitor is on the site while a socket of theirs follows their open conversation (the console's presence dot). */
+  private async arrive(conv: string, tell: boolean): Promise<void> {
+    if (this.present || this.closed) return;
+    this.present = true;
+    await this.ctx.domain.visitors.arrived(this.site.id, this.visitorId, conv, tell);
   }
 
   protected parse(raw: string): VisitorToServer {
@@ -207,6 +217,11 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     if (!extra) extra = await convs.visitorLatest(this.visitorId);
     if (extra && !byId.has(extra)) byId.set(extra, await convs.meta(extra));
     const mine = [...byId.values()].filter((m): m is ConvMeta => !!m && m.visitor === this.visitorId);
+    // With an open conversation the site's operators see this visitor: on the site, on this page.
+    if (v?.conv) {
+      await this.arrive(v.conv, false);
+      await visitors.changed(this.site.id, v.conv);
+    }
     const inHours = sites.inHours(this.site);
     const [views, available] = await Promise.all([
       Promise.all(
@@ -273,7 +288,11 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     if (cached && this.openId && this.follows.has(this.openId)) return { conv: this.openId, created: false };
     const convs = this.ctx.domain.conversations;
     // Starting a conversation is limited per source address (a visitor has one open at a time).
-    if (!(await convs.visitorOpenConv(this.visitorId))) this.limits.newConversation();
+    if (!(await convs.visitorOpenConv(this.visitorId))) {
+      this.limits.newConversation();
+      // A site deleted while this socket was open starts no conversation.
+      if (!(await this.ctx.domain.sites.exists(this.site.id))) throw new HarkError('UNKNOWN_SITE');
+    }
     const r = await convs.open(this.site.id, this.visitorId, this.site.team);
     if (!this.follows.has(r.conv)) {
       // Another tab may already have written into it (even into one this socket just created,
@@ -281,6 +300,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       await this.followFromStart(r.conv);
       if (r.created) await this.ctx.domain.visitors.announceConversation(this.visitorId, r.conv);
     }
+    await this.arrive(r.conv, true);
     this.openId = r.conv;
     return r;
   }

@@ -44,6 +44,8 @@ export const K = {
   visitor: (v: string) => `{vis:${v}}:info`,
   visitorConvs: (v: string) => `{vis:${v}}:convs`,
   visitorChannel: (v: string) => `{vis:${v}}:ev`,
+  /** Zset: gateway holding a socket of the visitor → until when (ms); expires on its own. */
+  visitorOnline: (v: string) => `{vis:${v}}:on`,
   visitorToken: (tokenHash: string) => `hark:vtok:${tokenHash}`,
   visitorByUser: (site: string, userId: string) => `hark:vuser:${site}:${userId}`,
   /** set: the visitor's uploaded files (attached or not); erase deletes them. */

@@ -1,5 +1,5 @@
 import { DEFAULT_CAPACITY, HarkError, type Me, type OperatorAccount, type OperatorStatus, type Role, randomId } from '@hark/shared';
-import { K } from './keys';
+import { K, RK } from './keys';
 import { hashPassword } from './passwords';
 import type { ScriptedRedis } from '../redis/scripts';
 import { bool, jsonStrings, num, oneOf } from './util';
@@ -129,4 +129,18 @@ export function canSeeSite(op: Operator, site: string): boolean {
 }
 export function isSupervisor(op: Operator): boolean {
   return op.role === 'admin' || op.role === 'supervisor';
+}
+
+/**
+ * Removes an operator's account: their record, e-mail index entry, session index and personal
+ * saved replies. What they wrote stays in the conversations (entries carry the name they had).
+ */
+export async function deleteOperator(r: ScriptedRedis, id: string): Promise<void> {
+  const cur = await getOperator(r, id);
+  if (!cur) throw new HarkError('NOT_FOUND');
+  if ((await r.get(K.operatorByEmail(cur.email))) === id) await r.del(K.operatorByEmail(cur.email));
+  await r.srem(K.operators, id);
+  await r.del(K.operator(id));
+  await r.del(K.operatorSessions(id));
+  await r.del(RK.personal(id));
 }

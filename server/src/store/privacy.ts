@@ -4,7 +4,7 @@
  * module keeps it. No new keys: this file reads and deletes the keys of store/keys.ts
  * (`K`, `SK`) and of the event log (`EVK`), nothing else.
  *
- *   {vis:V}:info, {vis:V}:convs            the visitor's record and conversation index
+ *   {vis:V}:info, {vis:V}:convs, {vis:V}:on the visitor's record, conversation index, presence
  *   hark:vtok:H                            token hash -> `site:visitor` (found by SCAN: the record
  *                                          keeps the hash only until the visitor's first chat)
  *   hark:vuser:S:U                         verified user id -> visitor
@@ -81,7 +81,7 @@ export function visitorConvIds(r: ScriptedRedis, visitor: string): Promise<strin
 
 /** Deletes the visitor's record, conversation index, tokens and verified-user mapping. */
 export async function deleteVisitorKeys(r: ScriptedRedis, v: { id: string; site: string; userId?: string; tok?: string }, tokenKeys: readonly string[]): Promise<void> {
-  const keys = [K.visitor(v.id), K.visitorConvs(v.id), ...tokenKeys];
+  const keys = [K.visitor(v.id), K.visitorConvs(v.id), K.visitorOnline(v.id), ...tokenKeys];
   if (v.tok) keys.push(K.visitorToken(v.tok));
   // One DEL per key: they live in different slots on a Cluster.
   await Promise.all(keys.map((k) => r.del(k)));

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { BusinessHours, SiteConfig, SiteSettings } from '@hark/shared';
 import { DEFAULT_FILE_MAX_BYTES, DEFAULT_FILE_TYPES, DEFAULT_UNANSWERED_MS, KNOWN_FILE_TYPES, MAX_FILE_BYTES, MAX_SITE_MSGS_PER_SEC, SITE_MSGS_PER_SEC } from '@hark/shared';
 import type { ScriptedRedis } from '../redis/scripts';
-import { K } from './keys';
+import { K, RK } from './keys';
 import { bool, json, jsonStrings, num } from './util';
 
 export type { BusinessHours } from '@hark/shared';
@@ -163,4 +163,44 @@ export function anyOperatorAvailableShared(r: ScriptedRedis, site: string): Prom
 
 export async function siteExists(r: ScriptedRedis, id: string): Promise<boolean> {
   return (await r.sismember(K.sites, id)) === 1;
+}
+
+/** Takes a site off the list: its widget is refused (UNKNOWN_SITE) and no conversation starts there from now on. */
+export async function unlistSite(r: ScriptedRedis, id: string): Promise<void> {
+  await r.srem(K.sites, id);
+}
+
+/** Puts a site taken off the list back (a deletion that found a conversation started meanwhile). */
+export async function relistSite(r: ScriptedRedis, id: string): Promise<void> {
+  await r.sadd(K.sites, id);
+}
+
+/** How many conversations a site holds: unresolved (waiting or assigned) and resolved. */
+export async function siteConversationCount(r: ScriptedRedis, id: string): Promise<number> {
+  const [open, resolved] = await Promise.all([r.zcard(K.siteOpen(id)), r.zcard(K.siteResolved(id))]);
+  return open + resolved;
+}
+
+/** Removes a site: off the list (its widget is refused at once), its settings and every key of its own (routing state, indexes, saved replies, webhook sets). */
+export async function deleteSiteKeys(r: ScriptedRedis, id: string): Promise<void> {
+  await r.srem(K.sites, id);
+  // One hash tag: one DEL, one slot, on a Cluster too.
+  await r.del(
+    K.site(id),
+    K.siteStatus(id),
+    K.siteCap(id),
+    K.siteLoad(id),
+    K.siteIdle(id),
+    K.siteLease(id),
+    K.siteOpTeams(id),
+    K.siteQueue(id),
+    K.siteAssign(id),
+    K.siteConvTeam(id),
+    K.siteOpen(id),
+    K.siteResolved(id),
+    K.siteCompacted(id),
+    K.siteWebhooks(id),
+    K.siteWebhookNotices(id),
+    RK.site(id),
+  );
 }

@@ -55,10 +55,16 @@ export async function visitorAttrs(r: ScriptedRedis, id: string): Promise<Attrs>
   return jsonObject<Attrs>((await r.hget(K.visitor(id), 'attrs')) ?? undefined, {});
 }
 
+/** Whether a live lease says a gateway holds a socket of the visitor (markPresent). */
+export async function presentOf(r: ScriptedRedis, id: string): Promise<boolean> {
+  return (await r.zcount(K.visitorOnline(id), Date.now(), '+inf')) > 0;
+}
+
+/** The visitor record, with `online`: whether a gateway holds a socket of theirs now (markPresent). */
 export async function getVisitor(r: ScriptedRedis, id: string): Promise<VisitorRecord | null> {
-  const h = await r.hgetall(K.visitor(id));
+  const [h, online] = await Promise.all([r.hgetall(K.visitor(id)), presentOf(r, id)]);
   if (!h.site) return null;
-  const v: VisitorRecord = { id, site: h.site, verified: bool(h.verified), attrs: jsonObject<Attrs>(h.attrs, {}), createdAt: Number(h.createdAt ?? 0) };
+  const v: VisitorRecord = { id, site: h.site, verified: bool(h.verified), attrs: jsonObject<Attrs>(h.attrs, {}), createdAt: Number(h.createdAt ?? 0), online };
   if (h.name) v.name = h.name;
   if (h.email) v.email = h.email;
   if (h.userId) v.userId = h.userId;
@@ -103,4 +109,14 @@ export async function updateVisitor(r: ScriptedRedis, id: string, p: VisitorPatc
   // The caller (domain/visitors.ts) merged the attributes within their bound.
   if (p.attrs !== undefined) h.attrs = JSON.stringify(p.attrs);
   if (Object.keys(h).length) await r.hset(K.visitor(id), h);
+}
+
+/** Gateway `gw` holds a socket of the visitor for the next `ttlMs` (renewed while it does); the key expires with the latest lease. */
+export async function markPresent(r: ScriptedRedis, visitor: string, gw: string, ttlMs: number): Promise<void> {
+  await r.multi().zadd(K.visitorOnline(visitor), Date.now() + ttlMs, gw).pexpire(K.visitorOnline(visitor), ttlMs).exec();
+}
+
+/** Gateway `gw` holds no socket of the visitor any more. */
+export async function markGone(r: ScriptedRedis, visitor: string, gw: string): Promise<void> {
+  await r.zrem(K.visitorOnline(visitor), gw);
 }

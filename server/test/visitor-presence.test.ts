@@ -1,0 +1,91 @@
+/**
+ * What the console shows of a visitor is the server's truth, live (#13 item 2): whether they
+ * are on the site (a socket of theirs open on any gateway), the page they are on after a full
+ * page load, and their browser's language, with the operator on another gateway.
+ */
+import { describe, expect, it } from 'vitest';
+import { VISITOR_GONE_GRACE_MS } from '../src/domain/visitors';
+import { K } from '../src/store/keys';
+import { cid, createOp, onlineOperator, visitor } from './harness';
+import { useStack } from './stack';
+
+const s = useStack(2);
+
+describe('visitor presence and page', () => {
+  it('tells the operator the visitor is on the site, the page after a reload, and not on the site once every tab closed', async () => {
+    const ana = await createOp(s.admin, { email: 'ana@example.com', name: 'Ana' });
+    const op = await onlineOperator(s.gw, ana.http);
+
+    // The visitor is on the second gateway, the operator on the first.
+    const v = await visitor(s.gw2, { hello: { page: { url: `${s.gw2.base}/shoes`, title: 'Shoes' }, locale: 'hr-HR' } });
+    await v.next('synced');
+    const c1 = cid();
+    v.send({ type: 'send', cid: c1, text: 'Do you have size 44?' });
+    const ack = await v.next('ack', (f) => f.cid === c1);
+    const conv = ack.conv;
+    const isOnline = (on: boolean) => (f: { conv: string; visitor: { online?: boolean } }) => f.conv === conv && f.visitor.online === on;
+    // On the site as soon as the chat exists (the summary or the next visitor frame says so).
+    const first = await op.next('conv', (f) => f.conv.id === conv && f.conv.status === 'open');
+    if (!first.conv.visitor.online) await op.next('visitor', isOnline(true));
+    expect(first.conv.visitor.locale).toBe('hr-HR');
+
+    // A full page load: the old socket closes, a new one says hello with the new page.
+    v.close();
+    const from = op.frames.length;
+    const v2 = await visitor(s.gw2, { token: v.token, hello: { page: { url: `${s.gw2.base}/checkout`, title: 'Checkout' }, locale: 'hr-HR' } });
+    await v2.next('synced');
+    const moved = await op.next('visitor', (f) => f.conv === conv && f.visitor.page?.title === 'Checkout', 5000, from);
+    expect(moved.visitor.online).toBe(true);
+    // The reload was within the grace: the operator never saw the visitor leave.
+    await new Promise((r) => setTimeout(r, VISITOR_GONE_GRACE_MS + 500));
+    expect(op.of('visitor').filter((f) => f.conv === conv && f.visitor.online === false)).toEqual([]);
+
+    // Every tab closed: after the grace the visitor is not on the site, and the operator is told.
+    const closedAt = Date.now();
+    v2.close();
+    await op.next('visitor', isOnline(false), VISITOR_GONE_GRACE_MS + 5000);
+    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(VISITOR_GONE_GRACE_MS - 100);
+    // The lease is gone from Redis, not only from the frame.
+    const { Redis } = await import('ioredis');
+    const r = new Redis(s.redis.url);
+    const visitorId = (await op.next('conv', (f) => f.conv.id === conv)).conv.visitor.id;
+    expect(await r.zcard(K.visitorOnline(visitorId))).toBe(0);
+    // Back again: on the site.
+    const back = op.frames.length;
+    const v3 = await visitor(s.gw, { token: v.token });
+    await v3.next('synced');
+    await op.next('visitor', isOnline(true), 5000, back);
+    // A REST read of the conversation says the same.
+    const got = await ana.http.req<{ conv: { visitor: { online?: boolean } } }>('GET', `/v1/conversations/${conv}`);
+    expect(got.body.conv.visitor.online).toBe(true);
+    r.disconnect();
+    v3.close();
+    op.close();
+  });
+
+  it('shows a visitor as gone once the lease of a gateway that died has lapsed, though nobody said so', async () => {
+    const bo = await createOp(s.admin, { email: 'bo@example.com', name: 'Bo' });
+    const op = await onlineOperator(s.gw, bo.http);
+    const v = await visitor(s.gw2);
+    await v.next('synced');
+    v.send({ type: 'send', cid: cid(), text: 'hi' });
+    const { conv } = await v.next('ack');
+    const summary = (await op.next('conv', (f) => f.conv.id === conv && f.conv.status === 'open')).conv;
+    if (!summary.visitor.online) await op.next('visitor', (f) => f.conv === conv && f.visitor.online === true);
+    // The visitor's gateway "dies": its socket is gone but its lease stays (no close was handled), a
+    // moment from lapsing; nothing tells the operators.
+    const { Redis } = await import('ioredis');
+    const r = new Redis(s.redis.url);
+    const key = K.visitorOnline(summary.visitor.id);
+    const [gwName] = await r.zrange(key, 0, 0);
+    await r.zadd(key, Date.now() + 300, gwName as string);
+    await new Promise((res) => setTimeout(res, 400));
+    expect(op.of('visitor').filter((f) => f.conv === conv && f.visitor.online === false)).toEqual([]);
+    // The operator's gateway's next presence pass finds the lapsed lease.
+    await s.gw.gateway.visitorPresence();
+    await op.next('visitor', (f) => f.conv === conv && f.visitor.online === false, 2000);
+    r.disconnect();
+    v.close();
+    op.close();
+  });
+});
