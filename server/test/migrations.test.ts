@@ -133,7 +133,7 @@ describe('cut and the caps (unit)', () => {
   });
   it('SCHEMA_VERSION is the last migration', () => {
     expect(SCHEMA_VERSION).toBe(MIGRATIONS.at(-1)?.to);
-    expect(MIGRATIONS.map((m) => [m.to, m.name])).toEqual([[2, 'visitor-record-caps']]);
+    expect(MIGRATIONS.map((m) => [m.to, m.name])).toEqual([[2, 'visitor-record-caps'], [3, 'operator-seats']]);
   });
 });
 
@@ -158,7 +158,7 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
 
   it('loads as version 1, as the old code left it', async () => {
     expect(await raw.get(SCHEMA_KEY)).toBeNull();
-    expect(await migrationsStatus(c.cmd)).toEqual({ version: 1, target: SCHEMA_VERSION, pending: [{ to: 2, name: 'visitor-record-caps' }], newer: false, lock: null });
+    expect(await migrationsStatus(c.cmd)).toEqual({ version: 1, target: SCHEMA_VERSION, pending: [{ to: 2, name: 'visitor-record-caps' }, { to: 3, name: 'operator-seats' }], newer: false, lock: null });
     const big = await raw.hgetall(K.visitor(M.direct.oversized));
     expect(Object.keys(JSON.parse(big.attrs as string))).toHaveLength(61);
     before = await visitorHashes(raw);
@@ -167,7 +167,7 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
   it('(a) migrate() brings it to SCHEMA_VERSION and trims the oversized visitor to the caps', async () => {
     const log = memLog();
     const res = await migrate(c.cmd, log);
-    expect(res).toMatchObject({ from: 1, to: SCHEMA_VERSION, ran: ['visitor-record-caps'] });
+    expect(res).toMatchObject({ from: 1, to: SCHEMA_VERSION, ran: ['visitor-record-caps', 'operator-seats'] });
     expect(await raw.get(SCHEMA_KEY)).toBe(String(SCHEMA_VERSION));
     expect(await raw.exists(SCHEMA_LOCK_KEY)).toBe(0);
     expect(log.lines.join('\n')).toMatch(/visitor-record-caps: 8 visitor records scanned, 2 trimmed/);
@@ -204,6 +204,28 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
     await (MIGRATIONS[0] as Migration).run(c.cmd, again, { check() {} });
     expect(again.lines.join('\n')).toMatch(/8 visitor records scanned, 0 trimmed/);
     expect(await visitorHashes(raw)).toEqual(after);
+  });
+
+  it('(a) operator-seats: every operator ledger holds a seat per chat the old code assigned them, on every site', async () => {
+    // Written by the old code: Ana holds 'open' and 'note', Bo 'transferred' (demo); nothing queued or resolved holds one.
+    const held = (op: string) => Object.values(M.conversations).filter((x) => x.status === 'open' && x.op === op).map((x) => x.id).sort();
+    expect(held(M.operators.ana.id)).toHaveLength(2);
+    for (const o of Object.values(M.operators)) {
+      const ledger = await raw.hgetall(K.opSeats(o.id));
+      const convs = Object.values(ledger).map((v) => (JSON.parse(v) as { c: string }).c).sort();
+      expect(convs, o.name).toEqual(held(o.id));
+      for (const [token, v] of Object.entries(ledger)) {
+        const { s: site, c: conv } = JSON.parse(v) as { s: string; c: string };
+        expect(await raw.hget(K.siteSeat(site), conv)).toBe(token);
+        expect(await raw.hget(K.siteAssign(site), conv)).toBe(o.id);
+      }
+    }
+    // Run again: nothing added, nothing changed.
+    const before = await raw.hgetall(K.opSeats(M.operators.ana.id));
+    const again = memLog();
+    await (MIGRATIONS.find((m) => m.name === 'operator-seats') as Migration).run(c.cmd, again, { check() {} });
+    expect(again.lines.join('\n')).toMatch(/operator-seats: 1 sites, 3 assignments, 0 seats added/);
+    expect(await raw.hgetall(K.opSeats(M.operators.ana.id))).toEqual(before);
   });
 
   it('(b) everything the old code wrote reads back with the current store, the compacted conversation included', async () => {
@@ -336,7 +358,7 @@ describe('several gateways, locks and versions', () => {
     const [l1, l2] = [memLog(), memLog()];
     const [r1, r2] = await Promise.all([migrate(conn(), l1, { pollMs: 10 }), migrate(conn(), l2, { pollMs: 10 })]);
     expect([r1.to, r2.to]).toEqual([SCHEMA_VERSION, SCHEMA_VERSION]);
-    expect([...r1.ran, ...r2.ran]).toEqual(['visitor-record-caps']);
+    expect([...r1.ran, ...r2.ran]).toEqual(['visitor-record-caps', 'operator-seats']);
     const all = [...l1.lines, ...l2.lines];
     expect(all.filter((l) => l.includes('migration 2 (visitor-record-caps) running'))).toHaveLength(1);
     expect(all.filter((l) => l.includes('visitor records scanned'))).toHaveLength(1);
@@ -474,12 +496,17 @@ describe('on a Redis Cluster', () => {
       // The records are spread over the masters (a scan of one node would miss some).
       const perNode = await Promise.all(a.nodes('master').map(async (n) => (await n.keys('{vis:*')).length));
       expect(perNode.filter((x) => x > 0).length).toBeGreaterThan(1);
+      // Assignments the previous code made on six sites (spread over the masters too), for operator-seats.
+      for (let i = 0; i < 6; i++) await a.hset(K.siteAssign(`cs${i}`), { [`conv${i}a`]: 'opx', [`conv${i}b`]: i % 2 ? 'opx' : 'opy' });
       // Two gateways booting at once, on clients that have not connected yet.
       const logs = [memLog(), memLog()];
       const res = await Promise.all([migrate(g1, logs[0] as MigrationLog, { pollMs: 10 }), migrate(g2, logs[1] as MigrationLog, { pollMs: 10 })]);
       expect(res.map((r) => r.to)).toEqual([SCHEMA_VERSION, SCHEMA_VERSION]);
-      expect(res.flatMap((r) => r.ran)).toEqual(['visitor-record-caps']);
+      expect(res.flatMap((r) => r.ran)).toEqual(['visitor-record-caps', 'operator-seats']);
       expect(logs.flatMap((l) => l.lines).join('\n')).toMatch(/30 visitor records scanned, 10 trimmed/);
+      expect(logs.flatMap((l) => l.lines).join('\n')).toMatch(/operator-seats: 6 sites, 12 assignments, 12 seats added/);
+      expect(await a.hlen(K.opSeats('opx'))).toBe(9);
+      expect(await a.hlen(K.opSeats('opy'))).toBe(3);
       for (let i = 0; i < 30; i++) {
         const attrs = (await getVisitor(a, `cv${i}`))?.attrs ?? {};
         expect(Object.keys(attrs)).toHaveLength(i % 3 === 0 ? MAX_ATTRS : 1);

@@ -4,7 +4,7 @@
  */
 import { type Me, type OperatorPresence, type OperatorStatus, PRESENCE_TTL_MS } from '@hark/shared';
 import { type NewOperator, type Operator, type OperatorPatch, type OperatorRecord, createOperator, getOperator, listOperators, publicOperator, toMe, updateOperator } from '../store/operators';
-import { siteLoadOf, siteLoads } from '../store/routing';
+import { seatCounts } from '../store/routing';
 import { destroyAllSessions } from '../store/sessions';
 import { operatorSignal, siteSignal } from '../store/signals';
 import { listSites } from '../store/sites';
@@ -105,27 +105,17 @@ export class Operators {
     }
   }
 
-  /** Every active operator sharing a site with `op`, with their load summed over the shared sites. */
+  /** Every active operator sharing a site with `op`, with their operator-wide load (chats on every site). */
   async presenceFor(op: Operator): Promise<OperatorPresence[]> {
-    const mine = await this.sitesOf(op);
-    const sites = new Set(mine);
-    // One HGETALL per site, together (was one HGET per operator per shared site, in sequence).
-    const [all, loads] = await Promise.all([listOperators(this.d.c.cmd), Promise.all(mine.map((s) => siteLoads(this.d.c, s)))]);
-    const loadOn = new Map(mine.map((s, i) => [s, loads[i] ?? {}]));
-    const out: OperatorPresence[] = [];
-    for (const o of all) {
-      if (!o.active) continue;
-      const shared = o.role === 'admin' ? [...sites] : o.sites.filter((s) => sites.has(s));
-      if (!shared.length && o.id !== op.id) continue;
-      let load = 0;
-      for (const s of shared) load += Number(loadOn.get(s)?.[o.id] ?? 0);
-      out.push({ id: o.id, name: o.name, status: o.status, load, capacity: o.capacity, sites: o.sites });
-    }
-    return out;
+    const sites = new Set(await this.sitesOf(op));
+    const all = await listOperators(this.d.c.cmd);
+    const shown = all.filter((o) => o.active && (o.id === op.id || (o.role === 'admin' ? sites.size > 0 : o.sites.some((s) => sites.has(s)))));
+    const loads = await seatCounts(this.d.c, shown.map((o) => o.id));
+    return shown.map((o) => ({ id: o.id, name: o.name, status: o.status, load: loads.get(o.id) ?? 0, capacity: o.capacity, sites: o.sites }));
   }
 
-  /** An operator's open chats on each of `sites`. */
-  loadsOn(sites: string[], opId: string): Promise<number[]> {
-    return Promise.all(sites.map((s) => siteLoadOf(this.d.c, s, opId)));
+  /** An operator's open chats on every site (their seats: capacity is the operator's). */
+  load(opId: string): Promise<number> {
+    return this.router.load(opId);
   }
 }

@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MAX_ATTR_KEY, MAX_ATTR_VALUE, MAX_ATTRS, MAX_VISITOR_EMAIL, MAX_VISITOR_NAME } from '@hark/shared';
 import type { Cluster, Redis } from 'ioredis';
+import { K } from './keys';
 
 // To move to shared/src/limits.ts beside MAX_VISITOR_NAME and MAX_VISITOR_EMAIL.
 /** Longest page URL (and referrer) kept for a visitor. */
@@ -262,10 +263,48 @@ const visitorRecordCaps: Migration = {
   },
 };
 
+/** The site's assignments, found by SCAN (every site that ever assigned, listed or not). */
+export const SITE_ASSIGN_PATTERN = '{site:*}:assign';
+
+/**
+ * Capacity became the operator's (ARCHITECTURE.md, Operator-wide capacity): every assignment is
+ * backed by a seat in its operator's ledger ({op:O}:seats) whose token the site keeps
+ * ({site:S}:seat). This gives each assignment the previous code made a token (`m-<conv>`, so a
+ * re-run finds the same one) and its seat, so the operator-wide load starts from the truth.
+ */
+const operatorSeats: Migration = {
+  to: 3,
+  name: 'operator-seats',
+  async run(cmd, log, guard) {
+    let sites = 0;
+    let assignments = 0;
+    let added = 0;
+    await scanKeys(
+      cmd,
+      SITE_ASSIGN_PATTERN,
+      async (keys) => {
+        for (const key of keys) {
+          const site = key.slice('{site:'.length, key.indexOf('}'));
+          sites++;
+          for (const [conv, op] of Object.entries(await cmd.hgetall(key))) {
+            guard.check();
+            assignments++;
+            await cmd.hsetnx(K.siteSeat(site), conv, `m-${conv}`);
+            const token = await cmd.hget(K.siteSeat(site), conv);
+            if (token && (await cmd.hsetnx(K.opSeats(op), token, JSON.stringify({ s: site, c: conv, at: Date.now() }))) === 1) added++;
+          }
+        }
+      },
+      { type: 'hash', guard },
+    );
+    log.info(`migration operator-seats: ${sites} sites, ${assignments} assignments, ${added} seats added to the operators' ledgers`);
+  },
+};
+
 // ---------------------------------------------------------------- the list, and running it
 
 /** Every migration, in order of `to`. */
-export const MIGRATIONS: readonly Migration[] = [visitorRecordCaps];
+export const MIGRATIONS: readonly Migration[] = [visitorRecordCaps, operatorSeats];
 
 /** The version of the data this code writes (and needs). */
 export const SCHEMA_VERSION: number = checkMigrations(MIGRATIONS);
