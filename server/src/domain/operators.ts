@@ -2,7 +2,8 @@
  * Operators as routing and the consoles see them: status, presence on their
  * sites, their record's changes taking effect at once on every gateway.
  */
-import { type Me, type OperatorPresence, type OperatorStatus, PRESENCE_TTL_MS } from '@hark/shared';
+import { HarkError, type Me, type OperatorPresence, type OperatorStatus, PRESENCE_TTL_MS } from '@hark/shared';
+import { AVATAR_MIME, type AvatarType, type SniffedImage, checkAvatarDataUrl, getAvatar, putAvatar, retireAvatar } from '../store/avatars';
 import { type NewOperator, type Operator, type OperatorPatch, type OperatorRecord, createOperator, getOperator, listOperators, publicOperator, toMe, updateOperator } from '../store/operators';
 import { seatCounts } from '../store/routing';
 import { destroyAllSessions } from '../store/sessions';
@@ -14,6 +15,9 @@ import type { Router } from './routing';
 
 export type { Operator, OperatorRecord } from '../store/operators';
 export { publicOperator, toMe } from '../store/operators';
+
+/** How long a browser keeps an avatar version (its URL names its bytes, so it never changes): a year. */
+export const AVATAR_CACHE_SECONDS = 365 * 24 * 3600;
 
 export class Operators {
   /** Whether this gateway holds a console socket of the operator (their presence lease is renewed here). */
@@ -42,9 +46,36 @@ export class Operators {
   }
 
   async create(input: NewOperator): Promise<Operator> {
-    const op = await createOperator(this.d.c.cmd, input);
+    const { avatar, ...rest } = input;
+    // Checked before anything is written: a bad photo creates no operator.
+    const photo = avatar ? this.checkAvatar(avatar) : null;
+    let op = await createOperator(this.d.c.cmd, rest);
+    if (photo) op = publicOperator(await updateOperator(this.d.c.cmd, op.id, { avatar: await putAvatar(this.d.c.cmd, op.id, photo.img, photo.bytes) }));
     await this.refresh(op.id);
     return op;
+  }
+
+  /** One version of an operator's photo, to serve (null if there is none). */
+  async avatarImage(opId: string, version: string): Promise<{ type: AvatarType; mime: string; data: Buffer } | null> {
+    const a = await getAvatar(this.d.c.cmd, opId, version);
+    return a ? { ...a, mime: AVATAR_MIME[a.type] } : null;
+  }
+
+  /** An uploaded photo, checked (type from its bytes, AVATAR_MAX_BYTES, AVATAR_MAX_PX); throws AVATAR_INVALID or AVATAR_TOO_LARGE. */
+  private checkAvatar(dataUrl: string): { img: SniffedImage; bytes: Buffer } {
+    const r = checkAvatarDataUrl(dataUrl);
+    if (!r.ok) throw new HarkError(r.code);
+    return r;
+  }
+
+  /**
+   * What a patch's `avatar` becomes on the record: '' removes it, the path it already has keeps it,
+   * a `data:image/…;base64,` upload is checked and stored as an image served by the gateway.
+   */
+  private async avatarPath(id: string, value: string, current: string | undefined): Promise<string> {
+    if (value === '' || value === current) return value;
+    const photo = this.checkAvatar(value);
+    return putAvatar(this.d.c.cmd, id, photo.img, photo.bytes);
   }
 
   /**
@@ -54,12 +85,15 @@ export class Operators {
    */
   async update(id: string, patch: OperatorPatch): Promise<Operator> {
     const before = await getOperator(this.d.c.cmd, id);
+    if (!before) throw new HarkError('NOT_FOUND');
+    if (patch.avatar !== undefined) patch = { ...patch, avatar: await this.avatarPath(id, patch.avatar, before.avatar) };
     const op = await updateOperator(this.d.c.cmd, id, patch);
+    if (patch.avatar !== undefined && patch.avatar !== before.avatar) await retireAvatar(this.d.c.cmd, before.avatar);
     if (patch.active === false || patch.password !== undefined) {
       const ended = await destroyAllSessions(this.d.c.cmd, id);
       await this.endSessions(id, patch.active === false ? '*' : ended);
     }
-    await this.refresh(id, before ? await this.sitesOf(before) : []);
+    await this.refresh(id, await this.sitesOf(before));
     return publicOperator(op);
   }
 

@@ -153,7 +153,8 @@ export class Router {
     if (op?.avatar) h.opAvatar = op.avatar;
     await setMeta(c.cmd, conv, h);
     if (!op?.avatar) await delMeta(c.cmd, conv, 'opAvatar');
-    const ref = { id: opId, name: op?.name ?? '', ...(op?.avatar ? { avatar: op.avatar } : {}) };
+    // The photo is on the conversation (opAvatar, a URL), never copied into its entries.
+    const ref = { id: opId, name: op?.name ?? '' };
     const e = eventEntry(conv, event, event === 'transferred' ? { to: ref } : { op: ref });
     const r = await appendEntry(c, e, 'other');
     await this.doorbell(site, conv);

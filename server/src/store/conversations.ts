@@ -15,6 +15,10 @@ const KINDS: readonly string[] = ['msg', 'note', 'event'];
 export function parseEntryJson(raw: string | undefined): Entry | null {
   const e = json<Partial<Entry> | null>(raw, null);
   if (!e || typeof e !== 'object' || !KINDS.includes(e.kind as string) || typeof e.at !== 'number') return null;
+  // Entries written before avatars were served as images carry the photo (a data: URL, up to
+  // 200 KB) in `op` / `to`: never sent on (the conversation's opAvatar is the photo).
+  if (e.op?.avatar !== undefined) delete e.op.avatar;
+  if (e.to?.avatar !== undefined) delete e.to.avatar;
   return e as Entry;
 }
 

@@ -56,6 +56,8 @@ export const K = {
   visitorByUser: (site: string, userId: string) => `hark:vuser:${site}:${userId}`,
 
   operators: 'hark:ops',
+  /** hash {type: png|jpeg|webp, data: bytes}: one version of an operator's photo (store/avatars.ts); a replaced one expires. */
+  avatar: (o: string, v: string) => `hark:avatar:${o}:${v}`,
   operator: (o: string) => `hark:op:${o}`,
   operatorByEmail: (email: string) => `hark:opemail:${email.toLowerCase()}`,
   operatorSessions: (o: string) => `hark:op:${o}:sessions`,
