@@ -137,6 +137,10 @@ describe('avatars', () => {
     for (const e of await readEntries(s.gw.conns.cmd, c.conv, '')) expect(JSON.stringify(e)).not.toContain('avatar');
     const raw = await s.gw.conns.cmd.xrange(K.convStream(c.conv), '-', '+');
     expect(JSON.stringify(raw)).not.toContain('avatar');
+    // A new photo reaches the chat she holds at once.
+    const path2 = (await dee.http.req<{ avatar: string }>('PATCH', `/v1/operators/${dee.id}`, { avatar: dataUrl(png(48, 48, [10, 160, 60, 255])) })).body.avatar;
+    expect(path2).not.toBe(path);
+    expect((await c.v.next('conv', (f) => f.conv.id === c.conv && f.conv.operator?.avatar === path2)).conv.status).toBe('open');
     op.send({ type: 'resolve', conv: c.conv });
     await c.v.next('conv', (f) => f.conv.status === 'resolved');
     op.close();

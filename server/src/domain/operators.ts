@@ -3,6 +3,7 @@
  * sites, their record's changes taking effect at once on every gateway.
  */
 import { HarkError, type Me, type OperatorPresence, type OperatorStatus, PRESENCE_TTL_MS } from '@hark/shared';
+import { delMeta, setMeta } from '../store/conversations';
 import { AVATAR_MIME, type AvatarType, type SniffedImage, checkAvatarDataUrl, getAvatar, putAvatar, retireAvatar } from '../store/avatars';
 import { type NewOperator, type Operator, type OperatorPatch, type OperatorRecord, createOperator, getOperator, listOperators, publicOperator, toMe, updateOperator } from '../store/operators';
 import { seatCounts } from '../store/routing';
@@ -55,6 +56,18 @@ export class Operators {
     return op;
   }
 
+  /** The conversations an operator holds show their new photo (or none) at once, in every console and widget. */
+  private async photoChanged(opId: string, path: string, sites: string[]): Promise<void> {
+    for (const site of sites) {
+      for (const [conv, o] of Object.entries(await this.convs.siteAssignments(site))) {
+        if (o !== opId) continue;
+        if (path) await setMeta(this.d.c.cmd, conv, { opAvatar: path });
+        else await delMeta(this.d.c.cmd, conv, 'opAvatar');
+        await this.router.doorbell(site, conv);
+      }
+    }
+  }
+
   /** One version of an operator's photo, to serve (null if there is none). */
   async avatarImage(opId: string, version: string): Promise<{ type: AvatarType; mime: string; data: Buffer } | null> {
     const a = await getAvatar(this.d.c.cmd, opId, version);
@@ -88,7 +101,10 @@ export class Operators {
     if (!before) throw new HarkError('NOT_FOUND');
     if (patch.avatar !== undefined) patch = { ...patch, avatar: await this.avatarPath(id, patch.avatar, before.avatar) };
     const op = await updateOperator(this.d.c.cmd, id, patch);
-    if (patch.avatar !== undefined && patch.avatar !== before.avatar) await retireAvatar(this.d.c.cmd, before.avatar);
+    if (patch.avatar !== undefined && patch.avatar !== before.avatar) {
+      await retireAvatar(this.d.c.cmd, before.avatar);
+      await this.photoChanged(op.id, op.avatar ?? '', await this.sitesOf(op));
+    }
     if (patch.active === false || patch.password !== undefined) {
       const ended = await destroyAllSessions(this.d.c.cmd, id);
       await this.endSessions(id, patch.active === false ? '*' : ended);
