@@ -129,7 +129,10 @@ export class Router {
         if (!token) continue;
         if (await hasSeat(c, op, token)) continue;
         await putSeat(c, op, { token, site, conv, at: now });
-        added++;
+        // Ended between the read and the put (its release found nothing to delete): take it back out.
+        const a = await assignmentOf(c, site, conv);
+        if (a.op !== op || a.token !== token) await releaseSeat(c, op, token);
+        else added++;
       }
     }
     for (const op of ops) {
