@@ -309,10 +309,10 @@ export const CONV_META_PATTERN = '{conv:*}:meta';
  * record's `data:` avatar is checked and stored as an image, the record keeps its path (one
  * that fails the checks is removed, with a warning); every conversation record's `opAvatar`
  * copy of a `data:` URL becomes its operator's path (or goes). Old stream entries keep their
- * copies as written (entries cannot be rewritten in place; a compacted conversation's are in
- * its packed blob): readers strip `op.avatar` / `to.avatar` from every entry they parse
- * (store/conversations.ts), so none is ever sent again; retention and erasure remove them with
- * their conversations.
+ * copies as written (a stream entry cannot be rewritten in place): readers strip `op.avatar` /
+ * `to.avatar` from every entry they parse (store/conversations.ts), so none is ever sent again;
+ * compaction drops them when it packs a resolved conversation; retention and erasure remove them
+ * with their conversations.
  */
 const operatorAvatars: Migration = {
   to: 4,
