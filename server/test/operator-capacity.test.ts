@@ -157,6 +157,28 @@ describe('operator-wide capacity', () => {
     c.v.close();
   });
 
+  it('a reservation that lost its race made a drain see its operator full: the repair pass drains every site, so the chat is not forgotten', async () => {
+    const eve = await createOp(s.admin, { email: 'eve@cap.test', name: 'Eve', capacity: 1 });
+    const o = await online(eve.http);
+    // Another gateway's reservation in flight (fresh: the repair keeps it) fills Eve's one seat…
+    expect(await reserveSeat(s.gw.conns, eve.id, { token: 'in-flight', site: 'demo', conv: 'racing', at: Date.now() }, 1)).toBe(true);
+    const c = await newChat(s.gw, 'waiting behind a race');
+    expect(c.state.status).toBe('queued');
+    // …then loses its commit and is given back, without a drain of this site (it raced elsewhere).
+    await releaseSeat(s.gw.conns, eve.id, 'in-flight');
+    await sleep(200);
+    expect(await assignedTo('demo', eve.id)).toEqual([]);
+    expect(await s.gw.ctx.domain.presence.repairSeats()).toEqual({ added: 0, dropped: 0 });
+    const open = await c.v.next('conv', (f) => f.conv.id === c.conv && f.conv.status === 'open');
+    expect(open.conv.operator?.name).toBe('Eve');
+    o.send({ type: 'resolve', conv: c.conv });
+    await c.v.next('conv', (f) => f.conv.id === c.conv && f.conv.status === 'resolved');
+    o.send({ type: 'status', status: 'offline' });
+    await o.next('status', (f) => f.status === 'offline');
+    o.close();
+    c.v.close();
+  });
+
   it('the site refuses to commit a reservation older than SEAT_INFLIGHT_MS (one the repair may already have dropped)', async () => {
     const dee = await createOp(s.admin, { email: 'dee@cap.test', name: 'Dee', capacity: 1 });
     const c = await newChat(s.gw, 'stale?');

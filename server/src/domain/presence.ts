@@ -48,13 +48,14 @@ export class Presence {
 
   /**
    * Reconciles the operators' seat ledgers with the sites' assignments (what a gateway that died
-   * between the two steps of an assignment or a release left behind); seats it frees are drained into.
+   * between the two steps of an assignment or a release left behind), then drains every site: seats
+   * it freed, and any wake-up a lost race left undone, are given to waiting chats.
    */
   async repairSeats(now = Date.now()): Promise<{ added: number; dropped: number }> {
     const sites = (await this.sites.list()).map((s) => s.id);
     const ops = (await this.ops.list()).map((o) => o.id);
     const r = await this.convs.router.repairSeats(sites, ops, now);
-    if (r.dropped) for (const s of sites) await this.convs.router.drain(s);
+    for (const s of sites) await this.convs.router.drain(s, undefined, false);
     return r;
   }
 

@@ -57,14 +57,19 @@ export class Router {
    * number of gateways draining at once: each step is atomic in its own slot and a reservation
    * backs at most one assignment. `transferred`: that conversation's assignment is reported as
    * a transfer from `from`.
+   *
+   * A reservation that lost its commit may have made a drain elsewhere see its operator full and
+   * stop: once it is given back, the operator's other sites are drained too (`wake`, one level
+   * deep). Whatever wake-up is still missed, the seat-repair job drains every site each pass.
    */
-  async drain(site: string, transferred?: { conv: string; from?: string }): Promise<[string, string][]> {
+  async drain(site: string, transferred?: { conv: string; from?: string }, wake = true): Promise<[string, string][]> {
     const { c } = this.d;
     const statuses = await siteStatuses(c, site);
     const online = Object.keys(statuses).filter((o) => statuses[o] === 'online');
     const pairs: [string, string][] = [];
     if (!online.length) return pairs;
     const loads = await seatCounts(c, online);
+    const released = new Set<string>();
     for (let i = 0; i < DRAIN_MAX_ASSIGNMENTS; i++) {
       const out = await this.call(site, 'propose', [...loads].map(([o, l]) => `${o} ${l}`).join(' '));
       if (out[0] !== 'propose') break;
@@ -81,6 +86,7 @@ export class Router {
         pairs.push([conv, op]);
       } else {
         await releaseSeat(c, op, seat.token);
+        released.add(op);
         if (r[1] === 'op') loads.set(op, FULL);
       }
     }
@@ -89,7 +95,16 @@ export class Router {
       else await this.assigned(site, cv, op, 'assigned');
     }
     if (pairs.length) await siteSignal(c, site, { t: 'queue' });
+    if (wake) for (const op of released) await this.otherSites(op, site, false);
     return pairs;
+  }
+
+  /** Drains every site the operator serves but `site`. */
+  private async otherSites(op: string, site: string, wake: boolean): Promise<void> {
+    const rec = await getOperator(this.d.c.cmd, op);
+    if (!rec?.active) return;
+    const sites = rec.role === 'admin' ? (await listSites(this.d.c.cmd)).map((s) => s.id) : rec.sites;
+    for (const s of sites) if (s !== site) await this.drain(s, undefined, wake);
   }
 
   /**
@@ -98,10 +113,7 @@ export class Router {
    */
   private async freed(op: string, site: string): Promise<void> {
     await this.drain(site);
-    const rec = await getOperator(this.d.c.cmd, op);
-    if (!rec?.active) return;
-    const sites = rec.role === 'admin' ? (await listSites(this.d.c.cmd)).map((s) => s.id) : rec.sites;
-    for (const s of sites) if (s !== site) await this.drain(s);
+    await this.otherSites(op, site, true);
   }
 
   /** Drains, then the state of `conv` (it may have been assigned by the drain). */
@@ -210,7 +222,10 @@ export class Router {
   async take(site: string, conv: string, op: string): Promise<RouteState> {
     const token = await this.forcedSeat(op, site, conv);
     const out = await this.call(site, 'take', conv, op, token);
-    if (out[2] !== 'used') await releaseSeat(this.d.c, op, token);
+    if (out[2] !== 'used') {
+      await releaseSeat(this.d.c, op, token);
+      await this.freed(op, site);
+    }
     if (out[0] === 'assigned' && out[1] === op) {
       const m = await getMeta(this.d.c.cmd, conv);
       if (m?.op !== op) await this.assigned(site, conv, op, 'assigned');
@@ -224,7 +239,10 @@ export class Router {
     const { c } = this.d;
     const token = to.op ? await this.forcedSeat(to.op, site, conv) : '';
     const out = await this.call(site, 'transfer', conv, to.op ?? '', to.team ?? '', token);
-    if (out[0] !== 'assigned' && to.op) await releaseSeat(c, to.op, token);
+    if (out[0] !== 'assigned' && to.op) {
+      await releaseSeat(c, to.op, token);
+      await this.freed(to.op, site);
+    }
     if (out[2]) await releaseSeat(c, out[2], out[3] ?? '');
     if (out[0] === 'notopen') return { state: 'notopen' };
     if (to.team !== undefined) await setMeta(c.cmd, conv, { team: to.team });
@@ -265,7 +283,10 @@ export class Router {
   async reopen(site: string, conv: string, op: string): Promise<void> {
     const token = await this.forcedSeat(op, site, conv);
     const out = await this.call(site, 'reopen', conv, op, token);
-    if (out[2] !== 'used') await releaseSeat(this.d.c, op, token);
+    if (out[2] !== 'used') {
+      await releaseSeat(this.d.c, op, token);
+      await this.freed(op, site);
+    }
     if (out[0] === 'assigned' && out[1] === op && out[2] === 'used') {
       await delMeta(this.d.c.cmd, conv, 'resolvedAt');
       await this.assigned(site, conv, op, 'reopened');
