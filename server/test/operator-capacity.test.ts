@@ -146,6 +146,14 @@ describe('operator-wide capacity', () => {
     expect(await s.gw.conns.cmd.hlen(K.opSeats(cy.id))).toBe(0);
     expect((await presence.repairSeats()).added).toBe(1);
     expect((await seatsOf(s.gw.conns, cy.id)).map((x) => x.token)).toEqual([seats[0]?.token]);
+    // An assignment with no seat token at all (as a gateway of the previous version makes one):
+    // the repair gives it a token and the seat, and the old entry backing nothing goes after the grace.
+    await s.gw.conns.cmd.hdel(K.siteSeat('demo'), c.conv);
+    expect((await presence.repairSeats()).added).toBe(1);
+    const token = await s.gw.conns.cmd.hget(K.siteSeat('demo'), c.conv);
+    expect(token).toMatch(/^r/);
+    expect((await presence.repairSeats(Date.now() + SEAT_REPAIR_GRACE_MS + 1)).dropped).toBe(1);
+    expect((await seatsOf(s.gw.conns, cy.id)).map((x) => x.token)).toEqual([token]);
     // Nothing left to do: the repair is idempotent.
     expect(await presence.repairSeats(Date.now() + SEAT_REPAIR_GRACE_MS + 1)).toEqual({ added: 0, dropped: 0 });
 
