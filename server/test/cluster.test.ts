@@ -163,6 +163,9 @@ describe('Redis Cluster, two gateways', () => {
     // Two sites whose routing keys hash to slots on different masters, and the operator's ledger in a third slot.
     for (const id of ['clx', 'cly']) expect((await admin.req('POST', '/v1/sites', { id, name: id, origins: [gw1.base, gw2.base] })).status).toBe(201);
     const cleo = await createOp(admin, { email: 'cleo@cluster.test', name: 'Cleo', capacity: 1, sites: ['clx', 'cly'] });
+    const slot = async (key: string) => Number(await gw1.conns.cmd.call('CLUSTER', 'KEYSLOT', key));
+    const slots = await Promise.all(['{site:clx}:assign', '{site:cly}:assign', `{op:${cleo.id}}:seats`].map(slot));
+    expect(new Set(slots).size).toBe(3);
     const op = await operator(gw1, cleo.http);
     op.send({ type: 'status', status: 'online' });
     await op.next('status', (f) => f.status === 'online');
@@ -186,6 +189,7 @@ describe('Redis Cluster, two gateways', () => {
     op.send({ type: 'resolve', conv: first.conv });
     const got = await other.v.next('conv', (f) => f.conv.id === other.conv && f.conv.status === 'open');
     expect(got.conv.operator?.name).toBe('Cleo');
+    expect(await gw1.conns.cmd.hlen(`{op:${cleo.id}}:seats`)).toBe(1);
     op.send({ type: 'resolve', conv: other.conv });
     await other.v.next('conv', (f) => f.conv.id === other.conv && f.conv.status === 'resolved');
     for (const c of [x.v, y.v, op]) c.close();
