@@ -52,7 +52,7 @@ describe('admin', () => {
     await opForm.locator('input[name=email]').fill('lea@example.com');
     await opForm.locator('input[name=password]').fill(PASSWORD);
     await opForm.locator('input[name=capacity]').fill('5');
-    // An avatar picture is shrunk in the browser to a small data URL (a 1×1 PNG here).
+    // An avatar picture is shrunk in the browser to a small data URL (a 1×1 PNG here) and uploaded as one.
     const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
     await opForm.locator('input[type=file]').setInputFiles({ name: 'lea.png', mimeType: 'image/png', buffer: png });
     await expect.poll(() => opForm.locator('img.avatar').getAttribute('src')).toMatch(/^data:image\/jpeg;base64,/);
@@ -62,7 +62,9 @@ describe('admin', () => {
     const row = page.locator('tr[data-operator="lea@example.com"]');
     await expect.poll(() => row.textContent()).toContain('Lea Kovač');
     expect(await row.textContent()).toContain('Garden shop');
-    expect(await row.locator('img.avatar').getAttribute('src')).toMatch(/^data:image\/jpeg;base64,/);
+    // Saved, the gateway stores it as an image and the record names it by URL (served at /v1/avatars/…).
+    expect(await row.locator('img.avatar').getAttribute('src')).toMatch(/^\/v1\/avatars\/[A-Za-z0-9_-]+\/[0-9a-f]{16}\.jpeg$/);
+    await expect.poll(() => row.locator('img.avatar').evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth)).toBe(96);
 
     // 3. Lea signs in and adds a personal saved reply.
     const lea = await signIn(t.browser, t.stack.base, 'lea@example.com');

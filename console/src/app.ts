@@ -289,6 +289,18 @@ export const actions = {
     const { me } = await api.login(email, password);
     signedIn(me);
   },
+  /** Uploads (a data: URL) or removes ('') the operator's own photo; the record then names it by its URL. */
+  async setMyAvatar(avatar: string): Promise<void> {
+    const me = state.rt.me;
+    if (!me) return;
+    const op = await api.updateOperator(me.id, { avatar });
+    const now = state.rt.me;
+    if (now) set({ rt: { ...state.rt, me: { ...now, ...(op.avatar ? { avatar: op.avatar } : {}) } } });
+    if (!op.avatar && state.rt.me) {
+      const { avatar: _gone, ...rest } = state.rt.me;
+      set({ rt: { ...state.rt, me: rest } });
+    }
+  },
   async signOut(): Promise<void> {
     socket?.stop();
     socket = null;

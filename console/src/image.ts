@@ -1,4 +1,4 @@
-/** Avatars are stored as small data: URLs (the CSP allows img-src data:), so no upload endpoint is needed. */
+/** An avatar is picked here, shrunk, and uploaded as a data: URL; the gateway stores it as an image and serves it at /v1/avatars/…. */
 
 /** 96 px covers a 48 px avatar on a 2× screen. */
 export const AVATAR_PX = 96;

@@ -13,6 +13,7 @@ import { type Config, readConfig } from './config';
 import { type ConnectionTestLimits, connectionLimits, limitConnections, timeoutOptions } from './http/conn-limits';
 import { frameworkErrors, registerErrorHandler } from './http/errors';
 import { adminRoutes } from './http/admin';
+import { avatarRoutes } from './http/avatars';
 import { apiRoutes } from './http/api';
 import { apiKeyRoutes } from './http/api-keys';
 import { type LoginTestLimits, authRoutes, csrfExempt } from './http/auth';
@@ -161,6 +162,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   const routes = { ctx, gw: gateway };
   await app.register(authRoutes, { ...routes, ...(opts.testLimits ? { test: opts.testLimits } : {}) });
   await app.register(adminRoutes, routes);
+  await app.register(avatarRoutes, routes);
   await app.register(conversationRoutes, routes);
   await app.register(teamRoutes, routes);
   await app.register(replyRoutes, routes);

@@ -158,4 +158,40 @@ describe('Redis Cluster, two gateways', () => {
     v.close();
     op.close();
   });
+
+  it('capacity is the operator\'s across sites in other slots: capacity 1 on two sites holds one chat, the other waits for it', async () => {
+    // Two sites whose routing keys hash to slots on different masters, and the operator's ledger in a third slot.
+    for (const id of ['clx', 'cly']) expect((await admin.req('POST', '/v1/sites', { id, name: id, origins: [gw1.base, gw2.base] })).status).toBe(201);
+    const cleo = await createOp(admin, { email: 'cleo@cluster.test', name: 'Cleo', capacity: 1, sites: ['clx', 'cly'] });
+    const slot = async (key: string) => Number(await gw1.conns.cmd.call('CLUSTER', 'KEYSLOT', key));
+    const slots = await Promise.all(['{site:clx}:assign', '{site:cly}:assign', `{op:${cleo.id}}:seats`].map(slot));
+    expect(new Set(slots).size).toBe(3);
+    const op = await operator(gw1, cleo.http);
+    op.send({ type: 'status', status: 'online' });
+    await op.next('status', (f) => f.status === 'online');
+
+    const chat = async (site: string, g: TestGateway) => {
+      const v = await visitor(g, { site });
+      await v.next('synced');
+      const c = cid();
+      v.send({ type: 'send', cid: c, text: `on ${site}` });
+      return { v, conv: (await v.next('ack', (f) => f.cid === c)).conv };
+    };
+    // Both at once, from both gateways: exactly one is hers, the other waits.
+    const [x, y] = await Promise.all([chat('clx', gw1), chat('cly', gw2)]);
+    const first = await Promise.race([x, y].map((c) => c.v.next('conv', (f) => f.conv.id === c.conv && f.conv.status === 'open').then(() => c)));
+    const other = first === x ? y : x;
+    await other.v.next('conv', (f) => f.conv.id === other.conv && f.conv.status === 'queued');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(other.v.of('conv').some((f) => f.conv.id === other.conv && f.conv.status === 'open')).toBe(false);
+
+    // Resolved on one site, her seat takes the chat waiting on the other.
+    op.send({ type: 'resolve', conv: first.conv });
+    const got = await other.v.next('conv', (f) => f.conv.id === other.conv && f.conv.status === 'open');
+    expect(got.conv.operator?.name).toBe('Cleo');
+    expect(await gw1.conns.cmd.hlen(`{op:${cleo.id}}:seats`)).toBe(1);
+    op.send({ type: 'resolve', conv: other.conv });
+    await other.v.next('conv', (f) => f.conv.id === other.conv && f.conv.status === 'resolved');
+    for (const c of [x.v, y.v, op]) c.close();
+  });
 });

@@ -14,6 +14,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connections, connect } from '../src/redis/client';
 import { type RedisProcess, startRedis } from '../src/redis/supervisor';
+import { getAvatar } from '../src/store/avatars';
 import { getMeta, readEntries, readEntriesBefore } from '../src/store/conversations';
 import { K } from '../src/store/keys';
 import {
@@ -39,6 +40,16 @@ import { getTeam } from '../src/store/teams';
 import { getVisitor, tokenHash } from '../src/store/visitors';
 import { startCluster } from './cluster-harness';
 import type { TestGateway } from './harness';
+
+/** Entries as readers give them now: without the operator photo copies old entries carry in `op` / `to`. */
+function withoutAvatars(entries: Entry[]): Entry[] {
+  return entries.map((e) => {
+    const c = JSON.parse(JSON.stringify(e)) as Entry;
+    if (c.op) delete c.op.avatar;
+    if (c.to) delete c.to.avatar;
+    return c;
+  });
+}
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -133,7 +144,7 @@ describe('cut and the caps (unit)', () => {
   });
   it('SCHEMA_VERSION is the last migration', () => {
     expect(SCHEMA_VERSION).toBe(MIGRATIONS.at(-1)?.to);
-    expect(MIGRATIONS.map((m) => [m.to, m.name])).toEqual([[2, 'visitor-record-caps']]);
+    expect(MIGRATIONS.map((m) => [m.to, m.name])).toEqual([[2, 'visitor-record-caps'], [3, 'operator-seats'], [4, 'operator-avatars']]);
   });
 });
 
@@ -158,7 +169,7 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
 
   it('loads as version 1, as the old code left it', async () => {
     expect(await raw.get(SCHEMA_KEY)).toBeNull();
-    expect(await migrationsStatus(c.cmd)).toEqual({ version: 1, target: SCHEMA_VERSION, pending: [{ to: 2, name: 'visitor-record-caps' }], newer: false, lock: null });
+    expect(await migrationsStatus(c.cmd)).toEqual({ version: 1, target: SCHEMA_VERSION, pending: [{ to: 2, name: 'visitor-record-caps' }, { to: 3, name: 'operator-seats' }, { to: 4, name: 'operator-avatars' }], newer: false, lock: null });
     const big = await raw.hgetall(K.visitor(M.direct.oversized));
     expect(Object.keys(JSON.parse(big.attrs as string))).toHaveLength(61);
     before = await visitorHashes(raw);
@@ -167,7 +178,7 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
   it('(a) migrate() brings it to SCHEMA_VERSION and trims the oversized visitor to the caps', async () => {
     const log = memLog();
     const res = await migrate(c.cmd, log);
-    expect(res).toMatchObject({ from: 1, to: SCHEMA_VERSION, ran: ['visitor-record-caps'] });
+    expect(res).toMatchObject({ from: 1, to: SCHEMA_VERSION, ran: ['visitor-record-caps', 'operator-seats', 'operator-avatars'] });
     expect(await raw.get(SCHEMA_KEY)).toBe(String(SCHEMA_VERSION));
     expect(await raw.exists(SCHEMA_LOCK_KEY)).toBe(0);
     expect(log.lines.join('\n')).toMatch(/visitor-record-caps: 8 visitor records scanned, 2 trimmed/);
@@ -206,6 +217,28 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
     expect(await visitorHashes(raw)).toEqual(after);
   });
 
+  it('(a) operator-seats: every operator ledger holds a seat per chat the old code assigned them, on every site', async () => {
+    // Written by the old code: Ana holds 'open' and 'note', Bo 'transferred' (demo); nothing queued or resolved holds one.
+    const held = (op: string) => Object.values(M.conversations).filter((x) => x.status === 'open' && x.op === op).map((x) => x.id).sort();
+    expect(held(M.operators.ana.id)).toHaveLength(2);
+    for (const o of Object.values(M.operators)) {
+      const ledger = await raw.hgetall(K.opSeats(o.id));
+      const convs = Object.values(ledger).map((v) => (JSON.parse(v) as { c: string }).c).sort();
+      expect(convs, o.name).toEqual(held(o.id));
+      for (const [token, v] of Object.entries(ledger)) {
+        const { s: site, c: conv } = JSON.parse(v) as { s: string; c: string };
+        expect(await raw.hget(K.siteSeat(site), conv)).toBe(token);
+        expect(await raw.hget(K.siteAssign(site), conv)).toBe(o.id);
+      }
+    }
+    // Run again: nothing added, nothing changed.
+    const before = await raw.hgetall(K.opSeats(M.operators.ana.id));
+    const again = memLog();
+    await (MIGRATIONS.find((m) => m.name === 'operator-seats') as Migration).run(c.cmd, again, { check() {} });
+    expect(again.lines.join('\n')).toMatch(/operator-seats: 1 sites, 3 assignments, 0 seats added/);
+    expect(await raw.hgetall(K.opSeats(M.operators.ana.id))).toEqual(before);
+  });
+
   it('(b) everything the old code wrote reads back with the current store, the compacted conversation included', async () => {
     // A site saved before `msgsPerSec` existed reads with the default (no migration needed for it).
     for (const s of M.sites) expect(await getSite(c.cmd, s.id)).toMatchObject({ id: s.id, name: s.name, msgsPerSec: SITE_MSGS_PER_SEC });
@@ -214,7 +247,12 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
     for (const o of Object.values(M.operators)) {
       const op = await getOperator(c.cmd, o.id);
       expect(op).toMatchObject({ id: o.id, email: o.email, name: o.name, role: o.role, sites: o.sites, teams: o.teams ?? [], active: true });
-      expect(op?.avatar).toBe(o.avatar);
+      // operator-avatars: a data: photo became an image served by the gateway, the record holds its path.
+      if (o.avatar) {
+        expect(op?.avatar).toMatch(new RegExp(`^/v1/avatars/${o.id}/[0-9a-f]{16}\\.png$`));
+        const img = await getAvatar(c.cmd, o.id, (op?.avatar ?? '').split('/')[4]?.split('.')[0] as string);
+        expect(img?.data).toEqual(Buffer.from(o.avatar.split(',')[1] as string, 'base64'));
+      } else expect(op?.avatar).toBeUndefined();
       expect(op?.passhash).toBeTruthy();
     }
     for (const rep of M.replies) {
@@ -234,11 +272,15 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
       expect(m, name).toMatchObject({ id: conv.id, site: conv.site, visitor: conv.visitor });
       expect(m?.status === 'new' ? 'queued' : m?.status, name).toBe(conv.status);
       expect(m?.op, name).toBe(conv.op);
-      if (conv.op === M.operators.ana.id) expect(m?.opAvatar).toBe(M.operators.ana.avatar);
+      // The conversation record names the photo by its path now (it held a copy of the data: URL).
+      if (conv.op === M.operators.ana.id) expect(m?.opAvatar).toBe((await getOperator(c.cmd, M.operators.ana.id))?.avatar);
+      expect(m?.opAvatar ?? '', name).not.toMatch(/^data:/);
       if (conv.rating) expect([m?.rating, m?.ratingComment]).toEqual([conv.rating.rating, conv.rating.comment]);
-      // Every entry, forwards and backwards, exactly as the old code read it.
-      expect(await readEntries(c.cmd, conv.id, '', 10_000), name).toEqual(conv.entries);
-      expect((await readEntriesBefore(c.cmd, conv.id, '', 10_000)).entries, name).toEqual(conv.entries);
+      // Every entry, forwards and backwards, as the old code read it but for the photo copies, which are no longer sent.
+      const stripped = withoutAvatars(conv.entries);
+      expect(conv.entries.some((e) => e.op?.avatar?.startsWith('data:')) || conv.op !== M.operators.ana.id, name).toBe(true);
+      expect(await readEntries(c.cmd, conv.id, '', 10_000), name).toEqual(stripped);
+      expect((await readEntriesBefore(c.cmd, conv.id, '', 10_000)).entries, name).toEqual(stripped);
       const msgs = conv.entries.filter((e) => e.kind === 'msg').map((e) => ({ from: e.from, text: e.text }));
       expect(msgs, name).toEqual(conv.messages);
       expect(conv.entries.filter((e) => e.kind === 'note').map((e) => e.text), name).toEqual(conv.notes);
@@ -285,9 +327,14 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
     const welcome = await v.next('welcome');
     expect(welcome.visitorId).toBe(open.visitor);
     expect(welcome.convs).toContainEqual(expect.objectContaining({ id: open.id, status: 'open', operator: expect.objectContaining({ id: M.operators.ana.id }) }));
+    // Ana's migrated photo reaches the visitor as a URL the gateway serves.
+    const photo = welcome.convs.find((x) => x.id === open.id)?.operator?.avatar as string;
+    expect(photo).toMatch(/^\/v1\/avatars\//);
+    const res = await fetch(gw.base + photo);
+    expect([res.status, res.headers.get('content-type')]).toEqual([200, 'image/png']);
     await v.next('synced');
     // The history the old code stored, then at most the new gateway's own events.
-    const visible = open.entries.map(toVisitorEntry).filter((e): e is Entry => e !== null);
+    const visible = withoutAvatars(open.entries).map(toVisitorEntry).filter((e): e is Entry => e !== null);
     const caught = v.of('entry').map((f) => f.entry);
     expect(caught.slice(0, visible.length)).toEqual(visible);
     for (const e of caught.slice(visible.length)) expect(e).toMatchObject({ kind: 'event', from: 'system' });
@@ -336,7 +383,7 @@ describe('several gateways, locks and versions', () => {
     const [l1, l2] = [memLog(), memLog()];
     const [r1, r2] = await Promise.all([migrate(conn(), l1, { pollMs: 10 }), migrate(conn(), l2, { pollMs: 10 })]);
     expect([r1.to, r2.to]).toEqual([SCHEMA_VERSION, SCHEMA_VERSION]);
-    expect([...r1.ran, ...r2.ran]).toEqual(['visitor-record-caps']);
+    expect([...r1.ran, ...r2.ran]).toEqual(['visitor-record-caps', 'operator-seats', 'operator-avatars']);
     const all = [...l1.lines, ...l2.lines];
     expect(all.filter((l) => l.includes('migration 2 (visitor-record-caps) running'))).toHaveLength(1);
     expect(all.filter((l) => l.includes('visitor records scanned'))).toHaveLength(1);
@@ -474,12 +521,17 @@ describe('on a Redis Cluster', () => {
       // The records are spread over the masters (a scan of one node would miss some).
       const perNode = await Promise.all(a.nodes('master').map(async (n) => (await n.keys('{vis:*')).length));
       expect(perNode.filter((x) => x > 0).length).toBeGreaterThan(1);
+      // Assignments the previous code made on six sites (spread over the masters too), for operator-seats.
+      for (let i = 0; i < 6; i++) await a.hset(K.siteAssign(`cs${i}`), { [`conv${i}a`]: 'opx', [`conv${i}b`]: i % 2 ? 'opx' : 'opy' });
       // Two gateways booting at once, on clients that have not connected yet.
       const logs = [memLog(), memLog()];
       const res = await Promise.all([migrate(g1, logs[0] as MigrationLog, { pollMs: 10 }), migrate(g2, logs[1] as MigrationLog, { pollMs: 10 })]);
       expect(res.map((r) => r.to)).toEqual([SCHEMA_VERSION, SCHEMA_VERSION]);
-      expect(res.flatMap((r) => r.ran)).toEqual(['visitor-record-caps']);
+      expect(res.flatMap((r) => r.ran)).toEqual(['visitor-record-caps', 'operator-seats', 'operator-avatars']);
       expect(logs.flatMap((l) => l.lines).join('\n')).toMatch(/30 visitor records scanned, 10 trimmed/);
+      expect(logs.flatMap((l) => l.lines).join('\n')).toMatch(/operator-seats: 6 sites, 12 assignments, 12 seats added/);
+      expect(await a.hlen(K.opSeats('opx'))).toBe(9);
+      expect(await a.hlen(K.opSeats('opy'))).toBe(3);
       for (let i = 0; i < 30; i++) {
         const attrs = (await getVisitor(a, `cv${i}`))?.attrs ?? {};
         expect(Object.keys(attrs)).toHaveLength(i % 3 === 0 ? MAX_ATTRS : 1);

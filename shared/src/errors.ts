@@ -13,6 +13,8 @@ export const ERRORS = {
   MESSAGE_TOO_LONG: { status: 413, close: 1009, message: 'The message is longer than MAX_MESSAGE_CHARS; split it.' },
   BODY_TOO_LARGE: { status: 413, close: 1009, message: 'The request body is larger than MAX_BODY_BYTES.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, close: 1003, message: 'Send the request body as JSON (Content-Type: application/json).' },
+  AVATAR_INVALID: { status: 400, close: 1007, message: 'The avatar is not a PNG, JPEG or WebP image (send it as a data:image/…;base64, URL), or its size in pixels is over AVATAR_MAX_PX.' },
+  AVATAR_TOO_LARGE: { status: 413, close: 1009, message: 'The avatar image is larger than AVATAR_MAX_BYTES; send a smaller one.' },
   FRAME_TOO_LARGE: { status: 413, close: 1009, message: 'The frame is larger than MAX_FRAME_BYTES.' },
   RATE_LIMITED: { status: 429, close: 1013, message: 'Too many messages; slow down and retry after a moment.' },
   TOO_MANY_CONNECTIONS: { status: 429, close: 1013, message: 'Too many connections from this address.' },

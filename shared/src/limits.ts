@@ -6,6 +6,10 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_BYTES = 32 * 1024;
 /** Largest REST request body (an avatar image as a data URL fits). */
 export const MAX_BODY_BYTES = 256 * 1024;
+/** Largest operator photo, in bytes of the image (PNG, JPEG or WebP; uploaded as a base64 data URL). */
+export const AVATAR_MAX_BYTES = 128 * 1024;
+/** Widest and tallest operator photo, in pixels (the console sends 96 × 96). */
+export const AVATAR_MAX_PX = 1024;
 /** Longest chat message, in UTF-16 code units (what a textarea's maxLength counts). */
 export const MAX_MESSAGE_CHARS = 4000;
 /** Visitor messages per second, sustained, with a burst of VISITOR_BURST. */

@@ -29,6 +29,7 @@ export const Identity = T.Object(
   { id: Short(256), name: T.Optional(Short(200)), email: T.Optional(Short(320)), hash: T.Optional(Short(128)) },
   { additionalProperties: false },
 );
+/** An operator as a conversation names them; `avatar` (on the conversation, never in entries) is the path of their photo on the gateway. */
 export const OperatorRef = T.Object({ id: T.String(), name: T.String(), avatar: T.Optional(T.String()) });
 export const ConvStatus = T.Union([T.Literal('queued'), T.Literal('open'), T.Literal('resolved')]);
 export const OperatorStatus = T.Union([T.Literal('online'), T.Literal('away'), T.Literal('offline')]);

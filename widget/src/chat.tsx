@@ -133,6 +133,7 @@ function start(ctx: Ctx): void {
       open,
       announce,
       cross: ctx.cross,
+      g: src.origin,
       offlineSent,
       close: () => setOpen(false),
       leave: (text, email) => {

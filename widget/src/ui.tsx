@@ -30,6 +30,8 @@ export interface View {
   announce: string;
   /** Path data of the close icon (the loader's, so it is shipped once). */
   cross: string;
+  /** The gateway's origin (it serves the operators' photos). */
+  g: string;
   /** E-mail a leave-a-message went to, once sent. */
   offlineSent: string;
   close(): void;
@@ -55,13 +57,13 @@ export function initials(name: string): string {
   return ((w[0]?.[0] || '') + (w.length > 1 ? w[w.length - 1]?.[0] : '')).toUpperCase() || '?';
 }
 
-/** Initials, covered by the photo when there is one that loads. */
-const Avatar = ({ op }: { op: OperatorRef }) => (
+/** Initials, covered by the photo when there is one that loads: a path on the gateway `g` (which serves /v1/avatars/…); nothing else. */
+const Avatar = ({ op, g }: { op: OperatorRef; g: string }) => (
   <span class="av" aria-hidden="true">
     {initials(op.name)}
-    {op.avatar?.startsWith('https://') && (
+    {op.avatar?.[0] === '/' && (
       <img
-        src={op.avatar}
+        src={g + op.avatar}
         alt=""
         onError={(e) => {
           e.currentTarget.style.display = 'none';
@@ -105,7 +107,7 @@ export function Panel({ v }: { v: View }) {
       }}
     >
       <div class="hd">
-        {op && <Avatar op={op} />}
+        {op && <Avatar op={op} g={v.g} />}
         <div class="tt">
           <h2>{title}</h2>
           {site && <p>{t(site.available || op ? K.online : K.away)}</p>}

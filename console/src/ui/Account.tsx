@@ -1,7 +1,57 @@
 import { useState } from 'preact/hooks';
 import { actions, t, useApp } from '../app';
 import { MIN_PASSWORD, api } from '../api';
+import { avatarFromFile } from '../image';
+import { Avatar } from './Avatar';
 import { errorText } from './Login';
+
+/** The operator's own photo: visitors see it in the chat's header. */
+function MyPhoto() {
+  const me = useApp().rt.me;
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  if (!me) return null;
+  const save = async (avatar: string) => {
+    try {
+      await actions.setMyAvatar(avatar);
+      setMsg({ ok: true, text: t('account.photoSaved') });
+    } catch (err) {
+      setMsg({ ok: false, text: errorText(err) });
+    }
+  };
+  return (
+    <div class="card form" data-testid="my-photo">
+      <h3>{t('account.photo')}</h3>
+      <div class="row">
+        <Avatar name={me.name} avatar={me.avatar} size="l" />
+        <input
+          type="file"
+          accept="image/png,image/jpeg,image/webp"
+          aria-label={t('account.photo')}
+          onChange={async (e) => {
+            const f = e.currentTarget.files?.[0];
+            if (!f) return;
+            try {
+              await save(await avatarFromFile(f));
+            } catch (err) {
+              setMsg({ ok: false, text: errorText(err) });
+            }
+          }}
+        />
+        {me.avatar && (
+          <button type="button" class="small" onClick={() => void save('')}>
+            {t('admin.useInitials')}
+          </button>
+        )}
+      </div>
+      <p class="hint">{t('account.photoHint')}</p>
+      {msg && (
+        <p class={msg.ok ? 'ok' : 'error'} role="alert">
+          {msg.text}
+        </p>
+      )}
+    </div>
+  );
+}
 
 /** The operator's own name (what visitors see beside their messages); the avatar is set beside it. */
 function NameForm() {
@@ -70,6 +120,7 @@ export function Account() {
         </p>
       </div>
       <NameForm />
+      <MyPhoto />
       <form class="card form" onSubmit={submit} aria-label={t('account.changePassword')}>
         <h3>{t('account.changePassword')}</h3>
         <label>

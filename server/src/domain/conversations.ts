@@ -66,9 +66,10 @@ export interface Posted {
 
 const VISITOR_RATE = { perSec: VISITOR_MSGS_PER_SEC, burst: VISITOR_BURST };
 
-type OpRef = { id: string; name: string; avatar?: string };
-export function opRef(op: Pick<Operator, 'id' | 'name' | 'avatar'>): OpRef {
-  return { id: op.id, name: op.name, ...(op.avatar ? { avatar: op.avatar } : {}) };
+type OpRef = { id: string; name: string };
+/** Who wrote an entry: id and name only (the photo is the conversation's `opAvatar`, never copied into entries). */
+export function opRef(op: Pick<Operator, 'id' | 'name'>): OpRef {
+  return { id: op.id, name: op.name };
 }
 
 /**

@@ -3,8 +3,10 @@
  * sites, their record's changes taking effect at once on every gateway.
  */
 import { HarkError, type Me, type OperatorPresence, type OperatorStatus, PRESENCE_TTL_MS } from '@hark/shared';
+import { delMeta, setMeta } from '../store/conversations';
+import { AVATAR_MIME, type AvatarType, type SniffedImage, checkAvatarDataUrl, getAvatar, putAvatar, retireAvatar } from '../store/avatars';
 import { type NewOperator, type Operator, type OperatorPatch, type OperatorRecord, createOperator, deleteOperator, getOperator, listOperators, publicOperator, toMe, updateOperator } from '../store/operators';
-import { siteLoadOf, siteLoads } from '../store/routing';
+import { seatCounts } from '../store/routing';
 import { destroyAllSessions } from '../store/sessions';
 import { operatorSignal, siteSignal } from '../store/signals';
 import { listSites } from '../store/sites';
@@ -14,6 +16,9 @@ import type { Router } from './routing';
 
 export type { Operator, OperatorRecord } from '../store/operators';
 export { publicOperator, toMe } from '../store/operators';
+
+/** How long a browser keeps an avatar version (its URL names its bytes, so it never changes): a year. */
+export const AVATAR_CACHE_SECONDS = 365 * 24 * 3600;
 
 export class Operators {
   /** Whether this gateway holds a console socket of the operator (their presence lease is renewed here). */
@@ -42,9 +47,48 @@ export class Operators {
   }
 
   async create(input: NewOperator): Promise<Operator> {
-    const op = await createOperator(this.d.c.cmd, input);
+    const { avatar, ...rest } = input;
+    // Checked before anything is written: a bad photo creates no operator.
+    const photo = avatar ? this.checkAvatar(avatar) : null;
+    let op = await createOperator(this.d.c.cmd, rest);
+    if (photo) op = publicOperator(await updateOperator(this.d.c.cmd, op.id, { avatar: await putAvatar(this.d.c.cmd, op.id, photo.img, photo.bytes) }));
     await this.refresh(op.id);
     return op;
+  }
+
+  /** The conversations an operator holds show their new photo (or none) at once, in every console and widget. */
+  private async photoChanged(opId: string, path: string, sites: string[]): Promise<void> {
+    for (const site of sites) {
+      for (const [conv, o] of Object.entries(await this.convs.siteAssignments(site))) {
+        if (o !== opId) continue;
+        if (path) await setMeta(this.d.c.cmd, conv, { opAvatar: path });
+        else await delMeta(this.d.c.cmd, conv, 'opAvatar');
+        await this.router.doorbell(site, conv);
+      }
+    }
+  }
+
+  /** One version of an operator's photo, to serve (null if there is none). */
+  async avatarImage(opId: string, version: string): Promise<{ type: AvatarType; mime: string; data: Buffer } | null> {
+    const a = await getAvatar(this.d.c.cmd, opId, version);
+    return a ? { ...a, mime: AVATAR_MIME[a.type] } : null;
+  }
+
+  /** An uploaded photo, checked (type from its bytes, AVATAR_MAX_BYTES, AVATAR_MAX_PX); throws AVATAR_INVALID or AVATAR_TOO_LARGE. */
+  private checkAvatar(dataUrl: string): { img: SniffedImage; bytes: Buffer } {
+    const r = checkAvatarDataUrl(dataUrl);
+    if (!r.ok) throw new HarkError(r.code);
+    return r;
+  }
+
+  /**
+   * What a patch's `avatar` becomes on the record: '' removes it, the path it already has keeps it,
+   * a `data:image/…;base64,` upload is checked and stored as an image served by the gateway.
+   */
+  private async avatarPath(id: string, value: string, current: string | undefined): Promise<string> {
+    if (value === '' || value === current) return value;
+    const photo = this.checkAvatar(value);
+    return putAvatar(this.d.c.cmd, id, photo.img, photo.bytes);
   }
 
   /**
@@ -54,12 +98,18 @@ export class Operators {
    */
   async update(id: string, patch: OperatorPatch): Promise<Operator> {
     const before = await getOperator(this.d.c.cmd, id);
+    if (!before) throw new HarkError('NOT_FOUND');
+    if (patch.avatar !== undefined) patch = { ...patch, avatar: await this.avatarPath(id, patch.avatar, before.avatar) };
     const op = await updateOperator(this.d.c.cmd, id, patch);
+    if (patch.avatar !== undefined && patch.avatar !== before.avatar) {
+      await retireAvatar(this.d.c.cmd, before.avatar);
+      await this.photoChanged(op.id, op.avatar ?? '', await this.sitesOf(op));
+    }
     if (patch.active === false || patch.password !== undefined) {
       const ended = await destroyAllSessions(this.d.c.cmd, id);
       await this.endSessions(id, patch.active === false ? '*' : ended);
     }
-    await this.refresh(id, before ? await this.sitesOf(before) : []);
+    await this.refresh(id, await this.sitesOf(before));
     return publicOperator(op);
   }
 
@@ -126,27 +176,17 @@ export class Operators {
     }
   }
 
-  /** Every active operator sharing a site with `op`, with their load summed over the shared sites. */
+  /** Every active operator sharing a site with `op`, with their operator-wide load (chats on every site). */
   async presenceFor(op: Operator): Promise<OperatorPresence[]> {
-    const mine = await this.sitesOf(op);
-    const sites = new Set(mine);
-    // One HGETALL per site, together (was one HGET per operator per shared site, in sequence).
-    const [all, loads] = await Promise.all([listOperators(this.d.c.cmd), Promise.all(mine.map((s) => siteLoads(this.d.c, s)))]);
-    const loadOn = new Map(mine.map((s, i) => [s, loads[i] ?? {}]));
-    const out: OperatorPresence[] = [];
-    for (const o of all) {
-      if (!o.active) continue;
-      const shared = o.role === 'admin' ? [...sites] : o.sites.filter((s) => sites.has(s));
-      if (!shared.length && o.id !== op.id) continue;
-      let load = 0;
-      for (const s of shared) load += Number(loadOn.get(s)?.[o.id] ?? 0);
-      out.push({ id: o.id, name: o.name, status: o.status, load, capacity: o.capacity, sites: o.sites });
-    }
-    return out;
+    const sites = new Set(await this.sitesOf(op));
+    const all = await listOperators(this.d.c.cmd);
+    const shown = all.filter((o) => o.active && (o.id === op.id || (o.role === 'admin' ? sites.size > 0 : o.sites.some((s) => sites.has(s)))));
+    const loads = await seatCounts(this.d.c, shown.map((o) => o.id));
+    return shown.map((o) => ({ id: o.id, name: o.name, status: o.status, load: loads.get(o.id) ?? 0, capacity: o.capacity, sites: o.sites }));
   }
 
-  /** An operator's open chats on each of `sites`. */
-  loadsOn(sites: string[], opId: string): Promise<number[]> {
-    return Promise.all(sites.map((s) => siteLoadOf(this.d.c, s, opId)));
+  /** An operator's open chats on every site (their seats: capacity is the operator's). */
+  load(opId: string): Promise<number> {
+    return this.router.load(opId);
   }
 }

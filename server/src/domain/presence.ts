@@ -46,6 +46,19 @@ export class Presence {
     }
   }
 
+  /**
+   * Reconciles the operators' seat ledgers with the sites' assignments (what a gateway that died
+   * between the two steps of an assignment or a release left behind), then drains every site: seats
+   * it freed, and any wake-up a lost race left undone, are given to waiting chats.
+   */
+  async repairSeats(now = Date.now()): Promise<{ added: number; dropped: number }> {
+    const sites = (await this.sites.list()).map((s) => s.id);
+    const ops = (await this.ops.list()).map((o) => o.id);
+    const r = await this.convs.router.repairSeats(sites, ops, now);
+    for (const s of sites) await this.convs.router.drain(s, undefined, false);
+    return r;
+  }
+
   /** Compacts every site's conversations resolved longer ago than the setting (a batch per site per pass). */
   async compact(now = Date.now()): Promise<void> {
     if (this.d.config.compactAfterMs <= 0) return;

@@ -1,5 +1,5 @@
 /** Operators and sites (admin). Teams, saved replies and stats live in their own files. */
-import { HarkError, KNOWN_FILE_TYPES, MAX_FILE_BYTES, MAX_MESSAGE_CHARS, MAX_SITE_MSGS_PER_SEC, randomId } from '@hark/shared';
+import { HarkError, KNOWN_FILE_TYPES, MAX_BODY_BYTES, MAX_FILE_BYTES, MAX_MESSAGE_CHARS, MAX_SITE_MSGS_PER_SEC, randomId } from '@hark/shared';
 import { Type as T } from '@sinclair/typebox';
 import { publicOperator } from '../domain/operators';
 import { canSeeSite } from '../domain/policy';
@@ -9,7 +9,8 @@ import type { Routes } from './plugin';
 
 const Role = T.Union([T.Literal('admin'), T.Literal('supervisor'), T.Literal('operator')]);
 const Ids = T.Array(T.String({ maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }), { maxItems: 100 });
-const Avatar = T.String({ maxLength: 200_000 });
+/** '' (none), the path the record has, or an upload as a `data:image/…;base64,` URL (checked in domain/operators.ts). */
+const Avatar = T.String({ maxLength: MAX_BODY_BYTES });
 export const OperatorBody = T.Object(
   {
     email: T.String({ maxLength: 320, pattern: '^[^\\s@]+@[^\\s@]+$' }),

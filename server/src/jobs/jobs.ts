@@ -7,6 +7,8 @@
  * - presence-sweep: lapsed operator leases → offline, chats back to the queue
  *   (domain/presence.ts), every PRESENCE_RENEW_MS;
  * - compaction: resolved conversations older than the setting packed, every minute.
+ * - seat-repair: the operators' seat ledgers reconciled with the sites' assignments
+ *   (domain/routing.ts repairSeats), every SEAT_REPAIR_EVERY_MS;
  * - webhook-delivery: due webhook deliveries sent (domain/webhooks.ts), every WEBHOOK_POLL_MS;
  *   its attempts in flight are cut when the gateway stops (the next owner sends them again).
  * - files-sweep: files uploaded a day ago or more and never sent in a message deleted
@@ -19,6 +21,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Domain } from '../domain';
 import { holdLease, jobLeaseKey, releaseLease } from '../domain/leases';
 import { RETENTION_EVERY_MS } from '../domain/privacy';
+import { SEAT_REPAIR_EVERY_MS } from '../domain/routing';
 
 /** How often the files-sweep job looks for files uploaded and never sent. */
 export const FILES_SWEEP_EVERY_MS = 10 * 60_000;
@@ -49,6 +52,7 @@ export class Jobs {
     const { presence } = this.domain;
     return [
       { name: 'presence-sweep', everyMs: PRESENCE_RENEW_MS, run: () => presence.sweep() },
+      { name: 'seat-repair', everyMs: SEAT_REPAIR_EVERY_MS, run: async () => void (await presence.repairSeats()) },
       { name: 'compaction', everyMs: COMPACTION_EVERY_MS, run: () => presence.compact() },
       { name: 'webhook-delivery', everyMs: this.domain.webhooks.settings.pollMs, run: () => this.domain.webhooks.deliverDue(), stop: () => this.domain.webhooks.stop() },
       // stop: also cancels the second passes of erases this gateway ran (domain/privacy.ts).

@@ -183,12 +183,12 @@ export class Gateway {
     const op = await operators.get(opId);
     if (!op) return;
     const sites = (await operators.sitesOf(op)).filter((s) => this.views.has(s));
-    const loads = await operators.loadsOn(sites, opId);
+    const load = await operators.load(opId);
     const to = new Map<OperatorConn, number>();
-    sites.forEach((s, i) => {
+    for (const s of sites) {
       const v = this.views.get(s);
-      if (v) for (const conn of v.ops) to.set(conn, (to.get(conn) ?? 0) + (loads[i] ?? 0));
-    });
+      if (v) for (const conn of v.ops) to.set(conn, load);
+    }
     const frames = new Map<number, string>();
     for (const [conn, load] of to) {
       let f = frames.get(load);

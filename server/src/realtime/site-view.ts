@@ -187,7 +187,7 @@ export class SiteView implements SiteListener, ConvListener, QueueListener {
   async presenceOf(opId: string): Promise<OperatorPresence | null> {
     const op = await this.ctx.domain.operators.get(opId);
     if (!op) return null;
-    const [load = 0] = await this.ctx.domain.operators.loadsOn([this.site], opId);
+    const load = await this.ctx.domain.operators.load(opId);
     return { id: op.id, name: op.name, status: op.status as OperatorStatus, load, capacity: op.capacity, sites: op.sites };
   }
 

@@ -75,73 +75,70 @@ return {id, 1, first, redis.call('HGET', KEYS[3], 'status') or '', ev}
 
 /**
  * All routing of one site in one atomic step. KEYS (all {site:ID}): status, cap,
- * load, idle, lease, opteams, queue, assign, cteam, open, resolved.
+ * load, idle, lease, opteams, queue, assign, cteam, open, resolved, seat.
  * ARGV[1] = operation, ARGV[2] = now (ms), then the operation's arguments.
- * Every reply is a flat array: {state, value, drained conv/op pairs…}.
+ *
+ * Capacity is the operator's, across every site (ARCHITECTURE.md, Operator-wide capacity):
+ * an assignment is backed by a seat reserved beforehand in the operator's ledger
+ * ({op:O}:seats, another slot), whose token the site keeps in `seat`. So this script never
+ * assigns on its own: `propose` names the next (conversation, operator) pair, the caller
+ * reserves a seat, and `commit` assigns it if nothing changed meanwhile. Every operation that
+ * ends an assignment returns its token, which the caller releases from the ledger.
  *
  * Choice of operator: status 'online', lease unexpired, in the conversation's
- * team if it has one, load under capacity; lowest load wins, ties go to the one
- * idle longest (oldest last assignment), then the lowest id, so the choice is
- * deterministic.
+ * team if it has one, operator-wide load (given by the caller, from the ledgers) under
+ * capacity; lowest load wins, ties go to the one idle longest (oldest last assignment),
+ * then the lowest id, so the choice is deterministic.
  */
 const ROUTE = `
 local now = tonumber(ARGV[2])
 local DEFAULT_CAP = 3
 local SCAN = 200
-local function pick(team)
+local function eligible(op, team)
+  if redis.call('HGET', KEYS[1], op) ~= 'online' then return false end
+  if tonumber(redis.call('ZSCORE', KEYS[5], op) or '0') <= now then return false end
+  if team ~= '' then
+    local t = redis.call('HGET', KEYS[6], op) or ''
+    if string.find(t, ',' .. team .. ',', 1, true) == nil then return false end
+  end
+  return true
+end
+local function pick(team, loads)
   local st = redis.call('HGETALL', KEYS[1])
   local best, bestLoad, bestIdle = nil, 0, 0
   for i = 1, #st, 2 do
     local op = st[i]
-    if st[i + 1] == 'online' and tonumber(redis.call('ZSCORE', KEYS[5], op) or '0') > now then
-      local ok = true
-      if team ~= '' then
-        local t = redis.call('HGET', KEYS[6], op) or ''
-        ok = string.find(t, ',' .. team .. ',', 1, true) ~= nil
-      end
-      if ok then
-        local load = tonumber(redis.call('HGET', KEYS[3], op) or '0')
-        local cap = tonumber(redis.call('HGET', KEYS[2], op) or DEFAULT_CAP)
-        if load < cap then
-          local idle = tonumber(redis.call('HGET', KEYS[4], op) or '0')
-          if best == nil or load < bestLoad or (load == bestLoad and (idle < bestIdle or (idle == bestIdle and op < best))) then
-            best, bestLoad, bestIdle = op, load, idle
-          end
+    if st[i + 1] == 'online' and eligible(op, team) then
+      local load = loads[op] or tonumber(redis.call('HGET', KEYS[3], op) or '0')
+      local cap = tonumber(redis.call('HGET', KEYS[2], op) or DEFAULT_CAP)
+      if load < cap then
+        local idle = tonumber(redis.call('HGET', KEYS[4], op) or '0')
+        if best == nil or load < bestLoad or (load == bestLoad and (idle < bestIdle or (idle == bestIdle and op < best))) then
+          best, bestLoad, bestIdle = op, load, idle
         end
       end
     end
   end
   return best
 end
-local function assign(conv, op)
+local function assign(conv, op, token)
   redis.call('HSET', KEYS[8], conv, op)
+  redis.call('HSET', KEYS[12], conv, token)
   redis.call('HINCRBY', KEYS[3], op, 1)
   redis.call('HSET', KEYS[4], op, now)
   redis.call('ZREM', KEYS[7], conv)
 end
+-- Ends conv's assignment; returns the operator who had it and the seat token to release ('' if none).
 local function unassign(conv)
   local op = redis.call('HGET', KEYS[8], conv)
   if op then
+    local token = redis.call('HGET', KEYS[12], conv) or ''
     redis.call('HDEL', KEYS[8], conv)
+    redis.call('HDEL', KEYS[12], conv)
     if redis.call('HINCRBY', KEYS[3], op, -1) < 0 then redis.call('HSET', KEYS[3], op, 0) end
-    return op
+    return op, token
   end
-  return ''
-end
-local function drain(out)
-  local q = redis.call('ZRANGE', KEYS[7], 0, SCAN - 1)
-  for _, conv in ipairs(q) do
-    local team = redis.call('HGET', KEYS[9], conv) or ''
-    local op = pick(team)
-    if op then
-      assign(conv, op)
-      out[#out + 1] = conv
-      out[#out + 1] = op
-    elseif team == '' then
-      break
-    end
-  end
-  return out
+  return '', ''
 end
 local function state(conv, out)
   local op = redis.call('HGET', KEYS[8], conv)
@@ -159,60 +156,97 @@ end
 
 local op = ARGV[1]
 if op == 'route' then
-  -- ARGV[3] conv, ARGV[4] team. New conversations join the back of the queue; the queue drains oldest first.
+  -- ARGV[3] conv, ARGV[4] team. New conversations join the back of the queue; the caller then drains it.
   local conv, team = ARGV[3], ARGV[4]
   if redis.call('HEXISTS', KEYS[8], conv) == 1 or redis.call('ZSCORE', KEYS[11], conv) then return state(conv, {'', ''}) end
   redis.call('ZADD', KEYS[10], 'NX', now, conv)
   if team ~= '' then redis.call('HSET', KEYS[9], conv, team) end
   enqueue(conv)
-  return state(conv, drain({'', ''}))
-elseif op == 'drain' then
-  return drain({'drained', ''})
+  return state(conv, {'', ''})
+elseif op == 'state' then
+  return state(ARGV[3], {'', ''})
+elseif op == 'propose' then
+  -- ARGV[3] "op load op load …": operator-wide loads (an operator known full is given a huge one).
+  -- Oldest waiting conversation someone can take, and who: {'propose', conv, op, cap} or {'none', ''}.
+  local loads = {}
+  for o, l in string.gmatch(ARGV[3], '(%S+) (%S+)') do loads[o] = tonumber(l) end
+  local q = redis.call('ZRANGE', KEYS[7], 0, SCAN - 1)
+  for _, conv in ipairs(q) do
+    local team = redis.call('HGET', KEYS[9], conv) or ''
+    local who = pick(team, loads)
+    if who then return {'propose', conv, who, tostring(redis.call('HGET', KEYS[2], who) or DEFAULT_CAP)} end
+    if team == '' then break end
+  end
+  return {'none', ''}
+elseif op == 'commit' then
+  -- ARGV[3] conv, ARGV[4] op, ARGV[5] seat token, ARGV[6] when it was reserved (ms, the caller's clock),
+  -- ARGV[7] how old a reservation may be. Assigns a proposed pair if the conversation still waits and
+  -- the operator may still take it: {'assigned', op} or {'refused', 'conv' | 'op' | 'stale'}.
+  local conv, who = ARGV[3], ARGV[4]
+  if now - tonumber(ARGV[6]) > tonumber(ARGV[7]) then return {'refused', 'stale'} end
+  if redis.call('HEXISTS', KEYS[8], conv) == 1 or not redis.call('ZSCORE', KEYS[7], conv) then return {'refused', 'conv'} end
+  if not eligible(who, redis.call('HGET', KEYS[9], conv) or '') then return {'refused', 'op'} end
+  assign(conv, who, ARGV[5])
+  return {'assigned', who}
 elseif op == 'release' then
-  -- resolve: ARGV[3] conv
+  -- resolve: ARGV[3] conv. {'released', op who had it, their seat token}
   local conv = ARGV[3]
-  local was = unassign(conv)
+  local was, token = unassign(conv)
   redis.call('ZREM', KEYS[7], conv)
   redis.call('ZREM', KEYS[10], conv)
   redis.call('ZADD', KEYS[11], now, conv)
-  return drain({'released', was})
+  return {'released', was, token}
 elseif op == 'take' then
-  -- ARGV[3] conv, ARGV[4] op: an operator takes a waiting conversation by hand.
+  -- ARGV[3] conv, ARGV[4] op, ARGV[5] seat token: an operator takes a waiting conversation by hand.
   local conv, who = ARGV[3], ARGV[4]
   local cur = redis.call('HGET', KEYS[8], conv)
-  if cur then return {cur == who and 'assigned' or 'taken', cur} end
-  if not redis.call('ZSCORE', KEYS[7], conv) then return {'notqueued', ''} end
-  assign(conv, who)
-  return {'assigned', who}
+  if cur then return {cur == who and 'assigned' or 'taken', cur, 'unused'} end
+  if not redis.call('ZSCORE', KEYS[7], conv) then return {'notqueued', '', 'unused'} end
+  assign(conv, who, ARGV[5])
+  return {'assigned', who, 'used'}
 elseif op == 'transfer' then
-  -- ARGV[3] conv, ARGV[4] to-operator or '', ARGV[5] team or ''
+  -- ARGV[3] conv, ARGV[4] to-operator or '', ARGV[5] team or '', ARGV[6] seat token for to-operator.
+  -- {state, value, who had it, their seat token}
   local conv, to, team = ARGV[3], ARGV[4], ARGV[5]
-  if not redis.call('ZSCORE', KEYS[10], conv) then return {'notopen', ''} end
-  local was = unassign(conv)
+  if not redis.call('ZSCORE', KEYS[10], conv) then return {'notopen', '', '', ''} end
+  local was, token = unassign(conv)
   redis.call('ZREM', KEYS[7], conv)
   if to ~= '' then
-    assign(conv, to)
-    return {'assigned', to, was}
+    assign(conv, to, ARGV[6])
+    return {'assigned', to, was, token}
   end
   if team ~= '' then redis.call('HSET', KEYS[9], conv, team) else redis.call('HDEL', KEYS[9], conv) end
   enqueue(conv)
-  local out = state(conv, drain({'', ''}))
+  local out = state(conv, {'', ''})
+  out[3] = was
+  out[4] = token
   return out
 elseif op == 'requeue' then
   -- ARGV[3] conv: back to the queue at its original place (its operator went away).
+  -- {state, value, who had it, their seat token}
   local conv = ARGV[3]
-  if not redis.call('ZSCORE', KEYS[10], conv) then return {'notopen', ''} end
-  unassign(conv)
+  if not redis.call('ZSCORE', KEYS[10], conv) then return {'notopen', '', '', ''} end
+  local was, token = unassign(conv)
   enqueue(conv)
-  return state(conv, drain({'', ''}))
+  local out = state(conv, {'', ''})
+  out[3] = was
+  out[4] = token
+  return out
 elseif op == 'reopen' then
-  -- ARGV[3] conv, ARGV[4] op
+  -- ARGV[3] conv, ARGV[4] op, ARGV[5] seat token. {state, value, 'used' if the token backs it now}
   local conv, who = ARGV[3], ARGV[4]
-  if redis.call('HEXISTS', KEYS[8], conv) == 1 then return state(conv, {'', ''}) end
+  if redis.call('HEXISTS', KEYS[8], conv) == 1 then local out = state(conv, {'', ''}); out[3] = 'unused'; return out end
   redis.call('ZREM', KEYS[11], conv)
   redis.call('ZADD', KEYS[10], now, conv)
-  assign(conv, who)
-  return {'assigned', who}
+  assign(conv, who, ARGV[5])
+  return {'assigned', who, 'used'}
+elseif op == 'seat' then
+  -- ARGV[3] conv, ARGV[4] token: gives an assignment without a seat token one (repair, migration);
+  -- returns the token that backs it now, '' if it is not assigned.
+  local conv = ARGV[3]
+  if redis.call('HEXISTS', KEYS[8], conv) == 0 then return '' end
+  redis.call('HSETNX', KEYS[12], conv, ARGV[4])
+  return redis.call('HGET', KEYS[12], conv)
 elseif op == 'setop' then
   -- ARGV[3] op, ARGV[4] status, ARGV[5] capacity, ARGV[6] ",teams,", ARGV[7] lease expiry (ms, '' keeps it)
   local who = ARGV[3]
@@ -220,7 +254,7 @@ elseif op == 'setop' then
   redis.call('HSET', KEYS[2], who, ARGV[5])
   redis.call('HSET', KEYS[6], who, ARGV[6])
   if ARGV[7] ~= '' then redis.call('ZADD', KEYS[5], tonumber(ARGV[7]), who) end
-  return drain({'drained', ''})
+  return {'ok', ''}
 elseif op == 'removeop' then
   local who = ARGV[3]
   redis.call('HDEL', KEYS[1], who)
@@ -230,7 +264,20 @@ end
 return redis.error_reply('ERR unknown routing operation')
 `;
 
-export const ROUTE_KEYS = 11;
+/**
+ * A seat in an operator's ledger (KEYS[1] = {op:O}:seats), reserved before a site assigns
+ * them a conversation. ARGV: token, value (JSON site, conv, when), capacity, force ('1': an
+ * explicit take, transfer or reopen, counted but not refused). 1 if the seat is held (again,
+ * for a resent command), 0 if the operator is full.
+ */
+const SEAT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 1 end
+if ARGV[4] ~= '1' and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+export const ROUTE_KEYS = 12;
 
 /**
  * Compaction of a resolved conversation: the packed blob (every entry, built by the
@@ -254,6 +301,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string, ...rest: string[]): Result<[string, number, number, string, number?], Context>;
     harkRoute(...args: string[]): Result<string[], Context>;
+    harkSeat(seats: string, token: string, value: string, cap: string, force: string): Result<number, Context>;
     harkCompact(stream: string, cids: string, packed: string, meta: string, lastId: string, blob: Buffer): Result<number, Context>;
   }
 }
@@ -263,6 +311,7 @@ export type ScriptedRedis = Redis | Cluster;
 export function defineScripts<R extends Redis | Cluster>(r: R): R {
   r.defineCommand('harkAppend', { numberOfKeys: 3, lua: APPEND });
   r.defineCommand('harkRoute', { numberOfKeys: ROUTE_KEYS, lua: ROUTE });
+  r.defineCommand('harkSeat', { numberOfKeys: 1, lua: SEAT });
   r.defineCommand('harkCompact', { numberOfKeys: 4, lua: COMPACT });
   return r;
 }

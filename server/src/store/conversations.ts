@@ -15,6 +15,10 @@ const KINDS: readonly string[] = ['msg', 'note', 'event'];
 export function parseEntryJson(raw: string | undefined): Entry | null {
   const e = json<Partial<Entry> | null>(raw, null);
   if (!e || typeof e !== 'object' || !KINDS.includes(e.kind as string) || typeof e.at !== 'number') return null;
+  // Entries written before avatars were served as images carry the photo (a data: URL, up to
+  // 200 KB) in `op` / `to`: never sent on (the conversation's opAvatar is the photo).
+  if (e.op?.avatar !== undefined) delete e.op.avatar;
+  if (e.to?.avatar !== undefined) delete e.to.avatar;
   return e as Entry;
 }
 
@@ -155,8 +159,15 @@ export async function readEntriesBefore(r: ScriptedRedis, conv: string, before: 
   return { entries: out, more };
 }
 
+/** An entry's JSON without the operator photo copies entries written before version 4 carry (up to 200 KB each). */
+function withoutPhoto(d: string): string {
+  if (!d.includes('"avatar"')) return d;
+  const e = parseEntryJson(d);
+  return e ? JSON.stringify(e) : d;
+}
+
 /**
- * Compacts a resolved conversation: every entry goes into one deflated key and the
+ * Compacts a resolved conversation (dropping old entries' photo copies on the way): every entry goes into one deflated key and the
  * stream and client-id hash are emptied. Reads (readEntries, readEntriesBefore) are
  * unchanged for callers. Does nothing (false) if the conversation is not resolved,
  * has no new entries, or changed meanwhile; safe to run on several gateways at once.
@@ -168,7 +179,7 @@ export async function compactConversation(r: ScriptedRedis, conv: string): Promi
   const all: [string, string][] = [...packed];
   for (const [id, fields] of rows) {
     const i = fields.indexOf('d');
-    if (i >= 0) all.push([id, fields[i + 1] as string]);
+    if (i >= 0) all.push([id, withoutPhoto(fields[i + 1] as string)]);
   }
   const blob = deflateRawSync(Buffer.from(JSON.stringify(all)), { level: 9 });
   return (await r.harkCompact(K.convStream(conv), K.convCids(conv), K.convPacked(conv), K.conv(conv), last[0], blob)) === 1;

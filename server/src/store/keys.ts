@@ -22,6 +22,8 @@ export const K = {
   siteQueue: (s: string) => `{site:${s}}:queue`,
   /** hash conv -> op, for every assigned, unresolved conversation. */
   siteAssign: (s: string) => `{site:${s}}:assign`,
+  /** hash conv -> seat token: the reservation in the assignee's seat ledger (K.opSeats) that backs the assignment. */
+  siteSeat: (s: string) => `{site:${s}}:seat`,
   /** hash conv -> team the conversation is routed to. */
   siteConvTeam: (s: string) => `{site:${s}}:cteam`,
   /** zset conv -> created ms: every unresolved conversation (queued or open). */
@@ -32,6 +34,12 @@ export const K = {
   siteChannel: (s: string) => `{site:${s}}:ev`,
   /** string: resolved-at (ms) up to which the site's resolved conversations are compacted. */
   siteCompacted: (s: string) => `{site:${s}}:compacted`,
+
+  /**
+   * hash seat token -> JSON {s: site, c: conv, at: ms reserved}: the operator's seat ledger, one entry per
+   * chat they hold on any site (and per reservation in flight). Its length is the operator-wide load.
+   */
+  opSeats: (o: string) => `{op:${o}}:seats`,
 
   conv: (c: string) => `{conv:${c}}:meta`,
   convStream: (c: string) => `{conv:${c}}:s`,
@@ -68,6 +76,8 @@ export const K = {
   filesSecret: 'hark:files:secret',
 
   operators: 'hark:ops',
+  /** hash {type: png|jpeg|webp, data: bytes}: one version of an operator's photo (store/avatars.ts); a replaced one expires. */
+  avatar: (o: string, v: string) => `hark:avatar:${o}:${v}`,
   operator: (o: string) => `hark:op:${o}`,
   operatorByEmail: (email: string) => `hark:opemail:${email.toLowerCase()}`,
   operatorSessions: (o: string) => `hark:op:${o}:sessions`,

@@ -20,6 +20,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MAX_ATTR_KEY, MAX_ATTR_VALUE, MAX_ATTRS, MAX_VISITOR_EMAIL, MAX_VISITOR_NAME } from '@hark/shared';
 import type { Cluster, Redis } from 'ioredis';
+import { AVATAR_PATH_RE, checkAvatarDataUrl, putAvatar } from './avatars';
+import { K } from './keys';
 
 // To move to shared/src/limits.ts beside MAX_VISITOR_NAME and MAX_VISITOR_EMAIL.
 /** Longest page URL (and referrer) kept for a visitor. */
@@ -262,10 +264,107 @@ const visitorRecordCaps: Migration = {
   },
 };
 
+/** The site's assignments, found by SCAN (every site that ever assigned, listed or not). */
+export const SITE_ASSIGN_PATTERN = '{site:*}:assign';
+
+/**
+ * Capacity became the operator's (ARCHITECTURE.md, Operator-wide capacity): every assignment is
+ * backed by a seat in its operator's ledger ({op:O}:seats) whose token the site keeps
+ * ({site:S}:seat). This gives each assignment the previous code made a token (`m-<conv>`, so a
+ * re-run finds the same one) and its seat, so the operator-wide load starts from the truth.
+ */
+const operatorSeats: Migration = {
+  to: 3,
+  name: 'operator-seats',
+  async run(cmd, log, guard) {
+    let sites = 0;
+    let assignments = 0;
+    let added = 0;
+    await scanKeys(
+      cmd,
+      SITE_ASSIGN_PATTERN,
+      async (keys) => {
+        for (const key of keys) {
+          const site = key.slice('{site:'.length, key.indexOf('}'));
+          sites++;
+          for (const [conv, op] of Object.entries(await cmd.hgetall(key))) {
+            guard.check();
+            assignments++;
+            await cmd.hsetnx(K.siteSeat(site), conv, `m-${conv}`);
+            const token = await cmd.hget(K.siteSeat(site), conv);
+            if (token && (await cmd.hsetnx(K.opSeats(op), token, JSON.stringify({ s: site, c: conv, at: Date.now() }))) === 1) added++;
+          }
+        }
+      },
+      { type: 'hash', guard },
+    );
+    log.info(`migration operator-seats: ${sites} sites, ${assignments} assignments, ${added} seats added to the operators' ledgers`);
+  },
+};
+
+export const CONV_META_PATTERN = '{conv:*}:meta';
+
+/**
+ * Operators' photos become images served by the gateway (store/avatars.ts): each operator
+ * record's `data:` avatar is checked and stored as an image, the record keeps its path (one
+ * that fails the checks is removed, with a warning); every conversation record's `opAvatar`
+ * copy of a `data:` URL becomes its operator's path (or goes). Old stream entries keep their
+ * copies as written (a stream entry cannot be rewritten in place): readers strip `op.avatar` /
+ * `to.avatar` from every entry they parse (store/conversations.ts), so none is ever sent again;
+ * compaction drops them when it packs a resolved conversation; retention and erasure remove them
+ * with their conversations.
+ */
+const operatorAvatars: Migration = {
+  to: 4,
+  name: 'operator-avatars',
+  async run(cmd, log, guard) {
+    const paths = new Map<string, string>();
+    let stored = 0;
+    let dropped = 0;
+    for (const op of await cmd.smembers(K.operators)) {
+      guard.check();
+      const url = await cmd.hget(K.operator(op), 'avatar');
+      // Already an image (a re-run after a crash): the conversations below still learn its path.
+      if (url && AVATAR_PATH_RE.test(url)) paths.set(op, url);
+      if (!url?.startsWith('data:')) continue;
+      const c = checkAvatarDataUrl(url);
+      // The image first (idempotent: its version is the bytes' hash), then the record, only if its avatar is still that upload.
+      const path = c.ok ? await putAvatar(cmd, op, c.img, c.bytes) : '';
+      const done = await rewriteHash(cmd, K.operator(op), ['avatar'], (h): HashChange | null => (h.avatar === url ? (path ? { set: { avatar: path }, del: [] } : { set: {}, del: ['avatar'] }) : null));
+      if (!c.ok) {
+        dropped++;
+        log.warn(`migration operator-avatars: operator ${op}'s avatar is not a usable image (${c.code}); removed`);
+      } else if (done) {
+        stored++;
+        paths.set(op, path);
+      }
+    }
+    let metas = 0;
+    let rewritten = 0;
+    await scanKeys(
+      cmd,
+      CONV_META_PATTERN,
+      async (keys) => {
+        for (const key of keys) {
+          metas++;
+          const done = await rewriteHash(cmd, key, ['op', 'opAvatar'], (h): HashChange | null => {
+            if (!h.opAvatar?.startsWith('data:')) return null;
+            const path = h.op ? paths.get(h.op) ?? '' : '';
+            return path ? { set: { opAvatar: path }, del: [] } : { set: {}, del: ['opAvatar'] };
+          });
+          if (done) rewritten++;
+        }
+      },
+      { type: 'hash', guard },
+    );
+    log.info(`migration operator-avatars: ${stored} photos stored as images, ${dropped} unusable removed; ${metas} conversation records scanned, ${rewritten} rewritten`);
+  },
+};
+
 // ---------------------------------------------------------------- the list, and running it
 
 /** Every migration, in order of `to`. */
-export const MIGRATIONS: readonly Migration[] = [visitorRecordCaps];
+export const MIGRATIONS: readonly Migration[] = [visitorRecordCaps, operatorSeats, operatorAvatars];
 
 /** The version of the data this code writes (and needs). */
 export const SCHEMA_VERSION: number = checkMigrations(MIGRATIONS);
