@@ -29,6 +29,10 @@ export interface SiteSettings {
   requeueOnOffline: boolean;
   /** Visitor messages per second for the whole site, all gateways together (default SITE_MSGS_PER_SEC). */
   msgsPerSec: number;
+  /** Where offline messages are e-mailed ([] = the site's active operators). */
+  notifyEmails: string[];
+  /** The language of the team's e-mail notifications (the console's: en, hr, ru). */
+  mailLang: 'en' | 'hr' | 'ru';
 }
 
 /** An operator account as the admin API shows it (never the password hash). */

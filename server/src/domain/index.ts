@@ -13,6 +13,8 @@ import { Privacy } from './privacy';
 import { Router } from './routing';
 import { Sites } from './sites';
 import { Visitors } from './visitors';
+import { Mail } from './mail';
+import { Inbound } from './mail-inbound';
 import { Webhooks } from './webhooks';
 import { Replies, Stats, Teams } from './workspace';
 
@@ -32,6 +34,7 @@ export class Domain {
   readonly apiKeys: ApiKeys;
   readonly webhooks: Webhooks;
   readonly privacy: Privacy;
+  readonly mail: Mail;
 
   constructor(readonly deps: Deps) {
     this.router = new Router(deps);
@@ -47,5 +50,7 @@ export class Domain {
     this.apiKeys = new ApiKeys(deps);
     this.webhooks = new Webhooks(deps);
     this.privacy = new Privacy(deps, this.router);
+    this.mail = new Mail(deps);
+    this.mail.inbound = new Inbound(deps, this.mail, this.conversations);
   }
 }

@@ -23,6 +23,7 @@
  * Who may: `mayExportVisitor`, `mayEraseVisitor` below (built on policy.ts); API keys: any key
  * whose scope has the visitor's site exports, a read-write one erases (http/privacy.ts).
  */
+import { purgeMail } from '../store/mail';
 import { CATCHUP_PAGE, type ConvStatus, type Entry, HarkError, type OperatorRef, type Rating, type VisitorInfo } from '@hark/shared';
 import { eachPage } from '@hark/shared/async';
 import { type ConvMeta, getMeta, readEntries } from '../store/conversations';
@@ -331,6 +332,8 @@ export class Privacy {
     await anonymiseStats(r, ops, t.convs, now);
     const found: DeliveryRef[] = await findDeliveries(r, t.site, ids, t.convs, deep);
     await purgeDeliveries(r, t.site, found, t.convs);
+    // E-mail of these conversations (notifications, answers, transcripts, replies received).
+    await purgeMail(r, t.site, t.convs);
     let n = 0;
     for (const [i, conv] of t.convs.entries()) {
       const m = metas[i];

@@ -1,5 +1,6 @@
 /** Operators and sites (admin). Teams, saved replies and stats live in their own files. */
-import { HarkError, MAX_MESSAGE_CHARS, MAX_SITE_MSGS_PER_SEC, randomId } from '@hark/shared';
+import { HarkError, MAX_MESSAGE_CHARS, MAX_SITE_MSGS_PER_SEC, MAX_VISITOR_EMAIL, randomId } from '@hark/shared';
+import { MAIL_ADDRESS_PATTERN, MAIL_MAX_NOTIFY_ADDRESSES } from '../domain/mail';
 import { Type as T } from '@sinclair/typebox';
 import { publicOperator } from '../domain/operators';
 import { canSeeSite } from '../domain/policy';
@@ -45,6 +46,8 @@ const SiteFields = {
   typingPreview: T.Boolean(),
   requeueOnOffline: T.Boolean(),
   msgsPerSec: T.Integer({ minimum: 1, maximum: MAX_SITE_MSGS_PER_SEC }),
+  notifyEmails: T.Array(T.String({ pattern: MAIL_ADDRESS_PATTERN, maxLength: MAX_VISITOR_EMAIL }), { maxItems: MAIL_MAX_NOTIFY_ADDRESSES }),
+  mailLang: T.Union([T.Literal('en'), T.Literal('hr'), T.Literal('ru')]),
 };
 export const SitePatch = T.Partial(T.Object(SiteFields), { additionalProperties: false });
 // One closed object (an Intersect let unknown keys through into the site's hash, `secret` and `createdAt` included).

@@ -9,6 +9,8 @@
  * - compaction: resolved conversations older than the setting packed, every minute.
  * - webhook-delivery: due webhook deliveries sent (domain/webhooks.ts), every WEBHOOK_POLL_MS;
  *   its attempts in flight are cut when the gateway stops (the next owner sends them again).
+ * - mail-delivery: due e-mail claimed and sent (domain/mail.ts), every MAIL_POLL_MS; attempts in
+ *   flight are finished when the gateway stops (a killed one's claim ends and the next owner sends it).
  * - retention: conversations older than HARK_RETENTION_DAYS (last activity) erased
  *   (domain/privacy.ts), every RETENTION_EVERY_MS; nothing when the setting is off.
  */
@@ -47,6 +49,7 @@ export class Jobs {
       { name: 'presence-sweep', everyMs: PRESENCE_RENEW_MS, run: () => presence.sweep() },
       { name: 'compaction', everyMs: COMPACTION_EVERY_MS, run: () => presence.compact() },
       { name: 'webhook-delivery', everyMs: this.domain.webhooks.settings.pollMs, run: () => this.domain.webhooks.deliverDue(), stop: () => this.domain.webhooks.stop() },
+      { name: 'mail-delivery', everyMs: this.domain.mail.settings.pollMs, run: () => this.domain.mail.deliverDue(), stop: () => this.domain.mail.stop() },
       // stop: also cancels the second passes of erases this gateway ran (domain/privacy.ts).
       { name: 'retention', everyMs: RETENTION_EVERY_MS, run: async () => void (await this.domain.privacy.retention()), stop: async () => this.domain.privacy.stop() },
     ];

@@ -62,6 +62,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   private changedInHello: Set<string> | null = null;
   /** The open conversation this socket last wrote into (see openConv). */
   private openId: string | null = null;
+  /** Counted among the visitor's open sockets (only a visitor with an e-mail is: answers follow them by e-mail when away, domain/mail.ts). */
+  private mailTracked = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -89,6 +91,14 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     if (this.watchingAvailability) this.ctx.queues.unwatchAvailability(this.site.id, this);
     for (const conv of this.follows) this.ctx.hub.unfollowConv(conv, this);
     this.follows.clear();
+    if (this.mailTracked) void this.ctx.domain.mail.visitorSocket(this.visitorId, -1).catch((e) => this.onInternalError(e));
+  }
+
+  /** The visitor has an e-mail: count this socket as theirs, so that answers are not e-mailed while they are here. */
+  private async trackForMail(): Promise<void> {
+    if (this.mailTracked || this.closed) return;
+    this.mailTracked = true;
+    await this.ctx.domain.mail.visitorSocket(this.visitorId, 1);
   }
 
   protected parse(raw: string): VisitorToServer {
@@ -120,13 +130,15 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       case 'attrs':
         return this.patch({ attrs: f.attrs });
       case 'prechat':
-        return this.patch({ name: f.name, email: checkEmail(f.email) });
+        await this.patch({ name: f.name, email: checkEmail(f.email) });
+        return this.trackForMail();
       case 'offline': {
         const text = checkText(f.text);
         const email = checkEmail(f.email);
         // The same limits as a chat message: the form is a message.
         this.limits.take();
         await this.patch({ email, ...(f.name ? { name: f.name } : {}) });
+        await this.trackForMail();
         const { conv } = await this.openConv();
         const r = await convs.leaveOfflineMessage(this.site.id, conv, f.cid, text, email);
         return this.acked(conv, f.cid, r);
@@ -202,6 +214,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       await this.identify(f.user).catch((e) => this.fail(e));
       v = await visitors.get(this.visitorId);
     }
+    if (v?.email) await this.trackForMail();
     const byId = new Map<string, ConvMeta | null>(claimed.map((id, i) => [id, metas[i] ?? null]));
     let extra = v?.conv;
     if (!extra) extra = await convs.visitorLatest(this.visitorId);

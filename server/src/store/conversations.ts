@@ -284,7 +284,7 @@ export async function delMeta(r: ScriptedRedis, conv: string, ...fields: string[
   if (fields.length) await r.hdel(K.conv(conv), ...fields);
 }
 
-export async function getMetaField(r: ScriptedRedis, conv: string, field: 'opSeen' | 'status'): Promise<string | null> {
+export async function getMetaField(r: ScriptedRedis, conv: string, field: 'opSeen' | 'status' | 'visitorSeen'): Promise<string | null> {
   return r.hget(K.conv(conv), field);
 }
 

@@ -44,6 +44,8 @@ export const K = {
   visitor: (v: string) => `{vis:${v}}:info`,
   visitorConvs: (v: string) => `{vis:${v}}:convs`,
   visitorChannel: (v: string) => `{vis:${v}}:ev`,
+  /** hash gateway -> the visitor's open sockets there; `gone` -> ms the last one closed (store/mail.ts: is the visitor away?). */
+  visitorSockets: (v: string) => `{vis:${v}}:socks`,
   visitorToken: (tokenHash: string) => `hark:vtok:${tokenHash}`,
   visitorByUser: (site: string, userId: string) => `hark:vuser:${site}:${userId}`,
 

@@ -28,6 +28,8 @@ export const SITE_DEFAULTS: Omit<Site, 'id' | 'name' | 'createdAt'> = {
   typingPreview: false,
   requeueOnOffline: true,
   msgsPerSec: SITE_MSGS_PER_SEC,
+  notifyEmails: [],
+  mailLang: 'en',
   secret: '',
 };
 
@@ -61,6 +63,9 @@ function fromHash(id: string, h: Record<string, string>): Site {
     requeueOnOffline: h.requeueOnOffline === undefined ? true : bool(h.requeueOnOffline),
     // Sites saved before the setting existed have the default (no migration: a missing field reads as it).
     msgsPerSec: Math.min(MAX_SITE_MSGS_PER_SEC, Math.max(1, Math.floor(num(h.msgsPerSec, SITE_MSGS_PER_SEC)))),
+    // Added with e-mail (issue 14): sites saved before read the defaults (no migration).
+    notifyEmails: json<string[]>(h.notifyEmails, []).filter((x) => typeof x === 'string'),
+    mailLang: h.mailLang === 'hr' || h.mailLang === 'ru' ? h.mailLang : 'en',
     secret: h.secret ?? '',
     createdAt: num(h.createdAt),
   };

@@ -1,0 +1,71 @@
+/**
+ * A real SMTP server (smtp-server) on 127.0.0.1 as the recipient of the gateway's mail: every
+ * message accepted is kept raw and parsed (mailparser). `failNext(n)` answers the next n
+ * messages with a temporary failure (451), as a busy mail server would.
+ */
+import type { AddressInfo } from 'node:net';
+import { type ParsedMail, simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+export interface Received {
+  envelopeFrom: string;
+  rcpt: string[];
+  raw: string;
+  mail: ParsedMail;
+  at: number;
+}
+
+export interface SmtpSink {
+  port: number;
+  url: string;
+  received: Received[];
+  failNext(n: number): void;
+  close(): Promise<void>;
+}
+
+export async function smtpSink(): Promise<SmtpSink> {
+  const received: Received[] = [];
+  let failing = 0;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        if (failing > 0) {
+          failing--;
+          const e = Object.assign(new Error('Try again later'), { responseCode: 451 });
+          cb(e);
+          return;
+        }
+        const raw = Buffer.concat(chunks).toString('utf8');
+        simpleParser(raw).then(
+          (mail) => {
+            received.push({
+              envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              rcpt: session.envelope.rcptTo.map((a) => a.address),
+              raw,
+              mail,
+              at: Date.now(),
+            });
+            cb();
+          },
+          (e: Error) => cb(e),
+        );
+      });
+    },
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `smtp://127.0.0.1:${port}`,
+    received,
+    failNext(n) {
+      failing = n;
+    },
+    close: () => new Promise<void>((res) => server.close(() => res())),
+  };
+}
