@@ -69,3 +69,14 @@ export async function smtpSink(): Promise<SmtpSink> {
     close: () => new Promise<void>((res) => server.close(() => res())),
   };
 }
+
+/** Sends one message by SMTP to a listener on 127.0.0.1 (the gateway's inbound one), as a mail client would. */
+export async function sendMail(port: number, msg: { from: string; to: string; subject: string; text: string; inReplyTo?: string }): Promise<void> {
+  const nodemailer = await import('nodemailer');
+  const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, connectionTimeout: 5_000 });
+  try {
+    await t.sendMail({ from: msg.from, to: msg.to, subject: msg.subject, text: msg.text, ...(msg.inReplyTo ? { inReplyTo: msg.inReplyTo, references: [msg.inReplyTo] } : {}) });
+  } finally {
+    t.close();
+  }
+}
