@@ -95,6 +95,24 @@ describe('the conversation outlives the tab', () => {
     expect(await widgetText(vp)).toContain('Yes, we ship to Split in 2 days.');
     // Only one e-mail went to the visitor (the window batched, and they were not back in between).
     expect(sink.received.filter((r) => r.rcpt.includes(email))).toHaveLength(1);
+
+    // 9. Maja sends a transcript from the console: it arrives, without notes.
+    await maja.page.getByRole('button', { name: 'E-mail a transcript' }).click();
+    const tr = await waitMail('transcript', (r) => r.rcpt.includes(email) && r.mail.subject === 'Your conversation with Demo shop');
+    expect(tr.mail.text).toContain('Great, I will order today.');
+
+    // 10. The admin reads the mail log (Admin → Mail): notification, answer, reply received, transcript.
+    const adm = await signIn(browser, stack.base, stack.admin.email, stack.admin.password);
+    await adm.page.getByRole('button', { name: 'Admin' }).click();
+    await adm.page.getByRole('tab', { name: 'Mail' }).click();
+    const logRows = adm.page.locator('table.mail-log tbody tr[data-mail]');
+    await expect.poll(() => logRows.count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(4);
+    const states = await adm.page.locator('[data-testid=mail-state]').allTextContents();
+    expect(states.filter((x) => x.startsWith('Sent')).length).toBeGreaterThanOrEqual(3);
+    expect(states.some((x) => x.startsWith('Posted'))).toBe(true);
+    await adm.page.locator('tr[data-state=received]').getByRole('button', { name: 'Read' }).click();
+    await expect.poll(() => adm.page.locator('tr.mail-text').textContent()).toContain('Great, I will order today.');
+    await adm.ctx.close();
     await vctx.close();
     await maja.ctx.close();
   });

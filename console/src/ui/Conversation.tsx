@@ -6,6 +6,7 @@ import { canSupervise, isOverdue } from '../inbox';
 import { timeOfDay } from '../format';
 import { visitorLabel } from '../state';
 import { Composer } from './Composer';
+import { ConvMail } from './ConvMail';
 import { Transfer } from './Transfer';
 import { useNow } from './useNow';
 
@@ -134,6 +135,7 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
         </div>
       </div>
       {transfer && <Transfer conv={conv} onDone={() => setTransfer(false)} />}
+      <ConvMail conv={conv} />
       {conv.rating && (
         <div class={`rating rating-${conv.rating}`} data-testid="rating">
           {t(conv.rating === 'good' ? 'event.ratedGood' : 'event.ratedBad')}

@@ -25,7 +25,7 @@
  * (recipients come from the envelope, never from a header).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { type Entry, HarkError } from '@hark/shared';
+import { type ConvMailStatus, type Entry, HarkError, type MailView as SharedMailView } from '@hark/shared';
 import nodemailer from 'nodemailer';
 import type { Transporter } from 'nodemailer';
 import { getMeta, getMetaField, readEntries } from '../store/conversations';
@@ -124,23 +124,8 @@ export function validAddress(a: string): boolean {
   return ADDRESS_RE.test(a);
 }
 
-/** What the mail log shows (shared/src/admin.ts MailView). */
-export interface MailView {
-  id: string;
-  kind: MailRecord['kind'];
-  conv: string;
-  to: string;
-  from: string;
-  subject: string;
-  text: string;
-  state: MailRecord['state'];
-  attempts: number;
-  error: string | null;
-  createdAt: number;
-  lastAt: number | null;
-  nextAt: number | null;
-  sentAt: number | null;
-}
+/** What the mail log shows (shared/src/admin.ts). */
+export type MailView = SharedMailView;
 
 export function mailView(m: MailRecord): MailView {
   return {
@@ -350,6 +335,14 @@ export class Mail {
   /** Why the visitor's address is failing (null: it is not). */
   bouncedReason(site: string, address: string): Promise<string | null> {
     return bouncedReason(this.r, site, address);
+  }
+
+  /** The conversation's e-mail state for its operators: the visitor's address and whether it bounces. */
+  async status(conv: string): Promise<ConvMailStatus> {
+    const m = await getMeta(this.r, conv);
+    const v = m ? await getVisitor(this.r, m.visitor) : null;
+    if (!m || !v?.email) return { email: null, bounced: null };
+    return { email: v.email, bounced: await bouncedReason(this.r, m.site, v.email) };
   }
 
   /** Records a mail that needs no sending (an inbound one, posted or refused) in the site's log. */

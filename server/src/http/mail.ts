@@ -42,6 +42,13 @@ export const mailRoutes: Routes = async (app, { ctx }) => {
     return mail.bounced(req.params.site);
   });
 
+  app.get('/v1/conversations/:id/mail', { schema: { params: T.Object({ id: Id }) } }, async (req) => {
+    const me = await requireOperator(ctx, req);
+    const m = await conversations.meta(req.params.id);
+    if (!m || !canRead(me, m)) throw new HarkError('CONVERSATION_NOT_FOUND');
+    return mail.status(m.id);
+  });
+
   // A transcript to the visitor's own known address, by an operator who may read the conversation.
   app.post('/v1/conversations/:id/transcript', { schema: { params: T.Object({ id: Id }) } }, async (req, reply) => {
     const me = await requireOperator(ctx, req);
