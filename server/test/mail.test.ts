@@ -6,7 +6,7 @@
 import { randomId } from '@hark/shared';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MailView } from '../src/domain/mail';
+import { MAIL_TRANSCRIPTS_PER_ADDRESS_PER_DAY, MAIL_VISITOR_TRANSCRIPTS_PER_HOUR, type MailView } from '../src/domain/mail';
 import { MAIL_INBOUND_PER_SENDER_PER_HOUR, MAIL_MAX_INBOUND_BYTES, replyText } from '../src/domain/mail-inbound';
 import { MAIL_CATALOGUES } from '../src/domain/mail-text';
 import { ADMIN, Http, type OperatorClient, type TestGateway, type TestRedis, cid, createOp, onlineOperator, sleep, testGateway, testRedis, visitor, waitFor } from './harness';
@@ -207,6 +207,54 @@ describe('answers follow the visitor', () => {
     // Only the visitor's own address: an operator of another site may not even see it.
     const other = await createOp(admin, { email: `o-${randomId(5)}@example.com`, name: 'Other', sites: [] });
     expect((await other.http.req('POST', `/v1/conversations/${conv}/transcript`)).status).toBe(404);
+  });
+});
+
+describe('a visitor asks for a transcript', () => {
+  it(`goes to their own address only, bounded per visitor (${MAIL_VISITOR_TRANSCRIPTS_PER_HOUR}/h) and per address (${MAIL_TRANSCRIPTS_PER_ADDRESS_PER_DAY}/day)`, async () => {
+    const email = `vt-${randomId(6)}@example.net`;
+    const a = await offlineVisitor('ru', email, 'Copy please', { stay: true });
+    for (let i = 0; i < MAIL_VISITOR_TRANSCRIPTS_PER_HOUR; i++) {
+      const from = a.v.frames.length;
+      a.v.send({ type: 'transcript', conv: a.conv });
+      const f = await a.v.next('transcript', () => true, 5_000, from);
+      expect(f.to).toBe(email);
+    }
+    const got = await waitFor('transcript', () => sink.received.find((r) => r.rcpt.includes(email) && r.mail.subject === WORDS.ru.transcript));
+    expect(got.mail.text).toContain('Copy please');
+    await sleep(300);
+    // Asked three times within the hour for one conversation: one e-mail (its id is the conversation and the hour).
+    expect(sink.received.filter((r) => r.rcpt.includes(email))).toHaveLength(1);
+    const from = a.v.frames.length;
+    a.v.send({ type: 'transcript', conv: a.conv });
+    expect((await a.v.next('error', () => true, 5_000, from)).code).toBe('MAIL_LIMIT');
+    // Another visitor typing the same address: the address's own daily bound.
+    const b = await offlineVisitor('en', email, 'Me too', { stay: true });
+    const codes: string[] = [];
+    for (let i = 0; i < MAIL_VISITOR_TRANSCRIPTS_PER_HOUR; i++) {
+      const n = b.v.frames.length;
+      b.v.send({ type: 'transcript', conv: b.conv });
+      const f = await Promise.race([b.v.next('transcript', () => true, 5_000, n), b.v.next('error', () => true, 5_000, n)]);
+      codes.push(f.type === 'error' ? f.code : 'ok');
+    }
+    expect(codes).toEqual(['ok', 'ok', 'MAIL_LIMIT']);
+    // Someone else's conversation: not found, nothing sent.
+    const n = b.v.frames.length;
+    b.v.send({ type: 'transcript', conv: a.conv });
+    expect((await b.v.next('error', () => true, 5_000, n)).code).toBe('CONVERSATION_NOT_FOUND');
+    a.v.close();
+    b.v.close();
+  });
+
+  it('a visitor without an e-mail is told to leave one', async () => {
+    const v = await visitor(gw);
+    await v.next('synced');
+    const c = cid();
+    v.send({ type: 'send', cid: c, text: 'no mail here' });
+    const ack = await v.next('ack', (f) => f.cid === c);
+    v.send({ type: 'transcript', conv: ack.conv });
+    expect((await v.next('error')).code).toBe('BAD_REQUEST');
+    v.close();
   });
 });
 

@@ -36,6 +36,7 @@ export const ERRORS = {
   IDENTITY_INVALID: { status: 403, close: 1008, message: "The identity hash does not match; sign the user id with the site's secret." },
   WEBHOOK_TARGET_FORBIDDEN: { status: 400, close: 1008, message: 'The webhook target is not a public address (loopback, private, link-local, unspecified or multicast); WEBHOOKS_ALLOW_PRIVATE=1 allows it.' },
   TOO_MANY_WEBHOOKS: { status: 409, close: 1008, message: 'A site has at most MAX_WEBHOOKS_PER_SITE webhook endpoints; delete one first.' },
+  MAIL_LIMIT: { status: 429, close: 1008, message: 'Too many e-mails asked for; try again later.' },
   OVERLOADED: { status: 503, close: 1013, message: 'The server is temporarily unable to store messages; your client will retry.' },
   SLOW_CONSUMER: { status: 503, close: 1008, message: 'The socket stopped reading; reconnect.' },
   BUSY: { status: 503, close: 1013, message: 'The server is busy; retry after the time in Retry-After.' },

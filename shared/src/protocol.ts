@@ -145,6 +145,8 @@ export const VisitorPrechat = Frame('prechat', { name: Short(200), email: Short(
 export const VisitorOffline = Frame('offline', { cid: Cid, email: Short(320), text: Text, name: T.Optional(Short(200)) });
 export const VisitorRate = Frame('rate', { conv: Id, rating: Rating, comment: T.Optional(Short(1000)) });
 export const VisitorHistory = Frame('history', { conv: Id, before: T.Optional(StreamId) });
+/** A copy of one of the visitor's conversations by e-mail, to the address they gave (answer: `transcript {conv, to}`). */
+export const VisitorTranscript = Frame('transcript', { conv: Id });
 
 export const VisitorToServer = T.Union([
   VisitorHello,
@@ -158,6 +160,7 @@ export const VisitorToServer = T.Union([
   VisitorOffline,
   VisitorRate,
   VisitorHistory,
+  VisitorTranscript,
 ]);
 export type VisitorToServer = Static<typeof VisitorToServer>;
 
@@ -170,6 +173,8 @@ export const ServerToVisitor = T.Union([
   T.Object({ type: T.Literal('entry'), entry: Entry }),
   /** Sent after a hello's catch-up is complete: everything up to now has been delivered. */
   T.Object({ type: T.Literal('synced') }),
+  /** A transcript was queued to this address (answer to `transcript`). */
+  T.Object({ type: T.Literal('transcript'), conv: T.String(), to: T.String() }),
   T.Object({ type: T.Literal('ack'), cid: T.String(), conv: T.String(), id: T.String() }),
   T.Object({ type: T.Literal('typing'), conv: T.String(), on: T.Boolean(), op: T.Optional(OperatorRef) }),
   T.Object({ type: T.Literal('seen'), conv: T.String(), id: T.String() }),

@@ -46,6 +46,7 @@ import {
   mailSecret,
   releaseMail,
   resendMail,
+  takeMailCounter,
   visitorSocket,
   visitorSockets,
 } from '../store/mail';
@@ -85,6 +86,10 @@ export const MAIL_RETENTION_MS = 30 * 24 * 3600_000;
 export const MAIL_MAX_NOTIFY_ADDRESSES = 20;
 /** An offline notification waits this long for the visitor's message (stored right after its event) before going without it. */
 export const MAIL_NOTIFY_WAIT_MS = 30_000;
+/** Transcripts a visitor may ask for per hour (all their conversations). */
+export const MAIL_VISITOR_TRANSCRIPTS_PER_HOUR = 3;
+/** Transcripts asked for by visitors that one address may receive per day (whoever asks). */
+export const MAIL_TRANSCRIPTS_PER_ADDRESS_PER_DAY = 5;
 /** A mail address as Hark accepts it: one address, no display name, no list, no quoting. */
 export const MAIL_ADDRESS_PATTERN = '^[^\\s@<>,;:"()\\[\\]\\\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\\.[A-Za-z]{2,63}$';
 const ADDRESS_RE = new RegExp(MAIL_ADDRESS_PATTERN);
@@ -309,6 +314,21 @@ export class Mail {
     const rec = await getMail(this.r, id);
     if (!rec) throw new HarkError('NOT_FOUND');
     return mailView(rec);
+  }
+
+  /**
+   * A visitor asks for a copy of their conversation: to the address they gave only, at most
+   * MAIL_VISITOR_TRANSCRIPTS_PER_HOUR per visitor and MAIL_TRANSCRIPTS_PER_ADDRESS_PER_DAY per
+   * address (a visitor can type anyone's address: this bounds what a stranger can be sent), and
+   * the same conversation once per hour (the mail's id).
+   */
+  async visitorTranscript(m: { id: string; visitor: string }, visitor: string): Promise<MailView> {
+    const v = await getVisitor(this.r, visitor);
+    if (!v?.email) throw new HarkError('BAD_REQUEST', 'Leave your e-mail address first.');
+    const hour = Math.floor(Date.now() / 3600_000);
+    if (!(await takeMailCounter(this.r, `tv:${visitor}`, MAIL_VISITOR_TRANSCRIPTS_PER_HOUR, 3600_000))) throw new HarkError('MAIL_LIMIT');
+    if (!(await takeMailCounter(this.r, `ta:${v.email.toLowerCase()}`, MAIL_TRANSCRIPTS_PER_ADDRESS_PER_DAY, 24 * 3600_000))) throw new HarkError('MAIL_LIMIT');
+    return this.queueTranscript(m.id, `v:${hour}`);
   }
 
   // ---- the mail log

@@ -146,6 +146,14 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       case 'rate': {
         return convs.rate(await this.ownConv(f.conv), f.rating, f.comment ?? '');
       }
+      case 'transcript': {
+        // The same limits as a message, then the mail's own (domain/mail.ts: own address only, bounded per visitor and per address).
+        this.limits.take();
+        const m = await this.ownConv(f.conv);
+        const sent = await this.ctx.domain.mail.visitorTranscript(m, this.visitorId);
+        this.send({ type: 'transcript', conv: m.id, to: sent.to } satisfies ServerToVisitor);
+        return;
+      }
       case 'history': {
         await this.ownConv(f.conv);
         const { entries, more } = await convs.entriesBefore(f.conv, f.before ?? '');

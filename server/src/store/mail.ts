@@ -9,6 +9,7 @@
  *   {hark:mail}:secret         string the installation's secret for reply addresses (made once)
  *   {hark:mail}:bad:S          hash  address -> why it bounced (site S's failing visitor addresses)
  *   {hark:mail}:in:ADDR:HOUR   string inbound mail counted from one sender in one hour (expires)
+ *   {hark:mail}:n:NAME:WINDOW  string a counter in a window (transcripts per visitor, per address; expires)
  *   {vis:V}:socks              hash  gateway -> the visitor's open sockets there; `gone` -> ms the last one closed
  *
  * Every mail key shares the hash tag {hark:mail}, so each step is one script on one slot
@@ -388,6 +389,14 @@ export async function takeInbound(r: ScriptedRedis, addr: string, max: number, n
   const key = K_.inbound(addr.toLowerCase(), hour);
   const n = await r.incr(key);
   if (n === 1) await r.pexpire(key, 3600_000);
+  return n <= max;
+}
+
+/** Counts one under `name` in the current window of `windowMs`; false once more than `max` were counted in it. */
+export async function takeMailCounter(r: ScriptedRedis, name: string, max: number, windowMs: number, now = Date.now()): Promise<boolean> {
+  const key = `{hark:mail}:n:${name}:${Math.floor(now / windowMs)}`;
+  const n = await r.incr(key);
+  if (n === 1) await r.pexpire(key, windowMs);
   return n <= max;
 }
 
