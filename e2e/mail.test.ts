@@ -96,12 +96,20 @@ describe('the conversation outlives the tab', () => {
     // Only one e-mail went to the visitor (the window batched, and they were not back in between).
     expect(sink.received.filter((r) => r.rcpt.includes(email))).toHaveLength(1);
 
-    // 9. Maja sends a transcript from the console: it arrives, without notes.
-    await maja.page.getByRole('button', { name: 'E-mail a transcript' }).click();
-    const tr = await waitMail('transcript', (r) => r.rcpt.includes(email) && r.mail.subject === 'Your conversation with Demo shop');
-    expect(tr.mail.text).toContain('Great, I will order today.');
+    // 9. Maja resolves the chat; the visitor asks for a copy from the widget (chat-mail.js, loaded lazily).
+    await maja.page.getByRole('button', { name: 'Resolve' }).click();
+    const copy = vp.locator('hark-chat').getByRole('button', { name: 'E-mail me a copy of this chat' });
+    await copy.click();
+    await expect.poll(() => widgetText(vp)).toContain(`A copy is on its way to ${email}.`);
+    const transcripts = () => sink.received.filter((r) => r.rcpt.includes(email) && r.mail.subject === 'Your conversation with Demo shop');
+    await expect.poll(() => transcripts().length, { timeout: 10_000 }).toBe(1);
+    expect(transcripts()[0]?.mail.text).toContain('Great, I will order today.');
 
-    // 10. The admin reads the mail log (Admin → Mail): notification, answer, reply received, transcript.
+    // 10. Maja sends one from the console too.
+    await maja.page.getByRole('button', { name: 'E-mail a transcript' }).click();
+    await expect.poll(() => transcripts().length, { timeout: 10_000 }).toBe(2);
+
+    // 11. The admin reads the mail log (Admin → Mail): notification, answer, reply received, transcript.
     const adm = await signIn(browser, stack.base, stack.admin.email, stack.admin.password);
     await adm.page.getByRole('button', { name: 'Admin' }).click();
     await adm.page.getByRole('tab', { name: 'Mail' }).click();

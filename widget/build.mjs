@@ -113,6 +113,8 @@ for (const l of LANGS) {
   if (files[`chat.${l}.js`].includes(KEYS.at(-1))) throw new Error(`chat.${l}.js carries the names of i18n.ts K: use K.name, never K[x]`);
   files[`i18n.${l}.js`] = await one('lang-entry.ts', { ...jsx, define: lang(l) });
 }
+// Loaded only when a resolved chat is shown to a visitor with an e-mail (not part of the first chat).
+files['chat-mail.js'] = await one('mail-entry.tsx', jsx);
 const hash = createHash('sha256');
 for (const name of Object.keys(files).sort()) hash.update(files[name]);
 const v = hash.digest('hex').slice(0, 10);

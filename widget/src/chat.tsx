@@ -35,6 +35,8 @@ function start(ctx: Ctx): void {
   let open = false;
   let announce = '';
   let offlineSent = '';
+  /** chat-mail.js (mail-entry.tsx, "e-mail me a copy") is loaded once the visitor has given an e-mail: not part of the first chat. */
+  let mail = 0;
   let unread = -1;
   let client: Client | null = null;
   let user: ReturnType<typeof toIdentity> = null;
@@ -125,6 +127,10 @@ function start(ctx: Ctx): void {
     if (!c) {
       render(null, mount);
       return;
+    }
+    if (!mail && c.email) {
+      mail = 1;
+      ctx.inject('chat-mail.js', c);
     }
     const v: View = {
       client: c,

@@ -95,6 +95,8 @@ export class Client {
   rated = new Set<string>();
 
   onChange: () => void = () => {};
+  /** "E-mail me a copy" under a resolved chat, set by chat-mail.js (mail-entry.ts) once loaded. */
+  declare x?: (conv: string) => unknown;
   /** An operator message the visitor has not had before (not history). */
   onNews: (e: Entry) => void = () => {};
 

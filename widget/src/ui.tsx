@@ -125,6 +125,7 @@ export function Panel({ v }: { v: View }) {
         <>
           <Messages v={v} conv={conv} />
           {conv?.status === 'resolved' && <Rate v={v} conv={conv} />}
+          {conv?.status === 'resolved' && (c.x?.(conv.id) as null)}
           <Composer v={v} />
         </>
       )}
