@@ -19,14 +19,24 @@ export interface SmtpSink {
   port: number;
   url: string;
   received: Received[];
+  /** Messages whose data arrived but not yet answered (with `delayMs`). */
+  inflight(): number;
+  /** Messages whose sender hung up before the answer (never delivered: SMTP delivers at 250). */
+  cut: number;
   failNext(n: number): void;
   close(): Promise<void>;
 }
 
-export async function smtpSink(): Promise<SmtpSink> {
+export async function smtpSink(o: { delayMs?: [number, number] } = {}): Promise<SmtpSink> {
   const received: Received[] = [];
   let failing = 0;
+  let inflight = 0;
+  const closed = new Set<string>();
+  const sink = { cut: 0 };
   const server = new SMTPServer({
+    onClose(session) {
+      closed.add(session.id);
+    },
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
@@ -41,8 +51,17 @@ export async function smtpSink(): Promise<SmtpSink> {
           return;
         }
         const raw = Buffer.concat(chunks).toString('utf8');
-        simpleParser(raw).then(
-          (mail) => {
+        inflight++;
+        const [lo, hi] = o.delayMs ?? [0, 0];
+        const wait = new Promise((r) => setTimeout(r, lo + Math.random() * (hi - lo)));
+        Promise.all([simpleParser(raw), wait]).then(
+          ([mail]) => {
+            inflight--;
+            // The sender hung up before the answer: not delivered (it will send again).
+            if (closed.has(session.id)) {
+              sink.cut++;
+              return;
+            }
             received.push({
               envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
               rcpt: session.envelope.rcptTo.map((a) => a.address),
@@ -52,7 +71,10 @@ export async function smtpSink(): Promise<SmtpSink> {
             });
             cb();
           },
-          (e: Error) => cb(e),
+          (e: Error) => {
+            inflight--;
+            cb(e);
+          },
         );
       });
     },
@@ -63,6 +85,10 @@ export async function smtpSink(): Promise<SmtpSink> {
     port,
     url: `smtp://127.0.0.1:${port}`,
     received,
+    inflight: () => inflight,
+    get cut() {
+      return sink.cut;
+    },
     failNext(n) {
       failing = n;
     },
