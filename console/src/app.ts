@@ -180,8 +180,17 @@ async function loadDirectory(): Promise<void> {
   set({ sites, teams, operators, replies });
 }
 
+/** A link to one conversation (`/console/#conv/<id>`, as in the e-mail notifications): its id, once; the hash is cleared. */
+function linkedConv(): string | null {
+  const m = /^#conv\/([A-Za-z0-9_-]{1,64})$/.exec(location.hash);
+  if (!m?.[1]) return null;
+  history.replaceState(null, '', location.pathname + location.search);
+  return m[1];
+}
+
 function signedIn(me: Me): void {
-  set({ auth: 'signed-in', rt: { ...initialState(), me }, view: 'mine', selected: null, screen: 'inbox' });
+  // A linked conversation is opened once the socket has synced (see onFrame: `synced`).
+  set({ auth: 'signed-in', rt: { ...initialState(), me }, view: 'mine', selected: linkedConv(), screen: 'inbox' });
   startSocket();
   void loadDirectory();
 }
@@ -193,6 +202,11 @@ function out(f: OperatorToServer): void {
 export const actions = {
   async boot(): Promise<void> {
     set({ lang: storedLang() });
+    // A conversation link followed while signed in opens it at once.
+    addEventListener('hashchange', () => {
+      const conv = state.auth === 'signed-in' ? linkedConv() : null;
+      if (conv) actions.select(conv);
+    });
     document.documentElement.lang = state.lang;
     try {
       const { me } = await api.me();
