@@ -65,6 +65,10 @@ describe('the conversation outlives the tab', () => {
     await setStatus(maja.page, 'online');
     await maja.page.goto(`${stack.base}${link}`);
     await expect.poll(() => maja.page.locator('.conversation').textContent(), { timeout: 10_000 }).toContain('e2e-mail');
+    // It waited in the queue as an offline message (no seat taken): Maja takes it.
+    expect(await maja.page.locator('.conversation').textContent()).toContain('Offline message');
+    await maja.page.getByRole('button', { name: 'Take' }).click();
+    await expect.poll(() => maja.page.locator('.conversation .pill.status-open').count(), { timeout: 10_000 }).toBe(1);
     await maja.page.locator('#composer').fill('Yes, we ship to Split in 2 days.');
     await maja.page.locator('#composer').press('Enter');
 

@@ -131,6 +131,26 @@ describe('offline messages reach the team', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('an offline message waits in the queue marked offline, taking no seat, until taken; a visitor who comes back to chat makes it live', async () => {
+    const conv = async (id: string) => (await admin.req<{ conv: { status: string; offline?: boolean; operator?: { id: string } | null } }>('GET', `/v1/conversations/${id}`)).body.conv;
+    // Maja is online with room: a live chat would be hers at once; an offline message is not.
+    const a = await offlineVisitor('en', `seat-a-${randomId(5)}@example.net`, 'Offline, no seat');
+    await sleep(300);
+    expect(await conv(a.conv)).toMatchObject({ status: 'queued', offline: true, operator: null });
+    await majaHas(a.conv);
+    expect(await conv(a.conv)).toMatchObject({ status: 'open' });
+    expect((await conv(a.conv)).offline).toBeUndefined();
+    // Another one whose visitor comes back and writes in the chat: a live chat, drained to Maja.
+    const b = await offlineVisitor('en', `seat-b-${randomId(5)}@example.net`, 'Offline first', { stay: true });
+    await sleep(300);
+    expect(await conv(b.conv)).toMatchObject({ status: 'queued', offline: true });
+    const c = cid();
+    b.v.send({ type: 'send', cid: c, text: 'I am back' });
+    await b.v.next('ack', (f) => f.cid === c);
+    await waitFor('live and assigned', async () => (await conv(b.conv)).operator?.id === maja.id);
+    b.v.close();
+  });
+
   it('a redelivered event queues one e-mail (the mail id comes from the event)', async () => {
     const before = (await log()).length;
     const c = gw.ctx.domain.mail.consumer();

@@ -92,6 +92,8 @@ export const ConvSummary = T.Object({
   resolvedAt: T.Optional(T.Number()),
   /** Time of the oldest visitor message not yet answered by an operator; absent when answered. */
   waitingSince: T.Optional(T.Number()),
+  /** Left through the leave-a-message form: it waits in the queue without being assigned (it takes no seat) until an operator takes it or the visitor comes back to chat. */
+  offline: T.Optional(T.Boolean()),
   last: T.Optional(Entry),
   rating: T.Optional(Rating),
   ratingComment: T.Optional(T.String()),

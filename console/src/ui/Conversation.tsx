@@ -99,6 +99,7 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
           {conv.operator && <span class="hint"> · {conv.operator.name}</span>}
           {conv.team && <span class="hint"> · {s.teams.find((x) => x.id === conv.team)?.name ?? conv.team}</span>}
           {overdue && <span class="pill overdue">{t('inbox.unanswered')}</span>}
+          {conv.offline && <span class="pill offline-msg">{t('conv.offlineMessage')}</span>}
           {s.watching[conv.id] && <span class="pill watching">{t('conv.watching')}</span>}
         </div>
         <div class="conv-actions">

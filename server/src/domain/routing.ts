@@ -7,7 +7,7 @@
 import type { OperatorStatus } from '@hark/shared';
 import { appendEntry, delMeta, eventEntry, getMeta, setMeta } from '../store/conversations';
 import { getOperator } from '../store/operators';
-import { renewLease, routeOp } from '../store/routing';
+import { clearConvTeam, renewLease, routeOp } from '../store/routing';
 import { convSignal, siteSignal } from '../store/signals';
 import type { Deps } from './deps';
 
@@ -125,6 +125,11 @@ export class Router {
     }
     await siteSignal(c, site, { t: 'queue' });
     return out[0] === 'queued' ? { state: 'queued', position: Number(out[1]) } : { state: 'assigned', op: out[1] as string };
+  }
+
+  /** Forgets the routing team of a conversation (an offline one taken by hand). */
+  clearTeam(site: string, conv: string): Promise<void> {
+    return clearConvTeam(this.d.c, site, conv);
   }
 
   /** Back to the queue at its original place (its operator went away). */

@@ -141,7 +141,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
         await this.trackForMail();
         const { conv } = await this.openConv();
         const r = await convs.leaveOfflineMessage(this.site.id, conv, f.cid, text, email);
-        return this.acked(conv, f.cid, r);
+        return this.acked(conv, f.cid, r, true);
       }
       case 'rate': {
         return convs.rate(await this.ownConv(f.conv), f.rating, f.comment ?? '');
@@ -370,14 +370,17 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
    * Acknowledges a stored message once its event is recorded (without holding up this socket's
    * next frame); a conversation's first routes it (assigns it or queues it).
    */
-  private async acked(conv: string, cid: string, r: { id: string; stored: boolean; status: string; recorded?: Promise<void> }): Promise<void> {
+  private async acked(conv: string, cid: string, r: { id: string; stored: boolean; status: string; recorded?: Promise<void> }, offline = false): Promise<void> {
     if (!r.id) throw new HarkError('CONFLICT', 'The conversation ended; send again.');
     if (r.stored) this.ctx.metrics.messages.inc({ from: 'visitor' });
     const ack = { type: 'ack', cid, conv, id: r.id } satisfies ServerToVisitor;
     if (r.recorded) this.ackWhenRecorded(r.recorded, conv, r.id, cid, ack);
     else this.sendAck(conv, r.id, ack);
     // The append script answers the conversation's status (was a second round trip, an HGET).
-    if (r.status === 'new') await this.ctx.domain.conversations.route(this.site.id, conv, this.site.team);
+    const convs = this.ctx.domain.conversations;
+    if (r.status === 'new') await convs.route(this.site.id, conv, this.site.team, offline);
+    // A chat message into an offline message still waiting: the visitor is back, it becomes a live chat.
+    else if (r.status === 'queued' && !offline && r.stored) await convs.goLiveIfOffline(this.site.id, conv, this.site.team);
   }
 
   // ------------------------------------------------------------ fan-out (hub → this socket)

@@ -55,3 +55,8 @@ export function siteLoads(c: Connections, site: string): Promise<Record<string, 
 export async function siteLoadOf(c: Connections, site: string, op: string): Promise<number> {
   return Number((await c.cmd.hget(K.siteLoad(site), op)) ?? 0);
 }
+
+/** Forgets the team a conversation is routed to (an offline one taken by hand: a later requeue drains it like any other). */
+export async function clearConvTeam(c: Connections, site: string, conv: string): Promise<void> {
+  await c.cmd.hdel(K.siteConvTeam(site), conv);
+}
