@@ -76,7 +76,7 @@ beforeAll(async () => {
   redis = await testRedis();
   gw = await testGateway(redis.url, {
     config: { smtpUrl: sink.url, mailDomain: 'hark.test', mailFrom: 'support@hark.test', smtpInboundPort: 0 },
-    testLimits: { mail: { awayMs: AWAY_MS, batchMs: BATCH_MS, retryBaseMs: 150, retryCapMs: 300, pollMs: 100, notifyWaitMs: 2_000 } },
+    testLimits: { mail: { awayMs: AWAY_MS, batchMs: BATCH_MS, retryBaseMs: 150, retryCapMs: 300, pollMs: 100, notifyWaitMs: 2_000, unansweredEveryMs: 200 } },
   });
   admin = new Http(gw.base);
   await admin.login(ADMIN.email, ADMIN.password);
@@ -149,6 +149,32 @@ describe('offline messages reach the team', () => {
     await b.v.next('ack', (f) => f.cid === c);
     await waitFor('live and assigned', async () => (await conv(b.conv)).operator?.id === maja.id);
     b.v.close();
+  });
+
+  it("a chat nobody answered within the site's threshold while no operator is available reaches the team too", async () => {
+    op.send({ type: 'status', status: 'away' });
+    await op.next('status', (f) => f.status === 'away');
+    await admin.req('PATCH', '/v1/sites/demo', { unansweredMs: 1_000 });
+    try {
+      const v = await visitor(gw);
+      await v.next('synced');
+      const c = cid();
+      const text = `Hello? anyone ${randomId(6)}`;
+      v.send({ type: 'send', cid: c, text });
+      const ack = await v.next('ack', (f) => f.cid === c);
+      const got = await waitFor('unanswered notification', () => sink.received.find((r) => (r.mail.text ?? '').includes(text)), 10_000);
+      expect(got.mail.text).toContain(`/console/#conv/${ack.conv}`);
+      expect(got.rcpt).toContain('maja@example.com');
+      // Once per time it was queued.
+      await sleep(1_000);
+      expect(sink.received.filter((r) => (r.mail.text ?? '').includes(text))).toHaveLength(1);
+      v.close();
+    } finally {
+      await admin.req('PATCH', '/v1/sites/demo', { unansweredMs: 60_000 });
+      const from = op.frames.length;
+      op.send({ type: 'status', status: 'online' });
+      await op.next('status', (f) => f.status === 'online', 5_000, from);
+    }
   });
 
   it('a redelivered event queues one e-mail (the mail id comes from the event)', async () => {

@@ -28,7 +28,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { type ConvMailStatus, type Entry, HarkError, type MailView as SharedMailView } from '@hark/shared';
 import nodemailer from 'nodemailer';
 import type { Transporter } from 'nodemailer';
-import { getMeta, getMetaField, readEntries } from '../store/conversations';
+import { getMeta, getMetaField, readEntries, siteQueue } from '../store/conversations';
 import { EVK } from '../store/event-log';
 import {
   type MailRecord,
@@ -51,7 +51,7 @@ import {
   visitorSockets,
 } from '../store/mail';
 import { listOperators } from '../store/operators';
-import { getSite } from '../store/sites';
+import { anyOperatorAvailable, getSite, listSites } from '../store/sites';
 import { getVisitor } from '../store/visitors';
 import type { Deps } from './deps';
 import type { SideEffectConsumer } from './event-consumers';
@@ -90,6 +90,10 @@ export const MAIL_NOTIFY_WAIT_MS = 30_000;
 export const MAIL_VISITOR_TRANSCRIPTS_PER_HOUR = 3;
 /** Transcripts asked for by visitors that one address may receive per day (whoever asks). */
 export const MAIL_TRANSCRIPTS_PER_ADDRESS_PER_DAY = 5;
+/** How often the mail job looks for queued chats nobody answered while no operator is available. */
+export const MAIL_UNANSWERED_EVERY_MS = 10_000;
+/** Queued chats looked at per site per pass. */
+export const MAIL_UNANSWERED_SCAN = 200;
 /** A mail address as Hark accepts it: one address, no display name, no list, no quoting. */
 export const MAIL_ADDRESS_PATTERN = '^[^\\s@<>,;:"()\\[\\]\\\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\\.[A-Za-z]{2,63}$';
 const ADDRESS_RE = new RegExp(MAIL_ADDRESS_PATTERN);
@@ -106,6 +110,7 @@ export interface MailSettings {
   awayMs: number;
   batchMs: number;
   notifyWaitMs: number;
+  unansweredEveryMs: number;
 }
 
 export const MAIL_DEFAULTS: MailSettings = {
@@ -118,6 +123,7 @@ export const MAIL_DEFAULTS: MailSettings = {
   awayMs: MAIL_AWAY_MS,
   batchMs: MAIL_BATCH_MS,
   notifyWaitMs: MAIL_NOTIFY_WAIT_MS,
+  unansweredEveryMs: MAIL_UNANSWERED_EVERY_MS,
 };
 
 /** A header value from any text: no control characters (so no CR/LF, no header of one's own), bounded. */
@@ -372,8 +378,38 @@ export class Mail {
 
   // ---- the send job (jobs/jobs.ts)
 
+  private unansweredAt = 0;
+
+  /**
+   * A chat waiting in the queue past the site's threshold (`unansweredMs`) while no operator is
+   * available goes to the team like an offline message: once per time it was queued (the mail's
+   * id is the conversation and its queue time). Offline messages are told already.
+   */
+  async notifyUnanswered(now = Date.now()): Promise<void> {
+    if (now - this.unansweredAt < this.settings.unansweredEveryMs) return;
+    this.unansweredAt = now;
+    for (const site of await listSites(this.r)) {
+      if (await anyOperatorAvailable(this.r, site.id, now)) continue;
+      for (const conv of await siteQueue(this.r, site.id, MAIL_UNANSWERED_SCAN)) {
+        const m = await getMeta(this.r, conv);
+        const since = m?.waitingSince ?? m?.queuedAt;
+        if (!m || m.offline || m.status === 'resolved' || since === undefined || now - since < site.unansweredMs) continue;
+        const id = mailId('unanswered', conv, String(m.queuedAt ?? since));
+        await enqueueMail(
+          this.r,
+          { id, site: site.id, kind: 'notify', conv, to: '', from: '', subject: '', text: '', messageId: `${id}@${this.domain}`, inReplyTo: '', op: '', lang: '', since: '', until: '' },
+          now,
+          now,
+          MAIL_LOG_MAX,
+          MAIL_RETENTION_MS,
+        );
+      }
+    }
+  }
+
   async deliverDue(): Promise<void> {
     if (this.stopped) return;
+    await this.notifyUnanswered();
     const now = Date.now();
     for (const id of await dueMail(this.r, now, MAIL_CONCURRENCY * 2)) {
       if (this.inflight.size >= MAIL_CONCURRENCY) return;
