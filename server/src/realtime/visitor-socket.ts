@@ -178,6 +178,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   private async identify(u: Identity): Promise<void> {
     const conv = await this.ctx.domain.conversations.visitorOpenConv(this.visitorId);
     await this.ctx.domain.visitors.identify(this.site, this.visitorId, u, conv);
+    // An identified user with an e-mail: answers follow them by e-mail when they are away.
+    if (u.email) await this.trackForMail();
   }
 
   private async onHello(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
