@@ -4,7 +4,9 @@
  * from shared/errors.ts, which is what the UI keys its messages on.
  */
 import type { ConvSummary, Entry, Me, Rating } from '@hark/shared/protocol';
-import type { OperatorAccount, SiteSettings } from '@hark/shared/admin';
+import type { ConvMailStatus, MailView, OperatorAccount, SiteSettings } from '@hark/shared/admin';
+
+export type { ConvMailStatus, MailView } from '@hark/shared/admin';
 import type { SavedReply } from './replies';
 
 /** The server refuses shorter passwords (auth and operator schemas). */
@@ -142,6 +144,15 @@ export const api = {
   testWebhook: (site: string, id: string) => call<{ delivery: string; eventId: string }>('POST', `/v1/sites/${enc(site)}/webhooks/${enc(id)}/test`, {}),
   webhookDeliveries: (site: string, id: string, limit = 50) => call<{ deliveries: WebhookDelivery[] }>('GET', `/v1/sites/${enc(site)}/webhooks/${enc(id)}/deliveries?limit=${limit}`),
   retryDelivery: (site: string, id: string, delivery: string) => call<WebhookDelivery>('POST', `/v1/sites/${enc(site)}/webhooks/${enc(id)}/deliveries/${enc(delivery)}/retry`, {}),
+
+  /** The site's mail log (admins), newest first. */
+  mailLog: (site: string, limit = 200) => call<MailView[]>('GET', `/v1/sites/${enc(site)}/mail?limit=${limit}`),
+  resendMail: (site: string, id: string) => call<MailView>('POST', `/v1/sites/${enc(site)}/mail/${enc(id)}/resend`, {}),
+  bouncedAddresses: (site: string) => call<{ address: string; reason: string; at: number }[]>('GET', `/v1/sites/${enc(site)}/mail/bounced`),
+  /** The visitor's known address and whether mail to it bounces. */
+  convMail: (conv: string) => call<ConvMailStatus>('GET', `/v1/conversations/${enc(conv)}/mail`),
+  /** E-mails the conversation's transcript (never notes) to the visitor's own address (202). */
+  sendTranscript: (conv: string) => call<MailView>('POST', `/v1/conversations/${enc(conv)}/transcript`, {}),
 
   /** Everything held about a visitor, as JSON (admins). */
   exportVisitor: (site: string, visitor: string) => call<unknown>('GET', `/v1/sites/${enc(site)}/visitors/${enc(visitor)}/export`),

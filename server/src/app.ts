@@ -28,6 +28,8 @@ import { replyRoutes } from './http/replies';
 import { statsRoutes } from './http/stats';
 import { teamRoutes } from './http/teams';
 import { webhookRoutes } from './http/webhooks';
+import { mailRoutes } from './http/mail';
+import { type InboundListener, startInboundSmtp } from './http/smtp-inbound';
 import { socketRoutes } from './http/sockets';
 import { staticRoutes } from './http/static';
 import { createMetrics } from './metrics';
@@ -37,6 +39,7 @@ import { randomId } from '@hark/shared';
 import { Domain } from './domain';
 import { defaultConsumers } from './domain/consumers';
 import type { WebhookSettings } from './domain/webhooks';
+import type { MailSettings } from './domain/mail';
 import { type Consumer, EventConsumers } from './domain/event-consumers';
 import { Jobs } from './jobs/jobs';
 import type { Ctx } from './realtime/context';
@@ -65,7 +68,7 @@ export interface AppOptions {
    * Test-only: lower a per-gateway limit so a test can reach it quickly. Production code never
    * sets this; the product limits are the constants in shared/src/limits.ts.
    */
-  testLimits?: { maxConnectionsPerIp?: number; visitors?: Partial<LimitSettings> } & ConnectionTestLimits & LoginTestLimits & { webhooks?: Partial<WebhookSettings> };
+  testLimits?: { maxConnectionsPerIp?: number; visitors?: Partial<LimitSettings> } & ConnectionTestLimits & LoginTestLimits & { webhooks?: Partial<WebhookSettings>; mail?: Partial<MailSettings> };
 }
 
 export interface HarkApp {
@@ -75,6 +78,8 @@ export interface HarkApp {
   conns: Connections;
   jobs: Jobs;
   consumers: EventConsumers;
+  /** The SMTP listener for replies (SMTP_INBOUND_PORT), when on. */
+  smtpInbound: InboundListener | null;
   /** Drains sockets (1012), closes the server and the Redis connections. */
   close(): Promise<void>;
 }
@@ -111,9 +116,10 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   const gatewayId = `${hostname()}:${process.pid}:${randomId(6)}`;
   const consumers = new EventConsumers(conns, app.log, { gatewayId, ownClient: true });
   // Events go through the runner: recorded in the log, and the local holder of the partition woken at once.
-  const domain = new Domain({ c: conns, config, metrics, log: app.log, emit: async (e, id) => void (await consumers.emit(e, id)), emitted: (p, t) => consumers.emitted(p, t), ...(opts.blobs ? { blobs: opts.blobs } : {}) });
+  const domain = new Domain({ c: conns, config, metrics, log: app.log, gatewayId, emit: async (e, id) => void (await consumers.emit(e, id)), emitted: (p, t) => consumers.emitted(p, t), ...(opts.blobs ? { blobs: opts.blobs } : {}) });
   const ctx: Ctx = { domain, hub, queues: new QueueWatches(domain, hub, (e) => app.log.warn({ err: e }, 'queue positions')), metrics, log: app.log, config };
   if (opts.testLimits?.webhooks) domain.webhooks.configure(opts.testLimits.webhooks);
+  if (opts.testLimits?.mail) domain.mail.configure(opts.testLimits.mail);
   const jobs = new Jobs(domain, gatewayId, app.log);
   for (const c of [...defaultConsumers(domain), ...(opts.consumers ?? [])]) consumers.register(c);
   metrics.setEventCounters(() => ({ ...consumers.counters }));
@@ -173,6 +179,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   await app.register(webhookRoutes, routes);
   await app.register(privacyRoutes, routes);
   await app.register(fileRoutes, routes);
+  await app.register(mailRoutes, routes);
   socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors, () => consumers.liveGateways());
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),
@@ -184,6 +191,8 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   gateway.start();
   jobs.start();
   consumers.start();
+  const smtpInbound =
+    config.smtpInboundPort === undefined ? null : await startInboundSmtp(domain.mail.inbound, { port: config.smtpInboundPort, host: config.host, name: domain.mail.domain, log: app.log });
   let closed = false;
   return {
     app,
@@ -192,6 +201,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
     conns,
     jobs,
     consumers,
+    smtpInbound,
     async close() {
       if (closed) return;
       closed = true;
@@ -199,6 +209,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
       // balancer moves on to another gateway) instead of waiting, unanswered, in the backlog of a
       // process that is busy closing its sockets. Fastify's close below tolerates the closed server.
       if (app.server.listening) app.server.close();
+      await smtpInbound?.close();
       await gateway.drain();
       gateway.stop();
       await jobs.stop();

@@ -25,6 +25,20 @@ export interface Config {
   webhooksAllowPrivate: boolean;
   /** HARK_RETENTION_DAYS: conversations whose last activity is older than this are erased by the retention job (domain/privacy.ts); 0 = kept for ever (the default). */
   retentionMs: number;
+  /** SMTP_URL: outbound mail through this SMTP server (nodemailer URL, e.g. smtps://user:pass@smtp.example.com); unset = the local mailbox (domain/mail.ts). */
+  smtpUrl: string | undefined;
+  /** MAIL_FROM: the sender address of every e-mail (default hark@MAIL_DOMAIN). */
+  mailFrom: string | undefined;
+  /** MAIL_DOMAIN: the domain of reply addresses and Message-IDs (default MAIL_FROM's domain, else localhost). */
+  mailDomain: string | undefined;
+  /** SMTP_INBOUND_PORT: the built-in SMTP listener for replies on this port (same HOST); unset = off. */
+  smtpInboundPort: number | undefined;
+  /** MAIL_INBOUND_SECRET: the bearer secret of POST /v1/mail/inbound (a provider's inbound hook); unset = the route is off. */
+  mailInboundSecret: string | undefined;
+  /** MAIL_AWAY_SECONDS: a visitor is away (answers go by e-mail) once their last socket closed this long ago. */
+  mailAwayMs?: number;
+  /** MAIL_BATCH_SECONDS: an operator's messages within this window go out as one e-mail. */
+  mailBatchMs?: number;
   /** Where attachments' bytes go: the local disk under DATA_DIR/files (default), or an S3-compatible bucket (FILES_S3_BUCKET set). */
   filesS3: S3Config | undefined;
   /** FILES_URL_SECRET: the key download URLs are signed with; unset, one is made once and kept in Redis (shared by every gateway). */
@@ -60,10 +74,23 @@ function s3Config(env: NodeJS.ProcessEnv): S3Config | undefined {
   };
 }
 
+function seconds(name: string, v: string | undefined): number | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > 24 * 3600) throw new Error(`${name} must be a number of seconds, 0 to 86400 (got "${v}")`);
+  return n * 1000;
+}
+
 function metricsPort(v: string | undefined): number | undefined {
   if (!v) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`METRICS_PORT must be a port number (got "${v}")`);
+  return n;
+}
+
+function portNumber(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number (got "${v}")`);
   return n;
 }
 
@@ -97,5 +124,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionMs: retentionDays(env.HARK_RETENTION_DAYS) * 24 * 3600_000,
     filesS3: s3Config(env),
     filesUrlSecret: env.FILES_URL_SECRET || undefined,
+    smtpUrl: env.SMTP_URL || undefined,
+    mailFrom: env.MAIL_FROM || undefined,
+    mailDomain: env.MAIL_DOMAIN || undefined,
+    smtpInboundPort: env.SMTP_INBOUND_PORT && env.SMTP_INBOUND_PORT !== 'off' ? portNumber('SMTP_INBOUND_PORT', env.SMTP_INBOUND_PORT) : undefined,
+    mailInboundSecret: env.MAIL_INBOUND_SECRET || undefined,
+    mailAwayMs: seconds('MAIL_AWAY_SECONDS', env.MAIL_AWAY_SECONDS),
+    mailBatchMs: seconds('MAIL_BATCH_SECONDS', env.MAIL_BATCH_SECONDS),
   };
 }

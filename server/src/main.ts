@@ -32,6 +32,9 @@ async function main(): Promise<void> {
       }
     });
   }
+  // Local mode (our own Redis, no SMTP_URL): the reply listener is on, on a free loopback port, so
+  // the whole e-mail flow works on one machine (SMTP_INBOUND_PORT=off turns it off).
+  if (redis && !config.smtpUrl && process.env.SMTP_INBOUND_PORT === undefined) config.smtpInboundPort = 0;
   const hark = await buildApp({
     config,
     redis: config.clusterNodes ? { clusterNodes: config.clusterNodes } : { url: url as string },
@@ -43,6 +46,7 @@ async function main(): Promise<void> {
   const metricsServer = config.metricsPort !== undefined ? await startMetricsServer(hark.ctx, config.metricsPort, config.host) : undefined;
   const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`;
   console.log(`\nHark is running:\n  demo page  ${base}/\n  console    ${base}/console/\n`);
+  if (hark.smtpInbound) console.log(`  replies    smtp://${config.host}:${hark.smtpInbound.port} (reply addresses @${hark.ctx.domain.mail.domain})${config.smtpUrl ? '' : '; outgoing mail kept in the local mailbox (console: Admin → Mail)'}\n`);
   if (metricsServer) console.log(`  metrics    http://${config.host}:${config.metricsPort}/metrics${config.metricsToken ? ' (Bearer METRICS_TOKEN)' : ''}\n`);
   if (first.admin) {
     console.log(`First run: admin account ${first.admin.email}${first.admin.generated ? ` with password ${first.admin.password} (shown once; change it in the console)` : ' (password from ADMIN_PASSWORD)'}\n`);

@@ -35,6 +35,10 @@ export interface SiteSettings {
   fileMaxBytes: number;
   /** Types allowed, as decided from the bytes (a subset of KNOWN_FILE_TYPES). */
   fileTypes: string[];
+  /** Where offline messages are e-mailed ([] = the site's active operators). */
+  notifyEmails: string[];
+  /** The language of the team's e-mail notifications (the console's: en, hr, ru). */
+  mailLang: 'en' | 'hr' | 'ru';
 }
 
 /** An operator account as the admin API shows it (never the password hash). */
@@ -91,4 +95,31 @@ export interface WebhookDeliveryView {
   error: string | null;
   truncated: boolean;
   createdAt: number;
+}
+
+/** One e-mail in a site's mail log (GET /v1/sites/:site/mail). */
+export interface MailView {
+  id: string;
+  kind: 'notify' | 'reply' | 'transcript' | 'inbound';
+  conv: string;
+  /** Recipients (outbound) or the sender (inbound). */
+  to: string;
+  from: string;
+  subject: string;
+  text: string;
+  state: 'pending' | 'sent' | 'local' | 'failed' | 'skipped' | 'received' | 'refused';
+  attempts: number;
+  error: string | null;
+  createdAt: number;
+  lastAt: number | null;
+  nextAt: number | null;
+  sentAt: number | null;
+}
+
+/** A conversation's e-mail state for its operators (GET /v1/conversations/:id/mail). */
+export interface ConvMailStatus {
+  /** The visitor's known address (null: none, so no transcript or answers by e-mail). */
+  email: string | null;
+  /** Why mail to it bounces (null: it does not). */
+  bounced: string | null;
 }

@@ -49,6 +49,7 @@ export const ERRORS = {
   FILE_URL_INVALID: { status: 403, close: 1008, message: 'The file link is not valid; ask for a new one.' },
   FILE_URL_EXPIRED: { status: 410, close: 1008, message: 'The file link has expired; ask for a new one.' },
   FILE_STORE_FAILED: { status: 503, close: 1013, message: 'The file could not be stored; nothing was kept. Try again.' },
+  MAIL_LIMIT: { status: 429, close: 1008, message: 'Too many e-mails asked for; try again later.' },
   OVERLOADED: { status: 503, close: 1013, message: 'The server is temporarily unable to store messages; your client will retry.' },
   SLOW_CONSUMER: { status: 503, close: 1008, message: 'The socket stopped reading; reconnect.' },
   BUSY: { status: 503, close: 1013, message: 'The server is busy; retry after the time in Retry-After.' },

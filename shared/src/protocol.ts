@@ -112,6 +112,8 @@ export const ConvSummary = T.Object({
   resolvedAt: T.Optional(T.Number()),
   /** Time of the oldest visitor message not yet answered by an operator; absent when answered. */
   waitingSince: T.Optional(T.Number()),
+  /** Left through the leave-a-message form: it waits in the queue without being assigned (it takes no seat) until an operator takes it or the visitor comes back to chat. */
+  offline: T.Optional(T.Boolean()),
   last: T.Optional(Entry),
   rating: T.Optional(Rating),
   ratingComment: T.Optional(T.String()),
@@ -167,6 +169,8 @@ export const VisitorPrechat = Frame('prechat', { name: Short(200), email: Short(
 export const VisitorOffline = Frame('offline', { cid: Cid, email: Short(320), text: Text, name: T.Optional(Short(200)) });
 export const VisitorRate = Frame('rate', { conv: Id, rating: Rating, comment: T.Optional(Short(1000)) });
 export const VisitorHistory = Frame('history', { conv: Id, before: T.Optional(StreamId) });
+/** A copy of one of the visitor's conversations by e-mail, to the address they gave (answer: `transcript {conv, to}`). */
+export const VisitorTranscript = Frame('transcript', { conv: Id });
 
 export const VisitorToServer = T.Union([
   VisitorHello,
@@ -180,6 +184,7 @@ export const VisitorToServer = T.Union([
   VisitorOffline,
   VisitorRate,
   VisitorHistory,
+  VisitorTranscript,
 ]);
 export type VisitorToServer = Static<typeof VisitorToServer>;
 
@@ -192,6 +197,8 @@ export const ServerToVisitor = T.Union([
   T.Object({ type: T.Literal('entry'), entry: Entry }),
   /** Sent after a hello's catch-up is complete: everything up to now has been delivered. */
   T.Object({ type: T.Literal('synced') }),
+  /** A transcript was queued to this address (answer to `transcript`). */
+  T.Object({ type: T.Literal('transcript'), conv: T.String(), to: T.String() }),
   T.Object({ type: T.Literal('ack'), cid: T.String(), conv: T.String(), id: T.String() }),
   T.Object({ type: T.Literal('typing'), conv: T.String(), on: T.Boolean(), op: T.Optional(OperatorRef) }),
   T.Object({ type: T.Literal('seen'), conv: T.String(), id: T.String() }),

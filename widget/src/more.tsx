@@ -34,9 +34,9 @@ interface Up {
 }
 
 const STR: Record<string, string[]> = {
-  en: ['Attach a file', 'Cancel', 'Waiting for the network…', 'The file is too large.', 'This type of file cannot be sent.', "The file's name does not match its contents.", 'Too many files; try again in a minute.', 'The file could not be sent.', 'Dismiss'],
-  hr: ['Priloži datoteku', 'Odustani', 'Čeka se mreža…', 'Datoteka je prevelika.', 'Ova se vrsta datoteke ne može poslati.', 'Naziv datoteke ne odgovara sadržaju.', 'Previše datoteka; pokušajte za minutu.', 'Datoteka nije poslana.', 'Zatvori'],
-  ru: ['Прикрепить файл', 'Отмена', 'Ждём сеть…', 'Файл слишком большой.', 'Такой файл отправить нельзя.', 'Имя файла не соответствует содержимому.', 'Слишком много файлов; попробуйте через минуту.', 'Не удалось отправить файл.', 'Закрыть'],
+  en: ['Attach a file', 'Cancel', 'Waiting for the network…', 'The file is too large.', 'This type of file cannot be sent.', "The file's name does not match its contents.", 'Too many files; try again in a minute.', 'The file could not be sent.', 'Dismiss', 'E-mail me a copy of this chat', 'A copy is on its way to {e}.'],
+  hr: ['Priloži datoteku', 'Odustani', 'Čeka se mreža…', 'Datoteka je prevelika.', 'Ova se vrsta datoteke ne može poslati.', 'Naziv datoteke ne odgovara sadržaju.', 'Previše datoteka; pokušajte za minutu.', 'Datoteka nije poslana.', 'Zatvori', 'Pošaljite mi kopiju razgovora e-mailom', 'Kopija je na putu na {e}.'],
+  ru: ['Прикрепить файл', 'Отмена', 'Ждём сеть…', 'Файл слишком большой.', 'Такой файл отправить нельзя.', 'Имя файла не соответствует содержимому.', 'Слишком много файлов; попробуйте через минуту.', 'Не удалось отправить файл.', 'Закрыть', 'Отправить мне копию разговора', 'Копия отправлена на {e}.'],
 };
 const CODES = ['FILE_TOO_LARGE', 'FILE_TYPE_NOT_ALLOWED', 'FILE_TYPE_MISMATCH', 'RATE_LIMITED'];
 const INLINE = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
@@ -62,6 +62,7 @@ function start(o: Hand): void {
   const site = encodeURIComponent(o.site);
   const token = () => (c as unknown as { token: string }).token;
   const q: Up[] = [];
+  const asked = new Set<string>();
   const names: Record<string, string> = {};
   const urls: Record<string, { u: string; e: number } | 0> = {};
   const sheet = new CSSStyleSheet();
@@ -216,7 +217,31 @@ function start(o: Hand): void {
           </button>
         </div>
       ),
-    rate: (v: View, conv: VisitorConv) => <Rate v={v} conv={conv} />,
+    // Under a resolved chat: the rating, and "e-mail me a copy" for a visitor who gave an e-mail (the
+    // `transcript` frame; the gateway sends it to that address only, shared/PROTOCOL.md).
+    rate: (v: View, conv: VisitorConv) => (
+      <>
+        <Rate v={v} conv={conv} />
+        {c.email &&
+          (asked.has(conv.id) ? (
+            <p class="mt ev" role="status">
+              {(s[10] as string).replace('{e}', c.email)}
+            </p>
+          ) : (
+            <button
+              type="button"
+              class="lk ev"
+              onClick={() => {
+                asked.add(conv.id);
+                (c as unknown as { deliver(f: { type: 'transcript'; conv: string }): void }).deliver({ type: 'transcript', conv: conv.id });
+                o.draw();
+              }}
+            >
+              {s[9]}
+            </button>
+          ))}
+      </>
+    ),
   } as NonNullable<View['fx']>);
 }
 

@@ -1,16 +1,17 @@
 import { actions, t, useApp } from '../app';
 import { AdminIntegrations } from './AdminIntegrations';
+import { AdminMail } from './AdminMail';
 import { AdminOperators } from './AdminOperators';
 import { AdminReplies } from './AdminReplies';
 import { AdminSites } from './AdminSites';
 import { AdminTeams } from './AdminTeams';
 
-type Tab = 'operators' | 'sites' | 'teams' | 'replies' | 'integrations';
+type Tab = 'operators' | 'sites' | 'teams' | 'replies' | 'integrations' | 'mail';
 
 export function Admin() {
   const s = useApp();
   const isAdmin = s.rt.me?.role === 'admin';
-  const tabs: Tab[] = isAdmin ? ['operators', 'sites', 'teams', 'replies', 'integrations'] : ['replies'];
+  const tabs: Tab[] = isAdmin ? ['operators', 'sites', 'teams', 'replies', 'integrations', 'mail'] : ['replies'];
   const current = tabs.find((x) => x === s.adminTab) ?? (tabs[0] as Tab);
   return (
     <div class="admin">
@@ -26,6 +27,7 @@ export function Admin() {
       {current === 'teams' && <AdminTeams />}
       {current === 'replies' && <AdminReplies />}
       {current === 'integrations' && <AdminIntegrations />}
+      {current === 'mail' && <AdminMail />}
     </div>
   );
 }

@@ -19,6 +19,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
     site ?? { name: '', origins: [], color: '#1f5fd6', position: 'right', label: 'Chat with us', greeting: 'Hi! How can we help?', locales: ['en'], prechat: false, offlineForm: true, unansweredMs: 60_000, team: '', typingPreview: false, requeueOnOffline: true, msgsPerSec: SITE_MSGS_PER_SEC, attachments: true, fileMaxBytes: DEFAULT_FILE_MAX_BYTES, fileTypes: DEFAULT_FILE_TYPES },
   );
   const [origins, setOrigins] = useState((site?.origins ?? []).join('\n'));
+  const [notify, setNotify] = useState((site?.notifyEmails ?? []).join('\n'));
   const [hoursOn, setHoursOn] = useState(!!site?.hours);
   const [tz, setTz] = useState(site?.hours?.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
   const [rows, setRows] = useState<DayRow[]>(hoursToRows(site?.hours ?? null));
@@ -56,6 +57,11 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
       attachments: d.attachments !== false,
       fileMaxBytes: d.fileMaxBytes ?? DEFAULT_FILE_MAX_BYTES,
       fileTypes: d.fileTypes ?? DEFAULT_FILE_TYPES,
+      notifyEmails: notify
+        .split(/[\s,;]+/)
+        .map((x) => x.trim())
+        .filter(Boolean),
+      mailLang: d.mailLang ?? 'en',
     };
     try {
       const saved = site ? await api.updateSite(site.id, body) : await api.createSite(body);
@@ -239,6 +245,19 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
           onInput={(e) => up({ msgsPerSec: Math.max(1, Math.min(MAX_SITE_MSGS_PER_SEC, Math.round(Number(e.currentTarget.value) || 1))) })}
         />
         <small>{t('field.msgsPerSecHelp')}</small>
+      </label>
+      <label>
+        {t('field.notifyEmails')}
+        <textarea name="notifyEmails" rows={2} value={notify} onInput={(e) => setNotify(e.currentTarget.value)} />
+        <small>{t('field.notifyEmailsHelp')}</small>
+      </label>
+      <label>
+        {t('field.mailLang')}
+        <select name="mailLang" value={d.mailLang ?? 'en'} onChange={(e) => up({ mailLang: e.currentTarget.value as Site['mailLang'] })}>
+          <option value="en">English</option>
+          <option value="hr">Hrvatski</option>
+          <option value="ru">Русский</option>
+        </select>
       </label>
       <label>
         {t('field.siteTeam')}

@@ -7,6 +7,7 @@ import { timeOfDay } from '../format';
 import { visitorLabel } from '../state';
 import { Composer } from './Composer';
 import { Files } from './Files';
+import { ConvMail } from './ConvMail';
 import { Transfer } from './Transfer';
 import { useNow } from './useNow';
 
@@ -101,6 +102,7 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
           {conv.operator && <span class="hint"> · {conv.operator.name}</span>}
           {conv.team && <span class="hint"> · {s.teams.find((x) => x.id === conv.team)?.name ?? conv.team}</span>}
           {overdue && <span class="pill overdue">{t('inbox.unanswered')}</span>}
+          {conv.offline && <span class="pill offline-msg">{t('conv.offlineMessage')}</span>}
           {s.watching[conv.id] && <span class="pill watching">{t('conv.watching')}</span>}
         </div>
         <div class="conv-actions">
@@ -137,6 +139,7 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
         </div>
       </div>
       {transfer && <Transfer conv={conv} onDone={() => setTransfer(false)} />}
+      <ConvMail conv={conv} />
       {conv.rating && (
         <div class={`rating rating-${conv.rating}`} data-testid="rating">
           {t(conv.rating === 'good' ? 'event.ratedGood' : 'event.ratedBad')}

@@ -28,6 +28,7 @@ function Row({ c, selected, unread, now, last }: { c: ConvSummary; selected: boo
           {waitFrom !== undefined && c.status !== 'resolved' ? (
             <span class={overdue ? 'wait overdue' : 'wait'} title={t('inbox.waiting')} data-testid="wait">
               {overdue && <span class="flag">{t('inbox.unanswered')} </span>}
+              {c.offline && <span class="flag offline-msg">{t('conv.offlineMessage')} </span>}
               {clock(now - waitFrom)}
             </span>
           ) : (

@@ -34,6 +34,11 @@ export function webhookConsumer(domain: Domain): DomainConsumer {
   return domain.webhooks.consumer();
 }
 
+/** The third: e-mail (domain/mail.ts). It only queues mail; the mail-delivery job sends it. */
+export function mailConsumer(domain: Domain): DomainConsumer {
+  return domain.mail.consumer();
+}
+
 export function defaultConsumers(domain: Domain): DomainConsumer[] {
-  return [statsConsumer(domain), webhookConsumer(domain)];
+  return [statsConsumer(domain), webhookConsumer(domain), mailConsumer(domain)];
 }

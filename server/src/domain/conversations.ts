@@ -251,8 +251,15 @@ export class Conversations {
     return this.post(site, { conv, at: Date.now(), kind: 'msg', from: 'visitor', text, cid, ...withFiles(files) }, 'visitor');
   }
 
-  /** The leave-a-message form: the visitor's e-mail on the conversation, then the message. */
+  /**
+   * The leave-a-message form: the visitor's e-mail on the conversation, then the message. The
+   * conversation is marked offline: routed to OFFLINE_QUEUE it waits in the queue without being
+   * assigned by the drain (no operator seat) until someone takes it, or the visitor chats live
+   * again (`goLiveIfOffline`). The team is told by e-mail (domain/mail.ts).
+   */
   async leaveOfflineMessage(site: string, conv: string, cid: string, text: string, email: string): Promise<Posted> {
+    const m = await getMeta(this.d.c.cmd, conv);
+    if (m && (m.status === 'new' || m.offline)) await setMeta(this.d.c.cmd, conv, { offline: '1' });
     const ev = await appendEntry(this.d.c, eventEntry(conv, 'offline-message', { email, cid: `off-${cid}` }), 'other');
     if (ev.id) await this.d.emit({ type: 'offline_message.created', site, conv, entry: ev.id, email }, `offline:${conv}:${ev.id}`);
     const r = await this.postVisitorMessage(site, conv, cid, text);
@@ -260,9 +267,19 @@ export class Conversations {
     return r;
   }
 
-  /** Routes a conversation after its first message (assigns it or queues it). */
-  route(site: string, conv: string, team = ''): Promise<RouteState> {
-    return this.router.route(site, conv, team);
+  /** Routes a conversation after its first message (assigns it or queues it); an offline one waits in the queue unassigned. */
+  route(site: string, conv: string, team = '', offline = false): Promise<RouteState> {
+    return this.router.route(site, conv, offline ? OFFLINE_QUEUE : team);
+  }
+
+  /**
+   * The visitor of an offline conversation still waiting writes in the chat again (they came
+   * back): it becomes a live chat, queued for the site's team and drained like any other.
+   */
+  async goLiveIfOffline(site: string, conv: string, team: string): Promise<void> {
+    if ((await getMetaField(this.d.c.cmd, conv, 'offline')) !== '1') return;
+    await setMeta(this.d.c.cmd, conv, { offline: '0' });
+    await this.router.transfer(site, conv, { team });
   }
 
   async rate(m: ConvMeta, rating: Rating, rawComment: string): Promise<void> {
@@ -318,6 +335,11 @@ export class Conversations {
   async take(op: Operator, m: ConvMeta): Promise<void> {
     const r = await this.router.take(m.site, m.id, op.id);
     if (r.state !== 'assigned') throw new HarkError('CONFLICT', r.state === 'taken' ? 'A colleague already took this conversation.' : 'The conversation is not waiting.');
+    // An offline message taken: from now on a live chat (a later requeue drains it like any other).
+    if (m.offline) {
+      await setMeta(this.d.c.cmd, m.id, { offline: '0' });
+      await this.router.clearTeam(m.site, m.id);
+    }
   }
 
   async transfer(op: Operator, m: ConvMeta, to: { op?: Operator | null; team?: string }, note?: string): Promise<void> {
@@ -441,6 +463,12 @@ export class Conversations {
     return this.router.requeue(site, conv);
   }
 }
+
+/**
+ * The routing team of offline conversations: no operator is in it, so the queue's drain passes
+ * them over (they take no seat) while a take by hand works as for any queued conversation.
+ */
+export const OFFLINE_QUEUE = '~offline';
 
 /** Conversations one page of the API's list examines at most. */
 export const API_LIST_SCAN = 2000;

@@ -11,6 +11,8 @@ export interface Deps {
   config: Config;
   metrics: Metrics;
   log: FastifyBaseLogger;
+  /** This gateway's id (unique among live gateways): the owner of its claims (domain/mail.ts). */
+  gatewayId?: string;
   /**
    * Records a domain event in the durable log (store/event-log.ts). `id` makes the record
    * idempotent: the same fact emitted twice (a resend after a lost ack) is stored once.

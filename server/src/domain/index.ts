@@ -16,6 +16,8 @@ import { Privacy } from './privacy';
 import { Router } from './routing';
 import { Sites } from './sites';
 import { Visitors } from './visitors';
+import { Mail } from './mail';
+import { Inbound } from './mail-inbound';
 import { Webhooks } from './webhooks';
 import { Replies, Stats, Teams } from './workspace';
 
@@ -36,6 +38,7 @@ export class Domain {
   readonly webhooks: Webhooks;
   readonly privacy: Privacy;
   readonly files: Files;
+  readonly mail: Mail;
 
   constructor(readonly deps: Deps) {
     this.router = new Router(deps);
@@ -52,6 +55,8 @@ export class Domain {
     this.webhooks = new Webhooks(deps);
     this.files = new Files(deps);
     this.privacy = new Privacy(deps, this.router, this.files);
+    this.mail = new Mail(deps);
+    this.mail.inbound = new Inbound(deps, this.mail, this.conversations);
   }
 
   /**

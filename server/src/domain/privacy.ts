@@ -23,6 +23,7 @@
  * Who may: `mayExportVisitor`, `mayEraseVisitor` below (built on policy.ts); API keys: any key
  * whose scope has the visitor's site exports, a read-write one erases (http/privacy.ts).
  */
+import { purgeMail } from '../store/mail';
 import { CATCHUP_PAGE, type ConvStatus, type Entry, HarkError, type OperatorRef, type Rating, type VisitorInfo } from '@hark/shared';
 import { eachPage } from '@hark/shared/async';
 import { type ConvMeta, getMeta, readEntries } from '../store/conversations';
@@ -335,6 +336,8 @@ export class Privacy {
     await purgeDeliveries(r, t.site, found, t.convs);
     // Their files, bytes and records, whether attached to a message or only uploaded.
     await this.files.erase({ convs: t.convs, visitors: t.visitors.map((v) => v.id) });
+    // E-mail of these conversations (notifications, answers, transcripts, replies received).
+    await purgeMail(r, t.site, t.convs);
     let n = 0;
     for (const [i, conv] of t.convs.entries()) {
       const m = metas[i];

@@ -8,7 +8,7 @@ import { type OperatorStatus, randomId } from '@hark/shared';
 import { appendEntry, delMeta, eventEntry, getMeta, setMeta, siteAssignments } from '../store/conversations';
 import { getOperator } from '../store/operators';
 import { listSites } from '../store/sites';
-import { assignmentOf, hasSeat, putSeat, releaseSeat, renewLease, reserveSeat, routeOp, seatCount, seatCounts, seatsOf, siteSeats, siteStatuses } from '../store/routing';
+import { assignmentOf, clearConvTeam, hasSeat, putSeat, releaseSeat, renewLease, reserveSeat, routeOp, seatCount, seatCounts, seatsOf, siteSeats, siteStatuses } from '../store/routing';
 import { convSignal, siteSignal } from '../store/signals';
 import type { Deps } from './deps';
 
@@ -262,6 +262,11 @@ export class Router {
     }
     await siteSignal(c, site, { t: 'queue' });
     return st;
+  }
+
+  /** Forgets the routing team of a conversation (an offline one taken by hand). */
+  clearTeam(site: string, conv: string): Promise<void> {
+    return clearConvTeam(this.d.c, site, conv);
   }
 
   /** Back to the queue at its original place (its operator went away); the drain may give it to someone else. */

@@ -1,5 +1,6 @@
 /** Operators and sites (admin). Teams, saved replies and stats live in their own files. */
-import { HarkError, KNOWN_FILE_TYPES, MAX_BODY_BYTES, MAX_FILE_BYTES, MAX_MESSAGE_CHARS, MAX_SITE_MSGS_PER_SEC, randomId } from '@hark/shared';
+import { HarkError, KNOWN_FILE_TYPES, MAX_BODY_BYTES, MAX_FILE_BYTES, MAX_MESSAGE_CHARS, MAX_SITE_MSGS_PER_SEC, MAX_VISITOR_EMAIL, randomId } from '@hark/shared';
+import { MAIL_ADDRESS_PATTERN, MAIL_MAX_NOTIFY_ADDRESSES } from '../domain/mail';
 import { Type as T } from '@sinclair/typebox';
 import { publicOperator } from '../domain/operators';
 import { canSeeSite } from '../domain/policy';
@@ -49,6 +50,8 @@ const SiteFields = {
   attachments: T.Boolean(),
   fileMaxBytes: T.Integer({ minimum: 1, maximum: MAX_FILE_BYTES }),
   fileTypes: T.Array(T.Union(KNOWN_FILE_TYPES.map((t) => T.Literal(t))), { maxItems: KNOWN_FILE_TYPES.length, uniqueItems: true }),
+  notifyEmails: T.Array(T.String({ pattern: MAIL_ADDRESS_PATTERN, maxLength: MAX_VISITOR_EMAIL }), { maxItems: MAIL_MAX_NOTIFY_ADDRESSES }),
+  mailLang: T.Union([T.Literal('en'), T.Literal('hr'), T.Literal('ru')]),
 };
 export const SitePatch = T.Partial(T.Object(SiteFields), { additionalProperties: false });
 // One closed object (an Intersect let unknown keys through into the site's hash, `secret` and `createdAt` included).

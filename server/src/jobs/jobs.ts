@@ -13,6 +13,8 @@
  *   its attempts in flight are cut when the gateway stops (the next owner sends them again).
  * - files-sweep: files uploaded a day ago or more and never sent in a message deleted
  *   (domain/files.ts), every FILES_SWEEP_EVERY_MS.
+ * - mail-delivery: due e-mail claimed and sent (domain/mail.ts), every MAIL_POLL_MS; attempts in
+ *   flight are finished when the gateway stops (a killed one's claim ends and the next owner sends it).
  * - retention: conversations older than HARK_RETENTION_DAYS (last activity) erased
  *   (domain/privacy.ts), every RETENTION_EVERY_MS; nothing when the setting is off.
  */
@@ -55,6 +57,7 @@ export class Jobs {
       { name: 'seat-repair', everyMs: SEAT_REPAIR_EVERY_MS, run: async () => void (await presence.repairSeats()) },
       { name: 'compaction', everyMs: COMPACTION_EVERY_MS, run: () => presence.compact() },
       { name: 'webhook-delivery', everyMs: this.domain.webhooks.settings.pollMs, run: () => this.domain.webhooks.deliverDue(), stop: () => this.domain.webhooks.stop() },
+      { name: 'mail-delivery', everyMs: this.domain.mail.settings.pollMs, run: () => this.domain.mail.deliverDue(), stop: () => this.domain.mail.stop() },
       // stop: also cancels the second passes of erases this gateway ran (domain/privacy.ts).
       { name: 'files-sweep', everyMs: FILES_SWEEP_EVERY_MS, run: async () => void (await this.domain.files.sweepUnattached()) },
       { name: 'retention', everyMs: RETENTION_EVERY_MS, run: async () => void (await this.domain.privacy.retention()), stop: async () => this.domain.privacy.stop() },

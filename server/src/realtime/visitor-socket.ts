@@ -64,6 +64,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   private openId: string | null = null;
   /** This socket counts in the visitor's presence (it follows their open conversation): released on close. */
   private present = false;
+  /** Counted among the visitor's open sockets (only a visitor with an e-mail is: answers follow them by e-mail when away, domain/mail.ts). */
+  private mailTracked = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -92,6 +94,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     for (const conv of this.follows) this.ctx.hub.unfollowConv(conv, this);
     this.follows.clear();
     if (this.present) this.ctx.domain.visitors.left(this.visitorId, (e) => this.onInternalError(e));
+    if (this.mailTracked) void this.ctx.domain.mail.visitorSocket(this.visitorId, -1).catch((e) => this.onInternalError(e));
   }
 
   /** The visitor is on the site while a socket of theirs follows their open conversation (the console's presence dot). */
@@ -99,6 +102,13 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     if (this.present || this.closed) return;
     this.present = true;
     await this.ctx.domain.visitors.arrived(this.site.id, this.visitorId, conv, tell);
+  }
+
+  /** The visitor has an e-mail: count this socket as theirs, so that answers are not e-mailed while they are here. */
+  private async trackForMail(): Promise<void> {
+    if (this.mailTracked || this.closed) return;
+    this.mailTracked = true;
+    await this.ctx.domain.mail.visitorSocket(this.visitorId, 1);
   }
 
   protected parse(raw: string): VisitorToServer {
@@ -130,19 +140,29 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       case 'attrs':
         return this.patch({ attrs: f.attrs });
       case 'prechat':
-        return this.patch({ name: f.name, email: checkEmail(f.email) });
+        await this.patch({ name: f.name, email: checkEmail(f.email) });
+        return this.trackForMail();
       case 'offline': {
         const text = checkText(f.text);
         const email = checkEmail(f.email);
         // The same limits as a chat message: the form is a message.
         this.limits.take();
         await this.patch({ email, ...(f.name ? { name: f.name } : {}) });
+        await this.trackForMail();
         const { conv } = await this.openConv();
         const r = await convs.leaveOfflineMessage(this.site.id, conv, f.cid, text, email);
-        return this.acked(conv, f.cid, r);
+        return this.acked(conv, f.cid, r, true);
       }
       case 'rate': {
         return convs.rate(await this.ownConv(f.conv), f.rating, f.comment ?? '');
+      }
+      case 'transcript': {
+        // The same limits as a message, then the mail's own (domain/mail.ts: own address only, bounded per visitor and per address).
+        this.limits.take();
+        const m = await this.ownConv(f.conv);
+        const sent = await this.ctx.domain.mail.visitorTranscript(m, this.visitorId);
+        this.send({ type: 'transcript', conv: m.id, to: sent.to } satisfies ServerToVisitor);
+        return;
       }
       case 'history': {
         await this.ownConv(f.conv);
@@ -168,6 +188,8 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   private async identify(u: Identity): Promise<void> {
     const conv = await this.ctx.domain.conversations.visitorOpenConv(this.visitorId);
     await this.ctx.domain.visitors.identify(this.site, this.visitorId, u, conv);
+    // An identified user with an e-mail: answers follow them by e-mail when they are away.
+    if (u.email) await this.trackForMail();
   }
 
   private async onHello(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
@@ -212,6 +234,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
       await this.identify(f.user).catch((e) => this.fail(e));
       v = await visitors.get(this.visitorId);
     }
+    if (v?.email) await this.trackForMail();
     const byId = new Map<string, ConvMeta | null>(claimed.map((id, i) => [id, metas[i] ?? null]));
     let extra = v?.conv;
     if (!extra) extra = await convs.visitorLatest(this.visitorId);
@@ -371,14 +394,17 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
    * Acknowledges a stored message once its event is recorded (without holding up this socket's
    * next frame); a conversation's first routes it (assigns it or queues it).
    */
-  private async acked(conv: string, cid: string, r: { id: string; stored: boolean; status: string; recorded?: Promise<void> }): Promise<void> {
+  private async acked(conv: string, cid: string, r: { id: string; stored: boolean; status: string; recorded?: Promise<void> }, offline = false): Promise<void> {
     if (!r.id) throw new HarkError('CONFLICT', 'The conversation ended; send again.');
     if (r.stored) this.ctx.metrics.messages.inc({ from: 'visitor' });
     const ack = { type: 'ack', cid, conv, id: r.id } satisfies ServerToVisitor;
     if (r.recorded) this.ackWhenRecorded(r.recorded, conv, r.id, cid, ack);
     else this.sendAck(conv, r.id, ack);
     // The append script answers the conversation's status (was a second round trip, an HGET).
-    if (r.status === 'new') await this.ctx.domain.conversations.route(this.site.id, conv, this.site.team);
+    const convs = this.ctx.domain.conversations;
+    if (r.status === 'new') await convs.route(this.site.id, conv, this.site.team, offline);
+    // A chat message into an offline message still waiting: the visitor is back, it becomes a live chat.
+    else if (r.status === 'queued' && !offline && r.stored) await convs.goLiveIfOffline(this.site.id, conv, this.site.team);
   }
 
   // ------------------------------------------------------------ fan-out (hub → this socket)

@@ -37,6 +37,8 @@ export interface ConvMeta {
   firstResponseAt?: number;
   resolvedAt?: number;
   waitingSince?: number;
+  /** Left through the offline form and not yet live (see Conversations.leaveOfflineMessage). */
+  offline?: boolean;
   lastId?: string;
   last?: Entry;
   rating?: Rating;
@@ -67,6 +69,8 @@ export async function getMeta(r: ScriptedRedis, conv: string): Promise<ConvMeta 
   m.firstResponseAt = optNum(h.firstResponseAt);
   m.resolvedAt = optNum(h.resolvedAt);
   m.waitingSince = optNum(h.waitingSince);
+  // Added with e-mail (issue 14): records written before have no such field and read as not offline.
+  if (h.offline === '1') m.offline = true;
   if (h.lastId && h.last) {
     const last = parseEntryJson(h.last);
     if (last) {
@@ -263,6 +267,7 @@ export async function summary(r: ScriptedRedis, m: ConvMeta): Promise<ConvSummar
   if (m.firstResponseAt) s.firstResponseAt = m.firstResponseAt;
   if (m.resolvedAt) s.resolvedAt = m.resolvedAt;
   if (m.waitingSince && m.status !== 'resolved') s.waitingSince = m.waitingSince;
+  if (m.offline && (m.status === 'queued' || m.status === 'new')) s.offline = true;
   if (m.last) s.last = m.last;
   if (m.rating) s.rating = m.rating;
   if (m.ratingComment) s.ratingComment = m.ratingComment;
@@ -295,7 +300,7 @@ export async function delMeta(r: ScriptedRedis, conv: string, ...fields: string[
   if (fields.length) await r.hdel(K.conv(conv), ...fields);
 }
 
-export async function getMetaField(r: ScriptedRedis, conv: string, field: 'opSeen' | 'status'): Promise<string | null> {
+export async function getMetaField(r: ScriptedRedis, conv: string, field: 'opSeen' | 'status' | 'visitorSeen' | 'offline'): Promise<string | null> {
   return r.hget(K.conv(conv), field);
 }
 

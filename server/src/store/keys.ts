@@ -54,6 +54,8 @@ export const K = {
   visitorChannel: (v: string) => `{vis:${v}}:ev`,
   /** Zset: gateway holding a socket of the visitor → until when (ms); expires on its own. */
   visitorOnline: (v: string) => `{vis:${v}}:on`,
+  /** hash gateway -> the visitor's open sockets there; `gone` -> ms the last one closed (store/mail.ts: is the visitor away?). */
+  visitorSockets: (v: string) => `{vis:${v}}:socks`,
   visitorToken: (tokenHash: string) => `hark:vtok:${tokenHash}`,
   visitorByUser: (site: string, userId: string) => `hark:vuser:${site}:${userId}`,
   /** set: the visitor's uploaded files (attached or not); erase deletes them. */

@@ -81,7 +81,7 @@ export function visitorConvIds(r: ScriptedRedis, visitor: string): Promise<strin
 
 /** Deletes the visitor's record, conversation index, tokens and verified-user mapping. */
 export async function deleteVisitorKeys(r: ScriptedRedis, v: { id: string; site: string; userId?: string; tok?: string }, tokenKeys: readonly string[]): Promise<void> {
-  const keys = [K.visitor(v.id), K.visitorConvs(v.id), K.visitorOnline(v.id), ...tokenKeys];
+  const keys = [K.visitor(v.id), K.visitorConvs(v.id), K.visitorOnline(v.id), K.visitorSockets(v.id), ...tokenKeys];
   if (v.tok) keys.push(K.visitorToken(v.tok));
   // One DEL per key: they live in different slots on a Cluster.
   await Promise.all(keys.map((k) => r.del(k)));

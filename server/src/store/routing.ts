@@ -119,3 +119,8 @@ export async function assignmentOf(c: Connections, site: string, conv: string): 
 export async function hasSeat(c: Connections, op: string, token: string): Promise<boolean> {
   return (await c.cmd.hexists(K.opSeats(op), token)) === 1;
 }
+
+/** Forgets the team a conversation is routed to (an offline one taken by hand: a later requeue drains it like any other). */
+export async function clearConvTeam(c: Connections, site: string, conv: string): Promise<void> {
+  await c.cmd.hdel(K.siteConvTeam(site), conv);
+}

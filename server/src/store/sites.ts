@@ -31,6 +31,8 @@ export const SITE_DEFAULTS: Omit<Site, 'id' | 'name' | 'createdAt'> = {
   attachments: true,
   fileMaxBytes: DEFAULT_FILE_MAX_BYTES,
   fileTypes: DEFAULT_FILE_TYPES,
+  notifyEmails: [],
+  mailLang: 'en',
   secret: '',
 };
 
@@ -68,6 +70,9 @@ function fromHash(id: string, h: Record<string, string>): Site {
     attachments: h.attachments === undefined ? true : bool(h.attachments),
     fileMaxBytes: Math.min(MAX_FILE_BYTES, Math.max(1, Math.floor(num(h.fileMaxBytes, DEFAULT_FILE_MAX_BYTES)))),
     fileTypes: jsonStrings(h.fileTypes, DEFAULT_FILE_TYPES).filter((t) => KNOWN_FILE_TYPES.includes(t)),
+    // Added with e-mail (issue 14): sites saved before read the defaults (no migration).
+    notifyEmails: json<string[]>(h.notifyEmails, []).filter((x) => typeof x === 'string'),
+    mailLang: h.mailLang === 'hr' || h.mailLang === 'ru' ? h.mailLang : 'en',
     secret: h.secret ?? '',
     createdAt: num(h.createdAt),
   };
