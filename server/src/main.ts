@@ -40,8 +40,12 @@ async function main(): Promise<void> {
   });
   const first = await bootstrap(hark.conns, config);
   await hark.app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
+  const addr = hark.app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  // Start-up time (BENCHMARKS.md): from this process's start to its port accepting.
+  console.log(`hark: listening on ${config.host}:${port} ${Math.round(performance.now())} ms after start`);
   const metricsServer = config.metricsPort !== undefined ? await startMetricsServer(hark.ctx, config.metricsPort, config.host) : undefined;
-  const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`;
+  const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
   console.log(`\nHark is running:\n  demo page  ${base}/\n  console    ${base}/console/\n`);
   if (metricsServer) console.log(`  metrics    http://${config.host}:${config.metricsPort}/metrics${config.metricsToken ? ' (Bearer METRICS_TOKEN)' : ''}\n`);
   if (first.admin) {
