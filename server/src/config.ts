@@ -1,5 +1,12 @@
+import { availableParallelism } from 'node:os';
+
+/** Most gateway processes `pnpm start` runs (HARK_WORKERS): far above any core count it is meant for, low enough that a typo cannot fork-bomb the machine. */
+export const MAX_WORKERS = 64;
+
 /** Every setting the gateway reads from the environment. The README lists each. */
 export interface Config {
+  /** HARK_WORKERS: gateway processes `pnpm start` runs on the one port (main.ts); default one per core. */
+  workers: number;
   port: number;
   host: string;
   redisUrl: string | undefined;
@@ -34,6 +41,13 @@ function metricsPort(v: string | undefined): number | undefined {
   return n;
 }
 
+function workers(v: string | undefined): number {
+  if (v === undefined || v.trim() === '') return Math.min(MAX_WORKERS, availableParallelism());
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new Error(`HARK_WORKERS must be a whole number from 1 to ${MAX_WORKERS} (got "${v}")`);
+  return n;
+}
+
 function retentionDays(v: string | undefined): number {
   if (v === undefined || v.trim() === '') return 0;
   const n = Number(v);
@@ -47,6 +61,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`HARK_DURABILITY must be everysec, always or replica (got "${durability}")`);
   }
   return {
+    workers: workers(env.HARK_WORKERS),
     port: Number(env.PORT ?? 8080),
     host: env.HOST ?? '127.0.0.1',
     redisUrl: env.REDIS_URL || undefined,

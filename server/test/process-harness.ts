@@ -21,8 +21,8 @@ export interface GatewayProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts the compiled gateway; resolves once it prints that it listens (and, with workers, how many). */
-export async function startCompiled(env: Record<string, string>, opts: { waitFor?: RegExp; timeoutMs?: number } = {}): Promise<GatewayProcess> {
+/** Starts the compiled gateway; resolves once it prints that it listens (with HARK_WORKERS > 1: that every worker does). */
+export async function startCompiled(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<GatewayProcess> {
   if (!existsSync(COMPILED_MAIN)) throw new Error(`${COMPILED_MAIN} is missing: run \`pnpm build\` first`);
   const child = spawn(process.execPath, [COMPILED_MAIN], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, HARK_WORKERS: '1', ...env },
@@ -31,12 +31,13 @@ export async function startCompiled(env: Record<string, string>, opts: { waitFor
   let out = '';
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-  const ready = opts.waitFor ?? /hark: listening on [\d.]+:(\d+) (\d+) ms after start/;
+  // One process: `hark: listening on H:P N ms after start`; several: `hark: 2 workers listening on H:P N ms after start`.
+  const ready = (env.HARK_WORKERS ?? '1') === '1' ? /hark: listening on [\d.]+:(\d+) (\d+) ms after start/ : /hark: \d+ workers listening on [\d.]+:(\d+) (\d+) ms after start/;
   const m = await new Promise<RegExpMatchArray>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`the compiled gateway did not start:\n${out}`)), opts.timeoutMs ?? 20_000);
     const check = () => {
-      const hit = /hark: listening on [\d.]+:(\d+) (\d+) ms after start/.exec(out);
-      if (hit && ready.test(out)) {
+      const hit = ready.exec(out);
+      if (hit) {
         clearTimeout(t);
         res(hit);
       }
