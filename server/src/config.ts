@@ -19,6 +19,8 @@ export interface Config {
   /** 'everysec' | 'always' | 'replica': how acknowledged writes are made durable. */
   durability: 'everysec' | 'always' | 'replica';
   logLevel: string;
+  /** LOG_FORMAT: 'pretty' (one readable line per record; the default in a terminal) or 'json' (one object per line; the default otherwise, and with NODE_ENV=production). */
+  logFormat: 'pretty' | 'json';
   /** Resolved conversations older than this are compacted (stream packed into one deflated key); 0 = never. */
   compactAfterMs: number;
   /** Bearer token GET /metrics requires (METRICS_TOKEN); unset = see metricsPort. */
@@ -41,6 +43,13 @@ function metricsPort(v: string | undefined): number | undefined {
   return n;
 }
 
+function logFormat(env: NodeJS.ProcessEnv, tty: boolean): 'pretty' | 'json' {
+  const v = env.LOG_FORMAT;
+  if (v === 'pretty' || v === 'json') return v;
+  if (v) throw new Error(`LOG_FORMAT must be pretty or json (got "${v}")`);
+  return tty && env.NODE_ENV !== 'production' ? 'pretty' : 'json';
+}
+
 function workers(v: string | undefined): number {
   if (v === undefined || v.trim() === '') return Math.min(MAX_WORKERS, availableParallelism());
   const n = Number(v);
@@ -55,7 +64,8 @@ function retentionDays(v: string | undefined): number {
   return n;
 }
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** `tty`: whether standard output is a terminal (the default log format follows it). */
+export function readConfig(env: NodeJS.ProcessEnv = process.env, tty = process.stdout.isTTY === true): Config {
   const durability = env.HARK_DURABILITY ?? 'everysec';
   if (durability !== 'everysec' && durability !== 'always' && durability !== 'replica') {
     throw new Error(`HARK_DURABILITY must be everysec, always or replica (got "${durability}")`);
@@ -72,6 +82,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicOrigin: env.PUBLIC_ORIGIN || undefined,
     durability,
     logLevel: env.LOG_LEVEL ?? 'info',
+    logFormat: logFormat(env, tty),
     compactAfterMs: Math.max(0, Number(env.HARK_COMPACT_AFTER_DAYS ?? 30)) * 24 * 3600_000,
     metricsToken: env.METRICS_TOKEN || undefined,
     metricsPort: metricsPort(env.METRICS_PORT),

@@ -12,6 +12,7 @@ import { LISTEN_BACKLOG, buildApp } from './app';
 import { bootstrap } from './bootstrap';
 import { type Config, readConfig } from './config';
 import { startMetricsServer } from './http/health';
+import { prettyStream } from './http/log-format';
 import { loggerOptions } from './http/logging';
 import { type RedisProcess, startRedis } from './redis/supervisor';
 
@@ -78,7 +79,7 @@ function supervise(config: Config, stopRedis: () => Promise<void>): void {
   const startedAt = new Map<number, number>();
   // Workers inherit this environment; they reach the Redis this process started by its URL.
   const fork = (first: boolean): Worker => {
-    const w = cluster.fork({ ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}), HARK_BOOTSTRAP: first ? '1' : '' });
+    const w = cluster.fork({ ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}), LOG_FORMAT: config.logFormat, HARK_BOOTSTRAP: first ? '1' : '' });
     startedAt.set(w.id, performance.now());
     return w;
   };
@@ -154,7 +155,7 @@ async function gateway(config: Config, opts: { bootstrap: boolean; worker: boole
     config,
     redis: config.clusterNodes ? { clusterNodes: config.clusterNodes } : { url: config.redisUrl as string },
     // Serializers and redaction that keep every secret out of the log (http/logging.ts; buildApp applies them to any logger).
-    logger: loggerOptions({ level: config.logLevel }),
+    logger: loggerOptions({ level: config.logLevel, ...(config.logFormat === 'pretty' ? { stream: prettyStream(process.stdout) } : {}) }),
   });
   if (opts.worker) {
     AggregatorRegistry.setRegistries([hark.ctx.metrics.registry]);
