@@ -6,7 +6,8 @@
  * gateway runs in the primary itself.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
 import { LISTEN_BACKLOG, buildApp } from './app';
 import { bootstrap } from './bootstrap';
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
     process.once('exit', () => {
       if (own.child.exitCode === null) own.child.kill('SIGTERM');
     });
+    // For `pnpm backup` (scripts/redis-backup.mjs), which finds this Redis by it.
+    writeFileSync(join(dir, 'redis.url'), `${redis.url}\n`);
     console.log(`hark: started redis-server on 127.0.0.1:${redis.port} (data in ${dir}, AOF on)`);
     redis.child.on('exit', (code, sig) => {
       if (!stopping) {
