@@ -7,9 +7,10 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
-import { LISTEN_BACKLOG, buildApp } from './app';
+import { type HarkApp, LISTEN_BACKLOG, buildApp } from './app';
 import { bootstrap } from './bootstrap';
 import { type Config, readConfig } from './config';
 import { startMetricsServer } from './http/health';
@@ -155,7 +156,22 @@ function askPrimaryForMetrics(): () => Promise<string> {
 /** One gateway: the app on the shared port; drains and exits on SIGTERM/SIGINT. */
 async function gateway(config: Config, opts: { bootstrap: boolean; worker: boolean; onStop?: () => Promise<void> }): Promise<void> {
   let stopping = false;
-  const hark = await buildApp({
+  let hark: HarkApp | undefined;
+  let metricsServer: Server | undefined;
+  // Set before anything else: a SIGTERM while the gateway is still starting must stop it too
+  // (a handler some dependency installs would otherwise swallow it).
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (!opts.worker) console.log(`hark: ${sig}, shutting down`);
+    metricsServer?.close();
+    await hark?.close();
+    await opts.onStop?.();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  hark = await buildApp({
     config,
     redis: config.clusterNodes ? { clusterNodes: config.clusterNodes } : { url: config.redisUrl as string },
     // Serializers and redaction that keep every secret out of the log (http/logging.ts; buildApp applies them to any logger).
@@ -174,8 +190,9 @@ async function gateway(config: Config, opts: { bootstrap: boolean; worker: boole
   const cpu = process.cpuUsage();
   console.log(`hark: ${opts.worker ? `worker ${process.pid} ` : ''}listening on ${config.host}:${port} ${Math.round(performance.now())} ms after start (cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms)`);
   // The route schemas not compiled yet, in the background (http/lazy-schemas.ts).
-  void warmSchemas((e) => hark.app.log.error({ err: e }, 'a route schema does not compile'));
-  const metricsServer = config.metricsPort !== undefined ? await startMetricsServer(hark.ctx, config.metricsPort, config.host) : undefined;
+  const log = hark.app.log;
+  void warmSchemas((e) => log.error({ err: e }, 'a route schema does not compile'));
+  metricsServer = config.metricsPort !== undefined ? await startMetricsServer(hark.ctx, config.metricsPort, config.host) : undefined;
   if (opts.bootstrap) {
     const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     console.log(`\nHark is running${opts.worker ? ` (${config.workers} gateway processes)` : ''}:\n  demo page  ${base}/\n  console    ${base}/console/\n`);
@@ -184,17 +201,6 @@ async function gateway(config: Config, opts: { bootstrap: boolean; worker: boole
       console.log(`First run: admin account ${first.admin.email}${first.admin.generated ? ` with password ${first.admin.password} (shown once; change it in the console)` : ' (password from ADMIN_PASSWORD)'}\n`);
     }
   }
-  const stop = async (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    if (!opts.worker) console.log(`hark: ${sig}, shutting down`);
-    metricsServer?.close();
-    await hark.close();
-    await opts.onStop?.();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 main().catch((e) => {
