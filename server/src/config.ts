@@ -3,6 +3,16 @@ import { availableParallelism } from 'node:os';
 /** Most gateway processes `pnpm start` runs (HARK_WORKERS): far above any core count it is meant for, low enough that a typo cannot fork-bomb the machine. */
 export const MAX_WORKERS = 64;
 
+// How main.ts supervises its worker processes:
+/** A worker that dies within this long of its start counts as crashing: the next one waits (below). */
+export const WORKER_FAST_EXIT_MS = 5_000;
+/** Wait before replacing a crashing worker: doubles per consecutive fast exit, from this… */
+export const WORKER_RESPAWN_BASE_MS = 100;
+/** …up to this, so a worker that cannot start does not spin the machine. */
+export const WORKER_RESPAWN_CAP_MS = 5_000;
+/** On SIGTERM/SIGINT the primary waits this long for the workers to drain, then kills what is left. */
+export const WORKER_STOP_TIMEOUT_MS = 15_000;
+
 /** Every setting the gateway reads from the environment. The README lists each. */
 export interface Config {
   /** HARK_WORKERS: gateway processes `pnpm start` runs on the one port (main.ts); default one per core. */

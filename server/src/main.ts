@@ -12,21 +12,12 @@ import { join, resolve } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
 import { type HarkApp, LISTEN_BACKLOG, buildApp } from './app';
 import { bootstrap } from './bootstrap';
-import { type Config, readConfig } from './config';
+import { type Config, WORKER_FAST_EXIT_MS, WORKER_RESPAWN_BASE_MS, WORKER_RESPAWN_CAP_MS, WORKER_STOP_TIMEOUT_MS, readConfig } from './config';
 import { startMetricsServer } from './http/health';
 import { warmSchemas } from './http/lazy-schemas';
 import { prettyStream } from './http/log-format';
 import { loggerOptions } from './http/logging';
 import { type RedisProcess, startRedis } from './redis/supervisor';
-
-/** A worker that dies within this long of its start counts as crashing: the next one waits (below). */
-export const WORKER_FAST_EXIT_MS = 5_000;
-/** Wait before replacing a crashing worker: doubles per consecutive fast exit, from this… */
-export const WORKER_RESPAWN_BASE_MS = 100;
-/** …up to this, so a worker that cannot start does not spin the machine. */
-export const WORKER_RESPAWN_CAP_MS = 5_000;
-/** On SIGTERM/SIGINT the primary waits this long for the workers to drain, then kills what is left. */
-export const WORKER_STOP_TIMEOUT_MS = 15_000;
 
 /** Message a worker sends the primary for /metrics summed over all workers, and the answer. */
 interface MetricsAsk {

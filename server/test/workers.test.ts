@@ -3,10 +3,12 @@
  * Sockets spread over both; /metrics sums them; a worker killed outright is replaced while the
  * visitors on the other keep chatting and the port keeps serving.
  */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MAX_WORKERS, readConfig } from '../src/config';
+import { MAX_WORKERS, WORKER_RESPAWN_BASE_MS, readConfig } from '../src/config';
 import { type TestRedis, type VisitorClient, cid, testRedis, visitor, waitFor } from './harness';
-import { type GatewayProcess, startCompiled } from './process-harness';
+import { COMPILED_MAIN, type GatewayProcess, startCompiled } from './process-harness';
 
 let redis: TestRedis;
 let gw: GatewayProcess;
@@ -75,3 +77,29 @@ it('stops every worker on SIGTERM and exits 0', async () => {
   expect(await gw.stop()).toBe(0);
   for (const pid of workerPids()) expect(() => process.kill(pid, 0)).toThrow();
 });
+
+it('backs off when workers keep dying at start: the wait doubles from WORKER_RESPAWN_BASE_MS', async () => {
+  // The port is taken by another program: every worker fails to listen and exits at once.
+  const squatter = createServer();
+  await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+  const port = (squatter.address() as { port: number }).port;
+  const child = spawn(process.execPath, [COMPILED_MAIN], {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), REDIS_URL: redis.url, LOG_LEVEL: 'warn', HARK_WORKERS: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  try {
+    const waits = () => [...out.matchAll(/exited \(1\); starting another in (\d+) ms/g)].map((m) => Number(m[1]));
+    await waitFor('four respawns', () => waits().length >= 4, 20_000);
+    const w = waits();
+    expect(w[0]).toBe(WORKER_RESPAWN_BASE_MS);
+    for (let i = 1; i < w.length; i++) expect(w[i]).toBe((w[i - 1] as number) * 2);
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    squatter.close();
+  }
+}, 30_000);
