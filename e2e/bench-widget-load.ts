@@ -20,20 +20,27 @@
  * style, layout and paint its DOM causes). Medians over the runs; the machine may be shared,
  * so the spread (p90) is printed too. Writes bench/results/widget-load[-xN].json.
  * BENCH_DEBUG=1 prints, per run, the widget's script events by function.
+ *
+ * Bytes on the wire (`--wire-only` runs just this): one browser context through a first visit,
+ * the first open, a first message and a returning visit, counting from Chromium's network
+ * events the requests to the gateway (the socket apart) and their bytes as transferred
+ * (headers + compressed body), and those served from the browser's cache.
+ * Writes bench/results/widget-wire.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, startStack, visitor } from './src/harness';
+import { CHROMIUM, CHROMIUM_ARGS, createOp, operator, startStack, visitor } from './src/harness';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const RUNS = arg('runs', 15);
+const WIRE_ONLY = process.argv.includes('--wire-only');
 const THROTTLE = arg('throttle', 1);
 const SETTLE_MS = 1_500;
 
@@ -171,6 +178,109 @@ async function main(): Promise<void> {
     if (!(await p.locator('hark-chat').getByRole('textbox', { name: 'Message' }).isVisible())) throw new Error('first open: no composer');
     await ctx.close();
     return analyse(trace.traceEvents, origin, isWidget);
+  }
+
+  /** Requests to the gateway (the socket apart) during `step`, with the bytes each took on the wire. */
+  interface WireStep {
+    requests: number;
+    fromCache: number;
+    bytes: number;
+    files: string[];
+  }
+  async function wire(): Promise<Record<string, WireStep>> {
+    // An operator online, so the visitor gets the chat (and the first message registers them).
+    const op = await createOp(stack.adminHttp, { email: 'bench-wire@example.com', name: 'Bench' });
+    const opSocket = await operator(stack.gw, op.http);
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    const cdp = await ctx.newCDPSession(p);
+    await cdp.send('Network.enable');
+    const urls = new Map<string, string>();
+    let cur: WireStep = { requests: 0, fromCache: 0, bytes: 0, files: [] };
+    const name = (u: string) => new URL(u).pathname.slice(1);
+    cdp.on('Network.requestWillBeSent', (e: { requestId: string; request: { url: string } }) => {
+      if (!isWidget(e.request.url) || e.request.url.startsWith(stack.base.replace(/^http/, 'ws'))) return;
+      urls.set(e.requestId, e.request.url);
+    });
+    cdp.on('Network.requestServedFromCache', (e: { requestId: string }) => {
+      const u = urls.get(e.requestId);
+      if (u) cur.fromCache++;
+    });
+    const seen = new Map<string, string>();
+    cdp.on('Network.responseReceived', (e: { requestId: string; response: { url: string; fromDiskCache?: boolean; status: number; headers: Record<string, string> } }) => {
+      const u = urls.get(e.requestId);
+      if (!u) return;
+      if (e.response.fromDiskCache) cur.fromCache++;
+      else seen.set(e.requestId, `${name(u)} ${e.response.status} ${e.response.headers['content-encoding'] ?? 'identity'}`);
+    });
+    cdp.on('Network.loadingFinished', (e: { requestId: string; encodedDataLength: number }) => {
+      if (!urls.has(e.requestId)) return;
+      // 0 bytes: served from the memory cache (no request went out).
+      if (e.encodedDataLength > 0) {
+        cur.requests++;
+        cur.bytes += e.encodedDataLength;
+        cur.files.push(`${seen.get(e.requestId)} ${e.encodedDataLength} B`);
+      }
+    });
+    const out: Record<string, WireStep> = {};
+    const step = async (label: string, f: () => Promise<void>) => {
+      cur = { requests: 0, fromCache: 0, bytes: 0, files: [] };
+      await f();
+      await p.waitForTimeout(500);
+      out[label] = cur;
+    };
+    const composer = () => p.locator('hark-chat').getByRole('textbox', { name: 'Message' });
+    await step('first visit (widget.js)', async () => {
+      await p.goto(`${origin}/with`, { waitUntil: 'load' });
+      await p.locator('hark-chat .lc').waitFor();
+    });
+    await step('first open (chat bundle)', async () => {
+      await p.locator('hark-chat .lc').click();
+      await composer().waitFor();
+    });
+    await composer().fill('Hello, bytes');
+    await composer().press('Enter');
+    // The first message registers the visitor: from then on a visit loads the chat at once.
+    await p.waitForFunction(() => localStorage.getItem('hark:demo:token'), undefined, { timeout: 15_000 });
+    await step('returning visit, within 5 min (navigation)', async () => {
+      await p.goto(`${origin}/with`, { waitUntil: 'load' });
+      await p.locator('hark-chat .lc').click();
+      await composer().waitFor();
+    });
+    await ctx.close();
+    opSocket.close();
+    // After the loader's 5 minutes: the browser revalidates it; what that costs (a raw socket, every byte counted).
+    const etag = (await fetch(`${stack.base}/widget.js`)).headers.get('etag') ?? '';
+    const revalidate = await new Promise<{ bytes: number; status: string }>((res, rej) => {
+      const sock = connect(Number(new URL(stack.base).port), '127.0.0.1', () =>
+        sock.end(`GET /widget.js HTTP/1.1\r\nhost: ${new URL(stack.base).host}\r\naccept-encoding: gzip, deflate, br, zstd\r\nif-none-match: ${etag}\r\nconnection: close\r\n\r\n`),
+      );
+      const chunks: Buffer[] = [];
+      sock.on('data', (c: Buffer) => chunks.push(c));
+      sock.on('end', () => {
+        const b = Buffer.concat(chunks);
+        res({ bytes: b.length, status: b.toString().split('\r\n')[0] ?? '' });
+      });
+      sock.on('error', rej);
+    });
+    out['returning visit after 5 min (widget.js revalidated)'] = { requests: 1, fromCache: 1, bytes: revalidate.bytes, files: [`widget.js ${revalidate.status.replace('HTTP/1.1 ', '')}`] };
+    return out;
+  }
+
+  if (WIRE_ONLY || RUNS > 0) {
+    const w = await wire();
+    const rows = ['| step | requests to the gateway (socket apart) | bytes on the wire | from cache | what |', '|---|---:|---:|---:|---|'];
+    for (const [k, x] of Object.entries(w)) rows.push(`| ${k} | ${x.requests} | ${x.bytes} | ${x.fromCache} | ${x.files.join(', ')} |`);
+    console.log(rows.join('\n'));
+    const dir = join(dirname(fileURLToPath(import.meta.url)), '../bench/results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'widget-wire.json'), `${JSON.stringify({ date: new Date().toISOString(), steps: w }, null, 2)}\n`);
+    if (WIRE_ONLY) {
+      await browser.close();
+      server.close();
+      await stack.close();
+      return;
+    }
   }
 
   // A returning visitor: a registered token with a conversation (made over a real visitor socket).

@@ -108,7 +108,7 @@ describe('widget on a host page', () => {
     await p.locator('hark-chat .lc').hover();
     await expect.poll(() => sockets.length).toBe(1);
     expect(sockets[0]).toMatch(/\/v1\/visitor\?site=demo&token=[A-Za-z0-9_-]{32}&v=1&new=1$/);
-    expect(requests.some((u) => /\/chat\.en\.js\?v=/.test(u))).toBe(true);
+    expect(requests.some((u) => /\/chat\.en\.[0-9a-f]{10}\.js$/.test(u))).toBe(true);
     expect(await storage(p)).toEqual({ local: 0, session: 0, cookie: '' });
     await p.context().close();
   });

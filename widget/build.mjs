@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { minify } from 'terser';
+import { compressBoth } from '../scripts/precompress.mjs';
 
 /** Loader budget (issue 3): what every page of every site downloads. */
 const LOADER_BUDGET = 2560;
@@ -121,7 +122,25 @@ const hash = createHash('sha256');
 for (const name of Object.keys(files).sort()) hash.update(files[name]);
 const v = hash.digest('hex').slice(0, 10);
 files['widget.js'] = await one('loader.ts', { mangleProps: MANGLE_LOADER, define: { ...common.define, __V__: JSON.stringify(v) } });
-for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dist, name), bytes);
+/**
+ * On disk: widget.js under its stable URL; every chat and catalogue under a content-hashed
+ * name, `chat.en.<v>.js`, that the loader was just built to ask for (the gateway caches those
+ * as immutable), and under its plain name too, for a loader still cached from the build
+ * before. Each beside its precompressed `.br` and `.gz` (scripts/precompress.mjs).
+ */
+const written = {};
+const put = (name, bytes) => {
+  writeFileSync(join(dist, name), bytes);
+  const { br, gz } = compressBoth(bytes);
+  writeFileSync(join(dist, `${name}.br`), br);
+  writeFileSync(join(dist, `${name}.gz`), gz);
+  written[name] = { raw: bytes.length, br: br.length, gz: gz.length };
+};
+for (const [name, bytes] of Object.entries(files)) {
+  put(name, bytes);
+  if (name !== 'widget.js') put(name.replace(/\.js$/, `.${v}.js`), bytes);
+}
+writeFileSync(join(dist, 'wire.json'), `${JSON.stringify({ v, files: written }, null, 2)}\n`);
 
 // The size report and the budgets: every build, so `pnpm build` fails over budget.
 const gz = (b) => gzipSync(b, { level: 9 }).length;

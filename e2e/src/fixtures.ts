@@ -16,6 +16,8 @@ export interface FixturePage {
   tag?: string;
   /** Served with `cache-control: max-age=3600`, so it loads from the cache while the browser is offline. */
   cache?: boolean;
+  /** Response headers of the page (a CSP, COEP…). */
+  headers?: Record<string, string>;
 }
 
 export interface Fixtures {
@@ -38,7 +40,7 @@ export async function startFixtures(stack: Stack): Promise<Fixtures> {
     }
     const tag = p.tag ?? `<script async src="${stack.base}/widget.js" data-site="demo"></script>`;
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Fixture ${name}</title>${p.head ?? ''}</head><body><main><h1>Fixture ${name}</h1>${p.body ?? ''}</main>${tag}</body></html>`;
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...(p.cache ? { 'cache-control': 'max-age=3600' } : { 'cache-control': 'no-store' }) }).end(html);
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...(p.cache ? { 'cache-control': 'max-age=3600' } : { 'cache-control': 'no-store' }), ...p.headers }).end(html);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

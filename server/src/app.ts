@@ -22,6 +22,7 @@ import { conversationRoutes } from './http/conversations';
 import { fileRoutes } from './http/files';
 import { healthRoutes } from './http/health';
 import { loggerOptions } from './http/logging';
+import { LAZY_SCHEMAS } from './http/lazy-schemas';
 import { HSTS, ownOrigin } from './http/origin';
 import { privacyRoutes } from './http/privacy';
 import { replyRoutes } from './http/replies';
@@ -105,6 +106,8 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
     ...timeoutOptions(connLimits),
     // A malformed or over-long path parameter is answered `{ code, message }` like every error (http/errors.ts).
     frameworkErrors,
+    // Route schemas compiled on first use (and warmed right after listen), not all before listen (http/lazy-schemas.ts).
+    schemaController: LAZY_SCHEMAS,
   });
   const conns = connect(opts.redis);
   // Before any traffic: defining scripts on a busy autopipelined connection can throw (store/event-log.ts).

@@ -1,5 +1,22 @@
+import { availableParallelism } from 'node:os';
+
+/** Most gateway processes `pnpm start` runs (HARK_WORKERS): far above any core count it is meant for, low enough that a typo cannot fork-bomb the machine. */
+export const MAX_WORKERS = 64;
+
+// How main.ts supervises its worker processes:
+/** A worker that dies within this long of its start counts as crashing: the next one waits (below). */
+export const WORKER_FAST_EXIT_MS = 5_000;
+/** Wait before replacing a crashing worker: doubles per consecutive fast exit, from this… */
+export const WORKER_RESPAWN_BASE_MS = 100;
+/** …up to this, so a worker that cannot start does not spin the machine. */
+export const WORKER_RESPAWN_CAP_MS = 5_000;
+/** On SIGTERM/SIGINT the primary waits this long for the workers to drain, then kills what is left. */
+export const WORKER_STOP_TIMEOUT_MS = 15_000;
+
 /** Every setting the gateway reads from the environment. The README lists each. */
 export interface Config {
+  /** HARK_WORKERS: gateway processes `pnpm start` runs on the one port (main.ts); default one per core. */
+  workers: number;
   port: number;
   host: string;
   redisUrl: string | undefined;
@@ -12,6 +29,8 @@ export interface Config {
   /** 'everysec' | 'always' | 'replica': how acknowledged writes are made durable. */
   durability: 'everysec' | 'always' | 'replica';
   logLevel: string;
+  /** LOG_FORMAT: 'pretty' (one readable line per record; the default in a terminal) or 'json' (one object per line; the default otherwise, and with NODE_ENV=production). */
+  logFormat: 'pretty' | 'json';
   /** Resolved conversations older than this are compacted (stream packed into one deflated key); 0 = never. */
   compactAfterMs: number;
   /** Bearer token GET /metrics requires (METRICS_TOKEN); unset = see metricsPort. */
@@ -94,6 +113,20 @@ function portNumber(name: string, v: string): number {
   return n;
 }
 
+function logFormat(env: NodeJS.ProcessEnv, tty: boolean): 'pretty' | 'json' {
+  const v = env.LOG_FORMAT;
+  if (v === 'pretty' || v === 'json') return v;
+  if (v) throw new Error(`LOG_FORMAT must be pretty or json (got "${v}")`);
+  return tty && env.NODE_ENV !== 'production' ? 'pretty' : 'json';
+}
+
+function workers(v: string | undefined): number {
+  if (v === undefined || v.trim() === '') return Math.min(MAX_WORKERS, availableParallelism());
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new Error(`HARK_WORKERS must be a whole number from 1 to ${MAX_WORKERS} (got "${v}")`);
+  return n;
+}
+
 function retentionDays(v: string | undefined): number {
   if (v === undefined || v.trim() === '') return 0;
   const n = Number(v);
@@ -101,12 +134,14 @@ function retentionDays(v: string | undefined): number {
   return n;
 }
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** `tty`: whether standard output is a terminal (the default log format follows it). */
+export function readConfig(env: NodeJS.ProcessEnv = process.env, tty = process.stdout.isTTY === true): Config {
   const durability = env.HARK_DURABILITY ?? 'everysec';
   if (durability !== 'everysec' && durability !== 'always' && durability !== 'replica') {
     throw new Error(`HARK_DURABILITY must be everysec, always or replica (got "${durability}")`);
   }
   return {
+    workers: workers(env.HARK_WORKERS),
     port: Number(env.PORT ?? 8080),
     host: env.HOST ?? '127.0.0.1',
     redisUrl: env.REDIS_URL || undefined,
@@ -117,6 +152,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicOrigin: env.PUBLIC_ORIGIN || undefined,
     durability,
     logLevel: env.LOG_LEVEL ?? 'info',
+    logFormat: logFormat(env, tty),
     compactAfterMs: Math.max(0, Number(env.HARK_COMPACT_AFTER_DAYS ?? 30)) * 24 * 3600_000,
     metricsToken: env.METRICS_TOKEN || undefined,
     metricsPort: metricsPort(env.METRICS_PORT),

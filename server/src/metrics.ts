@@ -22,6 +22,11 @@ export function createMetrics() {
       eventCounters = f;
     },
     registry,
+    /**
+     * The text /metrics answers: this registry's; with several worker processes (main.ts), the
+     * sum over every worker, which the primary collects (prom-client's AggregatorRegistry).
+     */
+    collect: (): Promise<string> => registry.metrics(),
     visitors: new Gauge({ name: 'hark_visitors_connected', help: 'Visitor sockets connected to this gateway', registers: [registry] }),
     operators: new Gauge({ name: 'hark_operators_connected', help: 'Operator sockets connected to this gateway', registers: [registry] }),
     messages: new Counter({ name: 'hark_messages_total', help: 'Messages stored through this gateway', labelNames: ['from'], registers: [registry] }),
@@ -39,8 +44,9 @@ export function createMetrics() {
       buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     }),
-    redisRtt: new Gauge({ name: 'hark_redis_rtt_seconds', help: 'Round trip of the last PING to Redis', registers: [registry] }),
-    queueLength: new Gauge({ name: 'hark_queue_length', help: 'Conversations waiting, per site', labelNames: ['site'], registers: [registry] }),
+    // Summed over worker processes but for these two: every worker sees the same Redis and queues.
+    redisRtt: new Gauge({ name: 'hark_redis_rtt_seconds', help: 'Round trip of the last PING to Redis', registers: [registry], aggregator: 'average' }),
+    queueLength: new Gauge({ name: 'hark_queue_length', help: 'Conversations waiting, per site', labelNames: ['site'], registers: [registry], aggregator: 'max' }),
     connectionsOpen: new Gauge({ name: 'hark_connections_open', help: 'Open TCP connections (HTTP and WebSocket) on this gateway', registers: [registry] }),
     connectionsMax: new Gauge({ name: 'hark_connections_max', help: 'Open connections this gateway accepts (below its open-file limit)', registers: [registry] }),
     connectionsRefused: new Counter({

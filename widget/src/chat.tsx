@@ -170,7 +170,7 @@ function start(ctx: Ctx): void {
       draw();
       return;
     }
-    ctx.inject(`i18n.${lang}.js`, (c: Catalogue) => {
+    ctx.inject(`i18n.${lang}`, (c: Catalogue) => {
       cats[lang] = c;
       setLocale(lang);
     });

@@ -35,7 +35,7 @@ export interface Ctx {
   /** Picks the language for a wanted tag (then data-lang, then the browser's), among those with a catalogue. */
   pick(tag?: string): string;
   emit(ev: WidgetEventName, payload?: unknown): void;
-  /** Adds `<script src=file?v=…>` from the gateway with the loader's nonce; `hark` is handed to it as the element's `hark` expando. */
+  /** Adds `<script src=file.<v>.js>` (the content-hashed name) from the gateway with the loader's nonce and its Trusted Types policy; `hark` is handed to it as the element's `hark` expando. */
   inject(file: string, hark: unknown, failed?: () => void): void;
   /** Removes every storage key of this site (Hark.shutdown). */
   forget(): void;

@@ -10,7 +10,7 @@ import { type Ctx, LANGS, pickLocale, storageKey } from './ctx';
 import { LOADER_CSS } from './loader-css';
 import { DEFAULT_COLOR, themeCss, validColor } from './theme';
 
-/** Content hash of this build, set by build.mjs, so chat.<lang>.js can be cached for long. */
+/** Content hash of this build, set by build.mjs: chat.<lang>.<v>.js is cached as immutable. */
 declare const __V__: string;
 
 const BUBBLE = 'M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4V5a2 2 0 0 1 2-2z';
@@ -31,6 +31,15 @@ function boot(): void {
   if (!me || !d || !site) return;
   const src = me.src;
   const nonce = me.nonce;
+  // Pages that enforce Trusted Types (`require-trusted-types-for 'script'`) take a script URL
+  // only from a policy they allow by name: `trusted-types hark`. Only this closure holds it,
+  // and it is only given the URLs of our own files, built just above its one call.
+  let policy: { createScriptURL(u: string): unknown } | undefined;
+  try {
+    policy = (window as unknown as { trustedTypes?: { createPolicy(n: string, p: object): typeof policy } }).trustedTypes?.createPolicy('hark', { createScriptURL: (u: string) => u });
+  } catch {
+    // Policy name not allowed by the page: the plain URL, which such a page refuses.
+  }
 
   const listeners: Record<string, Listener[]> = {};
   let fired = false;
@@ -95,7 +104,8 @@ function boot(): void {
       const s = document.createElement('script') as HTMLScriptElement & { hark?: unknown };
       s.hark = hark;
       if (nonce) s.nonce = nonce;
-      s.src = new URL(`${file}?v=${__V__}`, src).href;
+      const url = new URL(`${file}.${__V__}.js`, src).href;
+      s.src = (policy ? policy.createScriptURL(url) : url) as string;
       s.onerror = () => {
         s.remove();
         failed?.();
@@ -124,7 +134,7 @@ function boot(): void {
     if (loading) return;
     loading = true;
     // A failed load (flaky network, not a broken deploy) lets a later intent try again.
-    ctx.inject(`chat.${ctx.lang}.js`, ctx, () => {
+    ctx.inject(`chat.${ctx.lang}`, ctx, () => {
       loading = false;
     });
   };

@@ -41,7 +41,7 @@ async function scrape(ctx: Ctx): Promise<string> {
     () => ctx.metrics.redisRtt.set((performance.now() - t0) / 1000),
     () => {},
   );
-  return ctx.metrics.registry.metrics();
+  return ctx.metrics.collect();
 }
 
 export function healthRoutes(app: FastifyInstance, ctx: Ctx): void {

@@ -1,10 +1,15 @@
 /**
  * The demo page, the widget's files and the console SPA, with the security
- * headers each needs. Files are read from the packages' dist folders.
+ * headers each needs. Files are read from the packages' dist folders, kept in memory,
+ * and sent precompressed (brotli or gzip) with strong ETags.
  */
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -43,22 +48,122 @@ export function isInside(base: string, path: string): boolean {
   return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
+/** The cache a content-hashed file gets (chat.en.<hash>.js, console/assets/…): its bytes never change under that name. */
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** widget.js sits under a stable URL on every page of every site: a short cache, then a revalidation (304), so fixes reach pages soon. */
+export const LOADER_CACHE = 'public, max-age=300';
+/** A widget file under a content-hashed name: `chat.en.0123456789.js` (widget/build.mjs). */
+const HASHED_RE = /\.[0-9a-f]{10}\.js$/;
+
+interface Entry {
+  mtimeMs: number;
+  size: number;
+  type: string;
+  /** Strong validator of the bytes (sha-256, base64url, 22 chars); each encoding gets its own ETag (`"<tag>"`, `"<tag>-br"`, `"<tag>-gz"`). */
+  tag: string;
+  raw: Buffer;
+  br: Buffer | undefined;
+  gz: Buffer | undefined;
+}
 /**
- * Sends a file below `root`; false when there is none. (Returns a boolean, not the
- * reply: a Fastify reply is a thenable, and awaiting it yields undefined.)
+ * Files kept in memory, by path: only files that exist in the dist folders (the build's own,
+ * so bounded by it), each validated against its size and mtime on every request, so a
+ * rebuild is served at once.
  */
-async function sendFile(reply: FastifyReply, root: string, rel: string, cache: string): Promise<boolean> {
+const cache = new Map<string, Entry>();
+
+/** A precompressed sibling (`file.br`) if it is at least as new as the file; otherwise compressed here, once. */
+async function variant(path: string, raw: Buffer, mtimeMs: number, ext: 'br' | 'gz'): Promise<Buffer | undefined> {
+  try {
+    const st = await stat(`${path}.${ext}`);
+    if (st.mtimeMs >= mtimeMs) return await readFile(`${path}.${ext}`);
+  } catch {
+    // none built: compress below
+  }
+  if (!COMPRESSIBLE.has(extname(path)) || raw.length < 256) return undefined;
+  const out =
+    ext === 'br'
+      ? await brotli(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } })
+      : await gzip(raw, { level: 9 });
+  return out.length < raw.length ? out : undefined;
+}
+const COMPRESSIBLE = new Set(['.js', '.mjs', '.css', '.html', '.svg', '.json', '.map']);
+const brotli = promisify(zlib.brotliCompress);
+const gzip = promisify(zlib.gzip);
+
+async function load(path: string): Promise<Entry | undefined> {
+  let st: Stats;
+  try {
+    st = await stat(path);
+  } catch {
+    return undefined;
+  }
+  if (!st.isFile()) return undefined;
+  const have = cache.get(path);
+  if (have && have.mtimeMs === st.mtimeMs && have.size === st.size) return have;
+  const raw = await readFile(path);
+  const [br, gz] = await Promise.all([variant(path, raw, st.mtimeMs, 'br'), variant(path, raw, st.mtimeMs, 'gz')]);
+  const e: Entry = { mtimeMs: st.mtimeMs, size: st.size, type: TYPES[extname(path)] ?? 'application/octet-stream', tag: createHash('sha256').update(raw).digest('base64url').slice(0, 22), raw, br, gz };
+  cache.set(path, e);
+  return e;
+}
+
+/** The encodings `accept-encoding` allows (q > 0), e.g. `gzip, deflate, br;q=0.9`. */
+export function acceptedEncodings(header: string | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const part of (header ?? '').toLowerCase().split(',')) {
+    const [name, ...params] = part.split(';').map((x) => x.trim());
+    if (!name) continue;
+    const q = params.find((p) => p.startsWith('q='));
+    if (q && !(Number(q.slice(2)) > 0)) continue;
+    out.add(name);
+  }
+  return out;
+}
+
+/** Whether If-None-Match names this file in any of its encodings (or `*`); `W/` tags compare weakly, as RFC 9110 asks of If-None-Match. */
+function notModified(header: string | undefined, tag: string): boolean {
+  if (!header) return false;
+  for (const raw of header.split(',')) {
+    const t = raw.trim().replace(/^W\//, '');
+    if (t === '*' || t === `"${tag}"` || t === `"${tag}-br"` || t === `"${tag}-gz"`) return true;
+  }
+  return false;
+}
+
+/**
+ * Sends a file below `root`, brotli or gzip as the request's Accept-Encoding allows (built
+ * beside it by scripts/precompress.mjs), with a strong ETag and a 304 to a matching
+ * If-None-Match; false when there is none. (Returns a boolean, not the reply: a Fastify reply
+ * is a thenable, and awaiting it yields undefined.)
+ */
+async function sendFile(req: FastifyRequest, reply: FastifyReply, root: string, rel: string, cacheControl: string): Promise<boolean> {
   const base = resolve(root);
   const path = resolve(join(base, rel));
   if (!isInside(base, path)) return false;
-  let body: Buffer;
-  try {
-    body = await readFile(path);
-  } catch {
-    return false;
+  const e = await load(path);
+  if (!e) return false;
+  const ok = acceptedEncodings(req.headers['accept-encoding']);
+  const [body, enc] = e.br && ok.has('br') ? [e.br, 'br'] : e.gz && ok.has('gzip') ? [e.gz, 'gzip'] : [e.raw, undefined];
+  reply
+    .header('cache-control', cacheControl)
+    .header('vary', 'accept-encoding')
+    .header('etag', `"${e.tag}${enc === 'br' ? '-br' : enc === 'gzip' ? '-gz' : ''}"`);
+  if (notModified(req.headers['if-none-match'], e.tag)) {
+    reply.code(304).send();
+    return true;
   }
-  reply.header('content-type', TYPES[extname(path)] ?? 'application/octet-stream').header('cache-control', cache).send(body);
+  if (enc) reply.header('content-encoding', enc);
+  reply.header('content-type', e.type).send(body);
   return true;
+}
+
+/**
+ * Headers every widget file carries: any site may load it (CORS for a crossorigin script tag),
+ * and so may a cross-origin isolated page (COEP require-corp asks for this CORP header).
+ */
+function widgetFile(reply: FastifyReply): FastifyReply {
+  return reply.header('access-control-allow-origin', '*').header('cross-origin-resource-policy', 'cross-origin');
 }
 
 export const DEMO_PAGE = `<!doctype html>
@@ -90,20 +195,22 @@ export function staticRoutes(app: FastifyInstance, dirs: { widget: string; conso
   app.get('/demo.css', async (_req, reply) => reply.header('content-type', 'text/css; charset=utf-8').send(DEMO_CSS));
 
   // The loader is embedded by URL on every page of every site: a short cache so fixes reach pages soon.
-  app.get('/widget.js', async (_req, reply) => {
-    if (await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, 'widget.js', 'public, max-age=300')) return reply;
+  app.get('/widget.js', async (req, reply) => {
+    if (await sendFile(req, widgetFile(reply), dirs.widget, 'widget.js', LOADER_CACHE)) return reply;
     return reply.code(503).send({ code: 'NOT_FOUND', message: 'The widget is not built; run `pnpm build`.' });
   });
   // Everything else the loader loads sits beside it.
   app.get('/widget/:file', async (req, reply) => {
-    if (await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, (req.params as { file: string }).file, 'public, max-age=300')) return reply;
+    const file = (req.params as { file: string }).file;
+    if (await sendFile(req, widgetFile(reply), dirs.widget, file, HASHED_RE.test(file) ? IMMUTABLE : LOADER_CACHE)) return reply;
     return reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
   });
-  // The chat bundle and its language catalogues, loaded from beside /widget.js.
+  // The chat bundle and its language catalogues, loaded from beside /widget.js: under their
+  // content-hashed names (what the loader asks for) cached for good, under plain names briefly.
   app.get('/:file', async (req, reply) => {
     const file = (req.params as { file: string }).file;
     if (!WIDGET_FILE_RE.test(file)) return reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
-    if (await sendFile(reply.header('access-control-allow-origin', '*'), dirs.widget, file, 'public, max-age=300')) return reply;
+    if (await sendFile(req, widgetFile(reply), dirs.widget, file, HASHED_RE.test(file) ? IMMUTABLE : LOADER_CACHE)) return reply;
     return reply.code(404).send({ code: 'NOT_FOUND', message: 'Not found.' });
   });
 
@@ -111,10 +218,10 @@ export function staticRoutes(app: FastifyInstance, dirs: { widget: string; conso
   app.get('/console/*', async (req, reply) => {
     const rel = (req.params as { '*': string })['*'] || 'index.html';
     secure(reply, CONSOLE_CSP);
-    const immutable = rel.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
-    if (await sendFile(reply, dirs.console, rel, immutable)) return reply;
+    const immutable = rel.startsWith('assets/') ? IMMUTABLE : 'no-cache';
+    if (await sendFile(req, reply, dirs.console, rel, immutable)) return reply;
     // SPA fallback: any other path is a client-side route.
-    if (await sendFile(reply, dirs.console, 'index.html', 'no-cache')) return reply;
+    if (await sendFile(req, reply, dirs.console, 'index.html', 'no-cache')) return reply;
     return reply.code(503).send({ code: 'NOT_FOUND', message: 'The console is not built; run `pnpm build`.' });
   });
 }

@@ -1,0 +1,124 @@
+/**
+ * Debian's nginx in front of a gateway, for the proxy test: a certificate made here (openssl),
+ * the README's own nginx block with this test's ports, certificate and upstream put in, and
+ * nginx started with its own prefix and config (never the system service), on loopback.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
+
+/** The ```nginx block of the README's "Behind a reverse proxy" section, as a site owner copies it. */
+export function readmeNginxBlock(): string {
+  const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Behind a reverse proxy'));
+  const m = /```nginx\n([\s\S]*?)```/.exec(section);
+  if (!m?.[1]) throw new Error('README.md has no ```nginx block under "Behind a reverse proxy"');
+  return m[1];
+}
+
+export interface Nginx {
+  /** The https origin browsers use: https://localhost:PORT */
+  origin: string;
+  httpsPort: number;
+  httpPort: number;
+  certPem: string;
+  errors(): string;
+  stop(): Promise<void>;
+}
+
+/** The README block with this test's values in place of chat.example.com's. */
+export function siteConfig(block: string, v: { httpsPort: number; httpPort: number; upstreamPort: number; cert: string; key: string }): string {
+  const out = block
+    .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${v.upstreamPort};`)
+    .replace('listen 443 ssl http2;', `listen 127.0.0.1:${v.httpsPort} ssl http2;`)
+    .replace(/^\s*listen \[::\]:443 ssl http2;\n/m, '')
+    .replace('listen 80;', `listen 127.0.0.1:${v.httpPort};`)
+    .replaceAll('server_name chat.example.com;', 'server_name localhost;')
+    .replace(/ssl_certificate\s+\S+;/, `ssl_certificate ${v.cert};`)
+    .replace(/ssl_certificate_key\s+\S+;/, `ssl_certificate_key ${v.key};`);
+  for (const left of ['8080', ':443', 'chat.example.com', 'letsencrypt']) if (out.includes(left)) throw new Error(`the README's nginx block changed shape: "${left}" is left in it`);
+  return out;
+}
+
+function waitPort(port: number, timeoutMs: number, errors: () => string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  return new Promise((res, rej) => {
+    const attempt = () => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        res();
+      });
+      s.on('error', () => {
+        s.destroy();
+        if (Date.now() > end) rej(new Error(`nginx did not listen on ${port}:\n${errors()}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+export async function startNginx(opts: { upstreamPort: number; httpsPort: number; httpPort: number }): Promise<Nginx> {
+  const dir = mkdtempSync(join(tmpdir(), 'hark-nginx-'));
+  // nginx's workers (nobody, when started as root) read and write below the prefix.
+  chmodSync(dir, 0o755);
+  mkdirSync(join(dir, 'logs'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const site = siteConfig(readmeNginxBlock(), { ...opts, cert, key });
+  const errorLog = join(dir, 'logs', 'error.log');
+  const conf = `daemon off;
+master_process on;
+worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${errorLog} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, 'client_body')};
+  proxy_temp_path ${join(dir, 'proxy')};
+  fastcgi_temp_path ${join(dir, 'fastcgi')};
+  uwsgi_temp_path ${join(dir, 'uwsgi')};
+  scgi_temp_path ${join(dir, 'scgi')};
+  default_type application/octet-stream;
+${site}
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const errors = () => {
+    try {
+      return readFileSync(errorLog, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  let out = '';
+  const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', errorLog], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+  await waitPort(opts.httpsPort, 10_000, () => `${out}${errors()}`);
+  return {
+    origin: `https://localhost:${opts.httpsPort}`,
+    httpsPort: opts.httpsPort,
+    httpPort: opts.httpPort,
+    certPem: readFileSync(cert, 'utf8'),
+    errors,
+    stop: () =>
+      new Promise<void>((res) => {
+        const done = () => {
+          rmSync(dir, { recursive: true, force: true });
+          res();
+        };
+        if (child.exitCode !== null) return done();
+        child.once('exit', done);
+        // SIGQUIT: nginx's graceful stop.
+        child.kill('SIGQUIT');
+        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+      }),
+  };
+}
