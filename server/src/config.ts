@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { S3Settings } from './store/blobs';
 
 /** Most gateway processes `pnpm start` runs (HARK_WORKERS): far above any core count it is meant for, low enough that a typo cannot fork-bomb the machine. */
 export const MAX_WORKERS = 64;
@@ -59,22 +60,12 @@ export interface Config {
   /** MAIL_BATCH_SECONDS: an operator's messages within this window go out as one e-mail. */
   mailBatchMs?: number;
   /** Where attachments' bytes go: the local disk under DATA_DIR/files (default), or an S3-compatible bucket (FILES_S3_BUCKET set). */
-  filesS3: S3Config | undefined;
+  filesS3: S3Settings | undefined;
   /** FILES_URL_SECRET: the key download URLs are signed with; unset, one is made once and kept in Redis (shared by every gateway). */
   filesUrlSecret: string | undefined;
 }
 
-export interface S3Config {
-  endpoint?: string;
-  region: string;
-  bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  forcePathStyle: boolean;
-  prefix: string;
-}
-
-function s3Config(env: NodeJS.ProcessEnv): S3Config | undefined {
+function s3Config(env: NodeJS.ProcessEnv): S3Settings | undefined {
   const bucket = env.FILES_S3_BUCKET;
   if (!bucket) return undefined;
   const accessKeyId = env.FILES_S3_ACCESS_KEY_ID ?? env.AWS_ACCESS_KEY_ID ?? '';
