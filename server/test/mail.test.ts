@@ -8,6 +8,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAIL_TRANSCRIPTS_PER_ADDRESS_PER_DAY, MAIL_VISITOR_TRANSCRIPTS_PER_HOUR, type MailView } from '../src/domain/mail';
 import { MAIL_INBOUND_PER_SENDER_PER_HOUR, MAIL_MAX_INBOUND_BYTES, replyText } from '../src/domain/mail-inbound';
+import { markBounced } from '../src/store/mail';
 import { MAIL_CATALOGUES } from '../src/domain/mail-text';
 import { ADMIN, Http, type OperatorClient, type TestGateway, type TestRedis, cid, createOp, onlineOperator, sleep, testGateway, testRedis, visitor, waitFor } from './harness';
 import { type Received, type SmtpSink, smtpSink } from './smtp-sink';
@@ -472,7 +473,16 @@ describe('the queue', () => {
     await waitFor('notification', () => sink.received.find((r) => r.mail.text?.includes(email)));
     expect((await log()).some((m) => m.conv === conv)).toBe(true);
     const c = await admin.req<{ conv: { visitor: { id: string } } }>('GET', `/v1/conversations/${conv}`);
-    expect((await admin.req('DELETE', `/v1/sites/demo/visitors/${c.body.conv.visitor.id}`)).status).toBe(204);
+    const vid = c.body.conv.visitor.id;
+    // The visitor's export carries the mail of their conversations.
+    const exp = await admin.req<{ mail: { conv: string; to: string }[] }>('GET', `/v1/sites/demo/visitors/${vid}/export`);
+    expect(exp.status).toBe(200);
+    expect(exp.body.mail.some((m) => m.conv === conv)).toBe(true);
+    // Their address had bounced: the failing-address list names them until the erase.
+    await markBounced(gw.conns.cmd, 'demo', email, 'mailbox full', 100);
+    expect((await admin.req<{ address: string }[]>('GET', '/v1/sites/demo/mail/bounced')).body.some((b) => b.address === email.toLowerCase())).toBe(true);
+    expect((await admin.req('DELETE', `/v1/sites/demo/visitors/${vid}`)).status).toBe(204);
+    expect((await admin.req<{ address: string }[]>('GET', '/v1/sites/demo/mail/bounced')).body.some((b) => b.address === email.toLowerCase())).toBe(false);
     expect((await log()).some((m) => m.conv === conv || m.text.includes(email) || m.to.includes(email))).toBe(false);
     // Only the erased conversation's short-lived tombstone is left (ARCHITECTURE.md).
     expect((await gw.conns.cmd.keys(`*${conv}*`)).filter((k) => !k.endsWith(':meta'))).toEqual([]);

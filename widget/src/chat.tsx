@@ -146,7 +146,7 @@ function start(ctx: Ctx): void {
     // Attachments (a site that takes them) and the rating form (a resolved conversation): chat-files.js, apart from the first chat.
     if ((c.site?.files || c.current()?.status === 'resolved') && !fxAsked) {
       fxAsked = 1;
-      ctx.inject('chat-files.js', { h, F: Fragment, c, root, src: ctx.src, site: ctx.site, lang: locale, draw: schedule, done: (f: View['fx']) => {
+      ctx.inject('chat-files', { h, F: Fragment, c, root, src: ctx.src, site: ctx.site, lang: locale, draw: schedule, done: (f: View['fx']) => {
         fx = f;
         draw();
       } });

@@ -23,8 +23,9 @@
  * Who may: `mayExportVisitor`, `mayEraseVisitor` below (built on policy.ts); API keys: any key
  * whose scope has the visitor's site exports, a read-write one erases (http/privacy.ts).
  */
-import { purgeMail } from '../store/mail';
-import { CATCHUP_PAGE, type ConvStatus, type Entry, HarkError, type OperatorRef, type Rating, type VisitorInfo } from '@hark/shared';
+import { clearBounced, listMail, purgeMail } from '../store/mail';
+import { MAIL_LOG_MAX, mailView } from './mail';
+import { CATCHUP_PAGE, type ConvStatus, type Entry, HarkError, type MailView, type OperatorRef, type Rating, type VisitorInfo } from '@hark/shared';
 import { eachPage } from '@hark/shared/async';
 import { type ConvMeta, getMeta, readEntries } from '../store/conversations';
 import {
@@ -126,10 +127,12 @@ export interface VisitorExport {
   ratings: ExportRating[];
   events: ExportEvent[];
   webhookDeliveries: ExportDelivery[];
+  /** The e-mail of their conversations still in the site's mail log (notifications, answers, transcripts, replies). */
+  mail: MailView[];
 }
 
 const ABOUT =
-  'Everything this Hark gateway holds about one visitor: their record, every conversation of theirs with all its entries (entries with internal: true are operators’ internal notes, never shown to the visitor in the chat: review them before handing this file over), their ratings, the domain events naming them or their conversations, and the webhook deliveries that do.';
+  'Everything this Hark gateway holds about one visitor: their record, every conversation of theirs with all its entries (entries with internal: true are operators’ internal notes, never shown to the visitor in the chat: review them before handing this file over), their ratings, the domain events naming them or their conversations, the webhook deliveries that do, and the e-mail of their conversations (team notifications included).';
 
 interface Target {
   site: string;
@@ -230,6 +233,7 @@ export class Privacy {
       ratings,
       events,
       webhookDeliveries: deliveries.map(({ lane: _l, ...d }) => d),
+      mail: (await listMail(r, site, MAIL_LOG_MAX)).filter((m) => ids.has(m.conv)).map(mailView),
     };
   }
 
@@ -251,6 +255,8 @@ export class Privacy {
     await deleteVisitorKeys(r, who, tokens);
     await visitorSignal(this.d.c, visitor, { t: 'erased' });
     const res = await this.sweep({ site, visitors: [who], convs }, true, now);
+    // Their address leaves the site's list of failing addresses (it names them).
+    if (raw.email) await clearBounced(r, site, raw.email);
     this.d.log.info({ site, by, conversations: res.conversations, events: res.events, deliveries: res.deliveries }, 'visitor erased');
     this.again(async () => {
       const more = unique([...convs, ...(await visitorConvIds(r, visitor)), (await visitorRecordRaw(r, visitor)).conv]);

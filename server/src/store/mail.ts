@@ -402,15 +402,22 @@ export async function takeMailCounter(r: ScriptedRedis, name: string, max: numbe
 
 // ---------------------------------------------------------------- visitors' sockets
 
+/** How long a visitor's socket count outlives its last change. */
+const VISITOR_SOCKS_TTL_MS = 30 * 24 * 3600_000;
+
 /** A visitor socket opened (+1) or closed (-1) on `gateway`. */
 export async function visitorSocket(r: ScriptedRedis, visitor: string, gateway: string, delta: 1 | -1, now = Date.now()): Promise<void> {
   const key = K.visitorSockets(visitor);
   if (delta === 1) {
-    await r.hincrby(key, gateway, 1);
+    // Expires like the count-down's (a gateway that died never counts its sockets down).
+    await r.multi().hincrby(key, gateway, 1).pexpire(key, VISITOR_SOCKS_TTL_MS).exec();
     return;
   }
   await r.eval(
-    `local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+    // Nothing to count down once the key is gone (the visitor was erased while this socket was open):
+    // never re-create it, it would name them.
+    `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+     local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
      if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
      redis.call('HSET', KEYS[1], 'gone', ARGV[2])
      redis.call('PEXPIRE', KEYS[1], ARGV[3]) return 1`,
@@ -418,7 +425,7 @@ export async function visitorSocket(r: ScriptedRedis, visitor: string, gateway: 
     key,
     gateway,
     String(now),
-    String(30 * 24 * 3600_000),
+    String(VISITOR_SOCKS_TTL_MS),
   );
 }
 
