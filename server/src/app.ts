@@ -23,6 +23,7 @@ import { loggerOptions } from './http/logging';
 import { HSTS, ownOrigin } from './http/origin';
 import { privacyRoutes } from './http/privacy';
 import { replyRoutes } from './http/replies';
+import { searchRoutes } from './http/search';
 import { statsRoutes } from './http/stats';
 import { teamRoutes } from './http/teams';
 import { webhookRoutes } from './http/webhooks';
@@ -166,6 +167,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   docsRoutes(app);
   await app.register(webhookRoutes, routes);
   await app.register(privacyRoutes, routes);
+  await app.register(searchRoutes, routes);
   socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors, () => consumers.liveGateways());
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),

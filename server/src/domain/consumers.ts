@@ -34,6 +34,11 @@ export function webhookConsumer(domain: Domain): DomainConsumer {
   return domain.webhooks.consumer();
 }
 
+/** The third: the search index (domain/search.ts), kept current as events happen. */
+export function searchConsumer(domain: Domain): DomainConsumer {
+  return domain.search.consumer();
+}
+
 export function defaultConsumers(domain: Domain): DomainConsumer[] {
-  return [statsConsumer(domain), webhookConsumer(domain)];
+  return [statsConsumer(domain), webhookConsumer(domain), searchConsumer(domain)];
 }

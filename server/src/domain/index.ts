@@ -11,6 +11,7 @@ import { Operators } from './operators';
 import { Presence } from './presence';
 import { Privacy } from './privacy';
 import { Router } from './routing';
+import { Search } from './search';
 import { Sites } from './sites';
 import { Visitors } from './visitors';
 import { Webhooks } from './webhooks';
@@ -32,6 +33,7 @@ export class Domain {
   readonly apiKeys: ApiKeys;
   readonly webhooks: Webhooks;
   readonly privacy: Privacy;
+  readonly search: Search;
 
   constructor(readonly deps: Deps) {
     this.router = new Router(deps);
@@ -46,6 +48,7 @@ export class Domain {
     this.auth = new Auth(deps, this.operators);
     this.apiKeys = new ApiKeys(deps);
     this.webhooks = new Webhooks(deps);
+    this.search = new Search(deps);
     this.privacy = new Privacy(deps, this.router);
   }
 }
