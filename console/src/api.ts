@@ -6,6 +6,7 @@
 import type { ConvSummary, Entry, Me, Rating } from '@hark/shared/protocol';
 import type { OperatorAccount, SiteSettings } from '@hark/shared/admin';
 import type { SavedReply } from './replies';
+import type { SearchAnswer, SearchFilters } from './search';
 
 /** The server refuses shorter passwords (auth and operator schemas). */
 export const MIN_PASSWORD = 10;
@@ -113,6 +114,12 @@ export const api = {
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries(q)) if (v) p.set(k, v);
     return call<ConvSummary[]>('GET', `/v1/conversations?${p}`);
+  },
+  /** Search over every conversation the operator may see (GET /v1/search). */
+  search: (q: string, f: SearchFilters = {}) => {
+    const p = new URLSearchParams({ q });
+    for (const [k, v] of Object.entries(f)) if (v) p.set(k, v);
+    return call<SearchAnswer>('GET', `/v1/search?${p}`);
   },
   conversation: (id: string) => call<{ conv: ConvSummary; entries: Entry[] }>('GET', `/v1/conversations/${enc(id)}`),
 
