@@ -24,7 +24,7 @@ import { type ConvSummary, HarkError } from '@hark/shared';
 import { getMeta, readEntriesBefore, summary } from '../store/conversations';
 import type { Operator } from '../store/operators';
 import type { EventOf } from '../store/events';
-import { type QueryFilters, type ShardHit, SEARCH_SHARDS, entryById, indexTerms, queryShard, readDoc, removeFromIndex, setDocField, writeDoc } from '../store/search';
+import { type QueryFilters, type ShardHit, SEARCH_SHARDS, entryById, indexTerms, indexTermsWithDoc, queryShard, readDoc, removeFromIndex, setDocField, writeDoc } from '../store/search';
 import { listSites } from '../store/sites';
 import { getVisitor } from '../store/visitors';
 import type { Deps } from './deps';
@@ -41,6 +41,8 @@ export const SEARCH_MAX_LIMIT = 50;
 export const SEARCH_DEFAULT_LIMIT = 20;
 /** Entries of a result read at most (newest first) to find its snippet. */
 export const SNIPPET_SCAN_ENTRIES = 500;
+/** A visitor's profile is looked at again with their messages at most this often per conversation (ms). */
+export const PROFILE_REFRESH_MS = 60_000;
 /** Sites one query covers at most (an admin of more names a site). */
 export const SEARCH_MAX_SITES = 20;
 
@@ -125,17 +127,21 @@ export class Search {
   async index(e: Handled): Promise<void> {
     const r = this.d.c.cmd;
     if (!e.conv) return;
+    if (e.type === 'message.created' || e.type === 'note.created' || e.type === 'offline_message.created') {
+      // The entry still in the conversation says it was not erased (an erase deletes the entries first).
+      const entry = await entryById(r, e.conv, e.entry);
+      if (!entry) return;
+      const extra = e.type === 'offline_message.created' ? ` ${e.email}` : '';
+      const { profileAt } = await indexTermsWithDoc(r, e.site, e.conv, terms(`${entry.text ?? ''}${extra}`), entry.at, 0, e.entry);
+      // The visitor's profile may have changed without an event (name, e-mail, attributes): looked at
+      // again with their messages, at most every PROFILE_REFRESH_MS per conversation.
+      const visitorSaid = (e.type === 'message.created' && e.by === 'visitor') || e.type === 'offline_message.created';
+      if (!visitorSaid || entry.at - profileAt < PROFILE_REFRESH_MS) return;
+    }
     const m = await getMeta(r, e.conv);
     // Gone (erased) or a tombstone: nothing to index; an erase removes what was.
     if (!m || m.visitor === '-') return;
-    if (e.type === 'message.created' || e.type === 'note.created' || e.type === 'offline_message.created') {
-      const entry = await entryById(r, m.id, e.entry);
-      if (entry?.text) {
-        const extra = e.type === 'offline_message.created' ? ` ${e.email}` : '';
-        await indexTerms(r, m.site, m.id, terms(entry.text + extra), entry.at, 0, e.entry);
-      }
-      if (!(e.type === 'message.created' && e.by === 'visitor') && e.type !== 'offline_message.created') return;
-    } else {
+    if (e.type.startsWith('conversation.')) {
       await writeDoc(r, m.site, m.id, { status: m.status, op: m.op, team: m.team, rating: m.rating, createdAt: m.createdAt });
       if (m.opName && m.op) await indexTerms(r, m.site, m.id, terms(`${m.opName} ${m.op}`), e.at, 0);
       if (e.type !== 'conversation.created' && e.type !== 'visitor.identified') return;
@@ -145,6 +151,7 @@ export class Search {
     const ts = profileTerms(m.id, v);
     const sig = signature(ts);
     const doc = await readDoc(r, m.site, m.id);
+    await setDocField(r, m.site, m.id, 'pr', String(Math.floor(e.at)));
     if (doc?.vs === sig) return;
     if (!doc?.st) await writeDoc(r, m.site, m.id, { status: m.status, op: m.op, team: m.team, rating: m.rating, createdAt: m.createdAt });
     await indexTerms(r, m.site, m.id, ts, e.at, 1);

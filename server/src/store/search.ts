@@ -77,22 +77,27 @@ local n = redis.call('SCARD', KEYS[4])
 local added = 0
 for i = 8, #ARGV do
   local t = ARGV[i]
-  local known = redis.call('SISMEMBER', KEYS[4], t) == 1
-  if known or n < maxt then
-    if not known then
-      redis.call('SADD', KEYS[4], t)
+  local ok = true
+  if n < maxt then
+    if redis.call('SADD', KEYS[4], t) == 1 then
       redis.call('ZADD', KEYS[1], 0, t)
       n = n + 1
     end
+  else
+    ok = redis.call('SISMEMBER', KEYS[4], t) == 1
+  end
+  if ok then
     local k = base .. 't:' .. t
-    redis.call('ZADD', k, 'GT', score, conv)
-    local c = redis.call('ZCARD', k)
-    if c > maxp then redis.call('ZREMRANGEBYRANK', k, 0, c - maxp - 1) end
+    if redis.call('ZADD', k, 'GT', score, conv) == 1 then
+      local c = redis.call('ZCARD', k)
+      if c > maxp then redis.call('ZREMRANGEBYRANK', k, 0, c - maxp - 1) end
+    end
     added = added + 1
   end
 end
 redis.call('ZADD', KEYS[2], 'GT', ms, conv)
-return added
+local pr = redis.call('HGET', KEYS[3], 'pr')
+return {added, pr or ''}
 `;
 
 // KEYS: dict, recent, doc, convTerms. ARGV: base, conv.
@@ -224,9 +229,17 @@ function shardKeys(site: string, conv: string): { shard: number; keys: string[] 
  * before the last one indexed is skipped (idempotent). Returns how many terms were written.
  */
 export async function indexTerms(r: ScriptedRedis, site: string, conv: string, terms: readonly string[], at: number, tier: 0 | 1, entry = ''): Promise<number> {
+  return (await indexTermsWithDoc(r, site, conv, terms, at, tier, entry)).added;
+}
+
+/** indexTerms, also answering the doc's `pr` field (when the profile was last indexed, ms; 0 if never). */
+export async function indexTermsWithDoc(r: ScriptedRedis, site: string, conv: string, terms: readonly string[], at: number, tier: 0 | 1, entry = ''): Promise<{ added: number; profileAt: number }> {
   const { shard, keys } = shardKeys(site, conv);
   const ms = Math.max(0, Math.floor(at));
-  return Number(await run(r, 'INDEX', keys, [XK.base(site, shard), conv, entry, ms, tier * TIER_SHIFT + ms, MAX_POSTINGS_PER_TERM, MAX_TERMS_PER_CONV, ...terms]));
+  const out = await run(r, 'INDEX', keys, [XK.base(site, shard), conv, entry, ms, tier * TIER_SHIFT + ms, MAX_POSTINGS_PER_TERM, MAX_TERMS_PER_CONV, ...terms]);
+  // A skipped entry (indexed before) answers 0.
+  if (!Array.isArray(out)) return { added: 0, profileAt: Number.POSITIVE_INFINITY };
+  return { added: Number(out[0]), profileAt: Number(out[1]) || 0 };
 }
 
 export interface DocFields {
