@@ -23,6 +23,7 @@ import { loggerOptions } from './http/logging';
 import { HSTS, ownOrigin } from './http/origin';
 import { privacyRoutes } from './http/privacy';
 import { replyRoutes } from './http/replies';
+import { reportRoutes } from './http/reports';
 import { searchRoutes } from './http/search';
 import { statsRoutes } from './http/stats';
 import { teamRoutes } from './http/teams';
@@ -168,6 +169,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   await app.register(webhookRoutes, routes);
   await app.register(privacyRoutes, routes);
   await app.register(searchRoutes, routes);
+  await app.register(reportRoutes, routes);
   socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors, () => consumers.liveGateways());
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),

@@ -39,6 +39,8 @@ export const ERRORS = {
   SEARCH_QUERY_TOO_LONG: { status: 400, close: 1009, message: 'A search query has at most SEARCH_MAX_QUERY_CHARS characters.' },
   SEARCH_TOO_MANY_WORDS: { status: 400, close: 1008, message: 'A search query has at most SEARCH_MAX_WORDS words.' },
   SEARCH_BAD_RANGE: { status: 400, close: 1008, message: 'The date range is not valid: from and to are ms since the epoch, from before to.' },
+  REPORT_BAD_RANGE: { status: 400, close: 1008, message: 'A report needs from and to as YYYY-MM-DD days in the site’s time zone, from not after to.' },
+  REPORT_RANGE_TOO_LONG: { status: 400, close: 1008, message: 'A report covers at most MAX_REPORT_DAYS (366) days; ask for a shorter range.' },
   OVERLOADED: { status: 503, close: 1013, message: 'The server is temporarily unable to store messages; your client will retry.' },
   SLOW_CONSUMER: { status: 503, close: 1008, message: 'The socket stopped reading; reconnect.' },
   BUSY: { status: 503, close: 1013, message: 'The server is busy; retry after the time in Retry-After.' },

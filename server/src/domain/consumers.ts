@@ -39,6 +39,11 @@ export function searchConsumer(domain: Domain): DomainConsumer {
   return domain.search.consumer();
 }
 
+/** The fourth: the reports' hourly rollups (domain/reports.ts). */
+export function reportsConsumer(domain: Domain): DomainConsumer {
+  return domain.reports.consumer();
+}
+
 export function defaultConsumers(domain: Domain): DomainConsumer[] {
-  return [statsConsumer(domain), webhookConsumer(domain), searchConsumer(domain)];
+  return [statsConsumer(domain), webhookConsumer(domain), searchConsumer(domain), reportsConsumer(domain)];
 }

@@ -10,6 +10,7 @@ import type { Deps } from './deps';
 import { Operators } from './operators';
 import { Presence } from './presence';
 import { Privacy } from './privacy';
+import { Reports } from './reports';
 import { Router } from './routing';
 import { Search } from './search';
 import { Sites } from './sites';
@@ -34,6 +35,7 @@ export class Domain {
   readonly webhooks: Webhooks;
   readonly privacy: Privacy;
   readonly search: Search;
+  readonly reports: Reports;
 
   constructor(readonly deps: Deps) {
     this.router = new Router(deps);
@@ -49,6 +51,7 @@ export class Domain {
     this.apiKeys = new ApiKeys(deps);
     this.webhooks = new Webhooks(deps);
     this.search = new Search(deps);
+    this.reports = new Reports(deps);
     this.privacy = new Privacy(deps, this.router);
   }
 }
