@@ -64,7 +64,7 @@ export interface SearchResult {
   entry?: string;
   /** What matched: a message's or note's text, or the visitor's profile, with the words marked. */
   snippet?: Highlighted & { kind: 'msg' | 'note' | 'profile' };
-  /** 1: every word is in the visitor's profile; 0: in messages or notes. */
+  /** How many of the query's words are in the visitor's profile (name, e-mail, ids, attributes); ranked on first, then recency. */
   relevance: number;
 }
 

@@ -5,17 +5,17 @@
  * key of a shard shares the hash tag {srch:SITE:N}, so one script touches one shard on one
  * cluster slot and a site's index spreads over the cluster's masters:
  *
- *   {srch:S:N}:t:TERM   zset conv -> tier·2^42 + ms the term was last seen (the postings)
+ *   {srch:S:N}:t:TERM   zset conv -> ms the word was last seen in a message or note (the postings)
+ *   {srch:S:N}:p:TERM   zset conv -> 1: the word is in the visitor's profile
  *   {srch:S:N}:dict     zset term -> 0: the shard's terms, for prefix matching (ZRANGEBYLEX)
  *   {srch:S:N}:recent   zset conv -> last activity (ms)
  *   {srch:S:N}:d:C      hash: the conversation's filter fields (st, op, tm, rt, ca) and `up`,
  *                       the last entry indexed (a redelivered event indexes nothing twice)
- *   {srch:S:N}:ct:C     set: the terms the conversation is indexed under (to remove it)
- *   {srch:S:N}:tmp, :tmp2  scratch of the query script, deleted before it returns
+ *   {srch:S:N}:ct:C     string: the postings the conversation is in (` t:word p:name …`), to remove it
+ *   {srch:S:N}:tmp, :tmp2, :tmp:I  scratch of the query script, deleted before it returns
  *
- * Tier 1 marks terms from the visitor's profile (name, e-mail, ids, attributes), tier 0 words
- * of messages and notes and the operator's name: a query ranks conversations whose every word
- * is in the profile first, then by recency.
+ * A query ranks conversations by how many of its words are in the visitor's profile (name,
+ * e-mail, ids, attributes), then by last activity.
  */
 import { createHash } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
@@ -49,6 +49,7 @@ export function shardOf(conv: string): number {
 export const XK = {
   base: (site: string, shard: number) => `{srch:${site}:${shard}}:`,
   postings: (site: string, shard: number, term: string) => `{srch:${site}:${shard}}:t:${term}`,
+  profilePostings: (site: string, shard: number, term: string) => `{srch:${site}:${shard}}:p:${term}`,
   dict: (site: string, shard: number) => `{srch:${site}:${shard}}:dict`,
   recent: (site: string, shard: number) => `{srch:${site}:${shard}}:recent`,
   doc: (site: string, shard: number, conv: string) => `{srch:${site}:${shard}}:d:${conv}`,
@@ -57,7 +58,8 @@ export const XK = {
   tmp2: (site: string, shard: number) => `{srch:${site}:${shard}}:tmp2`,
 } as const;
 
-// KEYS: dict, recent, doc, convTerms. ARGV: base, conv, entry ('' = none), ms, score, maxPostings, maxTerms, terms...
+// KEYS: dict, recent, doc, convTerms. ARGV: base, conv, entry ('' = none), ms, kind ('t' | 'p'), maxPostings, maxTerms, terms...
+// Message words (`t`) score the last time seen (trimmed oldest first); profile words (`p`) score 1.
 const INDEX = `
 local base, conv, entry = ARGV[1], ARGV[2], ARGV[3]
 if entry ~= '' then
@@ -72,29 +74,30 @@ if entry ~= '' then
   end
   redis.call('HSET', KEYS[3], 'up', entry)
 end
-local ms, score, maxp, maxt = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local n = redis.call('SCARD', KEYS[4])
+local ms, kind, maxp, maxt = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local score = ms
+if kind == 'p' then score = 1 end
+local n0 = tonumber(redis.call('HGET', KEYS[3], 'n') or '0')
+local n = n0
 local added = 0
 for i = 8, #ARGV do
   local t = ARGV[i]
-  local ok = true
-  if n < maxt then
-    if redis.call('SADD', KEYS[4], t) == 1 then
-      redis.call('ZADD', KEYS[1], 0, t)
-      n = n + 1
-    end
-  else
-    ok = redis.call('SISMEMBER', KEYS[4], t) == 1
-  end
-  if ok then
-    local k = base .. 't:' .. t
-    if redis.call('ZADD', k, 'GT', score, conv) == 1 then
-      local c = redis.call('ZCARD', k)
-      if c > maxp then redis.call('ZREMRANGEBYRANK', k, 0, c - maxp - 1) end
-    end
+  local k = base .. kind .. ':' .. t
+  local cur = redis.call('ZSCORE', k, conv)
+  if cur then
+    if tonumber(cur) < score then redis.call('ZADD', k, score, conv) end
+    added = added + 1
+  elseif n < maxt then
+    redis.call('ZADD', k, score, conv)
+    redis.call('APPEND', KEYS[4], ' ' .. kind .. ':' .. t)
+    redis.call('ZADD', KEYS[1], 0, t)
+    n = n + 1
+    local c = redis.call('ZCARD', k)
+    if c > maxp then redis.call('ZREMRANGEBYRANK', k, 0, c - maxp - 1) end
     added = added + 1
   end
 end
+if n ~= n0 then redis.call('HSET', KEYS[3], 'n', n) end
 redis.call('ZADD', KEYS[2], 'GT', ms, conv)
 local pr = redis.call('HGET', KEYS[3], 'pr')
 return {added, pr or ''}
@@ -103,105 +106,117 @@ return {added, pr or ''}
 // KEYS: dict, recent, doc, convTerms. ARGV: base, conv.
 const REMOVE = `
 local base, conv = ARGV[1], ARGV[2]
-local ts = redis.call('SMEMBERS', KEYS[4])
-for _, t in ipairs(ts) do
-  local k = base .. 't:' .. t
-  redis.call('ZREM', k, conv)
-  if redis.call('EXISTS', k) == 0 then redis.call('ZREM', KEYS[1], t) end
+local list = redis.call('GET', KEYS[4]) or ''
+local n = 0
+for kt in string.gmatch(list, '%S+') do
+  local term = string.sub(kt, 3)
+  redis.call('ZREM', base .. kt, conv)
+  if redis.call('EXISTS', base .. 't:' .. term, base .. 'p:' .. term) == 0 then redis.call('ZREM', KEYS[1], term) end
+  n = n + 1
 end
 redis.call('DEL', KEYS[3], KEYS[4])
 redis.call('ZREM', KEYS[2], conv)
-return #ts
+return n
 `;
 
 // KEYS: dict, recent, tmp, tmp2.
 // ARGV: base, prefix(0/1), limit, maxExamined, maxPrefix, me, supervisor(0/1), st, op, tm, rt, from, to, terms...
-// Returns {more(0/1), conv, score, last, ...} sorted by tier then last activity, at most `limit`.
+// Per word, the conversations having it (message words weigh 0, profile words TIER_SHIFT), all words
+// intersected with the shard's recency set: score = profile words matched · TIER_SHIFT + last activity.
+// Returns {more(0/1), conv, tier, last, ...}, best first, at most `limit`, filters applied.
 const QUERY = `
 local base, prefix, limit, maxx, maxpre = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local me, sup = ARGV[6], ARGV[7] == '1'
 local fst, fop, ftm, frt, ffrom, fto = ARGV[8], ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
+local shift = ${TIER_SHIFT}
 local nterms = #ARGV - 13
-local sets = {}
+local inter = {}
+local weights = {}
+local temps = {}
 for i = 14, #ARGV do
   local t = ARGV[i]
+  local names
   if prefix and i == #ARGV then
-    local ex = redis.call('ZRANGEBYLEX', KEYS[1], '[' .. t, '[' .. t .. '\\255', 'LIMIT', 0, maxpre)
-    if #ex == 0 then return {0} end
-    if #ex == 1 then
-      sets[#sets + 1] = base .. 't:' .. ex[1]
-    else
-      local a = {KEYS[4], #ex}
-      for _, e in ipairs(ex) do a[#a + 1] = base .. 't:' .. e end
-      a[#a + 1] = 'AGGREGATE'
-      a[#a + 1] = 'MAX'
-      redis.call('ZUNIONSTORE', unpack(a))
-      sets[#sets + 1] = KEYS[4]
-    end
+    names = redis.call('ZRANGEBYLEX', KEYS[1], '[' .. t, '[' .. t .. '\\255', 'LIMIT', 0, maxpre)
+    if #names == 0 then return {0} end
   else
-    sets[#sets + 1] = base .. 't:' .. t
+    names = {t}
+  end
+  local parts, pw = {}, {}
+  for _, w in ipairs(names) do
+    if redis.call('EXISTS', base .. 't:' .. w) == 1 then parts[#parts + 1] = base .. 't:' .. w; pw[#pw + 1] = 0 end
+    if redis.call('EXISTS', base .. 'p:' .. w) == 1 then parts[#parts + 1] = base .. 'p:' .. w; pw[#pw + 1] = shift end
+  end
+  if #parts == 0 then return {0} end
+  if #parts == 1 then
+    inter[#inter + 1] = parts[1]
+    weights[#weights + 1] = pw[1]
+  else
+    local tmp = base .. 'tmp:' .. i
+    temps[#temps + 1] = tmp
+    local a = {tmp, #parts}
+    for _, k in ipairs(parts) do a[#a + 1] = k end
+    a[#a + 1] = 'WEIGHTS'
+    for _, w in ipairs(pw) do a[#a + 1] = w end
+    a[#a + 1] = 'AGGREGATE'
+    a[#a + 1] = 'MAX'
+    redis.call('ZUNIONSTORE', unpack(a))
+    inter[#inter + 1] = tmp
+    weights[#weights + 1] = 1
   end
 end
-local src
-if nterms == 0 then
-  src = KEYS[2]
-elseif #sets == 1 then
-  src = sets[1]
-else
-  local a = {KEYS[3], #sets}
-  for _, k in ipairs(sets) do a[#a + 1] = k end
-  a[#a + 1] = 'AGGREGATE'
-  a[#a + 1] = 'MIN'
+local src = KEYS[2]
+if nterms > 0 then
+  local a = {KEYS[3], #inter + 1}
+  for _, k in ipairs(inter) do a[#a + 1] = k end
+  a[#a + 1] = KEYS[2]
+  a[#a + 1] = 'WEIGHTS'
+  for _, w in ipairs(weights) do a[#a + 1] = w end
+  a[#a + 1] = 1
   redis.call('ZINTERSTORE', unpack(a))
   src = KEYS[3]
 end
-local found = {}
-local examined, pos, more = 0, 0, 0
+local out = {0}
+local found, examined, pos = 0, 0, 0
+local filtered = (not sup) or fst ~= '' or fop ~= '' or ftm ~= '' or frt ~= '' or ffrom or fto
 local batch = 200
-while examined < maxx do
+if not filtered then batch = limit + 1 end
+while found < limit do
   local ids = redis.call('ZREVRANGE', src, pos, pos + batch - 1, 'WITHSCORES')
   if #ids == 0 then break end
   pos = pos + batch
   for j = 1, #ids, 2 do
-    if examined >= maxx then more = 1 break end
+    if found >= limit or examined >= maxx then out[1] = 1 break end
     examined = examined + 1
     local conv = ids[j]
-    local d = redis.call('HMGET', base .. 'd:' .. conv, 'st', 'op', 'tm', 'rt', 'ca')
-    local st, op, tm, rt, ca = d[1], d[2] or '', d[3] or '', d[4] or '', tonumber(d[5] or '0')
-    local ok = st ~= false
-    if ok and not sup then ok = st == 'queued' or st == 'new' or op == me end
-    if ok and fst ~= '' then ok = (st == fst) or (fst == 'queued' and st == 'new') end
-    if ok and fop ~= '' then ok = op == fop end
-    if ok and ftm ~= '' then ok = tm == ftm end
-    if ok and frt ~= '' then ok = rt == frt end
-    if ok and ffrom then ok = ca >= ffrom end
-    if ok and fto then ok = ca < fto end
+    local ok = true
+    if filtered then
+      local d = redis.call('HMGET', base .. 'd:' .. conv, 'st', 'op', 'tm', 'rt', 'ca')
+      local st, op, tm, rt, ca = d[1], d[2] or '', d[3] or '', d[4] or '', tonumber(d[5] or '0')
+      ok = st ~= false
+      if ok and not sup then ok = st == 'queued' or st == 'new' or op == me end
+      if ok and fst ~= '' then ok = (st == fst) or (fst == 'queued' and st == 'new') end
+      if ok and fop ~= '' then ok = op == fop end
+      if ok and ftm ~= '' then ok = tm == ftm end
+      if ok and frt ~= '' then ok = rt == frt end
+      if ok and ffrom then ok = ca >= ffrom end
+      if ok and fto then ok = ca < fto end
+    end
     if ok then
-      local last = tonumber(redis.call('ZSCORE', KEYS[2], conv) or '0')
-      local score = tonumber(ids[j + 1])
-      found[#found + 1] = {conv, score, last}
+      local s = tonumber(ids[j + 1])
+      local tier = math.floor(s / shift)
+      out[#out + 1] = conv
+      out[#out + 1] = string.format('%d', tier)
+      out[#out + 1] = string.format('%d', s - tier * shift)
+      found = found + 1
     end
   end
+  if examined >= maxx then out[1] = 1 break end
   if #ids < batch * 2 then break end
 end
-if examined >= maxx then more = 1 end
+if out[1] == 0 and found >= limit and redis.call('ZCARD', src) > pos then out[1] = 1 end
 redis.call('DEL', KEYS[3], KEYS[4])
-local shift = 4398046511104
-local function tier(s) if nterms == 0 then return 0 end return math.floor(s / shift) end
-table.sort(found, function(a, b)
-  local ta, tb = tier(a[2]), tier(b[2])
-  if ta ~= tb then return ta > tb end
-  if a[3] ~= b[3] then return a[3] > b[3] end
-  return a[1] < b[1]
-end)
-if #found > limit then more = 1 end
-local out = {more}
-for j = 1, math.min(limit, #found) do
-  local f = found[j]
-  out[#out + 1] = f[1]
-  out[#out + 1] = string.format('%d', tier(f[2]))
-  out[#out + 1] = string.format('%d', f[3])
-end
+for _, k in ipairs(temps) do redis.call('DEL', k) end
 return out
 `;
 
@@ -236,7 +251,7 @@ export async function indexTerms(r: ScriptedRedis, site: string, conv: string, t
 export async function indexTermsWithDoc(r: ScriptedRedis, site: string, conv: string, terms: readonly string[], at: number, tier: 0 | 1, entry = ''): Promise<{ added: number; profileAt: number }> {
   const { shard, keys } = shardKeys(site, conv);
   const ms = Math.max(0, Math.floor(at));
-  const out = await run(r, 'INDEX', keys, [XK.base(site, shard), conv, entry, ms, tier * TIER_SHIFT + ms, MAX_POSTINGS_PER_TERM, MAX_TERMS_PER_CONV, ...terms]);
+  const out = await run(r, 'INDEX', keys, [XK.base(site, shard), conv, entry, ms, tier === 1 ? 'p' : 't', MAX_POSTINGS_PER_TERM, MAX_TERMS_PER_CONV, ...terms]);
   // A skipped entry (indexed before) answers 0.
   if (!Array.isArray(out)) return { added: 0, profileAt: Number.POSITIVE_INFINITY };
   return { added: Number(out[0]), profileAt: Number(out[1]) || 0 };
