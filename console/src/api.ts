@@ -7,6 +7,7 @@ import type { ConvSummary, Entry, Me, Rating } from '@hark/shared/protocol';
 import type { OperatorAccount, SiteSettings } from '@hark/shared/admin';
 import type { SavedReply } from './replies';
 import type { SearchAnswer, SearchFilters } from './search';
+import type { Report } from './reports';
 
 /** The server refuses shorter passwords (auth and operator schemas). */
 export const MIN_PASSWORD = 10;
@@ -133,6 +134,8 @@ export const api = {
   updateReply: (id: string, r: Partial<SavedReply>) => call<SavedReply>('PATCH', `/v1/replies/${enc(id)}`, r),
   deleteReply: (id: string) => call<{ ok: boolean }>('DELETE', `/v1/replies/${enc(id)}`),
 
+  /** A report (GET /v1/reports); `params` from reports.ts reportParams. */
+  report: (params: string) => call<Report>('GET', `/v1/reports?${params}`),
   stats: (who?: 'all') => call<OperatorStats[]>('GET', `/v1/stats${who ? '?operator=all' : ''}`),
 
   apiKeys: () => call<ApiKey[]>('GET', '/v1/api-keys'),

@@ -16,7 +16,7 @@ import type { SearchAnswer, SearchFilters, SearchHit } from './search';
 import { OperatorSocket } from './socket';
 import { applyFrame, concernsMe, initialState, markRead, mergeConvs, type State, visitorLabel } from './state';
 
-export type Screen = 'inbox' | 'stats' | 'admin' | 'account';
+export type Screen = 'inbox' | 'stats' | 'reports' | 'admin' | 'account';
 
 export interface AppState {
   auth: 'unknown' | 'signed-out' | 'signed-in';
