@@ -12,7 +12,7 @@
  * - first-response time and resolution time: median and p90 from histograms (DURATION_BINS_S,
  *   read within a bin);
  * - ratings: good, bad, with a comment; transfers (for an operator: the ones they handed on);
- * - operators online: operator-hours per site-local hour (for the heat-map beside incoming chats).
+ * - operators online: operator-time per site-local hour (kept in ms, shown in hours) for the heat-map beside incoming chats.
  *
  * Who sees what (policy.ts): supervisors and admins any scope of their sites (an operator's only
  * when they oversee them); an operator only their own numbers, with their teams' medians beside.
@@ -185,7 +185,7 @@ function numbers(a: Acc): ReportNumbers {
     goodPct: rated ? Math.round((a.c.good / rated) * 1000) / 10 : null,
     withComment: a.c.cmt,
     transfers: a.c.xfer,
-    operatorHoursOnline: Math.round((a.c.onl / 3600) * 10) / 10,
+    operatorHoursOnline: Math.round((a.c.onl / 3_600_000) * 1000) / 1000,
   };
 }
 
@@ -293,7 +293,7 @@ export class Reports {
       // At most a week of one stretch is counted (a lost "offline" must not fill the heat-map).
       for (let t = since; t < Math.min(at, since + 7 * 86_400_000); ) {
         const next = Math.min(at, (Math.floor(t / 3_600_000) + 1) * 3_600_000);
-        addTo(incs, localHour(t, tz), ['all', `o:${op}`], 'onl', Math.round((next - t) / 1000));
+        addTo(incs, localHour(t, tz), ['all', `o:${op}`], 'onl', next - t);
         t = next;
       }
       await countOnce(r, s, `${id}:${s}`, incs);
@@ -337,8 +337,8 @@ export class Reports {
         on[h] = (on[h] ?? 0) + (onl[i]?.[h] ?? 0);
       }
     }
-    // Operator-seconds → operator-hours.
-    heat.online = heat.online.map((row) => row.map((sec) => Math.round((sec / 3600) * 1000) / 1000));
+    // Operator-milliseconds → operator-hours.
+    heat.online = heat.online.map((row) => row.map((ms) => Math.round((ms / 3_600_000) * 10_000) / 10_000));
     const out: Report = {
       site: q.site,
       tz,

@@ -4,13 +4,14 @@
  *   {rep:S}:d:YYYY-MM-DD      hash, one per site-local day: `SCOPE|METRIC` -> count, where SCOPE is
  *                             `all`, `o:OPERATOR` or `t:TEAM`; durations as histograms (`frt:BIN`,
  *                             `res:BIN`, with `frt_n`/`frt_sum`); per site-local hour `SCOPE|in@HH`
- *                             (conversations started) and `SCOPE|onl@HH` (operator-seconds online);
+ *                             (conversations started) and `SCOPE|onl@HH` (operator-milliseconds online);
  *                             kept REPORT_RETENTION_DAYS. A report reads one hash per day.
- *   {rep:S}:seen:EVENT        string: the event was counted (at-least-once delivery counts once), 2 days
+ *   {rep:S}:seen:DIGEST       string: the event (SHA-256 of its id, cut) was counted (at-least-once delivery counts once), 2 days
  *   {rep:S}:online            hash operator -> ms they went online (for the online-hours rollup)
  *
  * A site's keys share its hash tag, so the counting script runs on one cluster slot.
  */
+import { createHash } from 'node:crypto';
 import type { ScriptedRedis } from '../redis/scripts';
 
 /** Hour buckets are kept this long (two years: a year against the one before). */
@@ -28,7 +29,8 @@ export function binOf(ms: number): number {
 
 export const RK2 = {
   day: (site: string, day: string) => `{rep:${site}}:d:${day}`,
-  seen: (site: string, id: string) => `{rep:${site}}:seen:${id}`,
+  /** By a digest of the event id: an event id names its conversation, which an erase must leave nowhere. */
+  seen: (site: string, id: string) => `{rep:${site}}:seen:${createHash('sha256').update(id).digest('base64url').slice(0, 22)}`,
   online: (site: string) => `{rep:${site}}:online`,
 } as const;
 
