@@ -9,7 +9,7 @@
 import { randomId } from '@hark/shared';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEARCH_MAX_QUERY_CHARS, SEARCH_MAX_WORDS, type SearchAnswer } from '../src/domain/search';
+import { SEARCH_MAX_QUERY_CHARS, SEARCH_MAX_WORDS, SUGGEST_MAX, type SearchAnswer, type Suggestion, rankReplies } from '../src/domain/search';
 import { fold, parseQuery, snippet, terms } from '../src/domain/search-text';
 import { MAX_POSTINGS_PER_TERM, MAX_PREFIX_TERMS, XK, indexTerms, queryShard, removeFromIndex, shardOf, writeDoc } from '../src/store/search';
 import { startCluster } from './cluster-harness';
@@ -233,6 +233,45 @@ describe('search over the conversations an operator may see', () => {
     expect((await raw.zrange(XK.dict('demo', shardOf(en.conv)), 0, -1)).filter((t) => ['stone', '4411', 'delay'].includes(t))).toEqual([]);
     // The other conversations stay found.
     expect(ids(await find(admin, 'order'))).toEqual([later.conv]);
+  });
+});
+
+describe('suggested replies', () => {
+  const REPLIES = [
+    { id: 'r1', shortcut: 'refund', text: 'Refunds reach your card within 5 working days after we receive the return.' },
+    { id: 'r2', shortcut: 'tracking', text: 'You can follow your package with the tracking number from the shipping e-mail.' },
+    { id: 'r3', shortcut: 'password', text: 'To reset your password, open the sign-in page and choose "Forgot password".' },
+    { id: 'r4', shortcut: 'hello', text: 'Hello {name}, how can I help?' },
+    { id: 'r5', shortcut: 'lozinka', text: 'Lozinku možete promijeniti na stranici za prijavu: "Zaboravljena lozinka".' },
+    { id: 'r6', shortcut: 'dostava', text: 'Доставка заказа занимает 3–5 дней; номер для отслеживания придёт по почте.' },
+  ];
+  const first = (msg: string) => rankReplies(msg, REPLIES).map((x) => x.id);
+
+  it('puts the reply that fits the visitor’s message first (fixed data, en/hr/ru)', () => {
+    expect(first('Hi, I forgot my password and cannot sign in')[0]).toBe('r3');
+    expect(first('where is my package? no tracking email')[0]).toBe('r2');
+    expect(first('When do I get my refund?')[0]).toBe('r1');
+    expect(first('Zaboravio sam lozinku')[0]).toBe('r5');
+    expect(first('Когда будет доставка моего заказа?')[0]).toBe('r6');
+    expect(first('asdf qwerty')).toEqual([]);
+    expect(rankReplies('password refund tracking package card reset sign', REPLIES).length).toBe(SUGGEST_MAX);
+  });
+
+  it('answers over REST from the conversation’s latest visitor message, for who may read it', async () => {
+    for (const r of REPLIES.slice(0, 3)) expect((await admin.req('POST', '/v1/replies', { shortcut: r.shortcut, text: r.text, site: 'demo' })).status).toBe(201);
+    const v = await visitor(gw);
+    await v.next('synced');
+    const c = await say(v, 'hello');
+    const c2 = cid();
+    v.send({ type: 'send', cid: c2, text: 'I need to reset my password please' });
+    const ack = await v.next('ack', (f) => f.cid === c2);
+    const got = await ana.http.req<{ message: string; replies: Suggestion[] }>('GET', `/v1/conversations/${c.conv}/suggestions`);
+    expect(got.status).toBe(200);
+    expect(got.body.message).toBe(ack.id);
+    expect(got.body.replies[0]).toMatchObject({ shortcut: 'password', site: 'demo' });
+    const bobs = await bob.http.req<{ code: string }>('GET', `/v1/conversations/${c.conv}/suggestions`);
+    expect([bobs.status, bobs.body.code]).toEqual([404, 'CONVERSATION_NOT_FOUND']);
+    v.close();
   });
 });
 

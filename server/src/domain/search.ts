@@ -25,11 +25,12 @@ import { getMeta, readEntriesBefore, summary } from '../store/conversations';
 import type { Operator } from '../store/operators';
 import type { EventOf } from '../store/events';
 import { type QueryFilters, type ShardHit, SEARCH_SHARDS, entryById, indexTerms, indexTermsWithDoc, queryShard, readDoc, removeFromIndex, setDocField, writeDoc } from '../store/search';
+import { listReplies } from '../store/replies';
 import { listSites } from '../store/sites';
 import { getVisitor } from '../store/visitors';
 import type { Deps } from './deps';
 import type { SideEffectConsumer } from './event-consumers';
-import { canList, canSeeSite, isSupervisor } from './policy';
+import { canList, canRead, canSeeSite, isSupervisor } from './policy';
 import { type Highlighted, type ParsedQuery, fold, matches, parseQuery, snippet, terms } from './search-text';
 
 /** Longest query accepted (characters); a longer one is refused with SEARCH_QUERY_TOO_LONG. */
@@ -43,6 +44,10 @@ export const SEARCH_DEFAULT_LIMIT = 20;
 export const SNIPPET_SCAN_ENTRIES = 500;
 /** A visitor's profile is looked at again with their messages at most this often per conversation (ms). */
 export const PROFILE_REFRESH_MS = 60_000;
+/** Saved replies suggested at most for a visitor's message. */
+export const SUGGEST_MAX = 3;
+/** Entries read at most (newest first) to find the visitor's latest message. */
+const SUGGEST_SCAN_ENTRIES = 50;
 /** Sites one query covers at most (an admin of more names a site). */
 export const SEARCH_MAX_SITES = 20;
 
@@ -97,6 +102,43 @@ function signature(ts: string[]): string {
 }
 
 type Handled = EventOf<'conversation.created' | 'conversation.queued' | 'conversation.assigned' | 'conversation.transferred' | 'conversation.resolved' | 'conversation.reopened' | 'conversation.rated' | 'message.created' | 'note.created' | 'offline_message.created' | 'visitor.identified'>;
+
+/** Two words match when equal or sharing a long prefix (a crude stem for en/hr/ru endings: lozinka/lozinku, заказ/заказа, refund/refunds). */
+export function sameStem(a: string, b: string): boolean {
+  if (a === b) return true;
+  const min = Math.min(a.length, b.length);
+  if (min < 4) return false;
+  let k = 0;
+  while (k < min && a[k] === b[k]) k++;
+  return k >= Math.max(4, min - 2);
+}
+
+export interface Suggestion {
+  id: string;
+  shortcut: string;
+  text: string;
+  site?: string;
+  score: number;
+}
+
+/**
+ * Ranks saved replies for a visitor's message: each of the message's words found in a reply (its
+ * text, or its shortcut counted twice) adds the word's weight, log(1 + N / (1 + replies having it)),
+ * so rare words decide. Local only: no text leaves the gateway.
+ */
+export function rankReplies(message: string, replies: readonly { id: string; shortcut: string; text: string; site?: string }[], max = SUGGEST_MAX): Suggestion[] {
+  const q = terms(message);
+  if (q.length === 0) return [];
+  const docs = replies.map((r) => ({ r, text: terms(r.text), short: terms(r.shortcut.replace(/[._-]/g, ' ')) }));
+  const has = (d: (typeof docs)[0], t: string) => (d.short.some((x) => sameStem(x, t)) ? 2 : d.text.some((x) => sameStem(x, t)) ? 1 : 0);
+  const idf = new Map(q.map((t) => [t, Math.log(1 + docs.length / (1 + docs.filter((d) => has(d, t) > 0).length))]));
+  return docs
+    .map((d) => ({ d, score: q.reduce((sum, t) => sum + has(d, t) * (idf.get(t) ?? 0), 0) }))
+    .filter((x) => x.score > 0)
+    .sort((a, b) => b.score - a.score || a.d.r.shortcut.localeCompare(b.d.r.shortcut))
+    .slice(0, max)
+    .map(({ d, score }) => ({ id: d.r.id, shortcut: d.r.shortcut, text: d.r.text, ...(d.r.site ? { site: d.r.site } : {}), score: Math.round(score * 1000) / 1000 }));
+}
 
 export class Search {
   constructor(private readonly d: Deps) {}
@@ -156,6 +198,21 @@ export class Search {
     if (!doc?.st) await writeDoc(r, m.site, m.id, { status: m.status, op: m.op, team: m.team, rating: m.rating, createdAt: m.createdAt });
     await indexTerms(r, m.site, m.id, ts, e.at, 1);
     await setDocField(r, m.site, m.id, 'vs', sig);
+  }
+
+  /**
+   * Up to SUGGEST_MAX saved replies (the operator's own and the conversation's site's) for the
+   * visitor's latest message in a conversation the operator may read.
+   */
+  async suggest(me: Operator, conv: string): Promise<{ message: string | null; replies: Suggestion[] }> {
+    const r = this.d.c.cmd;
+    const m = await getMeta(r, conv);
+    if (!m || m.visitor === '-' || !canRead(me, m)) throw new HarkError('CONVERSATION_NOT_FOUND');
+    const { entries } = await readEntriesBefore(r, conv, '', SUGGEST_SCAN_ENTRIES);
+    const last = [...entries].reverse().find((e) => e.kind === 'msg' && e.from === 'visitor' && e.text);
+    if (!last?.text) return { message: null, replies: [] };
+    const candidates = [...(await listReplies(r, { owner: me.id })), ...(await listReplies(r, { site: m.site })).map((x) => ({ ...x, site: m.site }))];
+    return { message: last.id, replies: rankReplies(last.text, candidates) };
   }
 
   /** Takes a conversation out of the index (privacy.ts calls it on erase). */

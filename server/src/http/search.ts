@@ -26,4 +26,8 @@ export const searchRoutes: Routes = async (app, { ctx }) => {
   const { search } = ctx.domain;
   app.get('/v1/search', { schema: { querystring: Query } }, async (req) => search.search(await requireOperator(ctx, req), req.query));
   app.post('/v1/search', { schema: { body: Query } }, async (req) => search.search(await requireOperator(ctx, req), req.body));
+  /** Saved replies that fit the visitor's latest message (domain/search.ts rankReplies). */
+  app.get('/v1/conversations/:id/suggestions', { schema: { params: T.Object({ id: T.String({ minLength: 1, maxLength: 64 }) }) } }, async (req) =>
+    search.suggest(await requireOperator(ctx, req), req.params.id),
+  );
 };
