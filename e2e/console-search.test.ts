@@ -55,4 +55,31 @@ describe('console search', () => {
     v.close();
     await iva.ctx.close();
   });
+
+  it('offers saved replies that fit the visitor’s message; Alt+1 inserts the first to edit', async () => {
+    for (const [shortcut, text] of [
+      ['password', 'To reset your password, open the sign-in page and choose "Forgot password".'],
+      ['refund', 'Refunds reach your card within 5 working days.'],
+    ]) expect((await t.stack.adminHttp.req('POST', '/v1/replies', { shortcut, text, site: 'demo' })).status).toBe(201);
+    await makeOperator(t.stack, { email: 'ema@example.com', name: 'Ema' });
+    const ema = await signIn(t.browser, t.stack.base, 'ema@example.com');
+    await setStatus(ema.page, 'online');
+    // Iva (the first test's operator) may still count as online, with one open chat: the least loaded, Ema, gets this one.
+    const v = await visitor(t.stack.gw);
+    await v.next('synced');
+    v.send({ type: 'send', cid: cid(), text: 'Hello, I forgot my password' });
+    const { conv } = await v.next('ack');
+    await ema.page.reload();
+    await expect.poll(() => ema.page.getByTestId('connection').textContent(), { timeout: 10_000 }).toBe('Live');
+    await ema.page.locator(`.conv-row[data-conv="${conv}"]`).click();
+    const first = ema.page.locator('.suggested button').first();
+    await first.waitFor();
+    expect(await first.getAttribute('data-shortcut')).toBe('password');
+    await ema.page.locator('#composer').focus();
+    await ema.page.keyboard.press('Alt+1');
+    await expect.poll(() => ema.page.locator('#composer').inputValue()).toBe('To reset your password, open the sign-in page and choose "Forgot password".');
+    expect(await ema.csp()).toEqual([]);
+    v.close();
+    await ema.ctx.close();
+  });
 });
