@@ -7,6 +7,7 @@
  * index and query on a three-master Redis Cluster.
  */
 import { randomId } from '@hark/shared';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEARCH_MAX_QUERY_CHARS, SEARCH_MAX_WORDS, SUGGEST_MAX, type SearchAnswer, type Suggestion, rankReplies } from '../src/domain/search';
@@ -214,6 +215,22 @@ describe('search over the conversations an operator may see', () => {
     expect((await ana.http.req<{ code: string }>('GET', '/v1/search?q=order&limit=51')).body.code).toBe('BAD_REQUEST');
     expect((await ana.http.req<{ code: string }>('GET', '/v1/search?q=order&status=nope')).body.code).toBe('BAD_REQUEST');
     expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('answers random queries (any characters and length, lone surrogates) with results or a stable code, never a 5xx', async () => {
+    const codes = new Set(['SEARCH_QUERY_TOO_LONG', 'SEARCH_TOO_MANY_WORDS']);
+    const t0 = Date.now();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.string({ maxLength: 700, unit: 'binary' }), fc.string({ maxLength: 60, unit: 'grapheme' }), fc.string({ maxLength: 40 }).map((x) => `${x}\ud800*?[${x}`)),
+        async (q) => {
+          const r = await ana.http.req<SearchAnswer & { code?: string }>('POST', '/v1/search', { q });
+          expect(r.status === 200 || (r.status === 400 && codes.has(r.body.code ?? '')), `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 
   it('an erased visitor is gone from the index', async () => {
