@@ -10,10 +10,11 @@ import { randomId } from '@hark/shared';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEARCH_MAX_QUERY_CHARS, SEARCH_MAX_WORDS, SUGGEST_MAX, type SearchAnswer, type Suggestion, rankReplies } from '../src/domain/search';
+import { PROFILE_REFRESH_MS, SEARCH_MAX_QUERY_CHARS, SEARCH_MAX_WORDS, SUGGEST_MAX, type SearchAnswer, type Suggestion, rankReplies } from '../src/domain/search';
 import { fold, parseQuery, snippet, terms } from '../src/domain/search-text';
 import { MAX_POSTINGS_PER_TERM, MAX_PREFIX_TERMS, XK, indexTerms, queryShard, removeFromIndex, shardOf, writeDoc } from '../src/store/search';
 import { startCluster } from './cluster-harness';
+import { K } from '../src/store/keys';
 import { ADMIN, Http, type OperatorClient, type TestGateway, type TestRedis, type VisitorClient, cid, createOp, onlineOperator, testGateway, testRedis, visitor, waitFor } from './harness';
 
 let redis: TestRedis;
@@ -293,6 +294,28 @@ describe('suggested replies', () => {
 });
 
 describe('the index (store/search.ts)', () => {
+  it(`looks at the visitor's profile again with their messages at most every PROFILE_REFRESH_MS (${PROFILE_REFRESH_MS} ms)`, async () => {
+    const v = await visitor(gw);
+    await v.next('synced');
+    const vid = (v.of('welcome')[0] as { visitorId: string }).visitorId;
+    const { conv } = await say(v, 'a question about nothing in particular');
+    await waitFor('indexed', async () => ids(await find(admin, 'particular')).includes(conv));
+    // The profile changes without an event (as an attribute set by the page does).
+    const plan = `plan${randomId(6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
+    await raw.hset(K.visitor(vid), 'attrs', JSON.stringify({ plan }));
+    const created = Number(await raw.hget(K.conv(conv), 'createdAt'));
+    const message = async (at: number) => {
+      const id = `${at}-0`;
+      await raw.xadd(K.convStream(conv), id, 'd', JSON.stringify({ at, kind: 'msg', from: 'visitor', text: 'more words', cid: randomId(10) }));
+      await gw.ctx.domain.search.index({ id: `msg:${conv}:${id}`, at, type: 'message.created', site: 'demo', conv, by: 'visitor', entry: id });
+    };
+    await message(created + PROFILE_REFRESH_MS - 1_000);
+    expect(ids(await find(admin, plan))).toEqual([]);
+    await message(created + PROFILE_REFRESH_MS + 1_000);
+    expect(ids(await find(admin, plan))).toEqual([conv]);
+    v.close();
+  });
+
   it('is idempotent per entry: a redelivered message indexes nothing twice', async () => {
     const r = gw.conns.cmd;
     const conv = `idem${randomId(8)}`;
