@@ -10,6 +10,9 @@
  * that phase is measured: wall time, this process's CPU and Redis's CPU per message, Redis
  * `used_memory` growth per message.
  *
+ * The same events are then counted by the reports consumer (`Reports.count`, timed apart), and
+ * site reports over 7, 30 and 366 days are timed after the searches.
+ *
  * Then `queries` searches one after the other as an admin (every conversation visible), through
  * `Search.search` (shard scripts, the records re-checked, snippets): two words taken from one
  * generated message (the target: p95 under 100 ms), the two most common words, and a word plus
@@ -63,6 +66,10 @@ export interface SearchBenchResult {
   /** Redis used_memory at the end (data and index), MiB. */
   usedMemoryMiB: number;
   queries: { twoWords: Percentiles; commonPair: Percentiles; prefix: Percentiles };
+  /** The same events counted by the reports consumer (`Reports.count`): wall µs per message. */
+  reportsCountUsPerMsg: number;
+  /** Site reports (supervisor scope) over 7, 30 and 366 days ending today, timed one after the other. */
+  reports: { days7: Percentiles; days30: Percentiles; days366: Percentiles };
   /** Results per two-word query (how selective they were): median. */
   twoWordsMedianResults: number;
 }
@@ -149,6 +156,8 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
     let clientCpuUs = 0;
     let redisCpuS = 0;
     let indexBytes = 0;
+    let reportsMs = 0;
+    const reports = hark.ctx.domain.reports;
     let cutShort = false;
     /** Two words of one message per sampled conversation, for the queries. */
     const samples: string[] = [];
@@ -219,6 +228,14 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
       clientCpuUs += u.user + u.system;
       redisCpuS += redisCpu(await r.info('cpu')) - c0;
       indexBytes += (await mem()) - m0;
+      // The reports consumer's share, measured apart.
+      const r0 = performance.now();
+      await Promise.all(
+        events.map(async (evs) => {
+          for (const e of evs) await reports.count(e);
+        }),
+      );
+      reportsMs += performance.now() - r0;
       convs += n;
       msgs += n * o.messagesPer;
       if ((b0 / batch) % 40 === 0) log(`search bench: ${convs} conversations, ${msgs} messages indexed (${Math.round((Date.now() - start) / 1000)} s)`);
@@ -246,6 +263,18 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
       prefix.push((await time(`${w[0]} ${(w[1] ?? 'ord').slice(0, 3)}`))[0]);
     }
     twoResults.sort((a, b) => a - b);
+    const today = new Date().toISOString().slice(0, 10);
+    const back = (d: number) => new Date(Date.now() - (d - 1) * 86_400_000).toISOString().slice(0, 10);
+    const timeReport = async (days: number, n: number): Promise<Percentiles> => {
+      const xs: number[] = [];
+      for (let k = 0; k < n; k++) {
+        const t0 = performance.now();
+        await reports.report(me, { site, from: back(days), to: today });
+        xs.push(performance.now() - t0);
+      }
+      return pct(xs);
+    };
+    const reportTimes = { days7: await timeReport(7, 30), days30: await timeReport(30, 30), days366: await timeReport(366, 10) };
     return {
       conversations: convs,
       messages: msgs,
@@ -259,6 +288,8 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
       usedMemoryMiB: Math.round((await mem()) / 2 ** 20),
       queries: { twoWords: pct(two), commonPair: pct(common), prefix: pct(prefix) },
       twoWordsMedianResults: twoResults[twoResults.length >> 1] ?? 0,
+      reportsCountUsPerMsg: Math.round(((reportsMs * 1000) / msgs) * 10) / 10,
+      reports: reportTimes,
       ...(first.admin ? { admin: { email: first.admin.email, password: first.admin.password } } : {}),
     };
   } finally {
