@@ -8,6 +8,10 @@ import { idle } from './scenarios/idle';
 import { storm } from './scenarios/storm';
 import { reconnectStorm } from './scenarios/reconnect';
 import { storage } from './scenarios/storage';
+import { searchBench } from './scenarios/search';
+import { resolve } from 'node:path';
+import { readConfig } from '@hark/server/src/config';
+import { startRedis } from '@hark/server/src/redis/supervisor';
 import { startCluster } from '@hark/server/test/cluster-harness';
 import { machine, privateRedis, writeResult } from './lib/env';
 import { pinLoad } from './lib/proc';
@@ -87,6 +91,27 @@ try {
     const result = await storage({ redisUrl: redis.url, conversations: quick ? 50 : 500, messages: quick ? 20 : 40 });
     console.log(result);
     console.log(`wrote ${writeResult(out(quick ? 'storage-quick' : 'storage'), { ...meta, result })}`);
+  }
+  if (want('search')) {
+    // `--load`: into the Redis `pnpm start` uses (REDIS_URL, else DATA_DIR/redis, started here and stopped after), kept.
+    const load = args.includes('--load');
+    const own = load && !process.env.REDIS_URL ? await startRedis({ dir: resolve(readConfig().dataDir, 'redis'), autoInstall: true }) : null;
+    try {
+      const result = await searchBench({
+        redisUrl: load ? (process.env.REDIS_URL ?? (own?.url as string)) : redis.url,
+        keep: load,
+        conversations: num('conversations') ?? (quick ? 2_000 : 100_000),
+        messagesPer: num('messages') ?? 20,
+        maxSeconds: num('max-seconds') ?? (quick ? 120 : 1_800),
+        queries: num('queries') ?? (quick ? 50 : 200),
+      });
+      const { admin, ...shown } = result;
+      console.log(shown);
+      if (admin) console.log(`First run: admin account ${admin.email} with password ${admin.password} (shown once)`);
+      console.log(`wrote ${writeResult(out(quick ? 'search-quick' : 'search'), { ...meta, result: shown })}`);
+    } finally {
+      await own?.stop();
+    }
   }
 } finally {
   await redis.cleanup();

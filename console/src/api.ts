@@ -8,6 +8,8 @@ import type { ConvMailStatus, MailView, OperatorAccount, SiteSettings } from '@h
 
 export type { ConvMailStatus, MailView } from '@hark/shared/admin';
 import type { SavedReply } from './replies';
+import type { SearchAnswer, SearchFilters } from './search';
+import type { Report } from './reports';
 
 /** The server refuses shorter passwords (auth and operator schemas). */
 export const MIN_PASSWORD = 10;
@@ -118,6 +120,12 @@ export const api = {
     for (const [k, v] of Object.entries(q)) if (v) p.set(k, v);
     return call<ConvSummary[]>('GET', `/v1/conversations?${p}`);
   },
+  /** Search over every conversation the operator may see (GET /v1/search). */
+  search: (q: string, f: SearchFilters = {}) => {
+    const p = new URLSearchParams({ q });
+    for (const [k, v] of Object.entries(f)) if (v) p.set(k, v);
+    return call<SearchAnswer>('GET', `/v1/search?${p}`);
+  },
   conversation: (id: string) => call<{ conv: ConvSummary; entries: Entry[] }>('GET', `/v1/conversations/${enc(id)}`),
 
   teams: () => call<Team[]>('GET', '/v1/teams'),
@@ -130,6 +138,10 @@ export const api = {
   updateReply: (id: string, r: Partial<SavedReply>) => call<SavedReply>('PATCH', `/v1/replies/${enc(id)}`, r),
   deleteReply: (id: string) => call<{ ok: boolean }>('DELETE', `/v1/replies/${enc(id)}`),
 
+  /** Saved replies that fit the visitor's latest message in a conversation. */
+  suggestions: (conv: string) => call<{ message: string | null; replies: { id: string; shortcut: string; text: string; score: number }[] }>('GET', `/v1/conversations/${enc(conv)}/suggestions`),
+  /** A report (GET /v1/reports); `params` from reports.ts reportParams. */
+  report: (params: string) => call<Report>('GET', `/v1/reports?${params}`),
   stats: (who?: 'all') => call<OperatorStats[]>('GET', `/v1/stats${who ? '?operator=all' : ''}`),
 
   apiKeys: () => call<ApiKey[]>('GET', '/v1/api-keys'),

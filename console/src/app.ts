@@ -14,10 +14,11 @@ import { type Route, parseRoute, routePath } from './route';
 import { attentionCount, isOverdue, listView, step, type View, viewsFor } from './inbox';
 import { beep, desktopNotify, tabHasFocus, titleWithCount } from './notify';
 import type { SavedReply } from './replies';
+import type { SearchAnswer, SearchFilters, SearchHit } from './search';
 import { OperatorSocket } from './socket';
 import { applyFrame, concernsMe, initialState, markRead, mergeConvs, type State, visitorLabel } from './state';
 
-export type Screen = 'inbox' | 'stats' | 'admin' | 'account';
+export type Screen = 'inbox' | 'stats' | 'reports' | 'admin' | 'account';
 
 export interface AppState {
   auth: 'unknown' | 'signed-out' | 'signed-in';
@@ -32,6 +33,10 @@ export interface AppState {
   operators: Operator[];
   replies: SavedReply[];
   resolvedQuery: string;
+  /** The search box: its words, filters and the last answer (null: not searching). */
+  search: { q: string; filters: SearchFilters; answer: SearchAnswer | null; busy: boolean; error: string | null };
+  /** A search hit opened: scroll its conversation to this entry once it is shown. */
+  jump: { conv: string; entry: string } | null;
   lang: Lang;
   help: boolean;
   /** Bumped when the socket's unacked list changes, so pending sends re-render. */
@@ -66,6 +71,8 @@ let state: AppState = {
   operators: [],
   replies: [],
   resolvedQuery: '',
+  search: { q: '', filters: {}, answer: null, busy: false, error: null },
+  jump: null,
   lang: 'en',
   help: false,
   pendingTick: 0,
@@ -160,6 +167,7 @@ export function fmtLocale(): string {
 }
 
 let socket: OperatorSocket | null = null;
+let searchSeq = 0;
 
 export function thresholdFor(conv: ConvSummary): number {
   return state.sites.find((s) => s.id === conv.site)?.unansweredMs ?? DEFAULT_UNANSWERED_MS;
@@ -338,6 +346,27 @@ export const actions = {
     } catch (e) {
       set({ toast: e instanceof Error ? e.message : String(e) });
     }
+  },
+  /** Runs the search box's query; an empty one with no filters closes the results. Answers arriving out of order are dropped. */
+  async search(q: string, filters: SearchFilters = state.search.filters): Promise<void> {
+    const seq = ++searchSeq;
+    const active = q.trim() !== '' || Object.values(filters).some(Boolean);
+    set({ search: { q, filters, answer: active ? state.search.answer : null, busy: active, error: null } });
+    if (!active) return;
+    try {
+      const answer = await api.search(q, filters);
+      if (seq === searchSeq) set((s) => ({ search: { ...s.search, answer, busy: false } }));
+    } catch (e) {
+      if (seq === searchSeq) set((s) => ({ search: { ...s.search, busy: false, error: e instanceof ApiError ? e.code : String(e) } }));
+    }
+  },
+  /** Opens a search hit at its matching entry. */
+  openHit(h: SearchHit): void {
+    set({ jump: h.entry ? { conv: h.conv.id, entry: h.entry } : null });
+    actions.openConv(h.conv);
+  },
+  jumped(): void {
+    set({ jump: null });
   },
   select(conv: string | null): void {
     set((s) => ({ selected: conv, screen: 'inbox', rt: conv ? markRead(s.rt, conv) : s.rt }));

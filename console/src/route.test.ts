@@ -9,6 +9,7 @@ describe('console URLs', () => {
       [{ screen: 'inbox', view: 'mine', conv: 'c_7-X' }, '/console/mine/c_7-X'],
       [{ screen: 'inbox', view: 'resolved', conv: 'abc' }, '/console/resolved/abc'],
       [{ screen: 'stats' }, '/console/stats'],
+      [{ screen: 'reports' }, '/console/reports'],
       [{ screen: 'account' }, '/console/account'],
       [{ screen: 'admin', tab: null }, '/console/admin'],
       [{ screen: 'admin', tab: 'sites' }, '/console/admin/sites'],

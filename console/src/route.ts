@@ -6,7 +6,7 @@
  *   /console/                      the inbox, Mine
  *   /console/queue                 an inbox view (mine, queue, all, resolved)
  *   /console/queue/CONV            a conversation, in that view
- *   /console/stats, /console/account
+ *   /console/stats, /console/reports, /console/account
  *   /console/admin, /console/admin/TAB
  */
 import { VIEWS, type View } from './inbox';
@@ -16,6 +16,7 @@ export const CONSOLE_BASE = '/console/';
 export type Route =
   | { screen: 'inbox'; view: View; conv: string | null }
   | { screen: 'stats' }
+  | { screen: 'reports' }
   | { screen: 'account' }
   | { screen: 'admin'; tab: string | null };
 
@@ -35,7 +36,7 @@ export function parseRoute(pathname: string): Route {
     }
   });
   const [head, second] = parts;
-  if (head === 'stats' || head === 'account') return { screen: head };
+  if (head === 'stats' || head === 'reports' || head === 'account') return { screen: head };
   if (head === 'admin') return { screen: 'admin', tab: second && ID_RE.test(second) ? second : null };
   if (head && (VIEWS as readonly string[]).includes(head)) return { screen: 'inbox', view: head as View, conv: second && ID_RE.test(second) ? second : null };
   return HOME;

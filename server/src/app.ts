@@ -26,6 +26,8 @@ import { LAZY_SCHEMAS } from './http/lazy-schemas';
 import { HSTS, ownOrigin } from './http/origin';
 import { privacyRoutes } from './http/privacy';
 import { replyRoutes } from './http/replies';
+import { reportRoutes } from './http/reports';
+import { searchRoutes } from './http/search';
 import { statsRoutes } from './http/stats';
 import { teamRoutes } from './http/teams';
 import { webhookRoutes } from './http/webhooks';
@@ -183,6 +185,8 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   await app.register(privacyRoutes, routes);
   await app.register(fileRoutes, routes);
   await app.register(mailRoutes, routes);
+  await app.register(searchRoutes, routes);
+  await app.register(reportRoutes, routes);
   socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors, () => consumers.liveGateways());
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),

@@ -254,6 +254,12 @@ describe('a visitor’s data on request', () => {
       expect([r.status, r.body.code]).toEqual([404, 'NOT_FOUND']);
     }
 
+    // The search index has both conversations, the visitor's words folded (domain/search.ts).
+    const folded = tag.toLowerCase();
+    await waitFor('both conversations in the search index', async () => {
+      const r = await admin.req<{ results: { conv: { id: string } }[] }>('GET', `/v1/search?q=${folded}`);
+      return r.body.results?.length === 2;
+    });
     // ---- before: the scan sees every one of them (the raw token is never stored: only its hash)
     const needles = { id: vid, tokenHash: tokenHash(token), name: T.name, email: T.email, userId: T.userId, attr: T.attr, first: T.first, reply: T.reply, note: T.note, comment: T.comment, second: T.second, reply2: T.reply2 };
     const before = await dumpRedis();
@@ -266,6 +272,8 @@ describe('a visitor’s data on request', () => {
     expect(holding(before, T.comment).some((k) => k.startsWith('{wh:'))).toBe(true);
     expect(holding(before, T.first)).toContain(K.convPacked(c1));
     expect(holding(before, c1).some((k) => k.startsWith('{opstats:'))).toBe(true);
+    expect(holding(before, c1).some((k) => k.startsWith('{srch:'))).toBe(true);
+    expect(holding(before, folded).some((k) => k.startsWith('{srch:'))).toBe(true);
 
     // ---- erase (console, admin)
     const erased = await admin.req('DELETE', `/v1/sites/demo/visitors/${vid}`);
@@ -280,6 +288,8 @@ describe('a visitor’s data on request', () => {
     const after = await dumpRedis();
     const left = Object.fromEntries(Object.entries(needles).map(([what, n]) => [what, holding(after, n)]));
     expect(left).toEqual(Object.fromEntries(Object.keys(needles).map((w) => [w, []])));
+    // The index's words of theirs (folded) are gone with them.
+    expect(holding(after, folded)).toEqual([]);
     // Nor their conversations: the resolved one nowhere, the live one only in its expiring tombstone (status resolved, no visitor).
     expect(holding(after, c1)).toEqual([]);
     expect(holding(after, c2)).toEqual([K.conv(c2)]);
@@ -304,7 +314,7 @@ describe('a visitor’s data on request', () => {
     // The second pass (for writes racing the erase) leaves it so.
     await sleep(2_500);
     const later = await dumpRedis();
-    for (const n of [...Object.values(needles), c1]) expect(holding(later, n)).toEqual([]);
+    for (const n of [...Object.values(needles), c1, folded]) expect(holding(later, n)).toEqual([]);
   });
 
   it('erases with a read-write API key; the visitor’s token stops working at once', async () => {

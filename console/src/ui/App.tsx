@@ -1,4 +1,5 @@
-import { useEffect } from 'preact/hooks';
+import type { ComponentType } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
 import { actions, getState as getStateForKeys, t, useApp } from '../app';
 import { keyAction } from '../shortcuts';
 import { Account } from './Account';
@@ -49,6 +50,19 @@ function onKey(ev: KeyboardEvent): void {
   run[action]();
 }
 
+/** The Reports view and its charts, fetched the first time it opens (a chunk of its own). */
+function LazyReports() {
+  const [View, setView] = useState<ComponentType | null>(null);
+  useEffect(() => {
+    let live = true;
+    void import('./Reports').then((m) => live && setView(() => m.Reports));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return View ? <View /> : <div class="loading">{t('app.loading')}</div>;
+}
+
 export function App() {
   const s = useApp();
   useEffect(() => {
@@ -63,6 +77,7 @@ export function App() {
       <main class="main">
         {s.screen === 'inbox' && <Workspace />}
         {s.screen === 'stats' && <Stats />}
+        {s.screen === 'reports' && <LazyReports />}
         {s.screen === 'admin' && <Admin />}
         {s.screen === 'account' && <Account />}
       </main>

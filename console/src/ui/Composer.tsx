@@ -2,6 +2,7 @@ import { MAX_MESSAGE_CHARS } from '@hark/shared/limits';
 import type { ConvSummary, FileRef } from '@hark/shared/protocol';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { actions, t, useApp } from '../app';
+import { api } from '../api';
 import { fillPlaceholders, insertReply, searchReplies, slashQuery } from '../replies';
 import { type Upload, fileSize, upload } from './Files';
 
@@ -56,6 +57,36 @@ export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: bool
     typingSent.current = 0;
   };
   useEffect(() => stopTyping, [conv.id]);
+
+  // Suggested saved replies for the visitor's latest message (GET …/suggestions), asked again when it changes.
+  const latest = [...(s.rt.entries[conv.id] ?? [])].reverse().find((e) => e.kind === 'msg' && e.from === 'visitor')?.id;
+  const [suggested, setSuggested] = useState<{ id: string; shortcut: string; text: string }[]>([]);
+  useEffect(() => {
+    setSuggested([]);
+    if (!latest || !canWrite) return;
+    let live = true;
+    api
+      .suggestions(conv.id)
+      .then((r) => live && setSuggested(r.replies))
+      .catch(() => {});
+    return () => {
+      live = false;
+    };
+  }, [conv.id, latest, canWrite]);
+  const useSuggestion = (i: number) => {
+    const r = suggested[i];
+    if (!r) return;
+    const filled = fillPlaceholders(r.text, { name: conv.visitor.name });
+    const next = text.trim() ? `${text.replace(/\s*$/, '')} ${filled}` : filled;
+    setText(next);
+    setCaret(next.length);
+    requestAnimationFrame(() => {
+      const el = ref.current;
+      if (!el) return;
+      el.focus();
+      el.setSelectionRange(next.length, next.length);
+    });
+  };
 
   const slash = slashQuery(text, caret);
   const matches = slash ? searchReplies(s.replies, slash.query, conv.site) : [];
@@ -113,6 +144,12 @@ export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: bool
   };
 
   const onKeyDown = (e: KeyboardEvent) => {
+    // Alt+1…3 inserts a suggested reply, to edit before sending.
+    if (e.altKey && !e.ctrlKey && !e.metaKey && /^[1-3]$/.test(e.key) && suggested[Number(e.key) - 1]) {
+      e.preventDefault();
+      useSuggestion(Number(e.key) - 1);
+      return;
+    }
     if (menuOpen) {
       if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
         e.preventDefault();
@@ -162,6 +199,16 @@ export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: bool
             </li>
           ))}
         </ul>
+      )}
+      {suggested.length > 0 && canWrite && (
+        <div class="suggested">
+          <span class="hint">{t('composer.suggested')}</span>
+          {suggested.map((r, i) => (
+            <button key={r.id} type="button" class="small" data-shortcut={r.shortcut} title={r.text} onClick={() => useSuggestion(i)}>
+              Alt+{i + 1} /{r.shortcut}
+            </button>
+          ))}
+        </div>
       )}
       <div class="composer-modes" role="radiogroup" aria-label={t('composer.mode')}>
         <label class={!note && canWrite ? 'mode active' : 'mode'}>

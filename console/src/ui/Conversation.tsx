@@ -92,6 +92,18 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
     shown.current = { conv: conv.id, first, height: el.scrollHeight };
   }, [list.length, pending.length, conv.id]);
   useEffect(() => setTransfer(false), [conv.id]);
+  // A search hit opened here: scroll to its entry once it is shown (loading earlier pages until it is).
+  const jump = s.jump?.conv === conv.id ? s.jump.entry : null;
+  useLayoutEffect(() => {
+    if (!jump) return;
+    const el = scroller.current?.querySelector<HTMLElement>(`[data-id="${CSS.escape(jump)}"]`);
+    if (el) {
+      el.scrollIntoView({ block: 'center' });
+      el.classList.add('jumped');
+      actions.jumped();
+    } else if (s.rt.loaded[conv.id] && s.rt.more[conv.id]) actions.loadEarlier(conv.id);
+    else if (s.rt.loaded[conv.id]) actions.jumped();
+  }, [jump, list.length, conv.id, s.rt.loaded[conv.id]]);
 
   return (
     <section class="conversation" aria-label={t('conv.title')} data-conv={conv.id}>

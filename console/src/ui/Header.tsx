@@ -11,7 +11,7 @@ export function Header() {
   const s = useApp();
   const me = s.rt.me;
   const [perm, setPerm] = useState(notificationPermission());
-  const screens: Screen[] = ['inbox', 'stats', ...(me?.role === 'admin' ? (['admin'] as Screen[]) : []), 'account'];
+  const screens: Screen[] = ['inbox', 'stats', 'reports', ...(me?.role === 'admin' ? (['admin'] as Screen[]) : []), 'account'];
   return (
     <header class="header">
       <span class="brand">Hark</span>

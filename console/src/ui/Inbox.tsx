@@ -1,7 +1,8 @@
 import type { ConvSummary, Entry } from '@hark/shared/protocol';
-import { useState } from 'preact/hooks';
-import { actions, getState, t, thresholdFor, useApp, fmtLocale } from '../app';
-import { clock, timeOfDay } from '../format';
+import { useRef, useState } from 'preact/hooks';
+import { actions, fmtLocale, getState, t, thresholdFor, useApp } from '../app';
+import { clock, dateTime, timeOfDay } from '../format';
+import { SEARCH_DEBOUNCE_MS, SEARCH_MAX_QUERY_CHARS, type SearchFilters, type SearchHit, segments } from '../search';
 import { isOverdue, listView, unreadCounts, viewsFor } from '../inbox';
 import { visitorLabel } from '../state';
 import { useNow } from './useNow';
@@ -49,16 +50,137 @@ function Row({ c, selected, unread, now, last }: { c: ConvSummary; selected: boo
   );
 }
 
+/** One search hit: who, when, and the words that matched, marked; opening it jumps to that message. */
+function Hit({ h, selected }: { h: SearchHit; selected: boolean }) {
+  const c = h.conv;
+  const sn = h.snippet;
+  return (
+    <li>
+      <button type="button" class={selected ? 'conv-row hit selected' : 'conv-row hit'} data-conv={c.id} data-entry={h.entry} onClick={() => actions.openHit(h)}>
+        <span class="row-top">
+          <span class="row-name">{visitorLabel(c.visitor, getState().lang)}</span>
+          <span class="row-time">{dateTime(c.last?.at ?? c.createdAt, fmtLocale())}</span>
+        </span>
+        {sn && (
+          <span class={`row-preview snippet snippet-${sn.kind}`}>
+            {sn.kind === 'note' && `${t('composer.note')}: `}
+            {segments(sn.text, sn.marks).map((p, i) => (p.mark ? <mark key={i}>{p.text}</mark> : p.text))}
+          </span>
+        )}
+        <span class="row-op">
+          {t(`convStatus.${c.status}`)}
+          {c.operator ? ` · ${c.operator.name}` : ''}
+        </span>
+      </button>
+    </li>
+  );
+}
+
+function SearchBox() {
+  const s = useApp();
+  const [q, setQ] = useState(s.search.q);
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const f = s.search.filters;
+  const filter = (patch: Partial<SearchFilters>) => void actions.search(q, { ...f, ...patch });
+  const run = (v: string, wait: number) => {
+    clearTimeout(timer.current);
+    timer.current = setTimeout(() => void actions.search(v), wait);
+  };
+  return (
+    <div class="search-box">
+      <form
+        class="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          run(q, 0);
+        }}
+      >
+        <input
+          type="search"
+          maxLength={SEARCH_MAX_QUERY_CHARS}
+          placeholder={t('search.placeholder')}
+          aria-label={t('search.placeholder')}
+          value={q}
+          onInput={(e) => {
+            setQ(e.currentTarget.value);
+            run(e.currentTarget.value, SEARCH_DEBOUNCE_MS);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === 'Escape' && q) {
+              e.stopPropagation();
+              setQ('');
+              run('', 0);
+            }
+          }}
+        />
+      </form>
+      {(q || s.search.answer) && (
+        <div class="search-filters">
+          <select aria-label={t('search.status')} value={f.status ?? ''} onChange={(e) => filter({ status: (e.currentTarget.value || undefined) as SearchFilters['status'] })}>
+            <option value="">{t('search.anyStatus')}</option>
+            <option value="queued">{t('convStatus.queued')}</option>
+            <option value="open">{t('convStatus.open')}</option>
+            <option value="resolved">{t('convStatus.resolved')}</option>
+          </select>
+          <select aria-label={t('search.rating')} value={f.rating ?? ''} onChange={(e) => filter({ rating: (e.currentTarget.value || undefined) as SearchFilters['rating'] })}>
+            <option value="">{t('search.anyRating')}</option>
+            <option value="good">{t('event.ratedGood')}</option>
+            <option value="bad">{t('event.ratedBad')}</option>
+          </select>
+          {s.sites.length > 1 && (
+            <select aria-label={t('search.site')} value={f.site ?? ''} onChange={(e) => filter({ site: e.currentTarget.value || undefined })}>
+              <option value="">{t('search.anySite')}</option>
+              {s.sites.map((x) => (
+                <option key={x.id} value={x.id}>
+                  {x.name}
+                </option>
+              ))}
+            </select>
+          )}
+          {s.operators.length > 1 && (
+            <select aria-label={t('search.operator')} value={f.operator ?? ''} onChange={(e) => filter({ operator: e.currentTarget.value || undefined })}>
+              <option value="">{t('search.anyOperator')}</option>
+              {s.operators.map((o) => (
+                <option key={o.id} value={o.id}>
+                  {o.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
 export function Inbox() {
   const s = useApp();
   const now = useNow();
-  const [q, setQ] = useState(s.resolvedQuery);
   const me = s.rt.me;
   const views = viewsFor(me);
   const counts = unreadCounts(s.rt.convs, s.rt.unread, me);
   const list = listView(s.rt.convs, s.view, me);
+  const found = s.search.answer;
+  if (found || s.search.busy || s.search.error) {
+    return (
+      <aside class="inbox">
+        <SearchBox />
+        {s.search.error && <p class="error pad">{t('search.error', { code: s.search.error })}</p>}
+        {found && (
+          <ul class="conv-list search-results" aria-label={t('search.results')} aria-busy={s.search.busy}>
+            {found.results.map((h) => (
+              <Hit key={h.conv.id} h={h} selected={h.conv.id === s.selected} />
+            ))}
+          </ul>
+        )}
+        {found && found.results.length === 0 && !s.search.busy && <p class="hint pad">{t('search.none')}</p>}
+        {found?.more && <p class="hint pad">{t('search.more')}</p>}
+      </aside>
+    );
+  }
   return (
     <aside class="inbox">
+      <SearchBox />
       <div class="views" role="tablist">
         {views.map((v) => (
           <button key={v} type="button" role="tab" class={s.view === v ? 'tab active' : 'tab'} aria-selected={s.view === v} data-view={v} onClick={() => actions.setView(v)}>
@@ -67,20 +189,6 @@ export function Inbox() {
           </button>
         ))}
       </div>
-      {s.view === 'resolved' && (
-        <form
-          class="search"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void actions.searchResolved(q.trim());
-          }}
-        >
-          <input type="search" placeholder={t('inbox.search')} aria-label={t('inbox.search')} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
-          <button type="submit" class="small">
-            {t('action.search')}
-          </button>
-        </form>
-      )}
       <ul class="conv-list" aria-label={t(`view.${s.view}`)}>
         {list.map((c) => (
           <Row key={c.id} c={c} selected={c.id === s.selected} unread={s.rt.unread[c.id] ?? 0} now={now} last={lastWords(c, s.rt.entries[c.id])} />

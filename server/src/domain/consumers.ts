@@ -39,6 +39,16 @@ export function mailConsumer(domain: Domain): DomainConsumer {
   return domain.mail.consumer();
 }
 
+/** The fourth: the search index (domain/search.ts), kept current as events happen. */
+export function searchConsumer(domain: Domain): DomainConsumer {
+  return domain.search.consumer();
+}
+
+/** The fifth: the reports' hourly rollups (domain/reports.ts). */
+export function reportsConsumer(domain: Domain): DomainConsumer {
+  return domain.reports.consumer();
+}
+
 export function defaultConsumers(domain: Domain): DomainConsumer[] {
-  return [statsConsumer(domain), webhookConsumer(domain), mailConsumer(domain)];
+  return [statsConsumer(domain), webhookConsumer(domain), mailConsumer(domain), searchConsumer(domain), reportsConsumer(domain)];
 }

@@ -13,7 +13,9 @@ import { Files } from './files';
 import { Operators } from './operators';
 import { Presence } from './presence';
 import { Privacy } from './privacy';
+import { Reports } from './reports';
 import { Router } from './routing';
+import { Search } from './search';
 import { Sites } from './sites';
 import { Visitors } from './visitors';
 import { Mail } from './mail';
@@ -39,6 +41,8 @@ export class Domain {
   readonly privacy: Privacy;
   readonly files: Files;
   readonly mail: Mail;
+  readonly search: Search;
+  readonly reports: Reports;
 
   constructor(readonly deps: Deps) {
     this.router = new Router(deps);
@@ -53,6 +57,8 @@ export class Domain {
     this.auth = new Auth(deps, this.operators);
     this.apiKeys = new ApiKeys(deps);
     this.webhooks = new Webhooks(deps);
+    this.search = new Search(deps);
+    this.reports = new Reports(deps);
     this.files = new Files(deps);
     this.privacy = new Privacy(deps, this.router, this.files);
     this.mail = new Mail(deps);

@@ -50,6 +50,7 @@ import {
   visitorRecordRaw,
   writeTombstone,
 } from '../store/privacy';
+import { removeFromIndex } from '../store/search';
 import { visitorSignal } from '../store/signals';
 import { listSites } from '../store/sites';
 import { getVisitor, visitorInfo } from '../store/visitors';
@@ -350,6 +351,8 @@ export class Privacy {
       const isLive = !!m && live.includes(m);
       const tomb = m?.visitor === ERASED_VISITOR;
       await deleteConversationKeys(r, m?.site ?? t.site, conv, m?.visitor, tomb);
+      // Out of the search index too (every posting, its filter fields and term set).
+      await removeFromIndex(r, m?.site ?? t.site, conv);
       if (m && !tomb) n++;
       if (isLive && m) {
         await writeTombstone(r, m.site, conv, m.createdAt, now, ERASE_TOMBSTONE_MS);

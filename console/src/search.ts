@@ -1,0 +1,40 @@
+/** The search answer (server/src/domain/search.ts) and how a snippet's marks become text pieces. */
+import type { ConvSummary } from '@hark/shared/protocol';
+
+export interface SearchHit {
+  conv: ConvSummary;
+  entry?: string;
+  snippet?: { kind: 'msg' | 'note' | 'profile'; text: string; marks: [number, number][] };
+  relevance: number;
+}
+export interface SearchAnswer {
+  results: SearchHit[];
+  more: boolean;
+  terms: string[];
+  prefix: boolean;
+}
+export interface SearchFilters {
+  site?: string;
+  status?: 'queued' | 'open' | 'resolved';
+  rating?: 'good' | 'bad';
+  operator?: string;
+}
+
+/** The server's SEARCH_MAX_QUERY_CHARS: the box accepts no more. */
+export const SEARCH_MAX_QUERY_CHARS = 500;
+/** Typing pauses this long before the query is sent. */
+export const SEARCH_DEBOUNCE_MS = 250;
+
+/** Text split into plain and marked pieces, in order; marks out of range or overlapping are ignored. */
+export function segments(text: string, marks: readonly [number, number][]): { text: string; mark: boolean }[] {
+  const out: { text: string; mark: boolean }[] = [];
+  let at = 0;
+  for (const [a, b] of [...marks].sort((x, y) => x[0] - y[0])) {
+    if (a < at || b <= a || b > text.length) continue;
+    if (a > at) out.push({ text: text.slice(at, a), mark: false });
+    out.push({ text: text.slice(a, b), mark: true });
+    at = b;
+  }
+  if (at < text.length) out.push({ text: text.slice(at), mark: false });
+  return out;
+}

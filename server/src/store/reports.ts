@@ -1,0 +1,84 @@
+/**
+ * Report rollups (domain/reports.ts keeps them from the event log; nothing here scans).
+ *
+ *   {rep:S}:d:YYYY-MM-DD      hash, one per site-local day: `SCOPE|METRIC` -> count, where SCOPE is
+ *                             `all`, `o:OPERATOR` or `t:TEAM`; durations as histograms (`frt:BIN`,
+ *                             `res:BIN`, with `frt_n`/`frt_sum`); per site-local hour `SCOPE|in@HH`
+ *                             (conversations started) and `SCOPE|onl@HH` (operator-milliseconds online);
+ *                             kept REPORT_RETENTION_DAYS. A report reads one hash per day.
+ *   {rep:S}:seen:DIGEST       string: the event (SHA-256 of its id, cut) was counted (at-least-once delivery counts once), 2 days
+ *   {rep:S}:online            hash operator -> ms they went online (for the online-hours rollup)
+ *
+ * A site's keys share its hash tag, so the counting script runs on one cluster slot.
+ */
+import { createHash } from 'node:crypto';
+import type { ScriptedRedis } from '../redis/scripts';
+
+/** Hour buckets are kept this long (two years: a year against the one before). */
+export const REPORT_RETENTION_DAYS = 800;
+const SEEN_MS = 2 * 86_400_000;
+
+/** Upper edges (seconds) of the duration histograms' bins; the last bin is open. Medians and p90 are read within a bin. */
+export const DURATION_BINS_S = [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 14400, 21600, 43200, 86400, 172800, 604800];
+
+export function binOf(ms: number): number {
+  const s = Math.max(0, ms) / 1000;
+  const i = DURATION_BINS_S.findIndex((edge) => s < edge);
+  return i < 0 ? DURATION_BINS_S.length : i;
+}
+
+export const RK2 = {
+  day: (site: string, day: string) => `{rep:${site}}:d:${day}`,
+  /** By a digest of the event id: an event id names its conversation, which an erase must leave nowhere. */
+  seen: (site: string, id: string) => `{rep:${site}}:seen:${createHash('sha256').update(id).digest('base64url').slice(0, 22)}`,
+  online: (site: string) => `{rep:${site}}:online`,
+} as const;
+
+// KEYS: seen, then hour keys (one per increment group). ARGV: ttlMs, n groups, then per group: count k, then k pairs field, by.
+// Increments are applied once per event id.
+const COUNT = `
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ${SEEN_MS}) then return 0 end
+local ttl = tonumber(ARGV[1])
+local pos = 3
+for g = 2, #KEYS do
+  local k = tonumber(ARGV[pos])
+  pos = pos + 1
+  for _ = 1, k do
+    redis.call('HINCRBY', KEYS[g], ARGV[pos], ARGV[pos + 1])
+    pos = pos + 2
+  end
+  redis.call('PEXPIRE', KEYS[g], ttl)
+end
+return 1
+`;
+
+/** Applies increments (site-local day -> field -> by) once for event `id`. False when it was counted before. */
+export async function countOnce(r: ScriptedRedis, site: string, id: string, incs: Map<string, Map<string, number>>): Promise<boolean> {
+  const keys = [RK2.seen(site, id)];
+  const args: (string | number)[] = [REPORT_RETENTION_DAYS * 86_400_000, incs.size];
+  for (const [day, fields] of incs) {
+    keys.push(RK2.day(site, day));
+    args.push(fields.size);
+    for (const [f, by] of fields) args.push(f, Math.round(by));
+  }
+  return Number(await r.eval(COUNT, keys.length, ...keys, ...args)) === 1;
+}
+
+/** Reads `fields` of each day's hash (pipelined), in the order of `days`. */
+export async function readDays(r: ScriptedRedis, site: string, days: readonly string[], fields: readonly string[]): Promise<number[][]> {
+  if (days.length === 0 || fields.length === 0) return days.map(() => []);
+  const p = r.pipeline();
+  for (const d of days) p.hmget(RK2.day(site, d), ...fields);
+  const out = (await p.exec()) ?? [];
+  return out.map(([err, v]) => (err ? fields.map(() => 0) : (v as (string | null)[]).map((x) => Number(x ?? 0) || 0)));
+}
+
+/** When `op` went online on `site` (ms), or null; `set`: record it (or clear with null). */
+export async function onlineSince(r: ScriptedRedis, site: string, op: string): Promise<number | null> {
+  const v = await r.hget(RK2.online(site), op);
+  return v ? Number(v) : null;
+}
+export async function setOnlineSince(r: ScriptedRedis, site: string, op: string, at: number | null): Promise<void> {
+  if (at === null) await r.hdel(RK2.online(site), op);
+  else await r.hset(RK2.online(site), op, String(at));
+}
