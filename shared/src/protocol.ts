@@ -142,6 +142,8 @@ export const SiteConfig = T.Object({
   /** An operator is online and the site is inside its business hours. */
   available: T.Boolean(),
   inHours: T.Boolean(),
+  /** Outside business hours: when the site next opens, epoch ms (absent when no day is open). */
+  opens: T.Optional(T.Number()),
   locales: T.Array(T.String()),
   identityRequired: T.Boolean(),
   /** Attachments the visitor may send (absent: the site has them off): the largest size in bytes and the allowed types. */
