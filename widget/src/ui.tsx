@@ -37,8 +37,11 @@ export interface View {
   close(): void;
   leave(text: string, email: string): void;
   redraw(): void;
-  /** Attachments, once chat-files.js is loaded (sites that take them): a message's files; the uploads tray with the paperclip. */
-  fx?: { v(e: Entry | OutItem): unknown; tray(): unknown; rate(v: View, conv: VisitorConv): unknown } | undefined;
+  /**
+   * Once chat-files.js is loaded (sites that take attachments, a resolved chat, a closed site): a message's files; the
+   * uploads tray with the paperclip; the rating form; outside business hours, when the site is back.
+   */
+  fx?: { v(e: Entry | OutItem): unknown; tray(): unknown; rate(v: View, conv: VisitorConv): unknown; back(): string | false } | undefined;
 }
 
 /** Form state that outlives a render: the rating chosen for a conversation, and the fields that failed validation. */
@@ -296,7 +299,7 @@ const isEmail = (s: string) => EMAIL_RE.test(s);
 const EMAIL: FieldSpec = ['email', K.email, isEmail, K.badEmail, { type: 'email', autocomplete: 'email', maxLength: 320 }];
 
 /** A validated form (leave-a-message, pre-chat): on submit, either every value or the errors shown next to their fields. */
-function Form({ v, title, text, fields, button, done }: { v: View; title: K; text?: K; fields: FieldSpec[]; button: K; done(f: Record<string, string>): void }) {
+function Form({ v, title, text, note, fields, button, done }: { v: View; title: K; text?: K; note?: string | false | undefined; fields: FieldSpec[]; button: K; done(f: Record<string, string>): void }) {
   const { t } = v;
   return (
     <form
@@ -317,6 +320,7 @@ function Form({ v, title, text, fields, button, done }: { v: View; title: K; tex
     >
       <h3>{t(title)}</h3>
       {text && <p>{t(text)}</p>}
+      {note && <p>{note}</p>}
       {fields.map(([name, label, , , attrs]) => (
         <Field v={v} key={name} name={name} label={label} area={name === 'text'} {...(attrs as object)} />
       ))}
@@ -333,7 +337,7 @@ const Offline = ({ v }: { v: View }) =>
       <p>{v.t(K.offThanks, { email: v.offlineSent })}</p>
     </div>
   ) : (
-    <Form v={v} title={K.offTitle} text={K.offText} fields={[['text', K.message, filled, K.emptyMsg], EMAIL]} button={K.submit} done={(f) => v.leave(f.text as string, f.email as string)} />
+    <Form v={v} title={K.offTitle} text={K.offText} note={v.fx?.back()} fields={[['text', K.message, filled, K.emptyMsg], EMAIL]} button={K.submit} done={(f) => v.leave(f.text as string, f.email as string)} />
   );
 
 const Prechat = ({ v }: { v: View }) => (
