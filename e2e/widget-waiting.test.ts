@@ -205,4 +205,20 @@ describe('widget while nobody answers', () => {
     await ctx2.close();
   });
 
+  it('greets the visitor in the chat\'s language when the site has a greeting for it, else with its one greeting', async () => {
+    await site({ greetings: { hr: 'Bok! Pitajte nas bilo što o trgovini.' } });
+    const ctx = await browser.newContext();
+    const tag = (l: string) => `<script async src="${stack.base}/widget.js" data-site="demo" data-lang="${l}"></script>`;
+    const hr = await openPage(ctx, fx.page('greet-hr', { tag: tag('hr') }));
+    await hr.locator('hark-chat .lc').click();
+    await widget(hr).getByText('Bok! Pitajte nas bilo što o trgovini.', { exact: true }).waitFor({ timeout: 10_000 });
+    expect(await widget(hr).getByText('Hi! Ask us anything about the demo shop.').count()).toBe(0);
+    // Russian has none: the site's one greeting.
+    const ru = await openPage(ctx, fx.page('greet-ru', { tag: tag('ru') }));
+    await ru.locator('hark-chat .lc').click();
+    await widget(ru).getByText('Hi! Ask us anything about the demo shop.', { exact: true }).waitFor({ timeout: 10_000 });
+    await ctx.close();
+    await site({ greetings: {} });
+  });
+
 });

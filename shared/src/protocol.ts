@@ -137,6 +137,8 @@ export const SiteConfig = T.Object({
   position: T.Union([T.Literal('right'), T.Literal('left')]),
   label: T.String(),
   greeting: T.String(),
+  /** The greeting per language code (absent: none set); the widget shows its language's, else `greeting`. */
+  greetings: T.Optional(T.Record(T.String(), T.String())),
   prechat: T.Boolean(),
   offlineForm: T.Boolean(),
   /** An operator is online and the site is inside its business hours. */

@@ -130,6 +130,7 @@ function start(ctx: Ctx): void {
     const v: View = {
       client: c,
       t,
+      l: locale,
       open,
       announce,
       cross: ctx.cross,

@@ -25,6 +25,8 @@ const PLANE = 'M3 20.5 21 12 3 3.5V10l12 2-12 2z';
 export interface View {
   client: Client;
   t: T;
+  /** The chat's language (the site's greeting for it). */
+  l: string;
   open: boolean;
   /** Text of the aria-live region: the latest operator message. */
   announce: string;
@@ -154,9 +156,11 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
   });
   let prevOp: string | undefined = '';
   const pos = conv?.position || 0;
+  // The site's greeting in the chat's language, else its default one.
+  const greeting = c.site?.greetings?.[v.l] || c.site?.greeting;
   return (
     <div class="ls">
-      {c.site?.greeting && <p class="mt ev">{c.site.greeting}</p>}
+      {greeting && <p class="mt ev">{greeting}</p>}
       {items.map((it, i) => {
         const op = 'kind' in it && it.from === 'operator' ? it.op?.name || t(K.someone) : '';
         const showName = op && op !== prevOp;
