@@ -150,13 +150,51 @@ describe('widget while nobody answers', () => {
     op.send({ type: 'status', status: 'online' });
     await op.next('status', (f) => f.status === 'online');
     // Open only on a day that is not today.
-    await site({ offlineForm: true, hours: { tz: 'UTC', days: { [String((new Date().getUTCDay() + 3) % 7)]: [['09:00', '17:00']] } } });
-    const ctx = await browser.newContext();
+    const now = new Date();
+    await site({ offlineForm: true, hours: { tz: 'UTC', days: { [String((now.getUTCDay() + 3) % 7)]: [['09:00', '17:00']] } } });
+    // A visitor in Tokyo (UTC+9, no daylight saving): 09:00 UTC that day is 18:00 there.
+    const ctx = await browser.newContext({ timezoneId: 'Asia/Tokyo' });
     const p = await openPage(ctx, fx.page('closed'));
     await p.locator('hark-chat .lc').click();
     await widget(p).getByRole('heading', { name: 'Leave us a message' }).waitFor({ timeout: 10_000 });
     expect(await widget(p).getByText('We are away right now').count()).toBe(1);
+    const opens = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 3, 9);
+    const weekday = new Date(opens).toLocaleDateString('en', { weekday: 'long', timeZone: 'Asia/Tokyo' });
+    await widget(p).getByText(`We are back on ${weekday} at 6:00 PM (your time).`, { exact: true }).waitFor({ timeout: 10_000 });
+    // In Croatian and Russian: the 24-hour clock, the weekday in the language.
+    const wd = (l: string) => new Date(opens).toLocaleDateString(l, { weekday: 'long', timeZone: 'Asia/Tokyo' });
+    for (const [l, text] of [
+      ['hr', `Vraćamo se: ${wd('hr')} u 18:00 (po vašem vremenu).`],
+      ['ru', `Вернёмся: ${wd('ru')}, 18:00 (по вашему времени).`],
+    ] as const) {
+      const pl = await openPage(ctx, fx.page(`closed-${l}`, { tag: `<script async src="${stack.base}/widget.js" data-site="demo" data-lang="${l}"></script>` }));
+      await pl.locator('hark-chat .lc').click();
+      await widget(pl).getByText(text, { exact: true }).waitFor({ timeout: 10_000 });
+    }
     await ctx.close();
+
+    // Opening later today (in the visitor's zone): the time alone. The hour after next, in UTC, in a zone where it is still the visitor's today.
+    const at = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000 + 3_600_000);
+    const hh = (h: number) => `${String(h).padStart(2, '0')}:00`;
+    await site({ hours: { tz: 'UTC', days: { [String(at.getUTCDay())]: [[hh(at.getUTCHours()), hh(at.getUTCHours() + 1)]] } } });
+    const day = (t: Date, timeZone: string) => t.toLocaleDateString('en', { timeZone });
+    const zone = ['UTC', 'Pacific/Pago_Pago', 'Pacific/Kiritimati'].find((z) => day(new Date(), z) === day(at, z)) as string;
+    const ctx3 = await browser.newContext({ timezoneId: zone });
+    const p3 = await openPage(ctx3, fx.page('closed-today'));
+    await p3.locator('hark-chat .lc').click();
+    const time = at.toLocaleTimeString('en', { hour: 'numeric', minute: '2-digit', timeZone: zone });
+    await widget(p3).getByText(`We are back at ${time} (your time).`, { exact: true }).waitFor({ timeout: 10_000 });
+    await ctx3.close();
+
+    // Closed every day: the form says nothing of when.
+    await site({ hours: { tz: 'UTC', days: { 1: [] } } });
+    const ctx4 = await browser.newContext();
+    const p4 = await openPage(ctx4, fx.page('closed-always'));
+    await p4.locator('hark-chat .lc').click();
+    await widget(p4).getByRole('heading', { name: 'Leave us a message' }).waitFor({ timeout: 10_000 });
+    await p4.waitForTimeout(1_000);
+    expect(await widget(p4).getByText('We are back').count()).toBe(0);
+    await ctx4.close();
     // Back to always open: a new visitor gets the chat with Ana online.
     await site({ hours: null });
     const ctx2 = await browser.newContext();
@@ -165,6 +203,22 @@ describe('widget while nobody answers', () => {
     await widget(p2).getByText('We reply in a few minutes').waitFor({ timeout: 10_000 });
     expect(await widget(p2).getByRole('heading', { name: 'Leave us a message' }).count()).toBe(0);
     await ctx2.close();
+  });
+
+  it('greets the visitor in the chat\'s language when the site has a greeting for it, else with its one greeting', async () => {
+    await site({ greetings: { hr: 'Bok! Pitajte nas bilo što o trgovini.' } });
+    const ctx = await browser.newContext();
+    const tag = (l: string) => `<script async src="${stack.base}/widget.js" data-site="demo" data-lang="${l}"></script>`;
+    const hr = await openPage(ctx, fx.page('greet-hr', { tag: tag('hr') }));
+    await hr.locator('hark-chat .lc').click();
+    await widget(hr).getByText('Bok! Pitajte nas bilo što o trgovini.', { exact: true }).waitFor({ timeout: 10_000 });
+    expect(await widget(hr).getByText('Hi! Ask us anything about the demo shop.').count()).toBe(0);
+    // Russian has none: the site's one greeting.
+    const ru = await openPage(ctx, fx.page('greet-ru', { tag: tag('ru') }));
+    await ru.locator('hark-chat .lc').click();
+    await widget(ru).getByText('Hi! Ask us anything about the demo shop.', { exact: true }).waitFor({ timeout: 10_000 });
+    await ctx.close();
+    await site({ greetings: {} });
   });
 
 });

@@ -28,6 +28,25 @@ describe('catalogues', () => {
       expect(vars((CATALOGUES.ru as Record<string, string>)[k] ?? ''), `ru ${k}`).toEqual(base);
     }
   });
+  it('names what an operator did, and their status, without a grammatical gender in hr and ru (#13 item 8)', () => {
+    const hr = CATALOGUES.hr as Record<string, string>;
+    const ru = CATALOGUES.ru as Record<string, string>;
+    expect(hr['event.joined']).toBe('{who} je u razgovoru');
+    expect(ru['event.joined']).toBe('{who} в чате');
+    expect([hr['status.online'], hr['status.away'], hr['status.offline']]).toEqual(['Na mreži', 'Na pauzi', 'Izvan mreže']);
+    expect(ru['status.away']).toBe('Нет на месте');
+    // No past tense (which picks a gender in both languages) in the lines about people: joined, assigned, transferred, handed over, away, left a message.
+    const pastHr = /\b\p{L}+(?:ao|io|eo|uo|la)\b/u;
+    const pastRu = /\p{L}+(?:ал|ил|ел|ял|ёл|ла|лся|лась)(?!\p{L})/u;
+    const keys = ['event.joined', 'event.assigned', 'event.transferred', 'event.offline-message', 'conv.handedOver', 'status.online', 'status.away', 'status.offline'];
+    for (const k of keys) {
+      expect(hr[k], `hr ${k}`).not.toMatch(pastHr);
+      expect(ru[k], `ru ${k}`).not.toMatch(pastRu);
+    }
+    expect('{who} se pridružio razgovoru').toMatch(pastHr);
+    expect('Отошёл').toMatch(pastRu);
+    expect('Ostavio poruku').toMatch(pastHr);
+  });
   it('has every literal key the code asks for', () => {
     const dir = new URL('.', import.meta.url).pathname;
     const used = new Set<string>();

@@ -16,6 +16,8 @@ export interface SiteSettings {
   position: 'right' | 'left';
   label: string;
   greeting: string;
+  /** The greeting per language code (en, hr, ru, any of the site's locales); a language without one shows `greeting`. */
+  greetings: Record<string, string>;
   locales: string[];
   hours: BusinessHours | null;
   prechat: boolean;

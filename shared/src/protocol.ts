@@ -137,11 +137,15 @@ export const SiteConfig = T.Object({
   position: T.Union([T.Literal('right'), T.Literal('left')]),
   label: T.String(),
   greeting: T.String(),
+  /** The greeting per language code (absent: none set); the widget shows its language's, else `greeting`. */
+  greetings: T.Optional(T.Record(T.String(), T.String())),
   prechat: T.Boolean(),
   offlineForm: T.Boolean(),
   /** An operator is online and the site is inside its business hours. */
   available: T.Boolean(),
   inHours: T.Boolean(),
+  /** Outside business hours: when the site next opens, epoch ms (absent when no day is open). */
+  opens: T.Optional(T.Number()),
   locales: T.Array(T.String()),
   identityRequired: T.Boolean(),
   /** Attachments the visitor may send (absent: the site has them off): the largest size in bytes and the allowed types. */

@@ -130,6 +130,7 @@ function start(ctx: Ctx): void {
     const v: View = {
       client: c,
       t,
+      l: locale,
       open,
       announce,
       cross: ctx.cross,
@@ -143,8 +144,8 @@ function start(ctx: Ctx): void {
       redraw: draw,
       fx,
     };
-    // Attachments (a site that takes them) and the rating form (a resolved conversation): chat-files.js, apart from the first chat.
-    if ((c.site?.files || c.current()?.status === 'resolved') && !fxAsked) {
+    // Attachments (a site that takes them), the rating form (a resolved conversation), when a closed site is back: chat-files.js, apart from the first chat.
+    if ((c.site?.files || c.site?.opens || c.current()?.status === 'resolved') && !fxAsked) {
       fxAsked = 1;
       ctx.inject('chat-files', { h, F: Fragment, c, root, src: ctx.src, site: ctx.site, lang: locale, draw: schedule, done: (f: View['fx']) => {
         fx = f;

@@ -6,6 +6,9 @@
  * Uploads go one at a time, in the order picked; without network one waits (the visitor sees it)
  * and goes when the network is back; a refusal is shown with its reason. Each finished upload is
  * sent as a message through the chat's outbox (the same idempotent send as text).
+ *
+ * Outside business hours, under the leave-a-message form: when the site is back (the gateway's `site.opens`), in the
+ * visitor's own zone and language, the time alone when it is the same day ("We are back at 9:00 (your time)").
  */
 import type { FileRef, VisitorConv } from '@hark/shared/protocol';
 import type { Client, OutItem } from './client';
@@ -34,9 +37,9 @@ interface Up {
 }
 
 const STR: Record<string, string[]> = {
-  en: ['Attach a file', 'Cancel', 'Waiting for the network…', 'The file is too large.', 'This type of file cannot be sent.', "The file's name does not match its contents.", 'Too many files; try again in a minute.', 'The file could not be sent.', 'Dismiss', 'E-mail me a copy of this chat', 'A copy is on its way to {e}.'],
-  hr: ['Priloži datoteku', 'Odustani', 'Čeka se mreža…', 'Datoteka je prevelika.', 'Ova se vrsta datoteke ne može poslati.', 'Naziv datoteke ne odgovara sadržaju.', 'Previše datoteka; pokušajte za minutu.', 'Datoteka nije poslana.', 'Zatvori', 'Pošaljite mi kopiju razgovora e-mailom', 'Kopija je na putu na {e}.'],
-  ru: ['Прикрепить файл', 'Отмена', 'Ждём сеть…', 'Файл слишком большой.', 'Такой файл отправить нельзя.', 'Имя файла не соответствует содержимому.', 'Слишком много файлов; попробуйте через минуту.', 'Не удалось отправить файл.', 'Закрыть', 'Отправить мне копию разговора', 'Копия отправлена на {e}.'],
+  en: ['Attach a file', 'Cancel', 'Waiting for the network…', 'The file is too large.', 'This type of file cannot be sent.', "The file's name does not match its contents.", 'Too many files; try again in a minute.', 'The file could not be sent.', 'Dismiss', 'E-mail me a copy of this chat', 'A copy is on its way to {e}.', 'We are back at {t} (your time).', 'We are back on {d} at {t} (your time).'],
+  hr: ['Priloži datoteku', 'Odustani', 'Čeka se mreža…', 'Datoteka je prevelika.', 'Ova se vrsta datoteke ne može poslati.', 'Naziv datoteke ne odgovara sadržaju.', 'Previše datoteka; pokušajte za minutu.', 'Datoteka nije poslana.', 'Zatvori', 'Pošaljite mi kopiju razgovora e-mailom', 'Kopija je na putu na {e}.', 'Vraćamo se u {t} (po vašem vremenu).', 'Vraćamo se: {d} u {t} (po vašem vremenu).'],
+  ru: ['Прикрепить файл', 'Отмена', 'Ждём сеть…', 'Файл слишком большой.', 'Такой файл отправить нельзя.', 'Имя файла не соответствует содержимому.', 'Слишком много файлов; попробуйте через минуту.', 'Не удалось отправить файл.', 'Закрыть', 'Отправить мне копию разговора', 'Копия отправлена на {e}.', 'Вернёмся в {t} (по вашему времени).', 'Вернёмся: {d}, {t} (по вашему времени).'],
 };
 const CODES = ['FILE_TOO_LARGE', 'FILE_TYPE_NOT_ALLOWED', 'FILE_TYPE_MISMATCH', 'RATE_LIMITED'];
 const INLINE = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
@@ -192,6 +195,16 @@ function start(o: Hand): void {
   };
 
   o.done({
+    back: () => {
+      const at = c.site?.opens || 0;
+      const d = new Date(at);
+      return (
+        at > Date.now() &&
+        (s[d.toDateString() === new Date().toDateString() ? 11 : 12] as string)
+          .replace('{d}', d.toLocaleDateString(o.lang, { weekday: 'long' }))
+          .replace('{t}', d.toLocaleTimeString(o.lang, { hour: 'numeric', minute: '2-digit' }))
+      );
+    },
     v: (e: { conv?: string; files?: (FileRef | string)[] | undefined }) =>
       e.files ? (
         <div class="fl">

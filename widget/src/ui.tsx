@@ -25,6 +25,8 @@ const PLANE = 'M3 20.5 21 12 3 3.5V10l12 2-12 2z';
 export interface View {
   client: Client;
   t: T;
+  /** The chat's language (the site's greeting for it). */
+  l: string;
   open: boolean;
   /** Text of the aria-live region: the latest operator message. */
   announce: string;
@@ -37,8 +39,11 @@ export interface View {
   close(): void;
   leave(text: string, email: string): void;
   redraw(): void;
-  /** Attachments, once chat-files.js is loaded (sites that take them): a message's files; the uploads tray with the paperclip. */
-  fx?: { v(e: Entry | OutItem): unknown; tray(): unknown; rate(v: View, conv: VisitorConv): unknown } | undefined;
+  /**
+   * Once chat-files.js is loaded (sites that take attachments, a resolved chat, a closed site): a message's files; the
+   * uploads tray with the paperclip; the rating form; outside business hours, when the site is back.
+   */
+  fx?: { v(e: Entry | OutItem): unknown; tray(): unknown; rate(v: View, conv: VisitorConv): unknown; back(): string | false } | undefined;
 }
 
 /** Form state that outlives a render: the rating chosen for a conversation, and the fields that failed validation. */
@@ -151,9 +156,11 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
   });
   let prevOp: string | undefined = '';
   const pos = conv?.position || 0;
+  // The site's greeting in the chat's language, else its default one.
+  const greeting = c.site?.greetings?.[v.l] || c.site?.greeting;
   return (
     <div class="ls">
-      {c.site?.greeting && <p class="mt ev">{c.site.greeting}</p>}
+      {greeting && <p class="mt ev">{greeting}</p>}
       {items.map((it, i) => {
         const op = 'kind' in it && it.from === 'operator' ? it.op?.name || t(K.someone) : '';
         const showName = op && op !== prevOp;
@@ -296,7 +303,7 @@ const isEmail = (s: string) => EMAIL_RE.test(s);
 const EMAIL: FieldSpec = ['email', K.email, isEmail, K.badEmail, { type: 'email', autocomplete: 'email', maxLength: 320 }];
 
 /** A validated form (leave-a-message, pre-chat): on submit, either every value or the errors shown next to their fields. */
-function Form({ v, title, text, fields, button, done }: { v: View; title: K; text?: K; fields: FieldSpec[]; button: K; done(f: Record<string, string>): void }) {
+function Form({ v, title, text, note, fields, button, done }: { v: View; title: K; text?: K; note?: string | false | undefined; fields: FieldSpec[]; button: K; done(f: Record<string, string>): void }) {
   const { t } = v;
   return (
     <form
@@ -317,6 +324,7 @@ function Form({ v, title, text, fields, button, done }: { v: View; title: K; tex
     >
       <h3>{t(title)}</h3>
       {text && <p>{t(text)}</p>}
+      {note && <p>{note}</p>}
       {fields.map(([name, label, , , attrs]) => (
         <Field v={v} key={name} name={name} label={label} area={name === 'text'} {...(attrs as object)} />
       ))}
@@ -333,7 +341,7 @@ const Offline = ({ v }: { v: View }) =>
       <p>{v.t(K.offThanks, { email: v.offlineSent })}</p>
     </div>
   ) : (
-    <Form v={v} title={K.offTitle} text={K.offText} fields={[['text', K.message, filled, K.emptyMsg], EMAIL]} button={K.submit} done={(f) => v.leave(f.text as string, f.email as string)} />
+    <Form v={v} title={K.offTitle} text={K.offText} note={v.fx?.back()} fields={[['text', K.message, filled, K.emptyMsg], EMAIL]} button={K.submit} done={(f) => v.leave(f.text as string, f.email as string)} />
   );
 
 const Prechat = ({ v }: { v: View }) => (

@@ -21,6 +21,21 @@ describe('i18n', () => {
     expect(th(K.ahead, { n: 2 })).toBe('Ispred vas su 2 osobe.');
     expect(translator('en', en)(K.typing, { name: 'Mia' })).toBe('Mia is typing…');
   });
+  it('says what an operator did without their grammatical gender in hr and ru (#13 item 8)', () => {
+    // Joined, transferred: present-tense or verbless forms; a past tense (-o / -la in hr, -л / -ла in ru) would pick a gender.
+    expect(translator('hr', hr)(K.joined, { name: 'Ana' })).toBe('Ana je u razgovoru');
+    expect(translator('hr', hr)(K.transferred, { name: 'Ana' })).toBe('Ana sada vodi razgovor');
+    expect(translator('ru', ru)(K.joined, { name: 'Анна' })).toBe('Анна в чате');
+    expect(translator('ru', ru)(K.transferred, { name: 'Анна' })).toBe('Анна продолжит разговор');
+    const pastHr = /\b\p{L}+(?:ao|io|eo|uo|la|lo)\b/u;
+    const pastRu = /\p{L}+(?:ал|ил|ел|ял|ёл|ла|лся|лась)(?!\p{L})/u;
+    for (const k of [K.joined, K.transferred]) {
+      expect(hr[k] as string).not.toMatch(pastHr);
+      expect(ru[k] as string).not.toMatch(pastRu);
+    }
+    expect('{name} se pridružio razgovoru').toMatch(pastHr);
+    expect('{name} присоединился').toMatch(pastRu);
+  });
   it('picks the first supported language by primary subtag', () => {
     expect(pickLocale([undefined, 'de-AT', 'hr-HR', 'ru'])).toBe('hr');
     expect(pickLocale(['RU'])).toBe('ru');

@@ -45,6 +45,7 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
       position: d.position,
       label: d.label,
       greeting: d.greeting,
+      greetings: Object.fromEntries(Object.entries(d.greetings ?? {}).filter(([, g]) => g.trim())),
       locales: d.locales,
       hours,
       prechat: d.prechat,
@@ -104,6 +105,22 @@ function SiteForm({ site, onDone }: { site: Site | null; onDone: () => void }) {
         {t('field.greeting')}
         <input name="greeting" maxLength={200} value={d.greeting} onInput={(e) => up({ greeting: e.currentTarget.value })} />
       </label>
+      <fieldset>
+        <legend>{t('field.greetings')}</legend>
+        {[...new Set([...ALL_LOCALES, ...(d.locales ?? [])])].map((l) => (
+          <label key={l}>
+            {l}
+            <input
+              name={`greeting-${l}`}
+              lang={l}
+              maxLength={200}
+              placeholder={d.greeting}
+              value={d.greetings?.[l] ?? ''}
+              onInput={(e) => up({ greetings: { ...d.greetings, [l]: e.currentTarget.value } })}
+            />
+          </label>
+        ))}
+      </fieldset>
       <fieldset>
         <legend>{t('field.languages')}</legend>
         {ALL_LOCALES.map((l) => (

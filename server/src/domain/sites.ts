@@ -1,6 +1,7 @@
 /** Sites: their settings, and whether anyone is there to chat. */
 import { type Site, anyOperatorAvailable, anyOperatorAvailableShared, createSite, getSite, inBusinessHours, listSites, newSecret, publicSiteConfig, saveSite, siteExists } from '../store/sites';
 import { HarkError } from '@hark/shared';
+import { nextOpening } from '../store/next-opening';
 import type { Deps } from './deps';
 
 export type { Site } from '../store/sites';
@@ -32,8 +33,11 @@ export class Sites {
   inHours(s: Site): boolean {
     return inBusinessHours(s.hours);
   }
-  config(s: Site, available: boolean, inHours: boolean) {
-    return publicSiteConfig(s, available, inHours);
+  /** What the widget may know; outside business hours, when the site next opens (absent when it never does). */
+  config(s: Site, available: boolean, inHours: boolean, now = Date.now()) {
+    const c = publicSiteConfig(s, available, inHours);
+    const opens = inHours ? null : nextOpening(s.hours, now);
+    return opens === null ? c : { ...c, opens };
   }
   newSecret(): string {
     return newSecret();

@@ -38,6 +38,9 @@ const SiteFields = {
   position: T.Union([T.Literal('right'), T.Literal('left')]),
   label: T.String({ maxLength: 60 }),
   greeting: T.String({ maxLength: MAX_MESSAGE_CHARS }),
+  /** Per language code (en, hr-HR…); an empty one is dropped (that language shows `greeting`). */
+  // propertyNames, not a pattern key: the validator drops keys that match no pattern, and a bad code must be refused, not ignored.
+  greetings: T.Record(T.String(), T.String({ maxLength: MAX_MESSAGE_CHARS }), { propertyNames: { pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$', maxLength: 10 }, maxProperties: 20 }),
   locales: T.Array(T.String({ maxLength: 10 }), { maxItems: 20 }),
   hours: Hours,
   prechat: T.Boolean(),

@@ -3,7 +3,7 @@ import type { BusinessHours, SiteConfig, SiteSettings } from '@hark/shared';
 import { DEFAULT_FILE_MAX_BYTES, DEFAULT_FILE_TYPES, DEFAULT_UNANSWERED_MS, KNOWN_FILE_TYPES, MAX_FILE_BYTES, MAX_SITE_MSGS_PER_SEC, SITE_MSGS_PER_SEC } from '@hark/shared';
 import type { ScriptedRedis } from '../redis/scripts';
 import { K, RK } from './keys';
-import { bool, json, jsonStrings, num } from './util';
+import { bool, json, jsonObject, jsonStrings, num } from './util';
 
 export type { BusinessHours } from '@hark/shared';
 
@@ -19,6 +19,7 @@ export const SITE_DEFAULTS: Omit<Site, 'id' | 'name' | 'createdAt'> = {
   position: 'right',
   label: 'Chat with us',
   greeting: 'Hi! How can we help?',
+  greetings: {},
   locales: ['en', 'hr', 'ru'],
   hours: null,
   prechat: false,
@@ -56,6 +57,8 @@ function fromHash(id: string, h: Record<string, string>): Site {
     position: h.position === 'left' ? 'left' : 'right',
     label: h.label ?? SITE_DEFAULTS.label,
     greeting: h.greeting ?? SITE_DEFAULTS.greeting,
+    // Added with #13 item 8: sites saved before have none, so every language shows `greeting` (no migration).
+    greetings: Object.fromEntries(Object.entries(jsonObject<Record<string, unknown>>(h.greetings, {})).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].trim() !== '')),
     locales: json(h.locales, SITE_DEFAULTS.locales),
     hours: json(h.hours, null),
     prechat: bool(h.prechat),
@@ -115,6 +118,7 @@ export function publicSiteConfig(s: Site, available: boolean, inHours: boolean):
     position: s.position,
     label: s.label,
     greeting: s.greeting,
+    ...(Object.keys(s.greetings).length ? { greetings: s.greetings } : {}),
     prechat: s.prechat,
     offlineForm: s.offlineForm,
     available,
