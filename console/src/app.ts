@@ -25,6 +25,8 @@ export interface AppState {
   screen: Screen;
   view: View;
   selected: string | null;
+  /** The selected conversation's visitor details are the view (a phone stacks list → conversation → details). */
+  details: boolean;
   /** Conversations a supervisor is watching (live without taking part). */
   watching: Record<string, boolean>;
   sites: Site[];
@@ -60,6 +62,7 @@ let state: AppState = {
   screen: 'inbox',
   view: 'mine',
   selected: null,
+  details: false,
   watching: {},
   sites: [],
   teams: [],
@@ -88,7 +91,7 @@ function set(patch: Partial<AppState> | ((s: AppState) => Partial<AppState>)): v
 
 /** What is on screen, as a URL (route.ts). */
 function routeOf(s: AppState): Route {
-  if (s.screen === 'inbox') return { screen: 'inbox', view: s.view, conv: s.selected };
+  if (s.screen === 'inbox') return s.selected && s.details ? { screen: 'inbox', view: s.view, conv: s.selected, details: true } : { screen: 'inbox', view: s.view, conv: s.selected };
   if (s.screen === 'admin') return { screen: 'admin', tab: s.adminTab };
   return { screen: s.screen };
 }
@@ -100,7 +103,8 @@ let applyingUrl = false;
 function syncUrl(): void {
   if (applyingUrl || state.auth !== 'signed-in' || typeof history === 'undefined') return;
   const path = routePath(routeOf(state));
-  if (location.pathname !== path) history.pushState(null, '', path + location.search);
+  // Marked as the console's own entry: an in-app back button may then go back in history (phone.ts).
+  if (location.pathname !== path) history.pushState({ hark: true }, '', path + location.search);
 }
 
 /** Shows what a URL names: at sign-in (a reload keeps the open chat) and on back/forward. */
@@ -115,6 +119,7 @@ function applyUrl(): void {
       // Before the socket's welcome the chat is only remembered; `synced` opens it.
       if (state.rt.connection === 'live' || !r.conv) actions.select(r.conv);
       else set({ selected: r.conv });
+      set({ details: !!r.details });
     } else set({ screen: r.screen, adminTab: r.screen === 'admin' ? r.tab : state.adminTab, help: false });
   } finally {
     applyingUrl = false;
@@ -340,7 +345,7 @@ export const actions = {
     }
   },
   select(conv: string | null): void {
-    set((s) => ({ selected: conv, screen: 'inbox', rt: conv ? markRead(s.rt, conv) : s.rt }));
+    set((s) => ({ selected: conv, details: conv !== null && conv === s.selected && s.details, screen: 'inbox', rt: conv ? markRead(s.rt, conv) : s.rt }));
     if (!conv) return;
     // Named by a URL but not among the live chats (a resolved one, a reload): read its summary.
     if (!state.rt.convs[conv] && state.rt.connection === 'live') void fetchConv(conv);
@@ -351,6 +356,29 @@ export const actions = {
   openConv(c: ConvSummary): void {
     set((s) => ({ rt: mergeConvs(s.rt, [c]) }));
     actions.select(c.id);
+  },
+  /** Shows or leaves the visitor's details (their own view, and URL, on a phone). */
+  details(on: boolean): void {
+    if (state.selected) set({ details: on });
+  },
+  /**
+   * The in-app back button of a stacked view (phone): history's back when the previous entry is
+   * the console's own (the browser's back gesture does the same), else straight up one level.
+   */
+  back(): void {
+    if (typeof history !== 'undefined' && (history.state as { hark?: boolean } | null)?.hark) {
+      history.back();
+      return;
+    }
+    const up = () => {
+      if (state.details) set({ details: false });
+      else set({ selected: null });
+    };
+    // No console entry to go back to (opened from a link or a notification): replace this one.
+    applyingUrl = true;
+    up();
+    applyingUrl = false;
+    history.replaceState(null, '', routePath(routeOf(state)) + location.search);
   },
   move(delta: number): void {
     const list = listView(state.rt.convs, state.view, state.rt.me);

@@ -1,0 +1,124 @@
+/**
+ * The console on a phone (#13 "On a phone"), in real Chromium at 390 × 844 with touch: a
+ * one-line header, the inbox full-width, list → conversation → visitor details as stacked
+ * views with their own URLs (the in-app back button and the browser's back gesture both walk
+ * them), the composer on screen even when the keyboard halves the viewport, and nothing that
+ * scrolls sideways.
+ */
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { PASSWORD, makeOperator, openVisitor, rowWith, setStatus, useConsoleStack, visitorSays, widgetText } from './console-stack';
+import { watchCsp } from './src/harness';
+
+const t = useConsoleStack();
+const PHONE = { width: 390, height: 844 };
+
+/** How far the page scrolls sideways (0: not at all). */
+const sideways = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+const shown = (page: Page, sel: string) => page.locator(sel).isVisible();
+const path = (page: Page) => new URL(page.url()).pathname;
+
+describe('the console on a phone', () => {
+  it('is a one-line header over stacked views: list → conversation → details → back → back, and answers', async () => {
+    await makeOperator(t.stack, { email: 'pia@example.com', name: 'Pia Phone-Owner', role: 'admin' });
+    const ctx = await t.browser.newContext({ locale: 'en-US', viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    ctx.setDefaultTimeout(8000);
+    const page = await ctx.newPage();
+    const csp = await watchCsp(page);
+    await page.goto(`${t.stack.base}/console/`);
+    expect(await sideways(page)).toBe(0);
+    await page.getByLabel('E-mail').fill('pia@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).tap();
+    await expect.poll(() => page.getByTestId('connection').textContent(), { timeout: 10_000 }).toBe('Live');
+    await setStatus(page, 'online');
+
+    // The header is one line: its items share a row, and it is as tall as one control.
+    const header = (await page.locator('.header').boundingBox())!;
+    expect(header.height).toBeLessThan(56);
+    const tops = await page.locator('.header .brand, .header .conn, .header .status select, .header .menu-btn').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2));
+    expect(tops).toHaveLength(4);
+    for (const y of tops) expect(Math.abs(y - tops[0]!)).toBeLessThan(8);
+    // The rest is behind the menu: closed, the tabs and sign-out are not on screen; open, they are.
+    expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(false);
+    await page.getByRole('button', { name: 'Menu' }).tap();
+    await expect.poll(() => page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'My numbers' }).isVisible()).toBe(true);
+    expect(await sideways(page)).toBe(0);
+    await page.getByRole('button', { name: 'Menu' }).tap();
+    await expect.poll(() => page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(false);
+
+    // A visitor writes; the inbox is the whole width of the phone.
+    const v = await openVisitor(t.browser, t.stack.base);
+    await visitorSays(v.page, 'Is the blue one in stock? phone-1');
+    await expect.poll(() => rowWith(page, 'phone-1').count(), { timeout: 10_000 }).toBe(1);
+    const id = (await rowWith(page, 'phone-1').getAttribute('data-conv')) as string;
+    expect((await page.locator('.inbox').boundingBox())!.width).toBe(PHONE.width);
+    expect((await rowWith(page, 'phone-1').boundingBox())!.width).toBeGreaterThan(PHONE.width - 10);
+    expect(await sideways(page)).toBe(0);
+
+    // List → conversation: full-screen, its own URL, the list gone.
+    await rowWith(page, 'phone-1').tap();
+    await expect.poll(() => path(page)).toBe(`/console/mine/${id}`);
+    await expect.poll(() => shown(page, '.conversation')).toBe(true);
+    expect(await shown(page, '.inbox')).toBe(false);
+    expect(await shown(page, '.visitor')).toBe(false);
+    expect((await page.locator('.conversation').boundingBox())!.width).toBe(PHONE.width);
+    await expect.poll(() => page.locator('.conversation').textContent()).toContain('phone-1');
+    expect(await sideways(page)).toBe(0);
+
+    // Conversation → details: the visitor's data, with Export and Erase, on a view of its own.
+    await page.getByRole('button', { name: 'Visitor details' }).tap();
+    await expect.poll(() => path(page)).toBe(`/console/mine/${id}/visitor`);
+    await expect.poll(() => shown(page, '.visitor')).toBe(true);
+    expect(await shown(page, '.conversation')).toBe(false);
+    expect(await page.getByRole('button', { name: 'Export data' }).isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Erase visitor' }).isVisible()).toBe(true);
+    expect(await sideways(page)).toBe(0);
+
+    // Back (the browser's gesture) → the conversation; back (the header's button) → the list.
+    await page.goBack();
+    await expect.poll(() => path(page)).toBe(`/console/mine/${id}`);
+    await expect.poll(() => shown(page, '.conversation')).toBe(true);
+    expect(await shown(page, '.visitor')).toBe(false);
+    await page.getByRole('button', { name: 'Back to the list' }).tap();
+    await expect.poll(() => path(page)).toBe('/console/');
+    await expect.poll(() => shown(page, '.inbox')).toBe(true);
+    expect(await shown(page, '.conversation')).toBe(false);
+    // …and forward again; the details' own back button returns to the conversation.
+    await page.goForward();
+    await expect.poll(() => shown(page, '.conversation')).toBe(true);
+    await page.getByRole('button', { name: 'Visitor details' }).tap();
+    await expect.poll(() => shown(page, '.visitor')).toBe(true);
+    await page.getByRole('button', { name: 'Back to the conversation' }).tap();
+    await expect.poll(() => path(page)).toBe(`/console/mine/${id}`);
+    await expect.poll(() => shown(page, '.conversation')).toBe(true);
+
+    // A reload of the details' URL opens them again.
+    await page.goto(`${t.stack.base}/console/mine/${id}/visitor`);
+    await expect.poll(() => page.getByTestId('connection').textContent(), { timeout: 10_000 }).toBe('Live');
+    await expect.poll(() => shown(page, '.visitor')).toBe(true);
+    await page.getByRole('button', { name: 'Back to the conversation' }).tap();
+    await expect.poll(() => path(page)).toBe(`/console/mine/${id}`);
+
+    // The on-screen keyboard (interactive-widget=resizes-content) shrinks the viewport: the composer stays on screen.
+    await page.setViewportSize({ width: PHONE.width, height: 420 });
+    await page.locator('#composer').tap();
+    await expect.poll(async () => {
+      const box = (await page.locator('#composer').boundingBox())!;
+      return box.y >= 0 && box.y + box.height <= 420;
+    }).toBe(true);
+    expect(await sideways(page)).toBe(0);
+
+    // Answer: the visitor gets it.
+    await page.locator('#composer').fill('Yes, two left. phone-2');
+    await page.locator('#composer').press('Enter');
+    await expect.poll(() => widgetText(v.page), { timeout: 10_000 }).toContain('phone-2');
+    await page.setViewportSize(PHONE);
+    expect(await sideways(page)).toBe(0);
+
+    expect(await csp()).toEqual([]);
+    await ctx.close();
+    await v.ctx.close();
+  });
+});
