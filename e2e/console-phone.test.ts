@@ -121,4 +121,72 @@ describe('the console on a phone', () => {
     await ctx.close();
     await v.ctx.close();
   });
+
+  it('installs as an app: a linked, valid manifest with its icons, and a service worker that controls the page and opens the shell offline', async () => {
+    const base = t.stack.base;
+    const ctx = await t.browser.newContext({ locale: 'en-US', viewport: PHONE, isMobile: true, hasTouch: true });
+    ctx.setDefaultTimeout(8000);
+    const page = await ctx.newPage();
+    const csp = await watchCsp(page);
+    await page.goto(`${base}/console/`);
+
+    // The manifest: linked, served as one, and what an install needs.
+    expect(await page.locator('link[rel=manifest]').getAttribute('href')).toBe('/console/manifest.webmanifest');
+    const res = await fetch(`${base}/console/manifest.webmanifest`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/manifest+json');
+    const m = (await res.json()) as { name: string; short_name: string; start_url: string; scope: string; display: string; theme_color: string; icons: { src: string; sizes: string; type: string; purpose: string }[] };
+    expect(m).toMatchObject({ name: 'Hark console', short_name: 'Hark', start_url: '/console/', scope: '/console/', display: 'standalone' });
+    expect(m.theme_color).toMatch(/^#[0-9a-f]{6}$/);
+    expect(await page.locator('meta[name=theme-color]').getAttribute('content')).toBe(m.theme_color);
+    const have = m.icons.map((i) => `${i.sizes} ${i.purpose}`).sort();
+    expect(have).toEqual(['192x192 any', '512x512 any', '512x512 maskable']);
+    for (const i of m.icons) {
+      const r = await fetch(new URL(i.src, base));
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toBe('image/png');
+      const png = Buffer.from(await r.arrayBuffer());
+      // A real PNG of the size it claims (IHDR width and height).
+      expect(png.subarray(1, 4).toString('ascii')).toBe('PNG');
+      expect(`${png.readUInt32BE(16)}x${png.readUInt32BE(20)}`).toBe(i.sizes);
+    }
+
+    // The service worker registers, and controls the page after a reload.
+    expect(await page.evaluate(() => navigator.serviceWorker.ready.then((r) => r.scope))).toBe(`${base}/console/`);
+    await page.reload();
+    await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller?.scriptURL ?? null)).toBe(`${base}/console/sw.js`);
+
+    // Signed in and live: the API's answers went through, and none was stored.
+    await page.getByLabel('E-mail').fill(t.stack.admin.email);
+    await page.getByLabel('Password').fill(t.stack.admin.password);
+    await page.getByRole('button', { name: 'Sign in' }).tap();
+    await expect.poll(() => page.getByTestId('connection').textContent(), { timeout: 10_000 }).toBe('Live');
+    const cached = await page.evaluate(async () => {
+      const out: string[] = [];
+      for (const k of await caches.keys()) for (const r of await (await caches.open(k)).keys()) out.push(`${k} ${new URL(r.url).pathname}`);
+      return out;
+    });
+    const sw = await (await fetch(`${base}/console/sw.js`)).text();
+    const version = /const VERSION = "([0-9a-f]{16})"/.exec(sw)?.[1];
+    expect(version).toBeTruthy();
+    // One cache, named by this build; the shell in it and nothing else.
+    expect(new Set(cached.map((c) => c.split(' ')[0]))).toEqual(new Set([`hark-console-${version}`]));
+    const paths = cached.map((c) => c.split(' ')[1] as string);
+    expect(paths).toContain('/console/');
+    expect(paths.some((p) => /^\/console\/assets\/.+\.js$/.test(p))).toBe(true);
+    for (const p of paths) expect(p.startsWith('/console/') && !p.includes('/v1/')).toBe(true);
+
+    // The network goes (for the worker too), and the console still opens: its own shell, styled and running.
+    await ctx.setOffline(true);
+    const worker = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent('serviceworker'));
+    expect(await worker.evaluate(() => fetch('/console/sw.js', { cache: 'no-store' }).then(() => 'online', () => 'offline'))).toBe('offline');
+    await page.goto(`${base}/console/queue`);
+    await expect.poll(() => page.locator('#app').evaluate((el) => el.childElementCount)).toBeGreaterThan(0);
+    expect(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)).toBe('rgb(245, 246, 248)');
+    expect(await page.evaluate(() => fetch('/v1/me').then(() => 'online', () => 'offline'))).toBe('offline');
+    await ctx.setOffline(false);
+
+    expect(await csp()).toEqual([]);
+    await ctx.close();
+  });
 });

@@ -39,6 +39,8 @@ export interface AppState {
   /** Bumped when the socket's unacked list changes, so pending sends re-render. */
   pendingTick: number;
   toast: string | null;
+  /** The gateway could not be reached at start (offline: the service worker's shell opened); retried when the network returns. */
+  unreachable: boolean;
   /** The admin screen's tab (its URL's last part); null: the first one the operator may see. */
   adminTab: string | null;
 }
@@ -74,6 +76,7 @@ let state: AppState = {
   pendingTick: 0,
   toast: null,
   adminTab: null,
+  unreachable: false,
 };
 const listeners = new Set<() => void>();
 
@@ -285,9 +288,11 @@ export const actions = {
     document.documentElement.lang = state.lang;
     try {
       const { me } = await api.me();
+      set({ unreachable: false });
       signedIn(me);
-    } catch {
-      set({ auth: 'signed-out' });
+    } catch (e) {
+      // A 401 is "not signed in"; anything else (no network) is said so, and tried again when it returns.
+      set({ auth: 'signed-out', unreachable: !(e instanceof ApiError) });
     }
   },
   async signIn(email: string, password: string): Promise<void> {
