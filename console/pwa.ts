@@ -167,14 +167,17 @@ self.addEventListener('notificationclick', (ev) => {
   ev.notification.close();
   const path = (ev.notification.data && ev.notification.data.path) || BASE;
   const target = new URL(path.startsWith(BASE) ? path : BASE, self.location.origin).href;
-  ev.waitUntil(
-    self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((list) => {
-      const win = list.find((c) => new URL(c.url).pathname.startsWith(BASE));
-      if (!win) return self.clients.openWindow(target);
-      win.postMessage({ type: 'hark:open', path: new URL(target).pathname });
-      return win.focus();
-    }),
-  );
+  const done = self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((list) => {
+    const win = list.find((c) => new URL(c.url).pathname.startsWith(BASE));
+    if (!win) return self.clients.openWindow(target);
+    win.postMessage({ type: 'hark:open', path: new URL(target).pathname });
+    return win.focus().catch(() => win);
+  });
+  try {
+    ev.waitUntil(done);
+  } catch {
+    // Only a click the browser dispatched may extend the worker's life; the work above runs anyway.
+  }
 });
 `;
 }

@@ -116,6 +116,8 @@ describe('the console on a phone', () => {
     await expect.poll(() => widgetText(v.page), { timeout: 10_000 }).toContain('phone-2');
     await page.setViewportSize(PHONE);
     expect(await sideways(page)).toBe(0);
+    // Off shift, so the next tests' chats go to their own operators.
+    await setStatus(page, 'offline');
 
     expect(await csp()).toEqual([]);
     await ctx.close();
@@ -176,6 +178,8 @@ describe('the console on a phone', () => {
     expect(paths.some((p) => /^\/console\/assets\/.+\.js$/.test(p))).toBe(true);
     for (const p of paths) expect(p.startsWith('/console/') && !p.includes('/v1/')).toBe(true);
 
+    await setStatus(page, 'offline');
+
     // The network goes (for the worker too), and the console still opens: its own shell, styled and running.
     await ctx.setOffline(true);
     const worker = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent('serviceworker'));
@@ -188,5 +192,92 @@ describe('the console on a phone', () => {
 
     expect(await csp()).toEqual([]);
     await ctx.close();
+  });
+
+  it('knocks for a new chat unless muted, and notifies through the service worker in the background; the click opens that chat', async () => {
+    const base = t.stack.base;
+    await makeOperator(t.stack, { email: 'nia@example.com', name: 'Nia', capacity: 5 });
+    const ctx = await t.browser.newContext({ locale: 'en-US', viewport: PHONE, isMobile: true, hasTouch: true });
+    ctx.setDefaultTimeout(8000);
+    await ctx.grantPermissions(['notifications'], { origin: base });
+    const page = await ctx.newPage();
+    const csp = await watchCsp(page);
+    await page.addInitScript(() => {
+      const w = window as unknown as { __knocks: number; __background: boolean };
+      // Each tap of the knock is one oscillator started.
+      w.__knocks = 0;
+      const osc = AudioContext.prototype.createOscillator;
+      AudioContext.prototype.createOscillator = function (this: AudioContext) {
+        w.__knocks++;
+        return osc.call(this);
+      };
+      // "In the background": another app is in front, so the page has no focus.
+      w.__background = false;
+      const hasFocus = Document.prototype.hasFocus;
+      Document.prototype.hasFocus = function (this: Document) {
+        return w.__background ? false : hasFocus.call(this);
+      };
+    });
+    const knocks = () => page.evaluate(() => (window as unknown as { __knocks: number }).__knocks);
+    const background = (on: boolean) => page.evaluate((v) => void ((window as unknown as { __background: boolean }).__background = v), on);
+    const notes = () => page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, path: (n.data as { path?: string } | null)?.path ?? '' })));
+    await page.goto(`${base}/console/`);
+    await page.getByLabel('E-mail').fill('nia@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).tap();
+    await expect.poll(() => page.getByTestId('connection').textContent(), { timeout: 10_000 }).toBe('Live');
+    await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: 10_000 }).toBe(true);
+    await setStatus(page, 'online');
+    await background(true);
+
+    // A new chat: the knock (two taps), and the worker's notification naming its URL.
+    expect(await knocks()).toBe(0);
+    const v1 = await openVisitor(t.browser, base);
+    await visitorSays(v1.page, 'Hello from the bus knock-1');
+    await expect.poll(() => rowWith(page, 'knock-1').count(), { timeout: 10_000 }).toBe(1);
+    const id = (await rowWith(page, 'knock-1').getAttribute('data-conv')) as string;
+    await expect.poll(knocks).toBe(2);
+    await expect.poll(notes, { timeout: 10_000 }).toContainEqual(expect.objectContaining({ title: 'New chat', path: `/console/mine/${id}` }));
+    expect((await notes()).find((n) => n.title === 'New chat')?.body).toContain('knock-1');
+
+    // Its click (sw.js notificationclick) brings the console to that conversation.
+    const worker = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent('serviceworker'));
+    await worker.evaluate(async () => {
+      // The worker's own types (WebWorker lib) are not this file's: name what is used.
+      type Scope = { registration: ServiceWorkerRegistration; dispatchEvent(e: Event): boolean; NotificationEvent: new (type: string, init: { notification: Notification }) => Event };
+      const sw = self as unknown as Scope;
+      const [n] = await sw.registration.getNotifications();
+      if (!n) throw new Error('no notification');
+      sw.dispatchEvent(new sw.NotificationEvent('notificationclick', { notification: n }));
+    });
+    await expect.poll(() => path(page)).toBe(`/console/mine/${id}`);
+    await expect.poll(() => shown(page, '.conversation')).toBe(true);
+    // The click closed it.
+    expect((await notes()).some((n) => n.title === 'New chat')).toBe(false);
+    await page.goBack();
+    await expect.poll(() => path(page)).toBe('/console/');
+
+    // Muted (the header's menu): the next chat still notifies, without a knock; the setting stays after a reload.
+    await background(false);
+    await page.getByRole('button', { name: 'Menu' }).tap();
+    await page.getByLabel('Sound').uncheck();
+    await page.getByRole('button', { name: 'Menu' }).tap();
+    await page.reload();
+    await expect.poll(() => page.getByTestId('connection').textContent(), { timeout: 10_000 }).toBe('Live');
+    await page.getByRole('button', { name: 'Menu' }).tap();
+    expect(await page.getByLabel('Sound').isChecked()).toBe(false);
+    await page.getByRole('button', { name: 'Menu' }).tap();
+    await background(true);
+    const before = await knocks();
+    const v2 = await openVisitor(t.browser, base);
+    await visitorSays(v2.page, 'Me too knock-2');
+    await expect.poll(() => rowWith(page, 'knock-2').count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await notes()).some((n) => n.title === 'New chat' && n.body.includes('knock-2')), { timeout: 10_000 }).toBe(true);
+    expect(await knocks()).toBe(before);
+
+    expect(await csp()).toEqual([]);
+    await ctx.close();
+    await v1.ctx.close();
+    await v2.ctx.close();
   });
 });

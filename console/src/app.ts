@@ -12,7 +12,7 @@ import { formatLocale } from './format';
 import { type Lang, pickLang, t as translate } from './i18n';
 import { type Route, parseRoute, routePath } from './route';
 import { attentionCount, isOverdue, listView, step, type View, viewsFor } from './inbox';
-import { beep, desktopNotify, tabHasFocus, titleWithCount } from './notify';
+import { desktopNotify, knock, tabHasFocus, titleWithCount } from './notify';
 import type { SavedReply } from './replies';
 import { OperatorSocket } from './socket';
 import { applyFrame, concernsMe, initialState, markRead, mergeConvs, type State, visitorLabel } from './state';
@@ -189,15 +189,17 @@ function onFrame(f: ServerToOperator): void {
   set(patch);
   if (effects.newChat) {
     const c = effects.newChat;
-    beep();
+    knock();
     const said = c.last?.kind === 'msg' && c.last.from === 'visitor' ? `: ${c.last.text ?? ''}` : '';
-    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor, state.lang) + said, `conv-${c.id}`, () => actions.select(c.id));
+    const view: View = c.operator?.id === state.rt.me?.id ? 'mine' : 'queue';
+    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor, state.lang) + said, `conv-${c.id}`, routePath({ screen: 'inbox', view, conv: c.id }), () => actions.select(c.id));
   }
   if (effects.newMessage) {
     const e = effects.newMessage;
     const conv = rt.convs[e.conv];
-    if (!tabHasFocus() || state.selected !== e.conv) beep();
-    desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor, state.lang) : '' }), e.text ?? '', `msg-${e.conv}`, () => actions.select(e.conv));
+    if (!tabHasFocus() || state.selected !== e.conv) knock();
+    const path = routePath({ screen: 'inbox', view: 'mine', conv: e.conv });
+    desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor, state.lang) : '' }), e.text ?? '', `msg-${e.conv}`, path, () => actions.select(e.conv));
   }
   // Preload the history of what the operator must act on: a conversation's first message can reach
   // the summary before this gateway follows its stream, and the inbox preview should show words.
@@ -384,6 +386,12 @@ export const actions = {
     up();
     applyingUrl = false;
     history.replaceState(null, '', routePath(routeOf(state)) + location.search);
+  },
+  /** Shows what a console URL names (a notification's click, through the service worker). */
+  openPath(path: string): void {
+    if (state.auth !== 'signed-in' || !path.startsWith('/console/')) return;
+    if (location.pathname !== path) history.pushState({ hark: true }, '', path);
+    applyUrl();
   },
   move(delta: number): void {
     const list = listView(state.rt.convs, state.view, state.rt.me);

@@ -7,7 +7,7 @@ const root = document.getElementById('app');
 if (root) render(<App />, root);
 void actions.boot();
 
-// Audio may only start after a gesture; the first one unlocks the beep for the shift.
+// Audio may only start after a gesture; the first one unlocks the knock for the shift.
 for (const ev of ['pointerdown', 'keydown'] as const) addEventListener(ev, unlockAudio, { once: true, capture: true });
 addEventListener('online', () => {
   if (getState().unreachable) void actions.boot();
@@ -18,6 +18,10 @@ addEventListener('online', () => {
 // without a network, installs as an app, and shows notifications while it is in the background.
 if ('serviceWorker' in navigator) {
   addEventListener('load', () => {
+    // A click on a notification while this window is open: the worker asks it to show that conversation.
+    navigator.serviceWorker.addEventListener('message', (ev: MessageEvent<{ type?: string; path?: string }>) => {
+      if (ev.data?.type === 'hark:open' && typeof ev.data.path === 'string') actions.openPath(ev.data.path);
+    });
     navigator.serviceWorker.register('/console/sw.js', { scope: '/console/' }).catch(() => {
       // Not available (the dev server has none, a private window, an old browser): the console works without it.
     });

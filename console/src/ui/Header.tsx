@@ -2,7 +2,7 @@ import type { OperatorStatus } from '@hark/shared/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { actions, type Screen, t, useApp } from '../app';
 import { LANGS } from '../i18n';
-import { askNotificationPermission, notificationPermission } from '../notify';
+import { askNotificationPermission, notificationPermission, setSoundOff, soundOff } from '../notify';
 import { Avatar } from './Avatar';
 
 const STATUSES: OperatorStatus[] = ['online', 'away', 'offline'];
@@ -13,6 +13,7 @@ export function Header() {
   const [perm, setPerm] = useState(notificationPermission());
   // On a phone everything but the brand, the connection and the status sits behind this menu (styles.css).
   const [menu, setMenu] = useState(false);
+  const [sound, setSound] = useState(!soundOff());
   const open = menu ? 'yes' : 'no';
   // Going to another screen closes it.
   useEffect(() => setMenu(false), [s.screen]);
@@ -46,6 +47,17 @@ export function Header() {
             {t('header.enableNotifications')}
           </button>
         )}
+        <label class="check sound">
+          <input
+            type="checkbox"
+            checked={sound}
+            onChange={(e) => {
+              setSoundOff(!e.currentTarget.checked);
+              setSound(e.currentTarget.checked);
+            }}
+          />
+          {t('header.sound')}
+        </label>
         <select class="lang" aria-label={t('header.language')} value={s.lang} onChange={(e) => actions.setLang(e.currentTarget.value as never)}>
           {LANGS.map((l) => (
             <option key={l.id} value={l.id}>
