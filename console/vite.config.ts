@@ -1,10 +1,13 @@
 import { defineConfig } from 'vite';
+import { pwa } from './pwa';
 
 // The gateway serves the built console at /console under a strict CSP, so the
 // build must not inline scripts or styles: assetsInlineLimit 0 keeps even tiny
 // assets as files, and the module preload polyfill (an inline script) is off.
 export default defineConfig({
   base: '/console/',
+  // Icons, manifest and the service worker that caches the shell (pwa.ts).
+  plugins: [pwa()],
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   build: {
     outDir: 'dist',

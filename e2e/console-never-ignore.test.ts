@@ -1,6 +1,6 @@
 /**
  * "Never ignore" in real Chromium: a desktop notification (permission granted
- * through the browser's own permission controls) and a beep when the tab is
+ * through the browser's own permission controls) and a knock when the tab is
  * not focused, a counter in the tab title, and the "unanswered" flag once a
  * visitor has waited past the site's threshold.
  */
@@ -34,6 +34,12 @@ describe('never ignore', () => {
           w.__notes.push(`${title}|${opts?.body ?? ''}`);
         }
       } as typeof Notification;
+      // With the service worker in control the console notifies through it (notify.ts): record those too.
+      const show = ServiceWorkerRegistration.prototype.showNotification;
+      ServiceWorkerRegistration.prototype.showNotification = function (this: ServiceWorkerRegistration, title: string, opts?: NotificationOptions) {
+        w.__notes.push(`${title}|${opts?.body ?? ''}`);
+        return show.call(this, title, opts);
+      };
       const osc = AudioContext.prototype.createOscillator;
       AudioContext.prototype.createOscillator = function (this: AudioContext) {
         w.__beeps++;

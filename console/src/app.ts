@@ -12,7 +12,7 @@ import { formatLocale } from './format';
 import { type Lang, pickLang, t as translate } from './i18n';
 import { type Route, parseRoute, routePath } from './route';
 import { attentionCount, isOverdue, listView, step, type View, viewsFor } from './inbox';
-import { beep, desktopNotify, tabHasFocus, titleWithCount } from './notify';
+import { desktopNotify, knock, tabHasFocus, titleWithCount } from './notify';
 import type { SavedReply } from './replies';
 import type { SearchAnswer, SearchFilters, SearchHit } from './search';
 import { OperatorSocket } from './socket';
@@ -26,6 +26,8 @@ export interface AppState {
   screen: Screen;
   view: View;
   selected: string | null;
+  /** The selected conversation's visitor details are the view (a phone stacks list → conversation → details). */
+  details: boolean;
   /** Conversations a supervisor is watching (live without taking part). */
   watching: Record<string, boolean>;
   sites: Site[];
@@ -42,6 +44,8 @@ export interface AppState {
   /** Bumped when the socket's unacked list changes, so pending sends re-render. */
   pendingTick: number;
   toast: string | null;
+  /** The gateway could not be reached at start (offline: the service worker's shell opened); retried when the network returns. */
+  unreachable: boolean;
   /** The admin screen's tab (its URL's last part); null: the first one the operator may see. */
   adminTab: string | null;
 }
@@ -65,6 +69,7 @@ let state: AppState = {
   screen: 'inbox',
   view: 'mine',
   selected: null,
+  details: false,
   watching: {},
   sites: [],
   teams: [],
@@ -78,6 +83,7 @@ let state: AppState = {
   pendingTick: 0,
   toast: null,
   adminTab: null,
+  unreachable: false,
 };
 const listeners = new Set<() => void>();
 
@@ -95,7 +101,7 @@ function set(patch: Partial<AppState> | ((s: AppState) => Partial<AppState>)): v
 
 /** What is on screen, as a URL (route.ts). */
 function routeOf(s: AppState): Route {
-  if (s.screen === 'inbox') return { screen: 'inbox', view: s.view, conv: s.selected };
+  if (s.screen === 'inbox') return s.selected && s.details ? { screen: 'inbox', view: s.view, conv: s.selected, details: true } : { screen: 'inbox', view: s.view, conv: s.selected };
   if (s.screen === 'admin') return { screen: 'admin', tab: s.adminTab };
   return { screen: s.screen };
 }
@@ -107,7 +113,8 @@ let applyingUrl = false;
 function syncUrl(): void {
   if (applyingUrl || state.auth !== 'signed-in' || typeof history === 'undefined') return;
   const path = routePath(routeOf(state));
-  if (location.pathname !== path) history.pushState(null, '', path + location.search);
+  // Marked as the console's own entry: an in-app back button may then go back in history (phone.ts).
+  if (location.pathname !== path) history.pushState({ hark: true }, '', path + location.search);
 }
 
 /** Shows what a URL names: at sign-in (a reload keeps the open chat) and on back/forward. */
@@ -122,6 +129,7 @@ function applyUrl(): void {
       // Before the socket's welcome the chat is only remembered; `synced` opens it.
       if (state.rt.connection === 'live' || !r.conv) actions.select(r.conv);
       else set({ selected: r.conv });
+      set({ details: !!r.details });
     } else set({ screen: r.screen, adminTab: r.screen === 'admin' ? r.tab : state.adminTab, help: false });
   } finally {
     applyingUrl = false;
@@ -189,15 +197,17 @@ function onFrame(f: ServerToOperator): void {
   set(patch);
   if (effects.newChat) {
     const c = effects.newChat;
-    beep();
+    knock();
     const said = c.last?.kind === 'msg' && c.last.from === 'visitor' ? `: ${c.last.text ?? ''}` : '';
-    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor, state.lang) + said, `conv-${c.id}`, () => actions.select(c.id));
+    const view: View = c.operator?.id === state.rt.me?.id ? 'mine' : 'queue';
+    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor, state.lang) + said, `conv-${c.id}`, routePath({ screen: 'inbox', view, conv: c.id }), () => actions.select(c.id));
   }
   if (effects.newMessage) {
     const e = effects.newMessage;
     const conv = rt.convs[e.conv];
-    if (!tabHasFocus() || state.selected !== e.conv) beep();
-    desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor, state.lang) : '' }), e.text ?? '', `msg-${e.conv}`, () => actions.select(e.conv));
+    if (!tabHasFocus() || state.selected !== e.conv) knock();
+    const path = routePath({ screen: 'inbox', view: 'mine', conv: e.conv });
+    desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor, state.lang) : '' }), e.text ?? '', `msg-${e.conv}`, path, () => actions.select(e.conv));
   }
   // Preload the history of what the operator must act on: a conversation's first message can reach
   // the summary before this gateway follows its stream, and the inbox preview should show words.
@@ -288,9 +298,11 @@ export const actions = {
     document.documentElement.lang = state.lang;
     try {
       const { me } = await api.me();
+      set({ unreachable: false });
       signedIn(me);
-    } catch {
-      set({ auth: 'signed-out' });
+    } catch (e) {
+      // A 401 is "not signed in"; anything else (no network) is said so, and tried again when it returns.
+      set({ auth: 'signed-out', unreachable: !(e instanceof ApiError) });
     }
   },
   async signIn(email: string, password: string): Promise<void> {
@@ -369,7 +381,7 @@ export const actions = {
     set({ jump: null });
   },
   select(conv: string | null): void {
-    set((s) => ({ selected: conv, screen: 'inbox', rt: conv ? markRead(s.rt, conv) : s.rt }));
+    set((s) => ({ selected: conv, details: conv !== null && conv === s.selected && s.details, screen: 'inbox', rt: conv ? markRead(s.rt, conv) : s.rt }));
     if (!conv) return;
     // Named by a URL but not among the live chats (a resolved one, a reload): read its summary.
     if (!state.rt.convs[conv] && state.rt.connection === 'live') void fetchConv(conv);
@@ -380,6 +392,35 @@ export const actions = {
   openConv(c: ConvSummary): void {
     set((s) => ({ rt: mergeConvs(s.rt, [c]) }));
     actions.select(c.id);
+  },
+  /** Shows or leaves the visitor's details (their own view, and URL, on a phone). */
+  details(on: boolean): void {
+    if (state.selected) set({ details: on });
+  },
+  /**
+   * The in-app back button of a stacked view (phone): history's back when the previous entry is
+   * the console's own (the browser's back gesture does the same), else straight up one level.
+   */
+  back(): void {
+    if (typeof history !== 'undefined' && (history.state as { hark?: boolean } | null)?.hark) {
+      history.back();
+      return;
+    }
+    const up = () => {
+      if (state.details) set({ details: false });
+      else set({ selected: null });
+    };
+    // No console entry to go back to (opened from a link or a notification): replace this one.
+    applyingUrl = true;
+    up();
+    applyingUrl = false;
+    history.replaceState(null, '', routePath(routeOf(state)) + location.search);
+  },
+  /** Shows what a console URL names (a notification's click, through the service worker). */
+  openPath(path: string): void {
+    if (state.auth !== 'signed-in' || !path.startsWith('/console/')) return;
+    if (location.pathname !== path) history.pushState({ hark: true }, '', path);
+    applyUrl();
   },
   move(delta: number): void {
     const list = listView(state.rt.convs, state.view, state.rt.me);

@@ -1,13 +1,15 @@
 /**
- * "Never ignore": a short beep, a desktop notification while the tab is not
- * focused, and a counter in the tab title. The beep is synthesised with
- * WebAudio so there is no audio file to fetch (and nothing for the CSP to block).
+ * "Never ignore": a short knock, a notification while the tab is not focused (through the
+ * service worker when there is one), and a counter in the tab title. The knock is synthesised
+ * with WebAudio so there is no audio file to fetch (and nothing for the CSP to allow).
  */
 
-/** Long enough to hear over office noise, short enough not to annoy. */
-const BEEP_MS = 180;
-const BEEP_HZ = 880;
-const BEEP_GAIN = 0.15;
+/** The knock: two short, low, woody taps (synthesised: no file to fetch, nothing for the CSP to allow). */
+const KNOCKS_S = [0, 0.14];
+const KNOCK_S = 0.09;
+const KNOCK_HZ = [190, 80];
+const KNOCK_GAIN = 0.5;
+const MUTE_KEY = 'hark:console:sound';
 
 let audio: AudioContext | null = null;
 
@@ -21,20 +23,43 @@ export function unlockAudio(): void {
   }
 }
 
-export function beep(): void {
-  if (!audio) return;
+/** Whether the operator turned the knock off (kept in this browser). */
+export function soundOff(): boolean {
+  try {
+    return localStorage.getItem(MUTE_KEY) === 'off';
+  } catch {
+    return false;
+  }
+}
+
+export function setSoundOff(off: boolean): void {
+  try {
+    if (off) localStorage.setItem(MUTE_KEY, 'off');
+    else localStorage.removeItem(MUTE_KEY);
+  } catch {
+    // Storage disabled: the setting lasts as long as the page.
+  }
+}
+
+/** The knock of a new chat (or of a message the operator is not looking at), unless muted. */
+export function knock(): void {
+  if (!audio || soundOff()) return;
   if (audio.state === 'suspended') void audio.resume();
-  const osc = audio.createOscillator();
-  const gain = audio.createGain();
-  osc.type = 'sine';
-  osc.frequency.value = BEEP_HZ;
-  gain.gain.value = BEEP_GAIN;
-  osc.connect(gain).connect(audio.destination);
-  const t = audio.currentTime;
-  gain.gain.setValueAtTime(BEEP_GAIN, t);
-  gain.gain.exponentialRampToValueAtTime(0.0001, t + BEEP_MS / 1000);
-  osc.start(t);
-  osc.stop(t + BEEP_MS / 1000);
+  const t0 = audio.currentTime;
+  for (const at of KNOCKS_S) {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.type = 'triangle';
+    // A falling pitch and a fast decay read as a knuckle on wood, not a beep.
+    osc.frequency.setValueAtTime(KNOCK_HZ[0] as number, t0 + at);
+    osc.frequency.exponentialRampToValueAtTime(KNOCK_HZ[1] as number, t0 + at + KNOCK_S);
+    gain.gain.setValueAtTime(0.0001, t0 + at);
+    gain.gain.exponentialRampToValueAtTime(KNOCK_GAIN, t0 + at + 0.004);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + KNOCK_S);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t0 + at);
+    osc.stop(t0 + at + KNOCK_S);
+  }
 }
 
 export function tabHasFocus(): boolean {
@@ -50,22 +75,31 @@ export async function askNotificationPermission(): Promise<NotificationPermissio
   return Notification.requestPermission();
 }
 
-/** Shows a desktop notification when the tab is not focused; clicking it brings the conversation up. */
-export function desktopNotify(title: string, body: string, tag: string, onClick: () => void): Notification | null {
-  if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || tabHasFocus()) return null;
+/**
+ * Shows a notification when the tab is not focused. Through the service worker when it controls
+ * the page (the only way on Android, and it outlives a closed tab: a click focuses a console window
+ * at `path`, or opens one, sw.js); else a page notification whose click calls `onClick`.
+ */
+export function desktopNotify(title: string, body: string, tag: string, path: string, onClick: () => void): void {
+  if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || tabHasFocus()) return;
+  const options = { body, tag, icon: '/console/icon-192.png', data: { path } };
+  const sw = typeof navigator !== 'undefined' ? navigator.serviceWorker : undefined;
+  if (sw?.controller) {
+    void sw.ready.then((r) => r.showNotification(title, options)).catch(() => {});
+    return;
+  }
   let n: Notification;
   try {
-    n = new Notification(title, { body, tag });
+    n = new Notification(title, options);
   } catch {
-    // Some platforms (Android Chrome) allow notifications only from a service worker; the beep and title still work.
-    return null;
+    // Some platforms allow notifications only from a service worker; the knock and title still work.
+    return;
   }
   n.onclick = () => {
     window.focus();
     onClick();
     n.close();
   };
-  return n;
 }
 
 export function titleWithCount(base: string, count: number): string {

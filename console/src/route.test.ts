@@ -8,6 +8,7 @@ describe('console URLs', () => {
       [{ screen: 'inbox', view: 'queue', conv: null }, '/console/queue'],
       [{ screen: 'inbox', view: 'mine', conv: 'c_7-X' }, '/console/mine/c_7-X'],
       [{ screen: 'inbox', view: 'resolved', conv: 'abc' }, '/console/resolved/abc'],
+      [{ screen: 'inbox', view: 'mine', conv: 'abc', details: true }, '/console/mine/abc/visitor'],
       [{ screen: 'stats' }, '/console/stats'],
       [{ screen: 'reports' }, '/console/reports'],
       [{ screen: 'account' }, '/console/account'],
@@ -26,5 +27,7 @@ describe('console URLs', () => {
     expect(parseRoute('/console/mine/a%20b')).toEqual({ screen: 'inbox', view: 'mine', conv: null });
     expect(parseRoute(`/console/mine/${'x'.repeat(65)}`)).toEqual({ screen: 'inbox', view: 'mine', conv: null });
     expect(parseRoute('/console/admin/<script>')).toEqual({ screen: 'admin', tab: null });
+    // Details need a conversation; anything else after one is ignored.
+    expect(parseRoute('/console/mine/abc/other')).toEqual({ screen: 'inbox', view: 'mine', conv: 'abc' });
   });
 });

@@ -6,6 +6,7 @@
  *   /console/                      the inbox, Mine
  *   /console/queue                 an inbox view (mine, queue, all, resolved)
  *   /console/queue/CONV            a conversation, in that view
+ *   /console/queue/CONV/visitor    its visitor's details (a view of their own on a phone)
  *   /console/stats, /console/reports, /console/account
  *   /console/admin, /console/admin/TAB
  */
@@ -14,7 +15,7 @@ import { VIEWS, type View } from './inbox';
 export const CONSOLE_BASE = '/console/';
 
 export type Route =
-  | { screen: 'inbox'; view: View; conv: string | null }
+  | { screen: 'inbox'; view: View; conv: string | null; details?: true }
   | { screen: 'stats' }
   | { screen: 'reports' }
   | { screen: 'account' }
@@ -35,10 +36,13 @@ export function parseRoute(pathname: string): Route {
       return '';
     }
   });
-  const [head, second] = parts;
+  const [head, second, third] = parts;
   if (head === 'stats' || head === 'reports' || head === 'account') return { screen: head };
   if (head === 'admin') return { screen: 'admin', tab: second && ID_RE.test(second) ? second : null };
-  if (head && (VIEWS as readonly string[]).includes(head)) return { screen: 'inbox', view: head as View, conv: second && ID_RE.test(second) ? second : null };
+  if (head && (VIEWS as readonly string[]).includes(head)) {
+    const conv = second && ID_RE.test(second) ? second : null;
+    return conv && third === 'visitor' ? { screen: 'inbox', view: head as View, conv, details: true } : { screen: 'inbox', view: head as View, conv };
+  }
   return HOME;
 }
 
@@ -47,7 +51,7 @@ export function routePath(r: Route): string {
   switch (r.screen) {
     case 'inbox':
       if (!r.conv) return r.view === 'mine' ? CONSOLE_BASE : `${CONSOLE_BASE}${r.view}`;
-      return `${CONSOLE_BASE}${r.view}/${encodeURIComponent(r.conv)}`;
+      return `${CONSOLE_BASE}${r.view}/${encodeURIComponent(r.conv)}${r.details ? '/visitor' : ''}`;
     case 'admin':
       return r.tab ? `${CONSOLE_BASE}admin/${encodeURIComponent(r.tab)}` : `${CONSOLE_BASE}admin`;
     default:

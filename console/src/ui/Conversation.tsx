@@ -108,7 +108,10 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
   return (
     <section class="conversation" aria-label={t('conv.title')} data-conv={conv.id}>
       <div class="conv-head">
-        <div>
+        <button type="button" class="back" aria-label={t('conv.back')} title={t('conv.back')} onClick={() => actions.back()}>
+          ←
+        </button>
+        <div class="conv-title">
           <h2>{visitorLabel(conv.visitor, s.lang)}</h2>
           <span class={`pill status-${conv.status}`}>{t(`convStatus.${conv.status}`)}</span>
           {conv.operator && <span class="hint"> · {conv.operator.name}</span>}
@@ -118,6 +121,9 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
           {s.watching[conv.id] && <span class="pill watching">{t('conv.watching')}</span>}
         </div>
         <div class="conv-actions">
+          <button type="button" class="details-btn" aria-label={t('conv.details')} title={t('conv.details')} onClick={() => actions.details(true)}>
+            i
+          </button>
           {conv.status === 'queued' && (
             <button type="button" class="primary" onClick={() => actions.take(conv.id)}>
               {t('action.take')}

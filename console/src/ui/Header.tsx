@@ -1,8 +1,8 @@
 import type { OperatorStatus } from '@hark/shared/protocol';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { actions, type Screen, t, useApp } from '../app';
 import { LANGS } from '../i18n';
-import { askNotificationPermission, notificationPermission } from '../notify';
+import { askNotificationPermission, notificationPermission, setSoundOff, soundOff } from '../notify';
 import { Avatar } from './Avatar';
 
 const STATUSES: OperatorStatus[] = ['online', 'away', 'offline'];
@@ -11,37 +11,61 @@ export function Header() {
   const s = useApp();
   const me = s.rt.me;
   const [perm, setPerm] = useState(notificationPermission());
+  // On a phone everything but the brand, the connection and the status sits behind this menu (styles.css).
+  const [menu, setMenu] = useState(false);
+  const [sound, setSound] = useState(!soundOff());
+  const open = menu ? 'yes' : 'no';
+  // Going to another screen closes it.
+  useEffect(() => setMenu(false), [s.screen]);
   const screens: Screen[] = ['inbox', 'stats', 'reports', ...(me?.role === 'admin' ? (['admin'] as Screen[]) : []), 'account'];
   return (
     <header class="header">
       <span class="brand">Hark</span>
-      <nav class="nav">
-        {screens.map((sc) => (
-          <button key={sc} type="button" class={s.screen === sc ? 'tab active' : 'tab'} aria-current={s.screen === sc ? 'page' : undefined} onClick={() => actions.go(sc)}>
-            {t(`screen.${sc}`)}
-          </button>
-        ))}
-        {me?.role !== 'admin' && (
-          <button type="button" class={s.screen === 'admin' ? 'tab active' : 'tab'} onClick={() => actions.go('admin')}>
-            {t('admin.replies')}
-          </button>
-        )}
-      </nav>
+      <span class="header-more" id="header-more" data-open={open}>
+        <nav class="nav">
+          {screens.map((sc) => (
+            <button key={sc} type="button" class={s.screen === sc ? 'tab active' : 'tab'} aria-current={s.screen === sc ? 'page' : undefined} onClick={() => actions.go(sc)}>
+              {t(`screen.${sc}`)}
+            </button>
+          ))}
+          {me?.role !== 'admin' && (
+            <button type="button" class={s.screen === 'admin' ? 'tab active' : 'tab'} onClick={() => actions.go('admin')}>
+              {t('admin.replies')}
+            </button>
+          )}
+        </nav>
+      </span>
       <span class={`conn conn-${s.rt.connection}`} data-testid="connection">
         {t(`conn.${s.rt.connection}`)}
       </span>
-      {perm === 'default' && (
-        <button type="button" class="small" onClick={async () => setPerm(await askNotificationPermission())}>
-          {t('header.enableNotifications')}
-        </button>
-      )}
-      <select class="lang" aria-label={t('header.language')} value={s.lang} onChange={(e) => actions.setLang(e.currentTarget.value as never)}>
-        {LANGS.map((l) => (
-          <option key={l.id} value={l.id}>
-            {l.name}
-          </option>
-        ))}
-      </select>
+      <button type="button" class="menu-btn" aria-expanded={menu} aria-controls="header-more" aria-label={t('header.menu')} onClick={() => setMenu(!menu)}>
+        ☰
+      </button>
+      <span class="header-more" data-open={open}>
+        {perm === 'default' && (
+          <button type="button" class="small" onClick={async () => setPerm(await askNotificationPermission())}>
+            {t('header.enableNotifications')}
+          </button>
+        )}
+        <label class="check sound">
+          <input
+            type="checkbox"
+            checked={sound}
+            onChange={(e) => {
+              setSoundOff(!e.currentTarget.checked);
+              setSound(e.currentTarget.checked);
+            }}
+          />
+          {t('header.sound')}
+        </label>
+        <select class="lang" aria-label={t('header.language')} value={s.lang} onChange={(e) => actions.setLang(e.currentTarget.value as never)}>
+          {LANGS.map((l) => (
+            <option key={l.id} value={l.id}>
+              {l.name}
+            </option>
+          ))}
+        </select>
+      </span>
       {me && (
         <label class={`status status-${me.status}`} data-status={me.status} data-testid="my-status">
           <span class="sr-only">{t('header.status')}</span>
@@ -54,11 +78,13 @@ export function Header() {
           </select>
         </label>
       )}
-      {me && <Avatar name={me.name} avatar={me.avatar} />}
-      {me && <span class="me-name">{me.name}</span>}
-      <button type="button" class="small" onClick={() => void actions.signOut()}>
-        {t('header.signOut')}
-      </button>
+      <span class="header-more" data-open={open}>
+        {me && <Avatar name={me.name} avatar={me.avatar} />}
+        {me && <span class="me-name">{me.name}</span>}
+        <button type="button" class="small" onClick={() => void actions.signOut()}>
+          {t('header.signOut')}
+        </button>
+      </span>
     </header>
   );
 }

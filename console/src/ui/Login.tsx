@@ -34,6 +34,11 @@ export function Login() {
     <div class="login">
       <form class="card login-card" onSubmit={submit}>
         <h1>{t('login.title')}</h1>
+        {s.unreachable && (
+          <p class="warn-note" role="status" data-testid="unreachable">
+            {t('login.unreachable')}
+          </p>
+        )}
         <label>
           {t('login.email')}
           <input type="email" name="email" autocomplete="username" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />

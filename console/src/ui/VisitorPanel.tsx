@@ -114,6 +114,9 @@ export function VisitorPanel({ conv }: { conv: ConvSummary }) {
   const attrs = Object.entries(v.attrs ?? {});
   return (
     <aside class="visitor" aria-label={t('visitor.title')}>
+      <button type="button" class="back" aria-label={t('visitor.back')} title={t('visitor.back')} onClick={() => actions.back()}>
+        ←
+      </button>
       <h3>
         {visitorLabel(v, s.lang)}
         {!v.name && !v.email && <span class="hint"> · {t('visitor.anonymous')}</span>}

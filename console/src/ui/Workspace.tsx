@@ -7,7 +7,8 @@ export function Workspace() {
   const s = useApp();
   const conv = s.selected ? s.rt.convs[s.selected] : undefined;
   return (
-    <div class="workspace">
+    // Which view a phone shows (styles.css stacks them: list → conversation → details); wide screens show them side by side.
+    <div class="workspace" data-pane={!conv ? 'list' : s.details ? 'details' : 'conv'}>
       <Inbox />
       {conv ? (
         <>
