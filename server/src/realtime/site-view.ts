@@ -14,6 +14,9 @@ import type { QueueListener } from './queue-watch';
 import type { OperatorConn } from './operator-socket';
 
 export class SiteView implements SiteListener, ConvListener, QueueListener {
+  /** Per conversation, the ticket of the latest refresh started (see refresh). */
+  private readonly latest = new Map<string, number>();
+  private tickets = 0;
   readonly convs = new Map<string, ConvSummary>();
   /** Operator sockets of this site on this gateway; change it only through addOp / removeOp. */
   readonly ops = new Set<OperatorConn>();
@@ -108,9 +111,18 @@ export class SiteView implements SiteListener, ConvListener, QueueListener {
   /** Re-reads a conversation and tells every socket that could see it before or can now. */
   async refresh(conv: string, notify = true): Promise<void> {
     const convs = this.ctx.domain.conversations;
+    // Refreshes of one conversation overlap (a burst of doorbells, an assignment in several steps):
+    // only the latest started applies what it read, which is at least as new as any earlier one's
+    // (reads on one connection are answered in order). An earlier one finishing last would put a
+    // stale state on screen and in this view for good (chaos, Redis frozen: an assigned chat shown
+    // to its operator as queued, and left out of their next welcome).
+    const ticket = ++this.tickets;
+    this.latest.set(conv, ticket);
     const m = await convs.meta(conv);
-    if (!m || m.site !== this.site) return;
-    const s = await convs.summary(m);
+    const s = m && m.site === this.site ? await convs.summary(m) : null;
+    if (this.latest.get(conv) !== ticket) return;
+    this.latest.delete(conv);
+    if (!m || !s) return;
     // Closed while reading (its last operator left): following now would leave a subscription nobody releases.
     if (this.closed) return;
     const before = this.convs.get(conv);
