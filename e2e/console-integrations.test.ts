@@ -75,6 +75,9 @@ function signedWith(secret: string, g: Got): boolean {
 // ---------------------------------------------------------------- helpers
 
 async function openIntegrations(page: Page): Promise<void> {
+  // On a phone the screens sit behind the header's menu.
+  const menu = page.locator('.header .menu-btn');
+  if (await menu.isVisible()) await menu.click();
   await page.getByRole('button', { name: 'Admin' }).click();
   await page.getByRole('tab', { name: 'Integrations' }).click();
   await page.getByTestId('api-keys').waitFor();
