@@ -201,10 +201,11 @@ export class Gateway {
   }
 
   // ------------------------------------------------------------ presence
-  /** Renews the leases of the visitors whose sockets are here; then every site view drops visitors whose leases all lapsed. */
+  /** Renews the leases of the visitors whose sockets are here; then every site view drops visitors whose leases all lapsed, and reconciles its conversations with Redis. */
   async visitorPresence(): Promise<void> {
     await this.ctx.domain.visitors.renewPresence();
     await Promise.all([...this.views.values()].map((v) => v.recheckPresence()));
+    await Promise.all([...this.views.values()].map((v) => v.reconcile()));
   }
 
   private async renewLeases(): Promise<void> {

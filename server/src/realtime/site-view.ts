@@ -109,19 +109,26 @@ export class SiteView implements SiteListener, ConvListener, QueueListener {
   }
 
   /** Re-reads a conversation and tells every socket that could see it before or can now. */
-  async refresh(conv: string, notify = true): Promise<void> {
+  async refresh(conv: string, notify = true, quiet = false): Promise<void> {
     const convs = this.ctx.domain.conversations;
     // Refreshes of one conversation overlap (a burst of doorbells, an assignment in several steps):
     // only the latest started applies what it read, which is at least as new as any earlier one's
     // (reads on one connection are answered in order). An earlier one finishing last would put a
     // stale state on screen and in this view for good (chaos, Redis frozen: an assigned chat shown
     // to its operator as queued, and left out of their next welcome).
-    const ticket = ++this.tickets;
-    this.latest.set(conv, ticket);
+    // The periodic check (reconcile) takes no ticket: it applies only what this view has wrong (status
+    // or operator), and only while no doorbell's refresh of the conversation is under way.
+    const ticket = quiet ? 0 : ++this.tickets;
+    if (!quiet) this.latest.set(conv, ticket);
     const m = await convs.meta(conv);
     const s = m && m.site === this.site ? await convs.summary(m) : null;
-    if (this.latest.get(conv) !== ticket) return;
-    this.latest.delete(conv);
+    if (quiet) {
+      const had = this.convs.get(conv);
+      if (this.latest.has(conv) || !s || (had ? had.status === s.status && had.operator?.id === s.operator?.id : s.status === 'resolved')) return;
+    } else {
+      if (this.latest.get(conv) !== ticket) return;
+      this.latest.delete(conv);
+    }
     if (!m || !s) return;
     // Closed while reading (its last operator left): following now would leave a subscription nobody releases.
     if (this.closed) return;
@@ -161,6 +168,18 @@ export class SiteView implements SiteListener, ConvListener, QueueListener {
       this.fresh.delete(conv);
       for (const e of held) this.fanOut(e);
     }
+  }
+
+  /**
+   * Pub/sub is the doorbell, Redis the truth: every VISITOR_PRESENCE_RENEW_MS the gateway has each
+   * view re-read its conversations (and the site's open ones it lacks), and one whose status or
+   * operator it holds wrong is refreshed and told to the operators. A doorbell lost or applied out
+   * of order is healed within that time instead of staying wrong until a reload.
+   */
+  async reconcile(): Promise<void> {
+    if (this.closed || !this.ops.size) return;
+    const ids = new Set([...(await this.ctx.domain.conversations.siteOpen(this.site)), ...this.convs.keys()]);
+    for (const id of ids) await this.refresh(id, true, true);
   }
 
   visible(op: OperatorConn): ConvSummary[] {
