@@ -22,7 +22,7 @@ describe('the console on a phone', () => {
   it('is a one-line header over stacked views: list → conversation → details → back → back, and answers', async () => {
     await makeOperator(t.stack, { email: 'pia@example.com', name: 'Pia Phone-Owner', role: 'admin' });
     const ctx = await t.browser.newContext({ locale: 'en-US', viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
-    ctx.setDefaultTimeout(8000);
+    ctx.setDefaultTimeout(20_000);
     const page = await ctx.newPage();
     const csp = await watchCsp(page);
     await page.goto(`${t.stack.base}/console/`);
@@ -127,7 +127,7 @@ describe('the console on a phone', () => {
   it('installs as an app: a linked, valid manifest with its icons, and a service worker that controls the page and opens the shell offline', async () => {
     const base = t.stack.base;
     const ctx = await t.browser.newContext({ locale: 'en-US', viewport: PHONE, isMobile: true, hasTouch: true });
-    ctx.setDefaultTimeout(8000);
+    ctx.setDefaultTimeout(20_000);
     const page = await ctx.newPage();
     const csp = await watchCsp(page);
     await page.goto(`${base}/console/`);
@@ -198,7 +198,7 @@ describe('the console on a phone', () => {
     const base = t.stack.base;
     await makeOperator(t.stack, { email: 'nia@example.com', name: 'Nia', capacity: 5 });
     const ctx = await t.browser.newContext({ locale: 'en-US', viewport: PHONE, isMobile: true, hasTouch: true });
-    ctx.setDefaultTimeout(8000);
+    ctx.setDefaultTimeout(20_000);
     await ctx.grantPermissions(['notifications'], { origin: base });
     const page = await ctx.newPage();
     const csp = await watchCsp(page);
