@@ -1,41 +1,8 @@
 /** The report answer (server/src/domain/reports.ts) and the pure helpers the Reports view draws with. */
 
-export interface ReportNumbers {
-  conversations: number;
-  missed: number;
-  offlineMessages: number;
-  messages: number;
-  messagesPerChat: number | null;
-  firstResponseMedianMs: number | null;
-  firstResponseP90Ms: number | null;
-  resolutionMedianMs: number | null;
-  resolutionP90Ms: number | null;
-  good: number;
-  bad: number;
-  goodPct: number | null;
-  withComment: number;
-  transfers: number;
-  operatorHoursOnline: number;
-}
-export interface Report {
-  site: string;
-  tz: string;
-  scope: { kind: 'site' | 'team' | 'operator'; id: string };
-  from: string;
-  to: string;
-  totals: ReportNumbers;
-  previous: { from: string; to: string; totals: ReportNumbers };
-  days: { day: string; numbers: ReportNumbers }[];
-  heat: { incoming: number[][]; online: number[][] };
-  teamMedian?: Pick<ReportNumbers, 'conversations' | 'firstResponseMedianMs' | 'resolutionMedianMs' | 'goodPct'> | null;
-}
-export interface ReportQuery {
-  site: string;
-  from: string;
-  to: string;
-  team?: string;
-  operator?: string;
-}
+import type { Report, ReportNumbers, ReportQuery } from '@hark/shared';
+
+export type { Report, ReportNumbers, ReportQuery };
 
 /** The calendar day of `at` in `tz`, as YYYY-MM-DD (UTC when the zone is unknown). */
 export function dayIn(at: number, tz: string): string {

@@ -125,3 +125,50 @@ export interface ConvMailStatus {
   /** Why mail to it bounces (null: it does not). */
   bounced: string | null;
 }
+
+/** A report (GET /v1/reports; server/src/domain/reports.ts builds it, the console draws it). */
+export interface ReportNumbers {
+  conversations: number;
+  missed: number;
+  offlineMessages: number;
+  messages: number;
+  messagesPerChat: number | null;
+  firstResponseMedianMs: number | null;
+  firstResponseP90Ms: number | null;
+  resolutionMedianMs: number | null;
+  resolutionP90Ms: number | null;
+  good: number;
+  bad: number;
+  goodPct: number | null;
+  withComment: number;
+  transfers: number;
+  operatorHoursOnline: number;
+}
+
+export interface ReportDay {
+  day: string;
+  numbers: ReportNumbers;
+}
+
+export interface Report {
+  site: string;
+  tz: string;
+  scope: { kind: 'site' | 'team' | 'operator'; id: string };
+  from: string;
+  to: string;
+  totals: ReportNumbers;
+  previous: { from: string; to: string; totals: ReportNumbers };
+  days: ReportDay[];
+  /** [weekday 0 = Sunday][hour]: conversations started, and operator-hours online, in the range. */
+  heat: { incoming: number[][]; online: number[][] };
+  /** For an operator's own report: their teams' medians of the same numbers (null without teammates). */
+  teamMedian?: Pick<ReportNumbers, 'conversations' | 'firstResponseMedianMs' | 'resolutionMedianMs' | 'goodPct'> | null;
+}
+
+export interface ReportQuery {
+  site: string;
+  from: string;
+  to: string;
+  team?: string;
+  operator?: string;
+}

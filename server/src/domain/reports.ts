@@ -19,7 +19,8 @@
  * The site's time zone is its business hours' (`hours.tz`), else UTC; hours are bucketed in the
  * zone the site had when the event was counted.
  */
-import { HarkError } from '@hark/shared';
+import { HarkError, type Report, type ReportDay, type ReportNumbers, type ReportQuery } from '@hark/shared';
+export type { Report, ReportDay, ReportNumbers, ReportQuery };
 import type { Operator } from '../store/operators';
 import { getMeta } from '../store/conversations';
 import { getOperator, listOperators } from '../store/operators';
@@ -108,44 +109,6 @@ function median(xs: number[]): number | null {
   return v.length % 2 ? (v[m] as number) : ((v[m - 1] as number) + (v[m] as number)) / 2;
 }
 
-export interface ReportNumbers {
-  conversations: number;
-  missed: number;
-  offlineMessages: number;
-  messages: number;
-  messagesPerChat: number | null;
-  firstResponseMedianMs: number | null;
-  firstResponseP90Ms: number | null;
-  resolutionMedianMs: number | null;
-  resolutionP90Ms: number | null;
-  good: number;
-  bad: number;
-  goodPct: number | null;
-  withComment: number;
-  transfers: number;
-  operatorHoursOnline: number;
-}
-
-export interface ReportDay {
-  day: string;
-  numbers: ReportNumbers;
-}
-
-export interface Report {
-  site: string;
-  tz: string;
-  scope: { kind: 'site' | 'team' | 'operator'; id: string };
-  from: string;
-  to: string;
-  totals: ReportNumbers;
-  previous: { from: string; to: string; totals: ReportNumbers };
-  days: ReportDay[];
-  /** [weekday 0 = Sunday][hour]: conversations started, and operator-hours online, in the range. */
-  heat: { incoming: number[][]; online: number[][] };
-  /** For an operator's own report: their teams' medians of the same numbers (null without teammates). */
-  teamMedian?: Pick<ReportNumbers, 'conversations' | 'firstResponseMedianMs' | 'resolutionMedianMs' | 'goodPct'> | null;
-}
-
 interface Acc {
   c: Record<Counter, number>;
   frt: number[];
@@ -189,13 +152,6 @@ function numbers(a: Acc): ReportNumbers {
   };
 }
 
-export interface ReportQuery {
-  site: string;
-  from: string;
-  to: string;
-  team?: string;
-  operator?: string;
-}
 
 export class Reports {
   private readonly tzs = new Map<string, { tz: string; at: number }>();
