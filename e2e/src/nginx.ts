@@ -20,15 +20,19 @@ export function readmeNginxBlock(): string {
   return m[1];
 }
 
-export interface Nginx {
+/** A TLS proxy a test started (nginx here, Caddy in caddy.ts). */
+export interface TlsProxy {
+  name: string;
   /** The https origin browsers use: https://localhost:PORT */
   origin: string;
   httpsPort: number;
   httpPort: number;
   certPem: string;
+  /** What the proxy logged at error level or worse. */
   errors(): string;
   stop(): Promise<void>;
 }
+export type Nginx = TlsProxy;
 
 /** The README block with this test's values in place of chat.example.com's. */
 export function siteConfig(block: string, v: { httpsPort: number; httpPort: number; upstreamPort: number; cert: string; key: string }): string {
@@ -44,7 +48,7 @@ export function siteConfig(block: string, v: { httpsPort: number; httpPort: numb
   return out;
 }
 
-function waitPort(port: number, timeoutMs: number, errors: () => string): Promise<void> {
+export function waitPort(port: number, timeoutMs: number, errors: () => string): Promise<void> {
   const end = Date.now() + timeoutMs;
   return new Promise((res, rej) => {
     const attempt = () => {
@@ -54,7 +58,7 @@ function waitPort(port: number, timeoutMs: number, errors: () => string): Promis
       });
       s.on('error', () => {
         s.destroy();
-        if (Date.now() > end) rej(new Error(`nginx did not listen on ${port}:\n${errors()}`));
+        if (Date.now() > end) rej(new Error(`the proxy did not listen on ${port}:\n${errors()}`));
         else setTimeout(attempt, 50);
       });
     };
@@ -62,14 +66,20 @@ function waitPort(port: number, timeoutMs: number, errors: () => string): Promis
   });
 }
 
+/** A self-signed certificate for localhost (a day long), made with openssl into `dir`. */
+export function makeCert(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
+}
+
 export async function startNginx(opts: { upstreamPort: number; httpsPort: number; httpPort: number }): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'hark-nginx-'));
   // nginx's workers (nobody, when started as root) read and write below the prefix.
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, 'logs'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const { cert, key } = makeCert(dir);
   const site = siteConfig(readmeNginxBlock(), { ...opts, cert, key });
   const errorLog = join(dir, 'logs', 'error.log');
   const conf = `daemon off;
@@ -103,11 +113,16 @@ ${site}
   child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
   await waitPort(opts.httpsPort, 10_000, () => `${out}${errors()}`);
   return {
+    name: 'nginx',
     origin: `https://localhost:${opts.httpsPort}`,
     httpsPort: opts.httpsPort,
     httpPort: opts.httpPort,
     certPem: readFileSync(cert, 'utf8'),
-    errors,
+    errors: () =>
+      errors()
+        .split('\n')
+        .filter((l) => /\[(error|crit|alert|emerg)\]/.test(l))
+        .join('\n'),
     stop: () =>
       new Promise<void>((res) => {
         const done = () => {
