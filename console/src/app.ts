@@ -11,7 +11,7 @@ import { ApiError, api, type Operator, type Site, type Team } from './api';
 import { formatLocale } from './format';
 import { type Lang, pickLang, t as translate } from './i18n';
 import { type Route, parseRoute, routePath } from './route';
-import { attentionCount, isOverdue, listView, step, type View, viewsFor } from './inbox';
+import { attentionCount, inView, isOverdue, listView, step, type View, viewsFor } from './inbox';
 import { desktopNotify, knock, tabHasFocus, titleWithCount } from './notify';
 import type { SavedReply } from './replies';
 import type { SearchAnswer, SearchFilters, SearchHit } from './search';
@@ -123,7 +123,12 @@ function applyUrl(): void {
   applyingUrl = true;
   try {
     if (r.screen === 'inbox') {
-      const view = viewsFor(state.rt.me).includes(r.view) ? r.view : 'mine';
+      const views = viewsFor(state.rt.me);
+      let view: View = views.includes(r.view) ? r.view : 'mine';
+      // A link made while the chat was elsewhere (a notification of a queued chat that was then
+      // routed to this operator): shown in the view where the chat is now, and the URL corrected.
+      const known = r.conv ? state.rt.convs[r.conv] : undefined;
+      if (known && !inView(known, view, state.rt.me)) view = views.find((v) => inView(known, v, state.rt.me)) ?? view;
       set({ screen: 'inbox', view, help: false });
       if (view === 'resolved') void actions.searchResolved(state.resolvedQuery);
       // Before the socket's welcome the chat is only remembered; `synced` opens it.
