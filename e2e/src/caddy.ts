@@ -4,21 +4,12 @@
  * config and data directories, no admin endpoint, on loopback (never the system service).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { makeCert, type TlsProxy, waitPort } from './nginx';
+import { join } from 'node:path';
+import { linesMatching, makeCert, readmeBlock, stopProcess, type TlsProxy, waitPort } from './nginx';
 
 export const CADDY = process.env.CADDY_PATH ?? '/usr/bin/caddy';
-
-/** The ```caddyfile block of the README's "Behind a reverse proxy" section, as a site owner copies it. */
-export function readmeCaddyBlock(): string {
-  const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Behind a reverse proxy'));
-  const m = /```caddyfile\n([\s\S]*?)```/.exec(section);
-  if (!m?.[1]) throw new Error('README.md has no ```caddyfile block under "Behind a reverse proxy"');
-  return m[1];
-}
 
 /**
  * The README block with this test's values: the site address becomes https://localhost:PORT, the
@@ -37,7 +28,7 @@ export async function startCaddy(opts: { upstreamPort: number; httpsPort: number
   const dir = mkdtempSync(join(tmpdir(), 'hark-caddy-'));
   const { cert, key } = makeCert(dir);
   const file = join(dir, 'Caddyfile');
-  writeFileSync(file, caddyConfig(readmeCaddyBlock(), { ...opts, cert, key }));
+  writeFileSync(file, caddyConfig(readmeBlock('caddyfile'), { ...opts, cert, key }));
   let out = '';
   const child: ChildProcess = spawn(CADDY, ['run', '--config', file, '--adapter', 'caddyfile'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -54,21 +45,7 @@ export async function startCaddy(opts: { upstreamPort: number; httpsPort: number
     httpPort: opts.httpPort,
     certPem: readFileSync(cert, 'utf8'),
     // Caddy logs JSON lines; what matters is any at level error or worse.
-    errors: () =>
-      out
-        .split('\n')
-        .filter((l) => /"level":"(error|panic|fatal)"/.test(l))
-        .join('\n'),
-    stop: () =>
-      new Promise<void>((res) => {
-        const done = () => {
-          rmSync(dir, { recursive: true, force: true });
-          res();
-        };
-        if (child.exitCode !== null) return done();
-        child.once('exit', done);
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-      }),
+    errors: () => linesMatching(out, /"level":"(error|panic|fatal)"/),
+    stop: () => stopProcess(child, dir, 'SIGTERM'),
   };
 }

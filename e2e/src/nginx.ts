@@ -11,13 +11,34 @@ import { join, resolve } from 'node:path';
 
 export const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
 
-/** The ```nginx block of the README's "Behind a reverse proxy" section, as a site owner copies it. */
-export function readmeNginxBlock(): string {
+/** The ```LANG block of the README's "Behind a reverse proxy" section, as a site owner copies it. */
+export function readmeBlock(lang: 'nginx' | 'caddyfile'): string {
   const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## Behind a reverse proxy'));
-  const m = /```nginx\n([\s\S]*?)```/.exec(section);
-  if (!m?.[1]) throw new Error('README.md has no ```nginx block under "Behind a reverse proxy"');
+  const m = new RegExp(`\`\`\`${lang}\n([\\s\\S]*?)\`\`\``).exec(section);
+  if (!m?.[1]) throw new Error(`README.md has no \`\`\`${lang} block under "Behind a reverse proxy"`);
   return m[1];
+}
+
+/** Lines of a proxy's log that match `level` (what it logged at error level or worse). */
+export const linesMatching = (log: string, level: RegExp) =>
+  log
+    .split('\n')
+    .filter((l) => level.test(l))
+    .join('\n');
+
+/** Stops a proxy process with its graceful signal (SIGKILL after 5 s) and removes its directory. */
+export function stopProcess(child: ChildProcess, dir: string, signal: NodeJS.Signals): Promise<void> {
+  return new Promise<void>((res) => {
+    const done = () => {
+      rmSync(dir, { recursive: true, force: true });
+      res();
+    };
+    if (child.exitCode !== null) return done();
+    child.once('exit', done);
+    child.kill(signal);
+    setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+  });
 }
 
 /** A TLS proxy a test started (nginx here, Caddy in caddy.ts). */
@@ -80,7 +101,7 @@ export async function startNginx(opts: { upstreamPort: number; httpsPort: number
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, 'logs'));
   const { cert, key } = makeCert(dir);
-  const site = siteConfig(readmeNginxBlock(), { ...opts, cert, key });
+  const site = siteConfig(readmeBlock('nginx'), { ...opts, cert, key });
   const errorLog = join(dir, 'logs', 'error.log');
   const conf = `daemon off;
 master_process on;
@@ -118,22 +139,8 @@ ${site}
     httpsPort: opts.httpsPort,
     httpPort: opts.httpPort,
     certPem: readFileSync(cert, 'utf8'),
-    errors: () =>
-      errors()
-        .split('\n')
-        .filter((l) => /\[(error|crit|alert|emerg)\]/.test(l))
-        .join('\n'),
-    stop: () =>
-      new Promise<void>((res) => {
-        const done = () => {
-          rmSync(dir, { recursive: true, force: true });
-          res();
-        };
-        if (child.exitCode !== null) return done();
-        child.once('exit', done);
-        // SIGQUIT: nginx's graceful stop.
-        child.kill('SIGQUIT');
-        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-      }),
+    errors: () => linesMatching(errors(), /\[(error|crit|alert|emerg)\]/),
+    // SIGQUIT: nginx's graceful stop.
+    stop: () => stopProcess(child, dir, 'SIGQUIT'),
   };
 }
