@@ -26,8 +26,17 @@
  * events the requests to the gateway (the socket apart) and their bytes as transferred
  * (headers + compressed body), and those served from the browser's cache.
  * Writes bench/results/widget-wire.json.
+ *
+ * Page-load metrics of issue 20 (`--tbt`, 5 runs by default): Lighthouse's mobile preset as far as
+ * Chromium itself gives it (a 412×823 touch viewport at DPR 1.75, 4× CPU throttling through CDP),
+ * the fixture page without the tag and for a returning visitor with an open chat, each in a fresh
+ * context. From the trace: Total Blocking Time = Σ max(0, task − 50 ms) over the page main thread's
+ * top-level tasks from First Contentful Paint to the end of the trace (5 s after load: the chat's
+ * own tasks are in it); wall time, as Lighthouse counts it, so a busy machine inflates it (record
+ * the load average); Cumulative Layout Shift = the largest session window (gaps < 1 s, windows
+ * ≤ 5 s) of LayoutShift events without recent input. Writes bench/results/widget-tbt.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -39,9 +48,12 @@ const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
-const RUNS = arg('runs', 15);
+const RUNS = arg('runs', process.argv.includes('--tbt') ? 5 : 15);
 const WIRE_ONLY = process.argv.includes('--wire-only');
+const TBT = process.argv.includes('--tbt');
 const THROTTLE = arg('throttle', 1);
+/** Lighthouse's mobile CPU slowdown: its default (simulated) throttling scales the tasks' measured time by 4. */
+const SLOWDOWN = arg('slowdown', 4);
 const SETTLE_MS = 1_500;
 
 interface TraceEvent {
@@ -53,7 +65,51 @@ interface TraceEvent {
   tdur?: number;
   pid: number;
   tid: number;
-  args?: { name?: string; data?: { url?: string; stackTrace?: { url?: string }[] } };
+  args?: { name?: string; frame?: string; data?: { url?: string; stackTrace?: { url?: string }[]; score?: number; had_recent_input?: boolean; is_main_frame?: boolean } };
+}
+
+/**
+ * Total Blocking Time and Cumulative Layout Shift of one page load, as Lighthouse defines them,
+ * from its trace: TBT over the main thread's top-level tasks after First Contentful Paint (wall
+ * time), CLS as the largest session window of shifts without recent input.
+ */
+function pageMetrics(events: TraceEvent[], pageUrl: string, slowdown: number): { tbt: number; tbtWall: number; cls: number; longest: number; fcp: number } {
+  const parse = events.find((e) => e.name === 'ParseHTML' && ((e.args as { beginData?: { url?: string } })?.beginData?.url ?? '').startsWith(pageUrl));
+  if (!parse) throw new Error('the page main thread is not in the trace');
+  const onMain = (e: TraceEvent) => e.pid === parse.pid && e.tid === parse.tid;
+  const nav = events.filter((e) => e.name === 'navigationStart' && onMain(e) && e.ts <= parse.ts).at(-1)?.ts ?? parse.ts;
+  const fcp = events.find((e) => e.name === 'firstContentfulPaint' && onMain(e))?.ts;
+  if (fcp === undefined) throw new Error('no firstContentfulPaint in the trace');
+  const complete = events.filter((e) => e.ph === 'X' && typeof e.dur === 'number' && onMain(e));
+  const task = complete.some((e) => e.name === 'RunTask') ? 'RunTask' : 'ThreadControllerImpl::RunTask';
+  let tbt = 0;
+  let tbtWall = 0;
+  let longest = 0;
+  for (const e of complete) {
+    if (e.name !== task || e.ts + (e.dur as number) <= fcp) continue;
+    // A task that straddles FCP counts only its part after FCP (Lighthouse does the same).
+    const part = (e.ts + (e.dur as number) - Math.max(e.ts, fcp)) / (e.dur as number) || 0;
+    const cpu = ((e.tdur ?? (e.dur as number)) * slowdown * part) / 1000;
+    longest = Math.max(longest, cpu);
+    tbt += Math.max(0, cpu - 50);
+    tbtWall += Math.max(0, ((e.dur as number) * part) / 1000 - 50);
+  }
+  const shifts = events.filter((e) => e.name === 'LayoutShift' && e.pid === parse.pid && !e.args?.data?.had_recent_input).sort((a, b) => a.ts - b.ts);
+  let cls = 0;
+  let win = 0;
+  let first = -Infinity;
+  let last = -Infinity;
+  for (const e of shifts) {
+    if (e.ts - last > 1e6 || e.ts - first > 5e6) {
+      win = 0;
+      first = e.ts;
+    }
+    last = e.ts;
+    win += e.args?.data?.score ?? 0;
+    if (process.env.BENCH_DEBUG) console.error('layout shift', JSON.stringify(e.args?.data));
+    cls = Math.max(cls, win);
+  }
+  return { tbt, tbtWall, cls, longest, fcp: (fcp - nav) / 1000 };
 }
 
 const SCRIPT_EVENTS = new Set(['EvaluateScript', 'v8.compile', 'v8.compileModule', 'FunctionCall', 'v8.evaluateModule', 'v8.produceCache', 'CompileScript']);
@@ -265,6 +321,76 @@ async function main(): Promise<void> {
     });
     out['returning visit after 5 min (widget.js revalidated)'] = { requests: 1, fromCache: 1, bytes: revalidate.bytes, files: [`widget.js ${revalidate.status.replace('HTTP/1.1 ', '')}`] };
     return out;
+  }
+
+  if (TBT) {
+    const v = await visitor(stack.gw, { origin: stack.base });
+    await v.next('synced');
+    v.send({ type: 'send', cid: 'bench-tbt-first-msg', text: 'Hello from a returning visitor' });
+    await v.next('ack');
+    v.close();
+    type M = ReturnType<typeof pageMetrics>;
+    /** One load on a phone-sized touch viewport with the CPU throttled, in a fresh context; the returning visitor has visited once before (a warm HTTP cache, as on a second page view). */
+    const mobile = async (path: string, token?: string): Promise<M> => {
+      const ctx = await browser.newContext({ viewport: { width: 412, height: 823 }, deviceScaleFactor: 1.75, isMobile: true, hasTouch: true });
+      const p = await ctx.newPage();
+      if (token) {
+        await p.goto(`${origin}/without`);
+        await p.evaluate((t) => localStorage.setItem('hark:demo:token', t), token);
+        // The page view before: the chat's files come from the HTTP cache on this one.
+        await p.goto(`${origin}${path}`, { waitUntil: 'load' });
+        await p.waitForTimeout(1_000);
+        await p.goto(`${origin}/without`);
+      }
+      const cdp = await ctx.newCDPSession(p);
+      if (THROTTLE > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: THROTTLE });
+      await browser.startTracing(p, { categories: [...categories, 'loading', 'blink.user_timing'] });
+      await p.goto(`${origin}${path}`, { waitUntil: 'load' });
+      await p.waitForTimeout(5_000);
+      const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] };
+      if (token) {
+        if (THROTTLE > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+        const ok = await p.evaluate(() => document.querySelector('hark-chat')?.shadowRoot?.querySelector('.lc')?.getAttribute('aria-controls'));
+        if (ok !== 'hark-panel') throw new Error('returning visitor: the chat did not come up');
+      }
+      await ctx.close();
+      if (process.env.BENCH_DEBUG) analyse(trace.traceEvents, origin, isWidget);
+      return pageMetrics(trace.traceEvents, origin, SLOWDOWN);
+    };
+    const scen: [string, () => Promise<M>][] = [
+      ['without tag', () => mobile('/without')],
+      ['returning visitor, open chat', () => mobile('/with', v.token)],
+    ];
+    const res: Record<string, M[]> = Object.fromEntries(scen.map(([n]) => [n, []]));
+    const loads: string[] = [];
+    // A warm-up round, then the scenarios interleaved, every other round in the opposite order.
+    for (let i = 0; i <= RUNS; i++) {
+      for (const [name, f] of i % 2 ? scen : [...scen].reverse()) {
+        const r = await f();
+        if (i > 0) res[name]?.push(r);
+      }
+      loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '));
+      process.stderr.write(`round ${i}/${RUNS} load ${loads.at(-1)}\n`);
+    }
+    const rows = [
+      `412x823 touch viewport, tasks' CPU time x${SLOWDOWN} (Lighthouse's simulated slowdown), CDP CPU throttle ${THROTTLE}x, ${RUNS} runs each, median (max)`,
+      '| scenario | TBT (CPU time × slowdown) | TBT (wall time) | CLS | longest task (CPU × slowdown) | FCP |',
+      '|---|---:|---:|---:|---:|---:|',
+    ];
+    const out: Record<string, unknown> = { runs: RUNS, slowdown: SLOWDOWN, cpuThrottle: THROTTLE, date: new Date().toISOString(), loadavg: loads, scenarios: {} };
+    for (const [name, runs] of Object.entries(res)) {
+      const q = (k: keyof M, x: number) => quantile(runs.map((r) => r[k]), x);
+      rows.push(`| ${name} | ${ms(q('tbt', 0.5))} ms (${ms(q('tbt', 1))}) | ${ms(q('tbtWall', 0.5))} ms (${ms(q('tbtWall', 1))}) | ${q('cls', 0.5).toFixed(4)} (${q('cls', 1).toFixed(4)}) | ${ms(q('longest', 0.5))} ms | ${ms(q('fcp', 0.5))} ms |`);
+      (out.scenarios as Record<string, unknown>)[name] = { runs };
+    }
+    console.log(rows.join('\n'));
+    const dir = join(dirname(fileURLToPath(import.meta.url)), '../bench/results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `widget-tbt${process.env.BENCH_TAG ? `-${process.env.BENCH_TAG}` : ''}.json`), `${JSON.stringify(out, null, 2)}\n`);
+    await browser.close();
+    server.close();
+    await stack.close();
+    return;
   }
 
   if (WIRE_ONLY || RUNS > 0) {

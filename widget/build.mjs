@@ -89,7 +89,7 @@ const LANGS = ['en', 'hr', 'ru'];
 /** Ctx fields (ctx.ts) that the loader hands to chat.js: all but those read from the script tag's dataset. */
 const CTX_FIELDS = 'opts root wrap launcher badge cross theme pick emit inject forget run';
 /** Members of the chat's own classes and objects (client.ts, chat.tsx, ui.tsx). */
-const CHAT_INTERNAL = 'opTyping rated onNews registered engaged welcomed attempt failStreak candidate cacheTimer lastPage control outbox live1 upsertConv hasCid addEntry transmit checkAcks setAttrs markRead unread deliver engage persistToken loadOutbox saveOutbox saveCacheSoon onStorage kick goOffline gatewayUrl sentAt onChange phase ws kv token tick raw timer offlineSent announce redraw adopt hello handle fail drop flush';
+const CHAT_INTERNAL = 'look opTyping rated onNews registered engaged welcomed attempt failStreak candidate cacheTimer lastPage control outbox live1 upsertConv hasCid addEntry transmit checkAcks setAttrs markRead unread deliver engage persistToken loadOutbox saveOutbox saveCacheSoon onStorage kick goOffline gatewayUrl sentAt onChange phase ws kv token tick raw timer offlineSent announce redraw adopt hello handle fail drop flush';
 const names = (s) => s.split(' ').join('|');
 /**
  * Property names esbuild shortens: the two lists above, and Preact's own internal fields

@@ -33,6 +33,7 @@ function start(ctx: Ctx): void {
   let t: T = translator(locale, CATALOGUE);
   let shown = 0;
   let open = false;
+  let seen = false;
   let announce = '';
   let offlineSent = '';
   let unread = -1;
@@ -102,15 +103,19 @@ function start(ctx: Ctx): void {
     const c = client;
     if (c?.status === 'stopped' && open) open = false;
     const site = c?.site;
-    if (site) ctx.theme(site.color);
-    const left = (opts.position || site?.position) === 'left';
-    wrap.className = `w${left ? ' l' : ''}${open ? ' o' : ''}`;
+    // Until the site is known the launcher stays as the loader drew it (for a returning visitor, as the site last had it).
+    if (site) {
+      ctx.theme(site.color);
+      wrap.className = `w${(opts.position || site.position) === 'left' ? ' l' : ''}`;
+      c.look(JSON.stringify([site.label, site.position, site.color]));
+    }
+    wrap.classList.toggle('o', open);
     const label = opts.label || site?.label;
     if (label && !labelSpan) {
       labelSpan = document.createElement('span');
       badge.before(labelSpan);
     }
-    if (labelSpan && label) labelSpan.textContent = label;
+    if (labelSpan && (label || site)) labelSpan.textContent = label || '';
     launcher.setAttribute('aria-expanded', String(open));
 
     const visible = open && !document.hidden;
@@ -123,7 +128,8 @@ function start(ctx: Ctx): void {
     setTitle(n);
     if (n !== unread && unread !== -1) ctx.emit('unread', n);
     unread = n;
-    if (!c) {
+    // The panel is first drawn when first opened: a returning visitor's collapsed chat costs a page view only its socket and the badge.
+    if (!c || !(seen ||= open)) {
       render(null, mount);
       return;
     }
@@ -144,8 +150,9 @@ function start(ctx: Ctx): void {
       redraw: draw,
       fx,
     };
-    // Attachments (a site that takes them), the rating form (a resolved conversation), when a closed site is back: chat-files.js, apart from the first chat.
-    if ((c.site?.files || c.site?.opens || c.current()?.status === 'resolved') && !fxAsked) {
+    // Attachments (a site that takes them), the rating form (a resolved conversation), the leave-a-message form (nobody
+    // available), the pre-chat form: chat-files.js, apart from the first chat.
+    if ((site?.files || site?.prechat || site?.available === false || c.current()?.status === 'resolved') && !fxAsked) {
       fxAsked = 1;
       ctx.inject('chat-files', { h, F: Fragment, c, root, src: ctx.src, site: ctx.site, lang: locale, draw: schedule, done: (f: View['fx']) => {
         fx = f;

@@ -120,6 +120,22 @@ describe('Client', () => {
     expect(JSON.parse(kv.getItem('hark:demo:outbox') ?? '[]')).toHaveLength(1);
   });
 
+  it("keeps the site's launcher look for the loader only once the visitor is engaged, and writes it only when it changes", () => {
+    const kv = new MemKV();
+    const c = client(kv);
+    c.start();
+    last().open();
+    answered(last());
+    c.look('["Chat with us","right","#123456"]');
+    expect(kv.writes).toBe(0);
+    c.send('hello');
+    const before = kv.writes;
+    c.look('["Chat with us","right","#123456"]');
+    expect(kv.getItem('hark:demo:s')).toBe('["Chat with us","right","#123456"]');
+    c.look('["Chat with us","right","#123456"]');
+    expect(kv.writes).toBe(before + 1);
+  });
+
   it('rejects empty and whitespace-only messages', () => {
     const c = client();
     expect(c.send('   \n\t')).toBe(false);

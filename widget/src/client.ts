@@ -592,6 +592,11 @@ export class Client {
     this.p.set('outbox', list.length ? list : null);
   }
 
+  /** The site's launcher (label, side, colour) for the loader to draw at once on the next page view; kept only for an engaged visitor. */
+  look(v: string): void {
+    if (this.engaged && this.p.get('s') !== v) this.p.set('s', v);
+  }
+
   private saveCacheSoon(): void {
     if (!this.engaged || this.cacheTimer) return;
     this.cacheTimer = setTimeout(() => {

@@ -17,5 +17,5 @@ export const LOADER_CSS = `:host{all:initial!important;display:block!important;p
 .lc .x,.o .lc .b{display:none}
 .o .lc .x{display:block}
 .bd{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#b91c1c;color:#fff;font-size:12px;line-height:22px;font-weight:700;text-align:center}
-.bd:empty{display:none}
+.lc span:empty{display:none}
 @media (prefers-reduced-motion:reduce){.lc{transition:none}}`;

@@ -48,19 +48,28 @@ function boot(): void {
   const base = new CSSStyleSheet();
   const sheet = new CSSStyleSheet();
   base.replaceSync(LOADER_CSS);
-  const theme = (c?: string) => sheet.replaceSync(themeCss(validColor(d.color) || validColor(c) || DEFAULT_COLOR));
+  // A returning visitor's launcher as the site last had it (label, side, colour: stored by chat.js),
+  // drawn at once, so that nothing moves when the chat catches up with the site (CLS 0).
+  let look: string[] = [];
+  try {
+    look = JSON.parse(get(site, 's') || '[]');
+  } catch {
+    // Junk in storage: the defaults.
+  }
+  const label = d.label || look[0];
+  const theme = (c?: string) => sheet.replaceSync(themeCss(validColor(d.color) || validColor(c) || validColor(look[2]) || DEFAULT_COLOR));
   theme();
   root.adoptedStyleSheets = [base, sheet];
 
   const wrap = document.createElement('div');
-  wrap.className = d.position === 'left' ? 'w l' : 'w';
+  wrap.className = (d.position || look[1]) === 'left' ? 'w l' : 'w';
   const launcher = document.createElement('button');
   launcher.className = 'lc';
   launcher.type = 'button';
   launcher.setAttribute('aria-expanded', 'false');
   const pick = (tag?: string) => {
     ctx.lang = pickLocale([tag, d.lang, ...(navigator.languages || [])]);
-    launcher.setAttribute('aria-label', d.label || (LANGS[ctx.lang] as string));
+    launcher.setAttribute('aria-label', label || (LANGS[ctx.lang] as string));
     return ctx.lang;
   };
   for (const [cls, path] of [
@@ -76,9 +85,9 @@ function boot(): void {
     svg.append(p);
     launcher.append(svg);
   }
-  if (d.label) {
+  if (label) {
     const span = document.createElement('span');
-    span.textContent = d.label;
+    span.textContent = label;
     launcher.append(span);
   }
   const badge = document.createElement('span');
@@ -190,13 +199,15 @@ function boot(): void {
 }
 
 /** Reading is allowed before intent; writing is not. */
-function hasConversation(site: string): boolean {
+function get(site: string, name: string): string | null | undefined {
   try {
-    return !!(localStorage.getItem(storageKey(site, 'token')) || localStorage.getItem(storageKey(site, 'outbox')));
+    return localStorage.getItem(storageKey(site, name));
   } catch {
-    return false;
+    // Storage blocked: nothing was stored either.
   }
 }
+
+const hasConversation = (site: string): boolean => !!(get(site, 'token') || get(site, 'outbox'));
 
 function forget(site: string): void {
   try {

@@ -1,7 +1,8 @@
 /**
  * chat-files.js: what a first chat does not need, loaded by chat.js when it is: attachments (the
  * paperclip, paste, drop, uploads with progress and cancel, thumbnails and file cards) on a site
- * that takes them, and the rating form once a conversation is resolved. Uses the chat's Preact.
+ * that takes them, the rating form once a conversation is resolved, and the leave-a-message and
+ * pre-chat forms (forms.tsx) on a site with nobody available or that asks first. Uses the chat's Preact.
  *
  * Uploads go one at a time, in the order picked; without network one waits (the visitor sees it)
  * and goes when the network is back; a refusal is shown with its reason. Each finished upload is
@@ -15,7 +16,8 @@ import type { Client, OutItem } from './client';
 // biome-ignore lint/correctness/noUnusedImports: h is the JSX factory; build.mjs resolves `preact` to preact-shim.ts for this bundle.
 import { Fragment, h } from 'preact';
 import { use } from './preact-shim';
-import { Rate, type View } from './ui';
+import { Offline, Prechat, Rate } from './forms';
+import type { View } from './ui';
 
 interface Hand {
   h: Parameters<typeof use>[0]['h'];
@@ -44,14 +46,18 @@ const STR: Record<string, string[]> = {
 const CODES = ['FILE_TOO_LARGE', 'FILE_TYPE_NOT_ALLOWED', 'FILE_TYPE_MISMATCH', 'RATE_LIMITED'];
 const INLINE = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 
-const CSS = `.tr{display:flex;flex-direction:column;gap:4px;padding:6px 10px 0;border-top:1px solid #d0d7de;font-size:13px}
+const CSS = `.tr{display:flex;flex-direction:column;gap:4px;padding:6px 10px 0;border-top:1px solid var(--e);font-size:13px}
 .up{display:flex;gap:8px;align-items:center}
 .up span{flex:1;min-width:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .up progress{width:90px}
 .fl{display:flex;flex-direction:column;gap:4px;margin-top:4px;align-items:inherit}
-.th img{display:block;max-width:220px;max-height:220px;width:auto;height:auto;border-radius:10px;background:#f1f3f5}
-.fc{display:block;padding:8px 12px;border-radius:12px;border:1px solid #d0d7de;background:#fff;color:#1d4ed8;font-size:14px;overflow-wrap:anywhere}
-.bu:empty{display:none}`;
+.th img{display:block;max-width:220px;max-height:220px;width:auto;height:auto;border-radius:10px;background:var(--u)}
+.fc{display:block;padding:8px 12px;border-radius:12px;border:1px solid var(--e);background:var(--b);color:var(--k);font-size:14px;overflow-wrap:anywhere}
+.bu:empty{display:none}
+.rf{flex:none;overflow:visible;gap:8px;padding:8px 0}
+.rt{display:flex;gap:8px;border:0;padding:0;margin:0}
+.rt button{flex:1;padding:10px;border:1px solid var(--e);border-radius:10px}
+[aria-pressed=true]{box-shadow:inset 0 0 0 2px currentColor;font-weight:700}`;
 
 function size(n: number): string {
   return n < 1024 ? `${n} B` : n < 1048576 ? `${Math.round(n / 1024)} KB` : `${(n / 1048576).toFixed(1)} MB`;
@@ -194,17 +200,20 @@ function start(o: Hand): void {
     );
   };
 
+  const back = () => {
+    const at = c.site?.opens || 0;
+    const d = new Date(at);
+    return (
+      at > Date.now() &&
+      (s[d.toDateString() === new Date().toDateString() ? 11 : 12] as string)
+        .replace('{d}', d.toLocaleDateString(o.lang, { weekday: 'long' }))
+        .replace('{t}', d.toLocaleTimeString(o.lang, { hour: 'numeric', minute: '2-digit' }))
+    );
+  };
+
   o.done({
-    back: () => {
-      const at = c.site?.opens || 0;
-      const d = new Date(at);
-      return (
-        at > Date.now() &&
-        (s[d.toDateString() === new Date().toDateString() ? 11 : 12] as string)
-          .replace('{d}', d.toLocaleDateString(o.lang, { weekday: 'long' }))
-          .replace('{t}', d.toLocaleTimeString(o.lang, { hour: 'numeric', minute: '2-digit' }))
-      );
-    },
+    off: (v: View) => <Offline v={v} back={back} />,
+    pre: (v: View) => <Prechat v={v} />,
     v: (e: { conv?: string; files?: (FileRef | string)[] | undefined }) =>
       e.files ? (
         <div class="fl">

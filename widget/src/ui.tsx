@@ -8,9 +8,9 @@
  */
 import { compareStreamIds } from '@hark/shared/ids';
 import { MAX_MESSAGE_CHARS } from '@hark/shared/limits';
-import type { Entry, OperatorRef, Rating, VisitorConv } from '@hark/shared/protocol';
+import type { Entry, OperatorRef, VisitorConv } from '@hark/shared/protocol';
 // biome-ignore lint/correctness/noUnusedImports: h and Fragment are the JSX factories (tsconfig jsxFactory).
-import { Fragment, h, type JSX } from 'preact';
+import { Fragment, h } from 'preact';
 import type { Client, OutItem } from './client';
 import { K, type T } from './i18n';
 import { linkify } from './linkify';
@@ -20,6 +20,15 @@ export const TYPING_SEND_MS = 2_500;
 /** …and `typing off` after this long without a keystroke. */
 export const TYPING_IDLE_MS = 4_000;
 export const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** A message more than this long after the one before it (and the first) gets a time line above it. */
+export const TIME_GAP_MS = 300_000;
+/** One formatter per language and kind (today: the time; another day: date and time); a first Intl.DateTimeFormat is slow. */
+const fmts: Record<string, Intl.DateTimeFormat> = {};
+/** "14:05" today, "2 Dec 2026, 14:05" another day, in the chat's language. */
+export const when = (l: string, at: number): string => {
+  const day = new Date(at).toDateString() !== new Date().toDateString();
+  return (fmts[l + day] ||= new Intl.DateTimeFormat(l, day ? { dateStyle: 'medium', timeStyle: 'short' } : { timeStyle: 'short' })).format(at);
+};
 const PLANE = 'M3 20.5 21 12 3 3.5V10l12 2-12 2z';
 
 export interface View {
@@ -43,11 +52,9 @@ export interface View {
    * Once chat-files.js is loaded (sites that take attachments, a resolved chat, a closed site): a message's files; the
    * uploads tray with the paperclip; the rating form; outside business hours, when the site is back.
    */
-  fx?: { v(e: Entry | OutItem): unknown; tray(): unknown; rate(v: View, conv: VisitorConv): unknown; back(): string | false } | undefined;
+  fx?: { v(e: Entry | OutItem): unknown; tray(): unknown; rate(v: View, conv: VisitorConv): unknown; off(v: View): unknown; pre(v: View): unknown } | undefined;
 }
 
-/** Form state that outlives a render: the rating chosen for a conversation, and the fields that failed validation. */
-const ui: { rate?: [conv: string, rating: Rating]; errs: Record<string, string> } = { errs: {} };
 let typingAt = 0;
 let idle: ReturnType<typeof setTimeout> | undefined;
 
@@ -127,13 +134,12 @@ export function Panel({ v }: { v: View }) {
         </p>
       )}
       {offline || v.offlineSent ? (
-        <Offline v={v} />
+        v.fx?.off(v)
       ) : site?.prechat && !conv && !c.name ? (
-        <Prechat v={v} />
+        v.fx?.pre(v)
       ) : (
         <>
           <Messages v={v} conv={conv} />
-          {conv?.status === 'resolved' && v.fx?.rate(v, conv)}
           {v.fx?.tray()}
           <Composer v={v} />
         </>
@@ -155,36 +161,49 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
     if (!('kind' in it) || it.from === 'visitor') lastOwn = i;
   });
   let prevOp: string | undefined = '';
+  let prevAt = 0;
   const pos = conv?.position || 0;
   // The site's greeting in the chat's language, else its default one.
   const greeting = c.site?.greetings?.[v.l] || c.site?.greeting;
+  const item = (it: Entry | OutItem, i: number) => {
+    const op = 'kind' in it && it.from === 'operator' ? it.op?.name || t(K.someone) : '';
+    const showName = op && op !== prevOp;
+    prevOp = op;
+    if (!('kind' in it)) return <Own key={it.cid} v={v} text={it.text} e={it} item={it} last={i === lastOwn} />;
+    if (it.kind === 'event') {
+      const ev = eventText(t, it);
+      return (
+        ev && (
+          <p class="mt ev" key={it.id}>
+            {ev}
+          </p>
+        )
+      );
+    }
+    if (it.from === 'visitor')
+      return <Own key={it.id} v={v} text={it.text || ''} e={it} state={seen && compareStreamIds(it.id, seen) <= 0 ? K.seen : K.sent} last={i === lastOwn} />;
+    return (
+      <div class="m" key={it.id}>
+        {showName && <span class="mt">{op}</span>}
+        <Text text={it.text || ''} />
+        {v.fx?.v(it)}
+      </div>
+    );
+  };
   return (
     <div class="ls">
       {greeting && <p class="mt ev">{greeting}</p>}
       {items.map((it, i) => {
-        const op = 'kind' in it && it.from === 'operator' ? it.op?.name || t(K.someone) : '';
-        const showName = op && op !== prevOp;
-        prevOp = op;
-        if (!('kind' in it)) return <Own key={it.cid} v={v} text={it.text} e={it} item={it} last={i === lastOwn} />;
-        if (it.kind === 'event') {
-          const ev = eventText(t, it);
-          return (
-            ev && (
-              <p class="mt ev" key={it.id}>
-                {ev}
-              </p>
-            )
-          );
-        }
-        if (it.from === 'visitor')
-          return <Own key={it.id} v={v} text={it.text || ''} e={it} state={seen && compareStreamIds(it.id, seen) <= 0 ? K.seen : K.sent} last={i === lastOwn} />;
-        return (
-          <div class="m" key={it.id}>
-            {showName && <span class="mt">{op}</span>}
-            <Text text={it.text || ''} />
-            {v.fx?.v(it)}
-          </div>
-        );
+        const gap = it.at - prevAt > TIME_GAP_MS;
+        prevAt = it.at;
+        return [
+          gap && (
+            <p class="mt ev" key={`t${it.at}`}>
+              {when(v.l, it.at)}
+            </p>
+          ),
+          item(it, i),
+        ];
       })}
       {typing && <p class="mt">{t(K.typing, { name: typing.name || t(K.someone) })}</p>}
       {conv?.status === 'queued' && (
@@ -192,6 +211,8 @@ function Messages({ v, conv }: { v: View; conv: VisitorConv | undefined }) {
           {`${t(K.waiting)} ${pos > 1 ? t(K.ahead, { n: pos - 1 }) : pos ? t(K.next) : ''}`}
         </p>
       )}
+      {/* The rating comes at the end of the log, scrolled into view with it: it never covers the last messages. */}
+      {conv?.status === 'resolved' && v.fx?.rate(v, conv)}
     </div>
   );
 }
@@ -278,128 +299,3 @@ function Composer({ v }: { v: View }) {
     </form>
   );
 }
-
-type FieldSpec = [name: string, label: K, ok: (s: string) => boolean, error: K, attrs?: JSX.InputHTMLAttributes<HTMLInputElement>];
-
-/** A labelled input or textarea with its validation message. */
-function Field({ v, name, label, area, ...rest }: { v: View; name: string; label: K; area?: boolean } & JSX.InputHTMLAttributes<HTMLInputElement>) {
-  const err = ui.errs[name];
-  const props = { name, id: `hk-f-${name}`, dir: 'auto', 'aria-invalid': !!err, 'aria-describedby': err ? `hk-${name}` : undefined, ...rest } as object;
-  return (
-    <label for={`hk-f-${name}`}>
-      {v.t(label)}
-      {area ? <textarea rows={3} maxLength={MAX_MESSAGE_CHARS} {...props} /> : <input {...props} />}
-      {err && (
-        <span class="f" id={`hk-${name}`}>
-          {err}
-        </span>
-      )}
-    </label>
-  );
-}
-
-const filled = (s: string) => s.length > 0;
-const isEmail = (s: string) => EMAIL_RE.test(s);
-const EMAIL: FieldSpec = ['email', K.email, isEmail, K.badEmail, { type: 'email', autocomplete: 'email', maxLength: 320 }];
-
-/** A validated form (leave-a-message, pre-chat): on submit, either every value or the errors shown next to their fields. */
-function Form({ v, title, text, note, fields, button, done }: { v: View; title: K; text?: K; note?: string | false | undefined; fields: FieldSpec[]; button: K; done(f: Record<string, string>): void }) {
-  const { t } = v;
-  return (
-    <form
-      class="fm"
-      noValidate
-      onSubmit={(e) => {
-        e.preventDefault();
-        const out: Record<string, string> = {};
-        ui.errs = {};
-        for (const [name, , ok, msg] of fields) {
-          const val = ((e.currentTarget.elements.namedItem(name) as HTMLInputElement | null)?.value || '').trim();
-          if (ok(val)) out[name] = val;
-          else ui.errs[name] = t(msg);
-        }
-        v.redraw();
-        if (!Object.keys(ui.errs).length) done(out);
-      }}
-    >
-      <h3>{t(title)}</h3>
-      {text && <p>{t(text)}</p>}
-      {note && <p>{note}</p>}
-      {fields.map(([name, label, , , attrs]) => (
-        <Field v={v} key={name} name={name} label={label} area={name === 'text'} {...(attrs as object)} />
-      ))}
-      <button type="submit" class="btn">
-        {t(button)}
-      </button>
-    </form>
-  );
-}
-
-const Offline = ({ v }: { v: View }) =>
-  v.offlineSent ? (
-    <div class="fm" role="status">
-      <p>{v.t(K.offThanks, { email: v.offlineSent })}</p>
-    </div>
-  ) : (
-    <Form v={v} title={K.offTitle} text={K.offText} note={v.fx?.back()} fields={[['text', K.message, filled, K.emptyMsg], EMAIL]} button={K.submit} done={(f) => v.leave(f.text as string, f.email as string)} />
-  );
-
-const Prechat = ({ v }: { v: View }) => (
-  <Form
-    v={v}
-    title={K.preTitle}
-    fields={[['name', K.name, filled, K.badName, { autocomplete: 'name', maxLength: 200 }], EMAIL]}
-    button={K.start}
-    done={(f) => v.client.prechat(f.name as string, f.email as string)}
-  />
-);
-
-export function Rate({ v, conv }: { v: View; conv: VisitorConv }) {
-  const { t, client } = v;
-  if (conv.rating || client.rated.has(conv.id)) return <p class="mt ev">{t(K.rateThanks)}</p>;
-  // A choice belongs to its conversation: a later chat is rated afresh.
-  const rating = ui.rate?.[0] === conv.id ? ui.rate[1] : undefined;
-  return (
-    <form
-      class="fm"
-      onSubmit={(e) => {
-        e.preventDefault();
-        const comment = (e.currentTarget.elements.namedItem('comment') as HTMLTextAreaElement | null)?.value.trim();
-        if (rating) client.rate(conv.id, rating, comment?.slice(0, 1000) || undefined);
-      }}
-    >
-      <p id="hk-rq">{t(K.rateQ)}</p>
-      <fieldset class="rt" aria-labelledby="hk-rq">
-        {(
-          [
-            ['good', K.good],
-            ['bad', K.bad],
-          ] as const
-        ).map(([r, label]) => (
-          <button
-            type="button"
-            key={r}
-            aria-pressed={rating === r}
-            onClick={() => {
-              ui.rate = [conv.id, r];
-              v.redraw();
-            }}
-          >
-            {t(label)}
-          </button>
-        ))}
-      </fieldset>
-      {rating && (
-        <>
-          <Field v={v} name="comment" label={K.comment} area maxLength={1000} />
-          <button type="submit" class="btn">
-            {t(K.rateSend)}
-          </button>
-        </>
-      )}
-    </form>
-  );
-}
-
-
-

@@ -8,6 +8,7 @@ import { ru } from './i18n/ru';
 import { linkify } from './linkify';
 import { toAttrs, toIdentity } from './sanitize';
 import { luminance, textOn, validColor } from './theme';
+import { when } from './ui';
 
 describe('i18n', () => {
   it('every catalogue has exactly the keys of en, with plural forms its language needs', () => {
@@ -80,5 +81,16 @@ describe('host API input', () => {
     expect(toIdentity({ name: 'no id' })).toBeNull();
     expect(toAttrs({ plan: 'pro', 'bad key!': 1, n: 3, o: { x: 1 }, ok: null })).toEqual({ plan: 'pro', n: 3, ok: null });
     expect(toAttrs('nope')).toBeNull();
+  });
+});
+
+describe('message times', () => {
+  it("the time alone today, date and time another day, in the chat's language", () => {
+    const now = Date.now();
+    expect(when('en', now)).toBe(new Intl.DateTimeFormat('en', { timeStyle: 'short' }).format(now));
+    expect(when('ru', now)).toMatch(/^\d\d:\d\d$/);
+    const old = new Date('2026-03-04T10:07:00').getTime();
+    expect(when('hr', old)).toBe(new Intl.DateTimeFormat('hr', { dateStyle: 'medium', timeStyle: 'short' }).format(old));
+    expect(when('hr', old)).toContain('2026');
   });
 });

@@ -9,7 +9,7 @@ export const en: Catalogue = {
   [K.online]: 'We reply in a few minutes',
   [K.away]: 'We are away right now',
   [K.connecting]: 'Connecting…',
-  [K.reconnecting]: 'Connection lost. Reconnecting…',
+  [K.reconnecting]: 'No connection. Check your network; your messages go out when it is back.',
   [K.message]: 'Message',
   [K.placeholder]: 'Write a message…',
   [K.send]: 'Send',

@@ -8,7 +8,7 @@ export const hr: Catalogue = {
   [K.online]: 'Odgovaramo za nekoliko minuta',
   [K.away]: 'Trenutačno nismo tu',
   [K.connecting]: 'Povezivanje…',
-  [K.reconnecting]: 'Nema veze. Povezujemo se…',
+  [K.reconnecting]: 'Nema veze. Provjerite mrežu; poruke će otići kad se vrati.',
   [K.message]: 'Poruka',
   [K.placeholder]: 'Napišite poruku…',
   [K.send]: 'Pošalji',
