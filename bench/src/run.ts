@@ -10,6 +10,7 @@ import { reconnectStorm } from './scenarios/reconnect';
 import { storage } from './scenarios/storage';
 import { searchBench } from './scenarios/search';
 import { resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { readConfig } from '@hark/server/src/config';
 import { startRedis } from '@hark/server/src/redis/supervisor';
 import { startCluster } from '@hark/server/test/cluster-harness';
@@ -93,6 +94,8 @@ try {
     console.log(`wrote ${writeResult(out(quick ? 'storage-quick' : 'storage'), { ...meta, result })}`);
   }
   if (want('search')) {
+    // HARK_BENCH_REDIS_CPUS=1 (with HARK_BENCH_LOAD_CPUS=0): Redis, which runs the index's scripts, on its own core, apart from this process (the consumer and the queries).
+    if (process.env.HARK_BENCH_REDIS_CPUS) execFileSync('taskset', ['-a', '-pc', process.env.HARK_BENCH_REDIS_CPUS, String(redis.child.pid)], { stdio: 'ignore' });
     // `--load`: into the Redis `pnpm start` uses (REDIS_URL, else DATA_DIR/redis, started here and stopped after), kept.
     const load = args.includes('--load');
     const own = load && !process.env.REDIS_URL ? await startRedis({ dir: resolve(readConfig().dataDir, 'redis'), autoInstall: true }) : null;
