@@ -21,10 +21,11 @@
  * notes (policy.ts), and only those get a result from the index.
  */
 import { type ConvSummary, HarkError } from '@hark/shared';
-import { getMeta, readEntriesBefore, summary } from '../store/conversations';
+import { getMeta, readEntries, readEntriesBefore, summary } from '../store/conversations';
 import type { Operator } from '../store/operators';
 import type { EventOf } from '../store/events';
-import { type QueryFilters, type ShardHit, SEARCH_SHARDS, entryById, indexTerms, indexTermsWithDoc, queryShard, readDoc, removeFromIndex, setDocField, writeDoc } from '../store/search';
+import { BACKFILL_KEY, type QueryFilters, type ShardHit, SEARCH_SHARDS, entryById, indexTerms, indexTermsWithDoc, queryShard, readDoc, removeFromIndex, setDocField, writeDoc } from '../store/search';
+import { K } from '../store/keys';
 import { listReplies } from '../store/replies';
 import { listSites } from '../store/sites';
 import { getVisitor } from '../store/visitors';
@@ -48,6 +49,11 @@ export const PROFILE_REFRESH_MS = 60_000;
 export const SUGGEST_MAX = 3;
 /** Entries read at most (newest first) to find the visitor's latest message. */
 const SUGGEST_SCAN_ENTRIES = 50;
+/** Conversations the backfill indexes per step (one step per tick of the search-backfill job). */
+export const BACKFILL_BATCH = 50;
+/** Entries of one conversation the backfill reads at most (oldest first), in pages of BACKFILL_ENTRY_PAGE. */
+export const BACKFILL_MAX_ENTRIES = 10_000;
+const BACKFILL_ENTRY_PAGE = 500;
 /** Sites one query covers at most (an admin of more names a site). */
 export const SEARCH_MAX_SITES = 20;
 
@@ -213,6 +219,75 @@ export class Search {
     if (!last?.text) return { message: null, replies: [] };
     const candidates = [...(await listReplies(r, { owner: me.id })), ...(await listReplies(r, { site: m.site })).map((x) => ({ ...x, site: m.site }))];
     return { message: last.id, replies: rankReplies(last.text, candidates) };
+  }
+
+  /**
+   * One step of the backfill (conversations written before the index existed; migrations.ts
+   * search-backfill lists every site's open and resolved sets in BACKFILL_KEY): up to `max`
+   * conversations of one set, from its cursor, each indexed whole (its profile, filter fields,
+   * operator, and every message and note). Idempotent: the index's writes are set writes that
+   * only raise scores, and entries go in without the per-entry `up` mark, so a conversation the
+   * consumer has indexed since is not held back by it. Open sets go first: a conversation
+   * resolved while the backfill runs moves to the end of its resolved set, still ahead of the
+   * cursor. `pending`: sets left after this step (0: done, the key is gone).
+   */
+  async backfill(max = BACKFILL_BATCH): Promise<{ indexed: number; pending: number }> {
+    const r = this.d.c.cmd;
+    const todo = await r.hgetall(BACKFILL_KEY);
+    const fields = Object.keys(todo).sort((a, b) => Number(b.endsWith('|open')) - Number(a.endsWith('|open')) || (a < b ? -1 : 1));
+    const field = fields[0];
+    if (field === undefined) return { indexed: 0, pending: 0 };
+    const cut = field.lastIndexOf('|');
+    const site = field.slice(0, cut);
+    const key = field.slice(cut + 1) === 'open' ? K.siteOpen(site) : K.siteResolved(site);
+    const [s0 = '-inf', c0 = '0'] = (todo[field] || '-inf:0').split(':');
+    const rows = await r.zrangebyscore(key, s0, '+inf', 'WITHSCORES', 'LIMIT', Number(c0), max);
+    let indexed = 0;
+    let score = s0;
+    let count = Number(c0);
+    for (let i = 0; i + 1 < rows.length; i += 2) {
+      const conv = rows[i] as string;
+      const at = rows[i + 1] as string;
+      if (await this.indexWhole(conv)) indexed++;
+      if (at === score) count++;
+      else {
+        score = at;
+        count = 1;
+      }
+    }
+    if (rows.length / 2 < max) {
+      await r.hdel(BACKFILL_KEY, field);
+      return { indexed, pending: fields.length - 1 };
+    }
+    await r.hset(BACKFILL_KEY, field, `${score}:${count}`);
+    return { indexed, pending: fields.length };
+  }
+
+  /** Indexes a conversation whole, as its events would have (backfill). False when it is gone. */
+  private async indexWhole(conv: string): Promise<boolean> {
+    const r = this.d.c.cmd;
+    const m = await getMeta(r, conv);
+    if (!m || m.visitor === '-') return false;
+    // The profile, filter fields and operator, as its creation would.
+    await this.index({ id: `backfill:${conv}`, type: 'conversation.created', at: m.createdAt, site: m.site, conv, visitor: m.visitor } as Handled);
+    let after = '';
+    for (let read = 0; read < BACKFILL_MAX_ENTRIES; ) {
+      const page = await readEntries(r, conv, after, Math.min(BACKFILL_ENTRY_PAGE, BACKFILL_MAX_ENTRIES - read));
+      for (const e of page) {
+        if ((e.kind === 'msg' || e.kind === 'note') && e.text) await indexTerms(r, m.site, conv, terms(e.text), e.at, 0);
+      }
+      read += page.length;
+      const last = page[page.length - 1];
+      if (!last || page.length < BACKFILL_ENTRY_PAGE) break;
+      after = last.id;
+    }
+    // Erased meanwhile: take out what this wrote.
+    const still = await getMeta(r, conv);
+    if (!still || still.visitor === '-') {
+      await removeFromIndex(r, m.site, conv);
+      return false;
+    }
+    return true;
   }
 
   /** Takes a conversation out of the index (privacy.ts calls it on erase). */
