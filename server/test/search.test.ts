@@ -277,6 +277,51 @@ describe('suggested replies', () => {
     expect(rankReplies('password refund tracking package card reset sign', REPLIES).length).toBe(SUGGEST_MAX);
   });
 
+  it('ranks the team’s past answers to similar questions with the saved replies (fixed data): the past answer that fits first', () => {
+    const past = [
+      { id: 'p1', shortcut: '', text: 'Yes: choose BitPay at checkout, it takes bitcoin.', match: 'Can I pay with bitcoin at checkout?', kind: 'past' as const, conv: 'c1' },
+      { id: 'p2', shortcut: '', text: 'All major cards work.', match: 'Can I pay by card?', kind: 'past' as const, conv: 'c2' },
+    ];
+    const ranked = rankReplies('Do you accept bitcoin?', [...REPLIES, ...past]);
+    expect(ranked[0]).toMatchObject({ id: 'p1', kind: 'past', conv: 'c1', shortcut: '' });
+    expect(rankReplies('is a card ok to pay?', [...REPLIES, ...past])[0]?.id).toBe('p2');
+    // A saved reply still wins where it fits better.
+    expect(rankReplies('I forgot my password', [...REPLIES, ...past])[0]).toMatchObject({ id: 'r3', kind: 'saved' });
+  });
+
+  it('suggests over REST what the operator answered before to a similar question, never another team’s answer', async () => {
+    // Ana's past chat about bitcoin, through the gateway (indexed by the consumer).
+    const v1 = await visitor(gw);
+    await v1.next('synced');
+    const a = await say(v1, 'Can I pay with bitcoin at checkout?');
+    await answer(a.conv, 'Yes: choose BitPay at checkout, it takes bitcoin.');
+    anaOp.send({ type: 'resolve', conv: a.conv });
+    await v1.next('conv', (f) => f.conv.id === a.conv && f.conv.status === 'resolved');
+    v1.close();
+    // Bob's (no team shared with Ana): a chat written as the gateway stores it, indexed as the consumer does.
+    const bobConv = `bobc${randomId(6)}`;
+    const at = Date.now();
+    await raw.hset(K.conv(bobConv), { site: 'demo', visitor: 'bob-visitor', status: 'resolved', createdAt: String(at), resolvedAt: String(at + 10), op: bob.id, opName: 'Bob' });
+    await raw.zadd(K.siteResolved('demo'), at + 10, bobConv);
+    const search = gw.ctx.domain.search;
+    await search.index({ id: `c:${bobConv}`, type: 'conversation.created', at, site: 'demo', conv: bobConv, visitor: 'bob-visitor' });
+    for (const [i, [from, text]] of [['visitor', 'Do you take bitcoin payments?'], ['operator', 'Bob only: bitcoin via our secret wallet.']].entries()) {
+      const id = `${at + i}-0`;
+      await raw.xadd(K.convStream(bobConv), id, 'd', JSON.stringify({ at: at + i, kind: 'msg', from, text, cid: randomId(8), ...(from === 'operator' ? { op: { id: bob.id, name: 'Bob' } } : {}) }));
+      await search.index({ id: `m:${bobConv}:${id}`, type: 'message.created', at: at + i, site: 'demo', conv: bobConv, by: from as 'visitor' | 'operator', entry: id, ...(from === 'operator' ? { op: bob.id } : {}) });
+    }
+    await waitFor('Ana’s chat indexed', async () => ids(await find(admin, 'bitpay')).includes(a.conv));
+    // A new visitor asks the same, in other words.
+    const v2 = await visitor(gw);
+    await v2.next('synced');
+    const c = await say(v2, 'Hello, do you accept bitcoin?');
+    const got = await ana.http.req<{ replies: Suggestion[] }>('GET', `/v1/conversations/${c.conv}/suggestions`);
+    expect(got.status).toBe(200);
+    expect(got.body.replies[0]).toMatchObject({ kind: 'past', conv: a.conv, text: 'Yes: choose BitPay at checkout, it takes bitcoin.' });
+    expect(got.body.replies.map((x) => x.text).join(' ')).not.toContain('secret wallet');
+    v2.close();
+  });
+
   it('answers over REST from the conversation’s latest visitor message, for who may read it', async () => {
     for (const r of REPLIES.slice(0, 3)) expect((await admin.req('POST', '/v1/replies', { shortcut: r.shortcut, text: r.text, site: 'demo' })).status).toBe(201);
     const v = await visitor(gw);
