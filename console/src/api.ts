@@ -123,7 +123,7 @@ export const api = {
   /** Search over every conversation the operator may see (GET /v1/search). */
   search: (q: string, f: SearchFilters = {}) => {
     const p = new URLSearchParams({ q });
-    for (const [k, v] of Object.entries(f)) if (v) p.set(k, v);
+    for (const [k, v] of Object.entries(f)) if (v !== undefined && v !== '') p.set(k, String(v));
     return call<SearchAnswer>('GET', `/v1/search?${p}`);
   },
   conversation: (id: string) => call<{ conv: ConvSummary; entries: Entry[] }>('GET', `/v1/conversations/${enc(id)}`),
