@@ -181,6 +181,20 @@ describe('search over the conversations an operator may see', () => {
     expect(ids(await find(ana.http, '', { status: 'resolved' }))).toEqual([en.conv]);
   });
 
+  it('filters by team: a conversation sent to a team is found with that team only', async () => {
+    const team = await admin.req<{ id: string }>('POST', '/v1/teams', { name: 'Returns', sites: ['demo'] });
+    const other = await admin.req<{ id: string }>('POST', '/v1/teams', { name: 'Billing', sites: ['demo'] });
+    const v = await visitor(gw);
+    await v.next('synced');
+    const said = await say(v, 'My toaster 6620 sparks');
+    anaOp.send({ type: 'transfer', conv: said.conv, team: team.body.id });
+    await anaOp.next('conv', (f) => f.conv.id === said.conv && f.conv.team === team.body.id);
+    await waitFor('the team indexed', async () => ids(await find(admin, 'toaster', { team: team.body.id })).includes(said.conv));
+    expect(ids(await find(admin, 'toaster', { team: other.body.id }))).toEqual([]);
+    expect(ids(await find(admin, 'toaster'))).toEqual([said.conv]);
+    v.close();
+  });
+
   it('shows each operator only what policy.ts lets them list', async () => {
     // Bob serves the site but every one of these is Ana's: none for him.
     expect(ids(await find(bob.http, 'order'))).toEqual([]);
