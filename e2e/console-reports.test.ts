@@ -1,8 +1,9 @@
 /**
  * The Reports view (loaded on demand): a supervisor reads the week's numbers for the site, with
  * the charts and the weekday × hour heat-map drawn as SVG under the console's strict CSP, and
- * exports the CSV; the view's code is a chunk of its own, fetched only when the view opens.
+ * exports the CSV and the conversations behind it; the view's code is a chunk of its own, fetched only when the view opens.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cid, visitor } from './src/harness';
 import { makeOperator, setStatus, signIn, useConsoleStack } from './console-stack';
@@ -42,6 +43,12 @@ describe('console reports', () => {
     expect(await rita.page.getByRole('img', { name: 'Conversations per day' }).locator('rect').count()).toBe(7);
     const [download] = await Promise.all([rita.page.waitForEvent('download'), rita.page.getByRole('link', { name: 'Export CSV' }).click()]);
     expect(download.suggestedFilename()).toMatch(/^hark-report-demo-site-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);
+    // The conversations behind it: the two chats, a line each after the header.
+    const [list] = await Promise.all([rita.page.waitForEvent('download'), rita.page.getByRole('link', { name: 'Export conversations' }).click()]);
+    expect(list.suggestedFilename()).toMatch(/^hark-conversations-demo-site-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);
+    const lines = readFileSync(await list.path(), 'utf8').trim().split('\n');
+    expect(lines[0]).toMatch(/^conversation,started,status,/);
+    expect(lines).toHaveLength(3);
     expect(await rita.csp()).toEqual([]);
     await rita.ctx.close();
   });

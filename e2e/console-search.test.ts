@@ -2,7 +2,7 @@
  * The console's search box (Inbox.tsx) over the index the event log keeps (domain/search.ts): an
  * operator finds a conversation by words from its middle, typed without diacritics and the last
  * one unfinished; the hit shows the words marked; opening it scrolls the conversation to that
- * message, marked, although newer messages followed it.
+ * message, marked, although newer messages followed it; the team and date-range filters narrow it.
  */
 import { describe, expect, it } from 'vitest';
 import { K } from '../server/src/store/keys';
@@ -81,5 +81,61 @@ describe('console search', () => {
     expect(await ema.csp()).toEqual([]);
     v.close();
     await ema.ctx.close();
+  });
+  it('narrows the results by team and by the days the conversation started', async () => {
+    const team = await t.stack.adminHttp.req<{ id: string }>('POST', '/v1/teams', { name: 'Returns', sites: ['demo'] });
+    expect(team.status).toBe(201);
+    await makeOperator(t.stack, { email: 'noa@example.com', name: 'Noa', role: 'supervisor', teams: [team.body.id] });
+    const v = await visitor(t.stack.gw);
+    await v.next('synced');
+    v.send({ type: 'send', cid: cid(), text: 'Paket 9931 je vraćen pošiljatelju.' });
+    const { conv } = await v.next('ack');
+    await expect.poll(async () => (await t.stack.adminHttp.req<{ results: unknown[] }>('GET', '/v1/search?q=vracen')).body.results.length, { timeout: 10_000 }).toBe(1);
+    const noa = await signIn(t.browser, t.stack.base, 'noa@example.com');
+    const page = noa.page;
+    await page.getByRole('searchbox', { name: 'Search messages, notes, visitors…' }).fill('vracen');
+    const hit = page.locator(`.search-results .conv-row[data-conv="${conv}"]`);
+    await hit.waitFor();
+    const day = (offset: number) => {
+      const d = new Date(Date.now() + offset * 86_400_000);
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    };
+    const from = page.getByLabel('Started from');
+    const to = page.getByLabel('to', { exact: true });
+    const asked = () => page.waitForRequest((r) => r.url().includes('/v1/search?'));
+    // Started from tomorrow: not this one.
+    let req = asked();
+    await from.fill(day(1));
+    expect(new URL((await req).url()).searchParams.get('from')).toBe(String(new Date(`${day(1)}T00:00:00`).getTime()));
+    await page.getByText('Nothing matches.').waitFor();
+    // Today only (to: the start of the next day).
+    req = asked();
+    await from.fill(day(0));
+    await req;
+    req = asked();
+    await to.fill(day(0));
+    expect(new URL((await req).url()).searchParams.get('to')).toBe(String(new Date(`${day(1)}T00:00:00`).getTime()));
+    await hit.waitFor();
+    // Up to yesterday, from any day: not this one.
+    req = asked();
+    await from.fill('');
+    await req;
+    req = asked();
+    await to.fill(day(-1));
+    await req;
+    await page.getByText('Nothing matches.').waitFor();
+    await to.fill('');
+    await hit.waitFor();
+    // A team: this conversation was routed to none.
+    const teamBox = page.getByRole('combobox', { name: 'Team' });
+    req = asked();
+    await teamBox.selectOption({ label: 'Returns' });
+    expect(new URL((await req).url()).searchParams.get('team')).toBe(team.body.id);
+    await page.getByText('Nothing matches.').waitFor();
+    await teamBox.selectOption({ label: 'Any team' });
+    await hit.waitFor();
+    expect(await noa.csp()).toEqual([]);
+    v.close();
+    await noa.ctx.close();
   });
 });

@@ -10,6 +10,9 @@ import { reconnectStorm } from './scenarios/reconnect';
 import { storage } from './scenarios/storage';
 import { searchBench } from './scenarios/search';
 import { resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { readConfig } from '@hark/server/src/config';
 import { startRedis } from '@hark/server/src/redis/supervisor';
 import { startCluster } from '@hark/server/test/cluster-harness';
@@ -26,6 +29,25 @@ const nums = (name: string): number[] | undefined => opt(name)?.split(',').map(N
 const num = (name: string): number | undefined => nums(name)?.[0];
 /** `--out=suffix` writes `<scenario>-<suffix>.json`, so a focused run does not overwrite the full one. */
 const out = (name: string) => (opt('out') ? `${name}-${opt('out')}` : name);
+
+/** The Redis a running `pnpm start` keeps in `dir` (it writes its URL to redis.url), if it answers PING. */
+async function runningRedis(dir: string): Promise<string | null> {
+  let url: string;
+  try {
+    url = readFileSync(resolve(dir, 'redis.url'), 'utf8').trim();
+  } catch {
+    return null;
+  }
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG' ? url : null;
+  } catch {
+    return null;
+  } finally {
+    r.disconnect();
+  }
+}
 
 const pinning = process.env.HARK_BENCH_SERVER_CPUS ? { servers: process.env.HARK_BENCH_SERVER_CPUS, loadAndRedis: process.env.HARK_BENCH_LOAD_CPUS ?? 'any' } : null;
 const meta = { date: new Date().toISOString().slice(0, 10), machine: machine(), command: `pnpm bench ${args.join(' ')}`.trim(), quick, pinning };
@@ -93,12 +115,17 @@ try {
     console.log(`wrote ${writeResult(out(quick ? 'storage-quick' : 'storage'), { ...meta, result })}`);
   }
   if (want('search')) {
-    // `--load`: into the Redis `pnpm start` uses (REDIS_URL, else DATA_DIR/redis, started here and stopped after), kept.
+    // HARK_BENCH_REDIS_CPUS=1 (with HARK_BENCH_LOAD_CPUS=0): Redis, which runs the index's scripts, on its own core, apart from this process (the consumer and the queries).
+    if (process.env.HARK_BENCH_REDIS_CPUS) execFileSync('taskset', ['-a', '-pc', process.env.HARK_BENCH_REDIS_CPUS, String(redis.child.pid)], { stdio: 'ignore' });
+    // `--load`: into the Redis `pnpm start` uses, kept: REDIS_URL; else the one a running `pnpm start`
+    // wrote to DATA_DIR/redis/redis.url, if it answers; else DATA_DIR/redis, started here and stopped after.
     const load = args.includes('--load');
-    const own = load && !process.env.REDIS_URL ? await startRedis({ dir: resolve(readConfig().dataDir, 'redis'), autoInstall: true }) : null;
+    const running = load && !process.env.REDIS_URL ? await runningRedis(resolve(readConfig().dataDir, 'redis')) : null;
+    const own = load && !process.env.REDIS_URL && !running ? await startRedis({ dir: resolve(readConfig().dataDir, 'redis'), autoInstall: true }) : null;
+    if (load) console.log(`search bench --load: into ${process.env.REDIS_URL ? 'REDIS_URL' : running ? `the running installation's Redis (${running})` : `DATA_DIR/redis, started here (${own?.url})`}`);
     try {
       const result = await searchBench({
-        redisUrl: load ? (process.env.REDIS_URL ?? (own?.url as string)) : redis.url,
+        redisUrl: load ? (process.env.REDIS_URL ?? running ?? (own?.url as string)) : redis.url,
         keep: load,
         conversations: num('conversations') ?? (quick ? 2_000 : 100_000),
         messagesPer: num('messages') ?? 20,
@@ -108,7 +135,7 @@ try {
       const { admin, ...shown } = result;
       console.log(shown);
       if (admin) console.log(`First run: admin account ${admin.email} with password ${admin.password} (shown once)`);
-      console.log(`wrote ${writeResult(out(quick ? 'search-quick' : 'search'), { ...meta, result: shown })}`);
+      console.log(`wrote ${writeResult(out(quick ? 'search-quick' : load ? 'search-load' : 'search'), { ...meta, result: shown })}`);
     } finally {
       await own?.stop();
     }

@@ -123,7 +123,7 @@ export const api = {
   /** Search over every conversation the operator may see (GET /v1/search). */
   search: (q: string, f: SearchFilters = {}) => {
     const p = new URLSearchParams({ q });
-    for (const [k, v] of Object.entries(f)) if (v) p.set(k, v);
+    for (const [k, v] of Object.entries(f)) if (v !== undefined && v !== '') p.set(k, String(v));
     return call<SearchAnswer>('GET', `/v1/search?${p}`);
   },
   conversation: (id: string) => call<{ conv: ConvSummary; entries: Entry[] }>('GET', `/v1/conversations/${enc(id)}`),
@@ -139,7 +139,7 @@ export const api = {
   deleteReply: (id: string) => call<{ ok: boolean }>('DELETE', `/v1/replies/${enc(id)}`),
 
   /** Saved replies that fit the visitor's latest message in a conversation. */
-  suggestions: (conv: string) => call<{ message: string | null; replies: { id: string; shortcut: string; text: string; score: number }[] }>('GET', `/v1/conversations/${enc(conv)}/suggestions`),
+  suggestions: (conv: string) => call<{ message: string | null; replies: { id: string; shortcut: string; text: string; score: number; kind: 'saved' | 'past'; conv?: string }[] }>('GET', `/v1/conversations/${enc(conv)}/suggestions`),
   /** A report (GET /v1/reports); `params` from reports.ts reportParams. */
   report: (params: string) => call<Report>('GET', `/v1/reports?${params}`),
   stats: (who?: 'all') => call<OperatorStats[]>('GET', `/v1/stats${who ? '?operator=all' : ''}`),

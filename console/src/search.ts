@@ -18,6 +18,26 @@ export interface SearchFilters {
   status?: 'queued' | 'open' | 'resolved';
   rating?: 'good' | 'bad';
   operator?: string;
+  team?: string;
+  /** Conversations started at or after (ms): the start of a local day. */
+  from?: number;
+  /** … and before (ms): the start of the local day after the last one. */
+  to?: number;
+}
+
+/** A date input's value (YYYY-MM-DD, a local day) as the ms it starts at; `next`: the day after's start. Undefined when empty or not a date. */
+export function dayStartMs(value: string, next = false): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return undefined;
+  const t = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + (next ? 1 : 0)).getTime();
+  return Number.isFinite(t) ? t : undefined;
+}
+
+/** The local day (YYYY-MM-DD) a ms falls in; with `before`, the day before it (an exclusive end shown as the last day). */
+export function dayValue(ms: number | undefined, before = false): string {
+  if (ms === undefined) return '';
+  const d = new Date(before ? ms - 1 : ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 }
 
 /** The server's SEARCH_MAX_QUERY_CHARS: the box accepts no more. */

@@ -6,7 +6,9 @@
  */
 import { randomId } from '@hark/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_REPORT_DAYS, type Report, localHour } from '../src/domain/reports';
+import { Redis } from 'ioredis';
+import { CONV_CSV_COLUMNS, MAX_REPORT_DAYS, REPORT_CONV_PAGE, type Report, csvCell, localHour, zonedDayStart } from '../src/domain/reports';
+import { K } from '../src/store/keys';
 import { ADMIN, Http, type OperatorClient, type TestGateway, type TestRedis, cid, createOp, onlineOperator, testGateway, testRedis, visitor, waitFor } from './harness';
 
 let redis: TestRedis;
@@ -33,7 +35,8 @@ beforeAll(async () => {
   sue = await createOp(admin, { email: 'rep-sue@example.com', name: 'Sue', role: 'supervisor' });
   anaOp = await onlineOperator(gw, ana.http);
   bobOp = await onlineOperator(gw, bob.http);
-});
+  // Four sign-ins (scrypt) and a gateway: past the 30 s default on the shared 2-core machine at load 20+.
+}, 120_000);
 
 afterAll(async () => {
   await gw?.close();
@@ -173,5 +176,72 @@ describe('reports', () => {
     expect(r.body.totals.offlineMessages).toBe(1);
     expect((r.body.heat.incoming[1] as number[])[0]).toBe(0);
     expect(r.body.days[0]?.numbers.offlineMessages).toBe(1);
+  });
+
+  it('exports the conversations behind the report as CSV: the scope’s, started within the range’s site-local days', async () => {
+    const csv = async (who: Http, extra = '') => {
+      const res = await fetch(gw.base + q(extra).replace('/v1/reports', '/v1/reports/conversations.csv'), { headers: { cookie: who.cookie } });
+      return { res, lines: (await res.text()).trim().split('\n') };
+    };
+    const all = await csv(sue.http);
+    expect(all.res.status).toBe(200);
+    expect(all.res.headers.get('content-type')).toContain('text/csv');
+    expect(all.res.headers.get('content-disposition')).toBe(`attachment; filename="hark-conversations-demo-site-${today()}-${today()}.csv"`);
+    expect(all.lines[0]).toBe(CONV_CSV_COLUMNS.join(','));
+    const rows = all.lines.slice(1).map((l) => l.split(','));
+    expect(rows).toHaveLength(3);
+    const col = (name: (typeof CONV_CSV_COLUMNS)[number]) => CONV_CSV_COLUMNS.indexOf(name);
+    // Started today in the site's zone (UTC+14), shown in it.
+    for (const r of rows) expect(r[col('started')]?.startsWith(today())).toBe(true);
+    expect(rows.map((r) => r[col('status')]).sort()).toEqual(['open', 'resolved', 'resolved']);
+    expect(rows.filter((r) => r[col('missed')] === '1')).toHaveLength(1);
+    expect(rows.find((r) => r[col('rating')] === 'good')?.[col('rating_comment')]).toBe('fast');
+    // An operator: their own (assigned to them now); Bob's only for who oversees him.
+    const anas = await csv(ana.http);
+    expect(anas.lines.slice(1).map((l) => l.split(',')[col('operator')])).toEqual([ana.id, ana.id]);
+    const other = await fetch(gw.base + q(`&operator=${bob.id}`).replace('/v1/reports', '/v1/reports/conversations.csv'), { headers: { cookie: ana.http.cookie } });
+    expect([other.status, ((await other.json()) as { code: string }).code]).toEqual([403, 'FORBIDDEN']);
+    const bobs = await csv(sue.http, `&operator=${bob.id}`);
+    expect(bobs.lines.slice(1).map((l) => l.split(',')[col('operator')])).toEqual([bob.id]);
+    // Refused like the report.
+    const bad = await sue.http.req<{ code: string }>('GET', '/v1/reports/conversations.csv?site=demo&from=2016-01-01&to=2026-01-01');
+    expect([bad.status, bad.body.code]).toEqual([400, 'REPORT_RANGE_TOO_LONG']);
+  });
+
+  it(`streams any number of them, REPORT_CONV_PAGE (${REPORT_CONV_PAGE}) records a page, each once, cells escaped`, async () => {
+    const raw = new Redis(redis.url);
+    try {
+      const start = zonedDayStart(today(), TZ);
+      const now = Date.now();
+      const n = 2 * REPORT_CONV_PAGE + 7;
+      const p = raw.pipeline();
+      const made: string[] = [];
+      for (let i = 0; i < n + 5; i++) {
+        const id = `csv${i}x${randomId(4)}`;
+        // The last five started the day before the range: left out. Half resolved in the same millisecond (the cursor counts ties).
+        const created = i < n ? start + 1000 + i : start - 1000 - i;
+        const resolved = i % 2 === 0 ? now : now + i;
+        p.hset(K.conv(id), { site: 'demo', visitor: `v${id}`, status: 'resolved', createdAt: String(created), resolvedAt: String(resolved), op: ana.id, opName: 'Ana, the "first"', rating: 'bad', ratingComment: i === 0 ? '=HYPERLINK("http://x"),\nok' : '' });
+        p.zadd(K.siteResolved('demo'), resolved, id);
+        if (i < n) made.push(id);
+      }
+      await p.exec();
+      const res = await fetch(gw.base + q().replace('/v1/reports', '/v1/reports/conversations.csv'), { headers: { cookie: sue.http.cookie } });
+      expect(res.status).toBe(200);
+      // Streamed: no length known up front.
+      expect(res.headers.get('content-length')).toBeNull();
+      expect(res.headers.get('transfer-encoding')).toBe('chunked');
+      const body = await res.text();
+      const ids = body.split('\n').filter((l) => l.startsWith('csv')).map((l) => l.split(',')[0]);
+      expect(ids.length).toBe(n);
+      expect(new Set(ids)).toEqual(new Set(made));
+      expect(csvCell('Ana, the "first"')).toBe('"Ana, the ""first"""');
+      expect(body).toContain(`,${csvCell('Ana, the "first"')},`);
+      // A formula is text; the line break stays inside the quoted cell.
+      expect(body).toContain(`"'=HYPERLINK(""http://x""),\nok"`);
+      expect([csvCell('-1'), csvCell('@x'), csvCell('+1'), csvCell('plain')]).toEqual(["'-1", "'@x", "'+1", 'plain']);
+    } finally {
+      raw.disconnect();
+    }
   });
 });

@@ -60,7 +60,7 @@ export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: bool
 
   // Suggested saved replies for the visitor's latest message (GET …/suggestions), asked again when it changes.
   const latest = [...(s.rt.entries[conv.id] ?? [])].reverse().find((e) => e.kind === 'msg' && e.from === 'visitor')?.id;
-  const [suggested, setSuggested] = useState<{ id: string; shortcut: string; text: string }[]>([]);
+  const [suggested, setSuggested] = useState<{ id: string; shortcut: string; text: string; kind?: 'saved' | 'past' }[]>([]);
   useEffect(() => {
     setSuggested([]);
     if (!latest || !canWrite) return;
@@ -204,8 +204,8 @@ export function Composer({ conv, canWrite }: { conv: ConvSummary; canWrite: bool
         <div class="suggested">
           <span class="hint">{t('composer.suggested')}</span>
           {suggested.map((r, i) => (
-            <button key={r.id} type="button" class="small" data-shortcut={r.shortcut} title={r.text} onClick={() => useSuggestion(i)}>
-              Alt+{i + 1} /{r.shortcut}
+            <button key={r.id} type="button" class="small" data-shortcut={r.shortcut} data-kind={r.kind ?? 'saved'} title={r.text} onClick={() => useSuggestion(i)}>
+              Alt+{i + 1} {r.shortcut ? `/${r.shortcut}` : `“${r.text.length > 28 ? `${r.text.slice(0, 27)}…` : r.text}”`}
             </button>
           ))}
         </div>

@@ -2,7 +2,7 @@ import type { ConvSummary, Entry } from '@hark/shared/protocol';
 import { useRef, useState } from 'preact/hooks';
 import { actions, fmtLocale, getState, t, thresholdFor, useApp } from '../app';
 import { clock, dateTime, timeOfDay } from '../format';
-import { SEARCH_DEBOUNCE_MS, SEARCH_MAX_QUERY_CHARS, type SearchFilters, type SearchHit, segments } from '../search';
+import { SEARCH_DEBOUNCE_MS, SEARCH_MAX_QUERY_CHARS, type SearchFilters, type SearchHit, dayStartMs, dayValue, segments } from '../search';
 import { isOverdue, listView, unreadCounts, viewsFor } from '../inbox';
 import { visitorLabel } from '../state';
 import { useNow } from './useNow';
@@ -147,6 +147,24 @@ function SearchBox() {
               ))}
             </select>
           )}
+          {s.teams.length > 0 && (
+            <select aria-label={t('search.team')} value={f.team ?? ''} onChange={(e) => filter({ team: e.currentTarget.value || undefined })}>
+              <option value="">{t('search.anyTeam')}</option>
+              {s.teams.map((x) => (
+                <option key={x.id} value={x.id}>
+                  {x.name}
+                </option>
+              ))}
+            </select>
+          )}
+          <label class="search-date">
+            {t('search.from')}
+            <input type="date" value={dayValue(f.from)} max={dayValue(f.to, true) || undefined} onChange={(e) => filter({ from: dayStartMs(e.currentTarget.value) })} />
+          </label>
+          <label class="search-date">
+            {t('search.to')}
+            <input type="date" value={dayValue(f.to, true)} min={dayValue(f.from) || undefined} onChange={(e) => filter({ to: dayStartMs(e.currentTarget.value, true) })} />
+          </label>
         </div>
       )}
     </div>

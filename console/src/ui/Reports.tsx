@@ -151,6 +151,9 @@ export function Reports() {
         <a class="button small" href={`/v1/reports.csv?${params}`} download>
           {t('reports.csv')}
         </a>
+        <a class="button small" href={`/v1/reports/conversations.csv?${params}`} download data-testid="export-conversations">
+          {t('reports.csvConversations')}
+        </a>
       </div>
       {error && <p class="error">{error}</p>}
       {rep && n && p && (

@@ -22,9 +22,10 @@
 import { HarkError, type Report, type ReportDay, type ReportNumbers, type ReportQuery } from '@hark/shared';
 export type { Report, ReportDay, ReportNumbers, ReportQuery };
 import type { Operator } from '../store/operators';
-import { getMeta } from '../store/conversations';
+import { type ConvMeta, getMeta } from '../store/conversations';
+import { K } from '../store/keys';
 import { getOperator, listOperators } from '../store/operators';
-import { DURATION_BINS_S, binOf, countOnce, onlineSince, readDays, setOnlineSince } from '../store/reports';
+import { DURATION_BINS_S, binOf, countOnce, onlineSince, pagesByScore, readDays, setOnlineSince } from '../store/reports';
 import { getSite } from '../store/sites';
 import type { Deps } from './deps';
 import type { SideEffectConsumer } from './event-consumers';
@@ -35,6 +36,8 @@ import { canSeeSite, isSupervisor, oversees } from './policy';
 export const MAX_REPORT_DAYS = 366;
 /** Teammates whose numbers make an operator's team median at most. */
 export const MAX_TEAM_PEERS = 50;
+/** Conversation records read per page by the conversations CSV (one ZRANGEBYSCORE, then the records). */
+export const REPORT_CONV_PAGE = 500;
 /** How long a site's time zone is cached by the consumer (ms). */
 const TZ_CACHE_MS = 60_000;
 
@@ -69,6 +72,31 @@ function formatter(tz: string): Intl.DateTimeFormat {
 export function localHour(ms: number, tz: string): string {
   const p = Object.fromEntries(formatter(tz).formatToParts(ms).map((x) => [x.type, x.value]));
   return `${p.year}-${p.month}-${p.day}T${p.hour}`;
+}
+
+const minuteFmts = new Map<string, Intl.DateTimeFormat>();
+/** `ms` as `YYYY-MM-DD HH:MM` in `tz`. */
+export function localMinute(ms: number, tz: string): string {
+  let f = minuteFmts.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone: formatter(tz).resolvedOptions().timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    minuteFmts.set(tz, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+
+/** The instant (ms) the site-local day `day` (YYYY-MM-DD) starts in `tz` (its first minute, DST included). */
+export function zonedDayStart(day: string, tz: string): number {
+  const wall = (ms: number) => {
+    const m = localMinute(ms, tz);
+    return Date.UTC(Number(m.slice(0, 4)), Number(m.slice(5, 7)) - 1, Number(m.slice(8, 10)), Number(m.slice(11, 13)), Number(m.slice(14, 16)));
+  };
+  const target = dayMs(day);
+  let t = target - (wall(target) - target);
+  // Once more where the offset differs at the first guess (a DST change that day).
+  t -= wall(t) - target;
+  return t;
 }
 
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
@@ -257,7 +285,8 @@ export class Reports {
     }
   }
 
-  async report(me: Operator, q: ReportQuery): Promise<Report> {
+  /** Checks the range and who may see which scope (the report and its conversations alike). */
+  private async scopeFor(me: Operator, q: ReportQuery): Promise<{ days: string[]; scope: Report['scope']; key: string }> {
     const r = this.d.c.cmd;
     if (!DAY_RE.test(q.from) || !DAY_RE.test(q.to) || Number.isNaN(dayMs(q.from)) || Number.isNaN(dayMs(q.to)) || dayMs(q.from) > dayMs(q.to)) throw new HarkError('REPORT_BAD_RANGE');
     const days = daysBetween(q.from, q.to);
@@ -277,6 +306,11 @@ export class Reports {
       scope = { kind: 'site', id: q.site };
     }
     const key = scope.kind === 'site' ? 'all' : scope.kind === 'team' ? `t:${scope.id}` : `o:${scope.id}`;
+    return { days, scope, key };
+  }
+
+  async report(me: Operator, q: ReportQuery): Promise<Report> {
+    const { days, scope, key } = await this.scopeFor(me, q);
     const tz = await this.tzOf(q.site);
     const prevTo = dayOf(dayMs(q.from) - 86_400_000);
     const prevFrom = dayOf(dayMs(q.from) - days.length * 86_400_000);
@@ -327,6 +361,51 @@ export class Reports {
     return { total, days: perDay, inc, onl };
   }
 
+  /**
+   * The conversations behind a report (`GET /v1/reports/conversations.csv`): checked like the
+   * report (range, scope, who may see it), then `lines()` streams them as CSV, REPORT_CONV_PAGE
+   * records at a time, never the whole list in memory. Those started within the range's
+   * site-local days, of the scope (a team's: routed to it; an operator's: assigned to them):
+   * the unresolved from the site's open set by start, then the resolved from its resolved set
+   * from the range's start on (a conversation is resolved after it started), by the resolution's
+   * time, so each page is a range read and the ones started outside are left out.
+   */
+  async conversations(me: Operator, q: ReportQuery): Promise<{ scope: Report['scope']; tz: string; lines: () => AsyncGenerator<string> }> {
+    const { scope } = await this.scopeFor(me, q);
+    const tz = await this.tzOf(q.site);
+    const start = zonedDayStart(q.from, tz);
+    const end = zonedDayStart(dayOf(dayMs(q.to) + 86_400_000), tz);
+    const r = this.d.c.cmd;
+    const mine = (m: ConvMeta | null): m is ConvMeta =>
+      !!m && m.visitor !== '-' && m.site === q.site && m.createdAt >= start && m.createdAt < end && (scope.kind === 'site' || (scope.kind === 'team' ? m.team === scope.id : m.op === scope.id));
+    const site = q.site;
+    return {
+      scope,
+      tz,
+      lines: async function* () {
+        yield `${CONV_CSV_COLUMNS.join(',')}\n`;
+        const seen = new Set<string>();
+        for await (const ids of pagesByScore(r, K.siteOpen(site), start, end - 1, REPORT_CONV_PAGE)) {
+          const metas = await Promise.all(ids.map((id) => getMeta(r, id)));
+          let out = '';
+          for (const m of metas) {
+            if (!mine(m)) continue;
+            seen.add(m.id);
+            out += convCsvLine(m, tz);
+          }
+          if (out) yield out;
+        }
+        for await (const ids of pagesByScore(r, K.siteResolved(site), start, Number.POSITIVE_INFINITY, REPORT_CONV_PAGE)) {
+          const metas = await Promise.all(ids.map((id) => getMeta(r, id)));
+          let out = '';
+          // One resolved while this ran was listed with the open ones.
+          for (const m of metas) if (mine(m) && !seen.has(m.id)) out += convCsvLine(m, tz);
+          if (out) yield out;
+        }
+      },
+    };
+  }
+
   /** The medians, over the operator's teammates on the site (themselves included), of their headline numbers. */
   private async teamMedian(me: Operator, site: string, days: string[]): Promise<Report['teamMedian']> {
     if (me.teams.length === 0) return null;
@@ -367,4 +446,52 @@ export function* reportCsv(rep: Report): Generator<string> {
   for (const d of rep.days) yield line(d.day, d.numbers);
   yield line('total', rep.totals);
   yield line(`previous ${rep.previous.from}..${rep.previous.to}`, rep.previous.totals);
+}
+
+export const CONV_CSV_COLUMNS = [
+  'conversation',
+  'started',
+  'status',
+  'operator',
+  'operator_name',
+  'team',
+  'visitor',
+  'first_response_s',
+  'missed',
+  'offline',
+  'resolved',
+  'resolution_s',
+  'rating',
+  'rating_comment',
+] as const;
+
+/** A CSV cell: quoted when it must be; a leading = + - @ (a spreadsheet formula) made text with a quote. */
+export function csvCell(v: string | number | undefined | null): string {
+  if (v === undefined || v === null) return '';
+  let s = String(v);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** One conversation of the conversations CSV; times in the site's zone (`YYYY-MM-DD HH:MM`), durations in seconds. */
+export function convCsvLine(m: ConvMeta, tz: string): string {
+  const secs = (a?: number, b?: number) => (a !== undefined && b !== undefined ? String(Math.round((a - b) / 100) / 10) : '');
+  const status = m.status === 'new' ? 'queued' : m.status;
+  const missed = m.resolvedAt !== undefined && m.firstResponseAt === undefined ? '1' : '0';
+  return `${[
+    csvCell(m.id),
+    localMinute(m.createdAt, tz),
+    status,
+    csvCell(m.op),
+    csvCell(m.opName),
+    csvCell(m.team),
+    csvCell(m.visitor),
+    secs(m.firstResponseAt, m.createdAt),
+    missed,
+    m.offline ? '1' : '0',
+    m.resolvedAt !== undefined ? localMinute(m.resolvedAt, tz) : '',
+    secs(m.resolvedAt, m.createdAt),
+    csvCell(m.rating),
+    csvCell(m.ratingComment),
+  ].join(',')}\n`;
 }

@@ -21,10 +21,11 @@
  * notes (policy.ts), and only those get a result from the index.
  */
 import { type ConvSummary, HarkError } from '@hark/shared';
-import { getMeta, readEntriesBefore, summary } from '../store/conversations';
-import type { Operator } from '../store/operators';
+import { getMeta, readEntries, readEntriesBefore, summary } from '../store/conversations';
+import { type Operator, listOperators } from '../store/operators';
 import type { EventOf } from '../store/events';
-import { type QueryFilters, type ShardHit, SEARCH_SHARDS, entryById, indexTerms, indexTermsWithDoc, queryShard, readDoc, removeFromIndex, setDocField, writeDoc } from '../store/search';
+import { BACKFILL_KEY, type QueryFilters, type ShardHit, SEARCH_SHARDS, entryById, indexTerms, indexTermsWithDoc, queryShard, readDoc, removeFromIndex, setDocField, writeDoc } from '../store/search';
+import { K } from '../store/keys';
 import { listReplies } from '../store/replies';
 import { listSites } from '../store/sites';
 import { getVisitor } from '../store/visitors';
@@ -46,8 +47,19 @@ export const SNIPPET_SCAN_ENTRIES = 500;
 export const PROFILE_REFRESH_MS = 60_000;
 /** Saved replies suggested at most for a visitor's message. */
 export const SUGGEST_MAX = 3;
+/** Words of the visitor's message (its longest) looked up in the index for past answers. */
+export const SUGGEST_QUERY_WORDS = 3;
+/** Past conversations read at most for answers to suggest (the newest the index finds). */
+export const SUGGEST_PAST_CONVS = 12;
+/** Entries of a past conversation read at most (oldest first) for its questions and answers. */
+export const SUGGEST_PAST_ENTRIES = 200;
 /** Entries read at most (newest first) to find the visitor's latest message. */
 const SUGGEST_SCAN_ENTRIES = 50;
+/** Conversations the backfill indexes per step (one step per tick of the search-backfill job). */
+export const BACKFILL_BATCH = 50;
+/** Entries of one conversation the backfill reads at most (oldest first), in pages of BACKFILL_ENTRY_PAGE. */
+export const BACKFILL_MAX_ENTRIES = 10_000;
+const BACKFILL_ENTRY_PAGE = 500;
 /** Sites one query covers at most (an admin of more names a site). */
 export const SEARCH_MAX_SITES = 20;
 
@@ -115,29 +127,71 @@ export function sameStem(a: string, b: string): boolean {
 
 export interface Suggestion {
   id: string;
+  /** A saved reply's shortcut; '' for a past answer. */
   shortcut: string;
   text: string;
   site?: string;
   score: number;
+  /** `saved`: a saved reply; `past`: what the operator or a teammate answered to a similar question (`conv`: where). */
+  kind: 'saved' | 'past';
+  conv?: string;
+}
+
+/** A candidate for rankReplies: a saved reply, or a past answer (`match`: the question it answered, with the answer). */
+export interface ReplyCandidate {
+  id: string;
+  shortcut: string;
+  text: string;
+  site?: string;
+  /** Matched instead of `text` when set. */
+  match?: string;
+  kind?: 'saved' | 'past';
+  conv?: string;
 }
 
 /**
- * Ranks saved replies for a visitor's message: each of the message's words found in a reply (its
- * text, or its shortcut counted twice) adds the word's weight, log(1 + N / (1 + replies having it)),
- * so rare words decide. Local only: no text leaves the gateway.
+ * Ranks saved replies and past answers for a visitor's message: each of the message's words (but
+ * SUGGEST_STOPWORDS) found in a candidate (a reply's text, or its shortcut counted twice; a past
+ * answer's question) adds the word's weight, log(1 + N / (1 + candidates having it)), so rare
+ * words decide; a saved reply before a past answer on a tie; the same text once. Local only: no
+ * text leaves the gateway.
  */
-export function rankReplies(message: string, replies: readonly { id: string; shortcut: string; text: string; site?: string }[], max = SUGGEST_MAX): Suggestion[] {
-  const q = terms(message);
+/**
+ * Words too common in chat to say what a message is about (en, hr, ru; folded as terms are), left
+ * out of a message's words when replies are ranked for it (search itself keeps them).
+ */
+export const SUGGEST_STOPWORDS: ReadonlySet<string> = new Set(
+  (
+    'a an the i you we they he she it my your our me us is are was be been do does did can could will would to of in on at for and or but not no yes this that with from as by so if am have has please ' +
+    'i u na je sam si smo ste su se da li ne za od do mi vi ja ti on ona to ovo moj moja moje vas vam me te kako sto ' +
+    'и в на я вы мы он она оно они не что это как мне вам у с по за из к о а но ли да нет же ну мой моя ваш'
+  )
+    .split(' ')
+    .map((w) => fold(w)),
+);
+
+export function rankReplies(message: string, replies: readonly ReplyCandidate[], max = SUGGEST_MAX): Suggestion[] {
+  const q = [...new Set(terms(message))].filter((t) => !SUGGEST_STOPWORDS.has(t));
   if (q.length === 0) return [];
-  const docs = replies.map((r) => ({ r, text: terms(r.text), short: terms(r.shortcut.replace(/[._-]/g, ' ')) }));
+  const docs = replies.map((r) => ({ r, text: terms(r.match ?? r.text), short: terms(r.shortcut.replace(/[._-]/g, ' ')) }));
   const has = (d: (typeof docs)[0], t: string) => (d.short.some((x) => sameStem(x, t)) ? 2 : d.text.some((x) => sameStem(x, t)) ? 1 : 0);
   const idf = new Map(q.map((t) => [t, Math.log(1 + docs.length / (1 + docs.filter((d) => has(d, t) > 0).length))]));
   return docs
     .map((d) => ({ d, score: q.reduce((sum, t) => sum + has(d, t) * (idf.get(t) ?? 0), 0) }))
     .filter((x) => x.score > 0)
-    .sort((a, b) => b.score - a.score || a.d.r.shortcut.localeCompare(b.d.r.shortcut))
+    // Ties: a saved reply before a past answer, then by shortcut.
+    .sort((a, b) => b.score - a.score || Number(a.d.r.kind === 'past') - Number(b.d.r.kind === 'past') || a.d.r.shortcut.localeCompare(b.d.r.shortcut))
+    .filter(({ d }, i, all) => all.findIndex((x) => x.d.r.text === d.r.text) === i)
     .slice(0, max)
-    .map(({ d, score }) => ({ id: d.r.id, shortcut: d.r.shortcut, text: d.r.text, ...(d.r.site ? { site: d.r.site } : {}), score: Math.round(score * 1000) / 1000 }));
+    .map(({ d, score }) => ({
+      id: d.r.id,
+      shortcut: d.r.shortcut,
+      text: d.r.text,
+      ...(d.r.site ? { site: d.r.site } : {}),
+      score: Math.round(score * 1000) / 1000,
+      kind: d.r.kind ?? 'saved',
+      ...(d.r.conv ? { conv: d.r.conv } : {}),
+    }));
 }
 
 export class Search {
@@ -211,8 +265,122 @@ export class Search {
     const { entries } = await readEntriesBefore(r, conv, '', SUGGEST_SCAN_ENTRIES);
     const last = [...entries].reverse().find((e) => e.kind === 'msg' && e.from === 'visitor' && e.text);
     if (!last?.text) return { message: null, replies: [] };
-    const candidates = [...(await listReplies(r, { owner: me.id })), ...(await listReplies(r, { site: m.site })).map((x) => ({ ...x, site: m.site }))];
+    const candidates: ReplyCandidate[] = [...(await listReplies(r, { owner: me.id })), ...(await listReplies(r, { site: m.site })).map((x) => ({ ...x, site: m.site }))];
+    candidates.push(...(await this.pastAnswers(me, m.site, conv, last.text)));
     return { message: last.id, replies: rankReplies(last.text, candidates) };
+  }
+
+  /**
+   * What the operator and their teammates answered before to questions like `text`, on the site:
+   * the conversations the index finds for each of the question's SUGGEST_QUERY_WORDS longest words
+   * (the rarer ones, mostly), newest first, of which those assigned to the operator or a teammate
+   * (an operator without a team: their own), at most SUGGEST_PAST_CONVS; in each, every operator
+   * message with the visitor's messages just before it as its question. Only conversations the
+   * index names are read, a bounded number of entries each.
+   */
+  private async pastAnswers(me: Operator, site: string, current: string, text: string): Promise<ReplyCandidate[]> {
+    const r = this.d.c.cmd;
+    const words = [...new Set(terms(text))].filter((w) => w.length >= 3 && !SUGGEST_STOPWORDS.has(w)).sort((a, b) => b.length - a.length || (a < b ? -1 : 1)).slice(0, SUGGEST_QUERY_WORDS);
+    if (words.length === 0) return [];
+    const hits = new Map<string, number>();
+    await Promise.all(
+      words.flatMap((w) =>
+        Array.from({ length: SEARCH_SHARDS }, async (_, n) => {
+          const got = await queryShard(r, site, n, { terms: [w], prefix: false, limit: SUGGEST_PAST_CONVS, me: me.id, supervisor: true, filters: {} });
+          for (const h of got.hits) if (h.conv !== current) hits.set(h.conv, Math.max(hits.get(h.conv) ?? 0, h.last));
+        }),
+      ),
+    );
+    const mates = new Set([me.id, ...(await listOperators(r)).filter((o) => o.teams.some((t) => me.teams.includes(t))).map((o) => o.id)]);
+    const out: ReplyCandidate[] = [];
+    let convs = 0;
+    for (const [id] of [...hits].sort((a, b) => b[1] - a[1])) {
+      if (convs >= SUGGEST_PAST_CONVS) break;
+      const m = await getMeta(r, id);
+      if (!m || m.visitor === '-' || m.site !== site || !m.op || !mates.has(m.op)) continue;
+      convs++;
+      const entries = await readEntries(r, id, '', SUGGEST_PAST_ENTRIES);
+      let question: string[] = [];
+      for (const e of entries) {
+        if (e.kind !== 'msg' || !e.text) continue;
+        if (e.from === 'visitor') {
+          question.push(e.text);
+        } else if (e.from === 'operator' && question.length) {
+          out.push({ id: `past:${id}:${e.id}`, shortcut: '', text: e.text, match: question.join(' '), kind: 'past', conv: id });
+          question = [];
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * One step of the backfill (conversations written before the index existed; migrations.ts
+   * search-backfill lists every site's open and resolved sets in BACKFILL_KEY): up to `max`
+   * conversations of one set, from its cursor, each indexed whole (its profile, filter fields,
+   * operator, and every message and note). Idempotent: the index's writes are set writes that
+   * only raise scores, and entries go in without the per-entry `up` mark, so a conversation the
+   * consumer has indexed since is not held back by it. Open sets go first: a conversation
+   * resolved while the backfill runs moves to the end of its resolved set, still ahead of the
+   * cursor. `pending`: sets left after this step (0: done, the key is gone).
+   */
+  async backfill(max = BACKFILL_BATCH): Promise<{ indexed: number; pending: number }> {
+    const r = this.d.c.cmd;
+    const todo = await r.hgetall(BACKFILL_KEY);
+    const fields = Object.keys(todo).sort((a, b) => Number(b.endsWith('|open')) - Number(a.endsWith('|open')) || (a < b ? -1 : 1));
+    const field = fields[0];
+    if (field === undefined) return { indexed: 0, pending: 0 };
+    const cut = field.lastIndexOf('|');
+    const site = field.slice(0, cut);
+    const key = field.slice(cut + 1) === 'open' ? K.siteOpen(site) : K.siteResolved(site);
+    const [s0 = '-inf', c0 = '0'] = (todo[field] || '-inf:0').split(':');
+    const rows = await r.zrangebyscore(key, s0, '+inf', 'WITHSCORES', 'LIMIT', Number(c0), max);
+    let indexed = 0;
+    let score = s0;
+    let count = Number(c0);
+    for (let i = 0; i + 1 < rows.length; i += 2) {
+      const conv = rows[i] as string;
+      const at = rows[i + 1] as string;
+      if (await this.indexWhole(conv)) indexed++;
+      if (at === score) count++;
+      else {
+        score = at;
+        count = 1;
+      }
+    }
+    if (rows.length / 2 < max) {
+      await r.hdel(BACKFILL_KEY, field);
+      return { indexed, pending: fields.length - 1 };
+    }
+    await r.hset(BACKFILL_KEY, field, `${score}:${count}`);
+    return { indexed, pending: fields.length };
+  }
+
+  /** Indexes a conversation whole, as its events would have (backfill). False when it is gone. */
+  private async indexWhole(conv: string): Promise<boolean> {
+    const r = this.d.c.cmd;
+    const m = await getMeta(r, conv);
+    if (!m || m.visitor === '-') return false;
+    // The profile, filter fields and operator, as its creation would.
+    await this.index({ id: `backfill:${conv}`, type: 'conversation.created', at: m.createdAt, site: m.site, conv, visitor: m.visitor } as Handled);
+    let after = '';
+    for (let read = 0; read < BACKFILL_MAX_ENTRIES; ) {
+      const page = await readEntries(r, conv, after, Math.min(BACKFILL_ENTRY_PAGE, BACKFILL_MAX_ENTRIES - read));
+      for (const e of page) {
+        if ((e.kind === 'msg' || e.kind === 'note') && e.text) await indexTerms(r, m.site, conv, terms(e.text), e.at, 0);
+      }
+      read += page.length;
+      const last = page[page.length - 1];
+      if (!last || page.length < BACKFILL_ENTRY_PAGE) break;
+      after = last.id;
+    }
+    // Erased meanwhile: take out what this wrote.
+    const still = await getMeta(r, conv);
+    if (!still || still.visitor === '-') {
+      await removeFromIndex(r, m.site, conv);
+      return false;
+    }
+    return true;
   }
 
   /** Takes a conversation out of the index (privacy.ts calls it on erase). */

@@ -15,6 +15,9 @@
  *   (domain/files.ts), every FILES_SWEEP_EVERY_MS.
  * - mail-delivery: due e-mail claimed and sent (domain/mail.ts), every MAIL_POLL_MS; attempts in
  *   flight are finished when the gateway stops (a killed one's claim ends and the next owner sends it).
+ * - search-backfill: conversations written before the search index existed indexed, BACKFILL_BATCH
+ *   per tick (domain/search.ts backfill; migration 5 lists them), every SEARCH_BACKFILL_EVERY_MS;
+ *   one HGETALL of an empty key once done.
  * - retention: conversations older than HARK_RETENTION_DAYS (last activity) erased
  *   (domain/privacy.ts), every RETENTION_EVERY_MS; nothing when the setting is off.
  */
@@ -30,6 +33,8 @@ export const FILES_SWEEP_EVERY_MS = 10 * 60_000;
 /** A job's lease; renewed at every tick of the job (ticks are shorter). */
 export const JOB_LEASE_MS = 15_000;
 export const COMPACTION_EVERY_MS = 60_000;
+/** How often the search-backfill job indexes its next batch. */
+export const SEARCH_BACKFILL_EVERY_MS = 1_000;
 
 interface Job {
   name: string;
@@ -60,6 +65,7 @@ export class Jobs {
       { name: 'mail-delivery', everyMs: this.domain.mail.settings.pollMs, run: () => this.domain.mail.deliverDue(), stop: () => this.domain.mail.stop() },
       // stop: also cancels the second passes of erases this gateway ran (domain/privacy.ts).
       { name: 'files-sweep', everyMs: FILES_SWEEP_EVERY_MS, run: async () => void (await this.domain.files.sweepUnattached()) },
+      { name: 'search-backfill', everyMs: SEARCH_BACKFILL_EVERY_MS, run: async () => void (await this.domain.search.backfill()) },
       { name: 'retention', everyMs: RETENTION_EVERY_MS, run: async () => void (await this.domain.privacy.retention()), stop: async () => this.domain.privacy.stop() },
     ];
   }

@@ -22,6 +22,7 @@ import { MAX_ATTR_KEY, MAX_ATTR_VALUE, MAX_ATTRS, MAX_VISITOR_EMAIL, MAX_VISITOR
 import type { Cluster, Redis } from 'ioredis';
 import { AVATAR_PATH_RE, checkAvatarDataUrl, putAvatar } from './avatars';
 import { K } from './keys';
+import { BACKFILL_KEY } from './search';
 
 // To move to shared/src/limits.ts beside MAX_VISITOR_NAME and MAX_VISITOR_EMAIL.
 /** Longest page URL (and referrer) kept for a visitor. */
@@ -361,10 +362,31 @@ const operatorAvatars: Migration = {
   },
 };
 
+/**
+ * The search index (store/search.ts) is kept by a consumer of the event log, so conversations
+ * written before it existed are in no index. This lists every site's open and resolved sets in
+ * BACKFILL_KEY (a cursor each, from the start); the search-backfill job (jobs.ts, domain/search.ts
+ * `backfill`) indexes them in bounded batches after the gateway serves, resuming from the cursors
+ * after a restart. Cheap here (one write per site): the start is not held up by the indexing.
+ */
+const searchBackfill: Migration = {
+  to: 5,
+  name: 'search-backfill',
+  async run(cmd, log) {
+    const sites = await cmd.smembers(K.sites);
+    // HSETNX: a re-run after a crash keeps the cursors the job has moved.
+    for (const s of sites) {
+      await cmd.hsetnx(BACKFILL_KEY, `${s}|open`, '');
+      await cmd.hsetnx(BACKFILL_KEY, `${s}|resolved`, '');
+    }
+    log.info(`migration search-backfill: ${sites.length} sites' conversations queued for the search index`);
+  },
+};
+
 // ---------------------------------------------------------------- the list, and running it
 
 /** Every migration, in order of `to`. */
-export const MIGRATIONS: readonly Migration[] = [visitorRecordCaps, operatorSeats, operatorAvatars];
+export const MIGRATIONS: readonly Migration[] = [visitorRecordCaps, operatorSeats, operatorAvatars, searchBackfill];
 
 /** The version of the data this code writes (and needs). */
 export const SCHEMA_VERSION: number = checkMigrations(MIGRATIONS);

@@ -82,3 +82,28 @@ export async function setOnlineSince(r: ScriptedRedis, site: string, op: string,
   if (at === null) await r.hdel(RK2.online(site), op);
   else await r.hset(RK2.online(site), op, String(at));
 }
+
+/**
+ * Members of a sorted set with score in [min, max], `page` at a time, in score order, by a cursor
+ * (the last score and how many members of it were read) rather than a rank: members added or
+ * removed behind the cursor while it runs shift nothing ahead of it.
+ */
+export async function* pagesByScore(r: ScriptedRedis, key: string, min: number, max: number, page: number): AsyncGenerator<string[]> {
+  let score = String(min);
+  let skip = 0;
+  for (;;) {
+    const rows = await r.zrangebyscore(key, score, Number.isFinite(max) ? String(max) : '+inf', 'WITHSCORES', 'LIMIT', skip, page);
+    const ids: string[] = [];
+    for (let i = 0; i + 1 < rows.length; i += 2) {
+      ids.push(rows[i] as string);
+      const s = rows[i + 1] as string;
+      if (s === score) skip++;
+      else {
+        score = s;
+        skip = 1;
+      }
+    }
+    if (ids.length) yield ids;
+    if (ids.length < page) return;
+  }
+}

@@ -14,6 +14,12 @@
  *   {srch:S:N}:ct:C     string: the postings the conversation is in (` t:word p:name …`), to remove it
  *   {srch:S:N}:tmp, :tmp2, :tmp:I  scratch of the query script, deleted before it returns
  *
+ * And one key outside the shards:
+ *
+ *   hark:srch:backfill  hash `SITE|open` / `SITE|resolved` -> cursor (`score:count`) into that site
+ *                       set: conversations written before the index existed, still to index
+ *                       (migration 5 fills it, the search-backfill job empties it)
+ *
  * A query ranks conversations by how many of its words are in the visitor's profile (name,
  * e-mail, ids, attributes), then by last activity.
  */
@@ -36,6 +42,9 @@ export const MAX_PREFIX_TERMS = 32;
 export const MAX_EXAMINED_PER_SHARD = 2_000;
 
 export const TIER_SHIFT = 2 ** 42;
+
+/** The backfill's to-do list (migrations.ts search-backfill writes it, domain/search.ts backfill() works it off). */
+export const BACKFILL_KEY = 'hark:srch:backfill';
 
 export function shardOf(conv: string): number {
   let h = 0x811c9dc5;
