@@ -16,7 +16,7 @@ import type { SideEffectConsumer } from './event-consumers';
 export type DomainConsumer = SideEffectConsumer;
 
 export function statsConsumer(domain: Domain): DomainConsumer {
-  const r = domain.deps.c.bg ?? domain.deps.c.cmd;
+  const r = domain.deps.c.cmd;
   return {
     name: 'operator-stats',
     // Every other event is acked in Redis without reaching this gateway (store/event-log.ts READ).

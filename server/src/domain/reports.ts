@@ -160,7 +160,7 @@ export class Reports {
   private async tzOf(site: string): Promise<string> {
     const c = this.tzs.get(site);
     if (c && Date.now() - c.at < TZ_CACHE_MS) return c.tz;
-    const tz = (await getSite(this.d.c.bg ?? this.d.c.cmd, site))?.hours?.tz || 'UTC';
+    const tz = (await getSite(this.d.c.cmd, site))?.hours?.tz || 'UTC';
     this.tzs.set(site, { tz, at: Date.now() });
     return tz;
   }
@@ -175,8 +175,7 @@ export class Reports {
 
   /** Counts one event into its site's hour buckets (once per event id). */
   async count(e: DomainEvent): Promise<void> {
-    // The consumers' own connection: a poll's burst of counting does not queue ahead of chat messages (redis/client.ts).
-    const r = this.d.c.bg ?? this.d.c.cmd;
+    const r = this.d.c.cmd;
     if (e.type === 'operator.status_changed') return this.presence(e.op, e.status, e.at, e.site, e.id);
     const site = e.site;
     const tz = await this.tzOf(site);
@@ -236,7 +235,7 @@ export class Reports {
 
   /** Online time: from an operator going online to their next other status, split into the hours it spans. */
   private async presence(op: string, status: string, at: number, site: string | undefined, id: string): Promise<void> {
-    const r = this.d.c.bg ?? this.d.c.cmd;
+    const r = this.d.c.cmd;
     const sites = site ? [site] : ((await getOperator(r, op))?.sites ?? []);
     for (const s of sites) {
       const since = await onlineSince(r, s, op);

@@ -167,8 +167,7 @@ export class Search {
 
   /** Indexes one event (idempotent). Exposed for the bench and tests; the consumer calls it. */
   async index(e: Handled): Promise<void> {
-    // The consumers' own connection: a poll's burst of indexing does not queue ahead of chat messages (redis/client.ts).
-    const r = this.d.c.bg ?? this.d.c.cmd;
+    const r = this.d.c.cmd;
     if (!e.conv) return;
     if (e.type === 'message.created' || e.type === 'note.created' || e.type === 'offline_message.created') {
       // The entry still in the conversation says it was not erased (an erase deletes the entries first).

@@ -31,12 +31,6 @@ export interface RedisTarget {
 
 export interface Connections {
   cmd: ScriptedRedis;
-  /**
-   * The event consumers' handlers (search index, reports, stats…): a command connection of their
-   * own, so a burst of their commands (a poll's batch of events, every EVENT_POLL_MS) does not
-   * queue ahead of chat messages on `cmd`'s pipeline (issue 20). Absent: `cmd`.
-   */
-  bg?: ScriptedRedis;
   sub: Redis | Cluster;
   sharded: boolean;
   /** PUBLISH on one node, SPUBLISH on a cluster (sharded pub/sub keeps fan-out on the slot's own shard). */
@@ -45,8 +39,6 @@ export interface Connections {
   waitReplica?: boolean;
   close(): Promise<void>;
 }
-
-function noop(): void {}
 
 /** QUIT politely, but never wait longer than this for a Redis that is away (a QUIT queued while reconnecting never answers). */
 export const CLOSE_TIMEOUT_MS = 1_000;
@@ -79,24 +71,18 @@ export function connect(target: RedisTarget): Connections {
       return { host: u.hostname, port: Number(u.port || 6379) };
     });
     const cmd = new Cluster(nodes, { redisOptions: clusterNodeOptions, clusterRetryStrategy: retryStrategy, enableAutoPipelining: true });
-    const bg = new Cluster(nodes, { redisOptions: clusterNodeOptions, clusterRetryStrategy: retryStrategy, enableAutoPipelining: true });
-    bg.on('error', noop);
     // No ready check on the subscriber's node connections, as for a single Redis below (ioredis#2037).
     const sub = new Cluster(nodes, { redisOptions: { enableReadyCheck: false }, clusterRetryStrategy: retryStrategy, shardedSubscribers: true });
     return {
       cmd: defineScripts(cmd),
-      bg: defineScripts(bg),
       sub,
       sharded: true,
       publishCmd: 'SPUBLISH',
-      close: () => closeBoth(cmd, bg, sub),
+      close: () => closeBoth(cmd, sub),
     };
   }
   const url = target.url ?? 'redis://127.0.0.1:6379';
   const cmd = new Redis(url, common);
-  const bg = new Redis(url, common);
-  // Its failures show on `cmd` too (the same Redis), which the app logs; no "Unhandled error event" print.
-  bg.on('error', noop);
   // No ready check (INFO) on the subscriber: ioredis 5 writes a SUBSCRIBE issued while it is
   // connecting at once (Redis allows it while loading), and its reply puts the connection in
   // subscriber mode before the INFO goes out; ioredis then refuses its own INFO ("Connection in
@@ -108,10 +94,9 @@ export function connect(target: RedisTarget): Connections {
   const sub = new Redis(url, { retryStrategy, maxRetriesPerRequest: null, enableReadyCheck: false });
   return {
     cmd: defineScripts(cmd),
-    bg: defineScripts(bg),
     sub,
     sharded: false,
     publishCmd: 'PUBLISH',
-    close: () => closeBoth(cmd, bg, sub),
+    close: () => closeBoth(cmd, sub),
   };
 }
