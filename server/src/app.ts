@@ -223,6 +223,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
       await consumers.stop();
       await app.close();
       await conns.close();
+      metrics.stop();
     },
   };
 }

@@ -1,5 +1,7 @@
 /** /metrics shows the stalls' causes (event-loop delay, GC pauses) and the event log's consumers at work. */
+import { AggregatorRegistry } from 'prom-client';
 import { expect, it } from 'vitest';
+import { EVENT_LOOP_SAMPLE_MS, createMetrics } from '../src/metrics';
 import { cid, createOp, operator, visitor } from './harness';
 import { useStack } from './stack';
 
@@ -31,4 +33,62 @@ it('exports event-loop delay, GC pauses and the event consumers’ counters', as
   expect(text).toMatch(/nodejs_gc_duration_seconds_count\{kind="\w+"\}/);
   o.close();
   v.close();
+});
+
+/** One sample's value from Prometheus text (`name{labels} value`). */
+function sample(text: string, name: string, labels: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  if (!line) throw new Error(`no ${name}{${labels}} in /metrics`);
+  return Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+it('shows a stall of the event loop in the delay’s maximum, then forgets it at the next scrape', async () => {
+  const scrape = async () => (await fetch(`${s.gw.base}/metrics`)).text();
+  await scrape();
+  // The gateway runs in this process: a real 150 ms stall of its event loop.
+  const t = performance.now();
+  while (performance.now() - t < 150) {}
+  await new Promise((res) => setTimeout(res, 3 * EVENT_LOOP_SAMPLE_MS));
+  const after = await scrape();
+  expect(sample(after, 'hark_event_loop_delay_seconds', 'quantile="1"')).toBeGreaterThanOrEqual(0.13);
+  expect(sample(after, 'hark_event_loop_delay_seconds', 'quantile="0.5"')).toBeLessThan(0.13);
+  await new Promise((res) => setTimeout(res, 5 * EVENT_LOOP_SAMPLE_MS));
+  expect(sample(await scrape(), 'hark_event_loop_delay_seconds', 'quantile="1"')).toBeLessThan(0.13);
+});
+
+it('counts every garbage-collection pause by kind, with its total and longest', async () => {
+  const scrape = async () => (await fetch(`${s.gw.base}/metrics`)).text();
+  const before = sample(await scrape(), 'hark_gc_pauses_total', 'kind="minor"');
+  // Short-lived garbage: young-generation (minor) collections, for real.
+  let keep = 0;
+  for (let i = 0; i < 200_000; i++) keep += [i, { i, s: `x${i}` }].length;
+  expect(keep).toBe(400_000);
+  await new Promise((res) => setTimeout(res, 50)); // the observer is told after the pause
+  const text = await scrape();
+  expect(sample(text, 'hark_gc_pauses_total', 'kind="minor"')).toBeGreaterThan(before);
+  expect(sample(text, 'hark_gc_pause_seconds_total', 'kind="minor"')).toBeGreaterThan(0);
+  expect(sample(text, 'hark_gc_pause_max_seconds', 'kind="minor"')).toBeGreaterThan(0);
+  expect(sample(text, 'hark_gc_pause_max_seconds', 'kind="minor"')).toBeLessThanOrEqual(sample(text, 'hark_gc_pause_seconds_total', 'kind="minor"'));
+});
+
+it('takes the maximum, not the sum or mean, of the stall figures over worker processes', async () => {
+  // What the primary of HARK_WORKERS does (main.ts): prom-client's aggregation of each worker's registry.
+  const [a, b] = [createMetrics(), createMetrics()];
+  try {
+    const t = performance.now();
+    while (performance.now() - t < 120) {}
+    await new Promise((res) => setTimeout(res, 3 * EVENT_LOOP_SAMPLE_MS));
+    const ja = await a.registry.getMetricsAsJSON();
+    const jb = await b.registry.getMetricsAsJSON();
+    const stall = (j: typeof ja) => j.find((m) => m.name === 'hark_event_loop_delay_seconds')?.values.find((v) => v.labels.quantile === '1')?.value ?? -1;
+    expect(stall(ja)).toBeGreaterThanOrEqual(0.1);
+    expect(stall(jb)).toBeGreaterThanOrEqual(0.1);
+    expect(stall(ja)).toBeLessThan(1);
+    // Both saw the stall; the second stands for a worker that did not (its figures made small).
+    const merged = await AggregatorRegistry.aggregate([ja, [...jb].map((m) => (m.name === 'hark_event_loop_delay_seconds' ? { ...m, values: m.values.map((v) => ({ ...v, value: 0.001 })) } : m))]).getSingleMetricAsString('hark_event_loop_delay_seconds');
+    expect(merged).toContain(`hark_event_loop_delay_seconds{quantile="1"} ${stall(ja)}`);
+  } finally {
+    a.stop();
+    b.stop();
+  }
 });

@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { PerformanceObserver, createHistogram } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -27,6 +28,60 @@ export function childStats(): ChildStats {
   const m = process.memoryUsage();
   const c = process.cpuUsage();
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, cpuMs: (c.user + c.system) / 1000 };
+}
+
+/** What stalled this process's event loop since the last `loop` question: its delay and GC pauses. */
+export interface LoopStats {
+  /** Event-loop delay (a timer due every LOOP_SAMPLE_MS, how late it ran), ms. */
+  delayP50: number;
+  delayP99: number;
+  delayP999: number;
+  delayMax: number;
+  /** GC pauses: how many, their total and the longest, ms. */
+  gcCount: number;
+  gcMs: number;
+  gcMaxMs: number;
+  /** Resident memory now (no GC forced), bytes. */
+  rss: number;
+}
+/** The delay sampler's period (ms): short enough to see a stall of a few ms, cheap. */
+const LOOP_SAMPLE_MS = 5;
+// How late a timer due every LOOP_SAMPLE_MS ran, µs (as server/src/metrics.ts does; not
+// monitorEventLoopDelay, which missed stalls right after its reset()).
+const delay = createHistogram();
+let lastTick = performance.now();
+setInterval(() => {
+  const now = performance.now();
+  delay.record(Math.max(1, Math.round((now - lastTick - LOOP_SAMPLE_MS) * 1000)));
+  lastTick = now;
+}, LOOP_SAMPLE_MS).unref();
+let gcCount = 0;
+let gcMs = 0;
+let gcMaxMs = 0;
+new PerformanceObserver((l) => {
+  for (const e of l.getEntries()) {
+    gcCount++;
+    gcMs += e.duration;
+    if (e.duration > gcMaxMs) gcMaxMs = e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+function loopStats(): LoopStats {
+  const ms = (us: number) => Math.round(us / 10) / 100;
+  const s: LoopStats = {
+    delayP50: ms(delay.percentile(50)),
+    delayP99: ms(delay.percentile(99)),
+    delayP999: ms(delay.percentile(99.9)),
+    delayMax: ms(delay.max),
+    gcCount,
+    gcMs: Math.round(gcMs * 10) / 10,
+    gcMaxMs: Math.round(gcMaxMs * 10) / 10,
+    rss: process.memoryUsage.rss(),
+  };
+  delay.reset();
+  gcCount = 0;
+  gcMs = 0;
+  gcMaxMs = 0;
+  return s;
 }
 
 let session: Session | null = null;
@@ -54,6 +109,7 @@ export function serveChild(port: number, stop: () => Promise<void>): void {
         setTimeout(() => process.send?.({ type: 'stats', stats: childStats() }), settle);
       }
     }
+    else if (m.type === 'loop') process.send?.({ type: 'loop', loop: loopStats() });
     else if (m.type === 'cpu') {
       const c = process.cpuUsage();
       process.send?.({ type: 'cpu', cpuMs: (c.user + c.system) / 1000 });

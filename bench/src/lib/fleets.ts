@@ -123,7 +123,13 @@ export async function oursFleet(a: number, b: number, sites: string[], ops: Seed
     await opened(s);
     s.send(JSON.stringify({ type: 'hello', lastIds: {} }));
     vSockets[i] = s;
-    await ready;
+    // Bounded: a conversation never assigned (seen once under load 21: assigned, then requeued 59 ms later and left
+    // queued) must fail the setup with a reason, not hang the run.
+    let done = false;
+    void ready.then(() => {
+      done = true;
+    });
+    if (!(await until(() => done, SETUP_TIMEOUT_MS))) throw new Error(`visitor ${i}: no conversation assigned within ${SETUP_TIMEOUT_MS} ms`);
   });
   if (!(await until(() => assigned === visitors, SETUP_TIMEOUT_MS))) throw new Error(`only ${assigned}/${visitors} conversations assigned`);
   if (greet && !(await until(() => greeted >= visitors, SETUP_TIMEOUT_MS))) throw new Error(`only ${greeted}/${visitors} visitors greeted`);

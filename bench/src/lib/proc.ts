@@ -3,13 +3,13 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ChildStats } from './child';
+import type { ChildStats, LoopStats } from './child';
 
 export const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const repoDir = resolve(benchDir, '..');
 const tsxEsm = pathToFileURL(resolve(realpathSync(resolve(repoDir, 'server/node_modules/tsx')), 'dist/esm/index.mjs')).href;
-/** Never wait longer than this for a child to start or answer. */
-const CHILD_TIMEOUT_MS = 30_000;
+/** Never wait longer than this for a child to start or answer (a tsx start on a machine busy with other work took over 30 s). */
+const CHILD_TIMEOUT_MS = 120_000;
 
 export interface Server {
   name: string;
@@ -19,6 +19,8 @@ export interface Server {
   /** Memory and CPU of the child; `settleMs`: wait that long after a GC before reading RSS. */
   stats(settleMs?: number): Promise<ChildStats>;
   cpuMs(): Promise<number>;
+  /** Event-loop delay and GC pauses since the last call, and RSS now. */
+  loop(): Promise<LoopStats>;
   /** Starts a CPU profile in the server; `profStop` writes it to `file`. */
   profStart(): Promise<void>;
   profStop(file: string): Promise<void>;
@@ -65,6 +67,7 @@ export async function startServer(name: string, file: string, env: Record<string
     child,
     stats: async (settleMs = 0) => (await ask<{ stats: ChildStats }>(child, 'stats', 'stats', { settleMs })).stats,
     cpuMs: async () => (await ask<{ cpuMs: number }>(child, 'cpu', 'cpu')).cpuMs,
+    loop: async () => (await ask<{ loop: LoopStats }>(child, 'loop', 'loop')).loop,
     profStart: async () => void (await ask(child, 'prof-start', 'prof-started')),
     profStop: async (file) => void (await ask(child, 'prof-stop', 'prof-stopped', { file })),
     stop: () =>

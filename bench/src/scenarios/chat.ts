@@ -5,6 +5,8 @@
  * stepped up until p99 passes the give-up bound.
  */
 import { loadavg } from 'node:os';
+import { Redis } from 'ioredis';
+import type { LoopStats } from '../lib/child';
 import { type Fleet, type Hooks, floorFleet, oursFleet, socketioFleet } from '../lib/fleets';
 import { type Percentiles, histogram, record, summary } from '../lib/hist';
 import { pace, sleep, until } from '../lib/pace';
@@ -41,6 +43,10 @@ export interface ChatStep {
   senderLagMs: number;
   /** Close codes the load clients saw up to the end of this step (code → sockets). */
   closes: Record<string, number>;
+  /** Each gateway's event-loop delay and GC pauses over the step, and its RSS at the end (A: visitors, B: operators). */
+  loop: { a: LoopStats; b: LoopStats };
+  /** Redis's busiest commands over the step (INFO commandstats): µs of Redis CPU per 1,000 delivered messages, and calls per message (one Redis only). */
+  redisTop?: { cmd: string; usPer1k: number; callsPerMsg: number }[];
   /** 1-minute load average of the machine at the end of the step (other jobs share it). */
   loadAvg: number;
 }
@@ -60,7 +66,27 @@ const MAX_SEQ = 2_000_000;
 async function servers(system: string, o: ChatOptions): Promise<Server[]> {
   const file = system === 'ours' ? 'src/servers/gateway.ts' : `peers/${system}/server.ts`;
   const env: Record<string, string> = o.clusterNodes && system === 'ours' ? { REDIS_CLUSTER_NODES: o.clusterNodes.join(',') } : { REDIS_URL: o.redisUrl };
-  return [await startServer(`${system}-A`, file, env), await startServer(`${system}-B`, file, env)];
+  // HARK_BENCH_NODE_ARGS="--trace-gc": extra Node flags for the servers (their output goes to this one's).
+  const args = process.env.HARK_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  return [await startServer(`${system}-A`, file, env, args), await startServer(`${system}-B`, file, env, args)];
+}
+
+/** INFO commandstats: command → [calls, µs]. */
+async function commandStats(r: Redis): Promise<Map<string, [number, number]>> {
+  const out = new Map<string, [number, number]>();
+  for (const line of (await r.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (m) out.set(m[1] as string, [Number(m[2]), Number(m[3])]);
+  }
+  return out;
+}
+
+/** The commands that took most of Redis's time between two commandStats, per 1,000 messages. */
+function topCommands(before: Map<string, [number, number]>, after: Map<string, [number, number]>, delivered: number, n = 6): { cmd: string; usPer1k: number; callsPerMsg: number }[] {
+  const d = [...after].map(([cmd, [calls, us]]) => ({ cmd, calls: calls - (before.get(cmd)?.[0] ?? 0), us: us - (before.get(cmd)?.[1] ?? 0) }));
+  d.sort((x, y) => y.us - x.us);
+  const per = Math.max(1, delivered);
+  return d.slice(0, n).map((x) => ({ cmd: x.cmd, usPer1k: Math.round((x.us / per) * 1000), callsPerMsg: Math.round((x.calls / per) * 100) / 100 }));
 }
 
 export async function chat(o: ChatOptions): Promise<ChatStep[]> {
@@ -71,6 +97,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
     const target = o.clusterNodes ? { clusterNodes: o.clusterNodes } : { url: o.redisUrl };
     const seeded = system === 'ours' ? await seed(target, o.sites, o.operators, Math.ceil(o.visitors / o.operators) + 5) : null;
     const [a, b] = (await servers(system, o)) as [Server, Server];
+    const stats = o.clusterNodes ? null : new Redis(o.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
     let v2o = histogram();
     let o2v = histogram();
     let got = 0;
@@ -113,6 +140,8 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         const profDir = process.env.HARK_BENCH_PROF;
         if (profDir) await Promise.all([a.profStart(), b.profStart()]);
         const [ca, cb, cr] = [await a.cpuMs(), await b.cpuMs(), o.redisPids.reduce((n, p) => n + procCpuMs(p), 0)];
+        await Promise.all([a.loop(), b.loop()]); // from here
+        const cs = stats ? await commandStats(stats) : null;
         const perSide = rate / 2;
         const count = Math.min(Math.round((perSide * (warmup ? WARMUP_MS : o.stepMs)) / 1000), MAX_SEQ - seq - 1);
         const f = fleet;
@@ -129,6 +158,8 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
           continue;
         }
         const [ca2, cb2, cr2] = [await a.cpuMs(), await b.cpuMs(), o.redisPids.reduce((n, p) => n + procCpuMs(p), 0)];
+        const [la, lb] = await Promise.all([a.loop(), b.loop()]);
+        const cs2 = stats && cs ? await commandStats(stats) : null;
         if (profDir) await Promise.all([a.profStop(`${profDir}/${o.label ?? system}-A-${rate}.cpuprofile`), b.profStop(`${profDir}/${o.label ?? system}-B-${rate}.cpuprofile`)]);
         const delivered = v2o.totalCount + o2v.totalCount;
         const step: ChatStep = {
@@ -144,18 +175,24 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
           redisCpuPer1k: Math.round(((cr2 - cr) / Math.max(1, delivered)) * 1000 * 10) / 10,
           senderLagMs: Math.round(p.maxLagMs),
           closes: Object.fromEntries(fleet.closes),
+          loop: { a: la, b: lb },
+          ...(cs && cs2 ? { redisTop: topCommands(cs, cs2, v2o.totalCount + o2v.totalCount) } : {}),
           loadAvg: Math.round((loadavg()[0] ?? 0) * 10) / 10,
         };
         out.push(step);
         console.log(
           `  ${step.system} ${rate}/s: p50 ${step.v2o.p50}/${step.o2v.p50} ms, p99 ${step.v2o.p99}/${step.o2v.p99} ms, p99.9 ${step.v2o.p999}/${step.o2v.p999} ms, lost ${step.lost}, cpu/1k ${step.cpuPer1k} ms, load ${step.loadAvg}, closes ${JSON.stringify(step.closes)}`,
         );
+        const ls = (l: LoopStats) => `loop delay p99 ${l.delayP99} max ${l.delayMax} ms, GC ${l.gcCount}× ${l.gcMs} ms (longest ${l.gcMaxMs}), RSS ${Math.round(l.rss / 1048576)} MiB`;
+        console.log(`    A: ${ls(la)}\n    B: ${ls(lb)}`);
+        if (step.redisTop) console.log(`    Redis µs per 1,000 msgs: ${step.redisTop.map((t) => `${t.cmd} ${t.usPer1k} (${t.callsPerMsg}/msg)`).join(', ')}`);
         if (fleet.frames) console.log(`  frames so far: ${JSON.stringify(Object.fromEntries(fleet.frames))}`);
         if (Math.max(step.v2o.p50, step.o2v.p50) > GIVE_UP_P50_MS || step.lost > step.sent * 0.01) break;
         await sleep(500);
       }
     } finally {
       fleet?.close();
+      stats?.disconnect();
       await Promise.all([a.stop(), b.stop()]);
     }
   }
