@@ -46,7 +46,6 @@ import type { MailSettings } from './domain/mail';
 import { type Consumer, EventConsumers } from './domain/event-consumers';
 import { Jobs } from './jobs/jobs';
 import type { Ctx } from './realtime/context';
-import type { AdmissionSettings } from './realtime/admission';
 import type { LimitSettings } from './realtime/limits';
 import { Gateway } from './realtime/gateway';
 import { QueueWatches } from './realtime/queue-watch';
@@ -72,7 +71,7 @@ export interface AppOptions {
    * Test-only: lower a per-gateway limit so a test can reach it quickly. Production code never
    * sets this; the product limits are the constants in shared/src/limits.ts.
    */
-  testLimits?: { maxConnectionsPerIp?: number; visitors?: Partial<LimitSettings>; admission?: Partial<AdmissionSettings> } & ConnectionTestLimits & LoginTestLimits & { webhooks?: Partial<WebhookSettings>; mail?: Partial<MailSettings> };
+  testLimits?: { maxConnectionsPerIp?: number; visitors?: Partial<LimitSettings> } & ConnectionTestLimits & LoginTestLimits & { webhooks?: Partial<WebhookSettings>; mail?: Partial<MailSettings> };
 }
 
 export interface HarkApp {
@@ -188,7 +187,7 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   await app.register(mailRoutes, routes);
   await app.register(searchRoutes, routes);
   await app.register(reportRoutes, routes);
-  socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors, () => consumers.liveGateways(), opts.testLimits?.admission);
+  socketRoutes(app, ctx, gateway, opts.testLimits?.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.testLimits?.visitors, () => consumers.liveGateways());
   staticRoutes(app, {
     widget: opts.widgetDir ?? resolve(repo, 'widget/dist'),
     console: opts.consoleDir ?? resolve(repo, 'console/dist'),

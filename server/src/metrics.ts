@@ -31,7 +31,6 @@ export function createMetrics() {
     operators: new Gauge({ name: 'hark_operators_connected', help: 'Operator sockets connected to this gateway', registers: [registry] }),
     messages: new Counter({ name: 'hark_messages_total', help: 'Messages stored through this gateway', labelNames: ['from'], registers: [registry] }),
     errors: new Counter({ name: 'hark_errors_total', help: 'Errors answered, by code', labelNames: ['code'], registers: [registry] }),
-    admissionRefused: new Counter({ name: 'hark_admission_refused_total', help: 'Visitor upgrades refused with 503 BUSY because this gateway had HELLOS_IN_FLIGHT hellos in progress and HELLOS_WAITING waiting (a reconnect storm); the client tries again or another gateway', registers: [registry] }),
     siteLimited: new Counter({ name: 'hark_site_limited_total', help: "Visitor messages refused (with a retry hint) because their site was at its message limit (msgsPerSec); the log names the site", registers: [registry] }),
     delivery: new Histogram({
       name: 'hark_store_latency_seconds',

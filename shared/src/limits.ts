@@ -180,16 +180,3 @@ export const DEFAULT_FILE_TYPES = [
 export const KNOWN_FILE_TYPES = [...DEFAULT_FILE_TYPES, 'image/svg+xml', 'text/html'];
 /** Types shown inline (thumbnails): raster images only. */
 export const INLINE_FILE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
-/**
- * Admission of visitor sockets per gateway (a reconnect storm: thousands of visitors back at once
- * after a restart). A visitor's upgrade and first hello together hold one of HELLOS_IN_FLIGHT
- * turns; up to HELLOS_WAITING more upgrades wait for a turn, at most HELLO_WAIT_MS each; past
- * either, the upgrade is refused at once with 503 BUSY (Retry-After HELLO_RETRY_AFTER_S), before
- * any Redis read, so a client or load balancer tries another gateway instead of queueing here.
- * A turn whose hello never comes is given back after HELLO_TURN_MS.
- */
-export const HELLOS_IN_FLIGHT = 256;
-export const HELLOS_WAITING = 1_024;
-export const HELLO_WAIT_MS = 2_000;
-export const HELLO_RETRY_AFTER_S = 1;
-export const HELLO_TURN_MS = 10_000;

@@ -4,7 +4,7 @@
  * socket is ever opened for it (cross-site WebSocket hijacking). The handlers
  * attach their message listeners synchronously, so no frame is dropped.
  */
-import { ERRORS, type ErrorCode, HELLO_RETRY_AFTER_S, HarkError, MAX_CONNECTIONS_PER_IP, PROTOCOL_VERSION, VISITOR_TOKEN_RE } from '@hark/shared';
+import { ERRORS, type ErrorCode, HarkError, MAX_CONNECTIONS_PER_IP, PROTOCOL_VERSION, VISITOR_TOKEN_RE } from '@hark/shared';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -12,7 +12,6 @@ import type { WebSocket } from 'ws';
 import type { Site } from '../domain/sites';
 import { intern } from '@hark/shared/intern';
 import type { Ctx } from '../realtime/context';
-import { Admission, type AdmissionSettings, type Turn } from '../realtime/admission';
 import type { Gateway } from '../realtime/gateway';
 import { type LimitSettings, Limits } from '../realtime/limits';
 import { OperatorConn } from '../realtime/operator-socket';
@@ -24,7 +23,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     harkSite?: Site;
     harkVisitor?: string;
-    harkTurn?: Turn;
   }
 }
 
@@ -51,12 +49,8 @@ function releaseUpgrade(ws: WebSocket, req: FastifyRequest, onError: (this: WebS
 const SITE_LIMIT_LOG_MS = 60_000;
 
 /** `gateways`: how many gateways share each site's message limit now (each enforces its share). */
-export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPerIp = MAX_CONNECTIONS_PER_IP, limitSettings: Partial<LimitSettings> = {}, gateways: () => number = () => 1, admissionSettings: Partial<AdmissionSettings> = {}): void {
+export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPerIp = MAX_CONNECTIONS_PER_IP, limitSettings: Partial<LimitSettings> = {}, gateways: () => number = () => 1): void {
   const perIp = new Map<string, number>();
-  // Visitor upgrades and first hellos take turns (realtime/admission.ts): a reconnect storm is
-  // served a bounded number at a time and the rest refused at once, to try another gateway.
-  const admission = new Admission(admissionSettings);
-  admission.onRefused = () => ctx.metrics.admissionRefused.inc();
   const limits = new Limits(limitSettings, gateways);
   const limitLogged = new Map<string, number>();
   limits.onSiteLimited = (site) => {
@@ -110,60 +104,27 @@ export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPer
     return true;
   };
 
-  /**
-   * The visitor upgrade's checks: true when refused (the reply sent), false when the socket may
-   * open (req.harkSite and req.harkVisitor set). Not the reply itself: a FastifyReply is a
-   * thenable, and an async function returning it waits for it.
-   */
-  const checkVisitor = async (req: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
-    const no = (code: ErrorCode, message?: string): true => {
-      refuse(reply, code, message);
-      return true;
-    };
-    const q = req.query as Record<string, string | undefined>;
-    const site = q.site ? await ctx.domain.sites.get(q.site) : null;
-    if (!site) return no('UNKNOWN_SITE');
-    if (!originAllowed(req.headers.origin, site.origins, ownOrigin(req, ctx.config.publicOrigin))) return no('ORIGIN_NOT_ALLOWED');
-    if (!q.token) return no('VISITOR_TOKEN_MISSING');
-    if (!VISITOR_TOKEN_RE.test(q.token)) return no('VISITOR_TOKEN_INVALID');
-    let visitor = await ctx.domain.visitors.forToken(site.id, q.token, false);
-    if (!visitor && q.new === '1') {
-      // Registering a new visitor is limited per source address (tokens expire unless used).
-      if (!limits.mayRegister(req.ip)) return no('RATE_LIMITED', 'Too many new visitors from this address; try again later.');
-      visitor = await ctx.domain.visitors.forToken(site.id, q.token, true);
-    }
-    if (!visitor) return no('VISITOR_TOKEN_INVALID');
-    req.harkSite = shareSite(site);
-    req.harkVisitor = visitor;
-    return false;
-  };
-
   app.get(
     '/v1/visitor',
     {
       websocket: true,
       preValidation: async (req, reply) => {
         if (!common(req, reply)) return;
-        // A turn before anything is read from Redis; refused, the client goes elsewhere at once.
-        const entered = admission.enter();
-        const turn = entered instanceof Promise ? await entered : entered;
-        if (!turn || req.raw.socket.destroyed) {
-          // (Or the client went away while it waited for its turn.)
-          turn?.();
-          reply.header('retry-after', String(HELLO_RETRY_AFTER_S));
-          return refuse(reply, 'BUSY', 'This gateway is busy with other visitors connecting; try again, or another gateway.');
+        const q = req.query as Record<string, string | undefined>;
+        const site = q.site ? await ctx.domain.sites.get(q.site) : null;
+        if (!site) return refuse(reply, 'UNKNOWN_SITE');
+        if (!originAllowed(req.headers.origin, site.origins, ownOrigin(req, ctx.config.publicOrigin))) return refuse(reply, 'ORIGIN_NOT_ALLOWED');
+        if (!q.token) return refuse(reply, 'VISITOR_TOKEN_MISSING');
+        if (!VISITOR_TOKEN_RE.test(q.token)) return refuse(reply, 'VISITOR_TOKEN_INVALID');
+        let visitor = await ctx.domain.visitors.forToken(site.id, q.token, false);
+        if (!visitor && q.new === '1') {
+          // Registering a new visitor is limited per source address (tokens expire unless used).
+          if (!limits.mayRegister(req.ip)) return refuse(reply, 'RATE_LIMITED', 'Too many new visitors from this address; try again later.');
+          visitor = await ctx.domain.visitors.forToken(site.id, q.token, true);
         }
-        // Given back when the first hello is answered or the socket closes (VisitorConn), or now when the upgrade is refused.
-        try {
-          if (await checkVisitor(req, reply)) {
-            turn();
-            return reply;
-          }
-          req.harkTurn = turn;
-        } catch (e) {
-          turn();
-          throw e;
-        }
+        if (!visitor) return refuse(reply, 'VISITOR_TOKEN_INVALID');
+        req.harkSite = shareSite(site);
+        req.harkVisitor = visitor;
       },
     },
     (socket, req) => {
@@ -171,7 +132,7 @@ export function socketRoutes(app: FastifyInstance, ctx: Ctx, gw: Gateway, maxPer
       const visitor = req.harkVisitor as string;
       releaseUpgrade(socket, req, onSocketError);
       countIp(req, socket);
-      const conn = new VisitorConn(ctx, socket, site, visitor, intern(String(req.headers['user-agent'] ?? '')), limits.forSocket(visitor, req.ip, site.id, site.msgsPerSec), req.harkTurn);
+      const conn = new VisitorConn(ctx, socket, site, visitor, intern(String(req.headers['user-agent'] ?? '')), limits.forSocket(visitor, req.ip, site.id, site.msgsPerSec));
       gw.track(conn);
     },
   );

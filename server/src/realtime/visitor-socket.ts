@@ -74,8 +74,6 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     readonly visitorId: string,
     private readonly ua: string,
     private readonly limits: VisitorLimits,
-    /** The upgrade's admission turn (realtime/admission.ts), given back once the first hello is answered or the socket closes. */
-    private turn?: () => void,
   ) {
     super(ws, ctx.metrics, 'visitor');
     ctx.metrics.visitors.inc();
@@ -87,15 +85,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
     this.ctx.log.error({ err: e, visitor: this.visitorId }, 'visitor socket error');
   }
 
-  private giveTurnBack(): void {
-    const t = this.turn;
-    if (!t) return;
-    this.turn = undefined;
-    t();
-  }
-
   protected onClose(): void {
-    this.giveTurnBack();
     this.ctx.metrics.visitors.dec();
     this.ctx.hub.unlisten('visitor', this.visitorId, this);
     this.limits.release();
@@ -203,11 +193,7 @@ export class VisitorConn extends Conn<VisitorToServer> implements ConvListener, 
   }
 
   private async onHello(f: Extract<VisitorToServer, { type: 'hello' }>): Promise<void> {
-    try {
-      await this.syncHello(() => this.welcome(f));
-    } finally {
-      this.giveTurnBack();
-    }
+    await this.syncHello(() => this.welcome(f));
     // A conversation whose state changed while the hello was being answered: its welcome may be older.
     const again = this.changedInHello;
     this.changedInHello = null;
