@@ -45,7 +45,8 @@ function ask<T>(child: ChildProcess, type: string, answer: string, extra: object
 export async function startServer(name: string, file: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Server> {
   // HARK_BENCH_SERVER_CPUS=0: the server runs on those cores only (taskset execs node, so the pid is the server's).
   const cpus = process.env.HARK_BENCH_SERVER_CPUS;
-  const argv = [...nodeArgs, '--import', tsxEsm, resolve(benchDir, file)];
+  // A compiled bundle (lib/bundle.ts, `.mjs`) runs on plain node; a `.ts` file through tsx.
+  const argv = file.endsWith('.mjs') ? [...nodeArgs, '--enable-source-maps', resolve(benchDir, file)] : [...nodeArgs, '--import', tsxEsm, resolve(benchDir, file)];
   const child = spawn(cpus ? 'taskset' : process.execPath, cpus ? ['-c', cpus, process.execPath, ...argv] : argv, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -6,6 +6,7 @@
  */
 import { K } from '@hark/server/src/store/keys';
 import { createSession } from '@hark/server/src/store/sessions';
+import type { Site } from '@hark/server/src/domain/sites';
 import { createSite } from '@hark/server/src/store/sites';
 import { randomId } from '@hark/shared';
 import { Cluster, Redis } from 'ioredis';
@@ -15,14 +16,15 @@ export interface SeededOp {
   cookie: string;
 }
 
-export async function seed(to: string | { url?: string; clusterNodes?: string[] }, sites: number, operators: number, capacity: number): Promise<{ sites: string[]; ops: SeededOp[] }> {
+/** `site`: settings every seeded site gets besides the defaults. */
+export async function seed(to: string | { url?: string; clusterNodes?: string[] }, sites: number, operators: number, capacity: number, site: Partial<Site> = {}): Promise<{ sites: string[]; ops: SeededOp[] }> {
   const t = typeof to === 'string' ? { url: to } : to;
   const r = t.clusterNodes?.length ? new Cluster(t.clusterNodes.map((n) => ({ host: n.split(':')[0] as string, port: Number(n.split(':')[1]) }))) : new Redis(t.url as string);
   try {
     if (r instanceof Cluster) await Promise.all(r.nodes('master').map((n) => n.flushall()));
     else await r.flushall();
     const siteIds = Array.from({ length: sites }, (_, i) => `s${i}`);
-    for (const s of siteIds) await createSite(r, s, `Bench ${s}`, { origins: ['*'] });
+    for (const s of siteIds) await createSite(r, s, `Bench ${s}`, { origins: ['*'], ...site });
     const ops: SeededOp[] = [];
     for (let i = 0; i < operators; i++) {
       const id = randomId(12);
