@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { queueMeta } from '../src/store/conversations';
 import { K } from '../src/store/keys';
 import { type Http, type TestGateway, createOp, newChat, operator, sleep, waitFor } from './harness';
 import { useStack } from './stack';
@@ -84,6 +85,33 @@ describe('routing', () => {
       o.close();
     }
     for (const c of [...chats, fifth]) c.v.close();
+  });
+
+  it('a record assigned by a drain elsewhere is never marked queued after it by a late queue step (route, requeue, team transfer)', async () => {
+    // Routing decides in the site's slot and writes the record after; a drain on another gateway
+    // may assign the chat in between. Its record (open, with that operator) must win over the
+    // late write, or the chat shows queued with an operator and nobody answers it (seen in the bench).
+    const r = s.gw.conns.cmd;
+    const conv = 'race-record-1';
+    await r.hset(K.conv(conv), { site: 'demo', visitor: 'v-race', status: 'open', op: 'op-b', opName: 'B' });
+    // route(): only a record still new becomes queued.
+    expect(await queueMeta(r, conv, { from: 'new', queuedAt: 1 })).toBe(false);
+    // requeue() / transfer(): only while the record still names the operator it was taken from.
+    expect(await queueMeta(r, conv, { op: 'op-a', clearOp: true })).toBe(false);
+    expect(await queueMeta(r, conv, { op: null, clearOp: true })).toBe(false);
+    expect(await r.hgetall(K.conv(conv))).toMatchObject({ status: 'open', op: 'op-b', opName: 'B' });
+    // The writes that are due still happen.
+    expect(await queueMeta(r, conv, { op: 'op-b', queuedAt: 5, clearOp: true })).toBe(true);
+    const after = await r.hgetall(K.conv(conv));
+    expect(after).toMatchObject({ status: 'queued', queuedAt: '5' });
+    expect(after.op).toBeUndefined();
+    await r.hset(K.conv(conv), { status: 'new' });
+    expect(await queueMeta(r, conv, { from: 'new', queuedAt: 7 })).toBe(true);
+    expect(await r.hget(K.conv(conv), 'status')).toBe('queued');
+    // No record: nothing is created.
+    expect(await queueMeta(r, 'race-record-none', { from: 'new' })).toBe(false);
+    expect(await r.exists(K.conv('race-record-none'))).toBe(0);
+    await r.del(K.conv(conv));
   });
 
   it('two gateways racing for one free operator never over-assign', async () => {

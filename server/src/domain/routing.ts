@@ -5,7 +5,7 @@
  * conversation's channels, and the domain event.
  */
 import { type OperatorStatus, randomId } from '@hark/shared';
-import { appendEntry, delMeta, eventEntry, getMeta, setMeta, siteAssignments } from '../store/conversations';
+import { appendEntry, delMeta, eventEntry, getMeta, queueMeta, setMeta, siteAssignments } from '../store/conversations';
 import { getOperator } from '../store/operators';
 import { listSites } from '../store/sites';
 import { assignmentOf, clearConvTeam, hasSeat, putSeat, releaseSeat, renewLease, reserveSeat, routeOp, seatCount, seatCounts, seatsOf, siteSeats, siteStatuses } from '../store/routing';
@@ -195,9 +195,8 @@ export class Router {
     const out = await this.call(site, 'route', conv, team);
     const st = out[0] === 'queued' ? await this.drainThen(site, conv, out) : toState(out);
     if (st.state === 'queued') {
-      const m = await getMeta(this.d.c.cmd, conv);
-      if (m && m.status === 'new') {
-        await setMeta(this.d.c.cmd, conv, { status: 'queued', queuedAt: String(Date.now()) });
+      // Only a record still new becomes queued (a drain elsewhere may have assigned it meanwhile).
+      if (await queueMeta(this.d.c.cmd, conv, { from: 'new', queuedAt: Date.now() })) {
         await appendEntry(this.d.c, eventEntry(conv, 'queued', { cid: `sys-queued-${conv}` }), 'other');
         await this.d.emit({ type: 'conversation.queued', site, conv }, `queued:${conv}`);
       }
@@ -255,8 +254,9 @@ export class Router {
     const st = await this.drainThen(site, conv, out, { conv, from });
     if (out[2]) await this.freed(out[2], site);
     if (st.state === 'queued') {
-      await setMeta(c.cmd, conv, { status: 'queued', queuedAt: String(Date.now()) });
-      await delMeta(c.cmd, conv, 'op', 'opName', 'opAvatar');
+      // The record: queued if still with the operator it was transferred from (or none), unless a
+      // drain elsewhere assigned it meanwhile. The transfer itself happened either way.
+      await queueMeta(c.cmd, conv, { op: out[2] || null, queuedAt: Date.now(), clearOp: true });
       await this.doorbell(site, conv);
       await this.d.emit({ type: 'conversation.transferred', site, conv, team: to.team ?? '', ...(from ? { from } : {}) });
     }
@@ -274,9 +274,8 @@ export class Router {
     const out = await this.call(site, 'requeue', conv);
     if (out[2]) await releaseSeat(this.d.c, out[2], out[3] ?? '');
     if (out[0] === 'notopen') return { state: 'notopen' };
-    if (out[0] === 'queued') {
-      await setMeta(this.d.c.cmd, conv, { status: 'queued' });
-      await delMeta(this.d.c.cmd, conv, 'op', 'opName', 'opAvatar');
+    // Still with the operator who went away, unless a drain assigned it to someone else meanwhile.
+    if (out[0] === 'queued' && (await queueMeta(this.d.c.cmd, conv, { op: out[2] || null, clearOp: true }))) {
       await this.doorbell(site, conv);
       await this.d.emit({ type: 'conversation.queued', site, conv });
     }

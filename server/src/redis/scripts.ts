@@ -277,6 +277,25 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
+/**
+ * Marks a conversation's record queued, only if it is still as the caller saw it: routing
+ * decides in the site's slot and writes the record after, so a drain on another gateway may
+ * have assigned the conversation in between; its record then says open with that operator and
+ * must stay so (a record left "queued" with an operator is a chat nobody answers).
+ * KEYS[1]: the record. ARGV: expected status ('' any), expected op ('*' any, '' none),
+ * queuedAt ('' leave), '1' to clear the operator's fields. 1 if written, 0 if not.
+ */
+const QUEUE_META = `
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return 0 end
+if ARGV[1] ~= '' and st ~= ARGV[1] then return 0 end
+if ARGV[2] ~= '*' and (redis.call('HGET', KEYS[1], 'op') or '') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'queued')
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'queuedAt', ARGV[3]) end
+if ARGV[4] == '1' then redis.call('HDEL', KEYS[1], 'op', 'opName', 'opAvatar') end
+return 1
+`;
+
 export const ROUTE_KEYS = 12;
 
 /**
@@ -303,6 +322,7 @@ declare module 'ioredis' {
     harkRoute(...args: string[]): Result<string[], Context>;
     harkSeat(seats: string, token: string, value: string, cap: string, force: string): Result<number, Context>;
     harkCompact(stream: string, cids: string, packed: string, meta: string, lastId: string, blob: Buffer): Result<number, Context>;
+    harkQueueMeta(meta: string, status: string, op: string, queuedAt: string, clearOp: string): Result<number, Context>;
   }
 }
 
@@ -313,5 +333,6 @@ export function defineScripts<R extends Redis | Cluster>(r: R): R {
   r.defineCommand('harkRoute', { numberOfKeys: ROUTE_KEYS, lua: ROUTE });
   r.defineCommand('harkSeat', { numberOfKeys: 1, lua: SEAT });
   r.defineCommand('harkCompact', { numberOfKeys: 4, lua: COMPACT });
+  r.defineCommand('harkQueueMeta', { numberOfKeys: 1, lua: QUEUE_META });
   return r;
 }

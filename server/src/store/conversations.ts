@@ -296,6 +296,16 @@ export async function setMeta(r: ScriptedRedis, conv: string, fields: Record<str
   await r.hset(K.conv(conv), fields);
 }
 
+/**
+ * The record marked queued if it is still as routing saw it (`from`: its status then; `op`: its
+ * operator then, null for none, omitted for any); `clearOp` drops the operator's fields. False
+ * when a concurrent assignment got there first (redis/scripts.ts QUEUE_META).
+ */
+export async function queueMeta(r: ScriptedRedis, conv: string, w: { from?: ConvState; op?: string | null; queuedAt?: number; clearOp?: boolean }): Promise<boolean> {
+  const op = w.op === undefined ? '*' : (w.op ?? '');
+  return (await r.harkQueueMeta(K.conv(conv), w.from ?? '', op, w.queuedAt === undefined ? '' : String(w.queuedAt), w.clearOp ? '1' : '')) === 1;
+}
+
 export async function delMeta(r: ScriptedRedis, conv: string, ...fields: string[]): Promise<void> {
   if (fields.length) await r.hdel(K.conv(conv), ...fields);
 }
