@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { actions, getState as getStateForKeys, t, useApp } from '../app';
 import { keyAction } from '../shortcuts';
 import { Account } from './Account';
+import { EmptyState } from './Empty';
 import { Admin } from './Admin';
 import { Header } from './Header';
 import { Help } from './Help';
@@ -60,7 +61,7 @@ function LazyReports() {
       live = false;
     };
   }, []);
-  return View ? <View /> : <div class="loading">{t('app.loading')}</div>;
+  return View ? <View /> : <EmptyState kind="loading" icon="" title={t('app.loading')} />;
 }
 
 export function App() {
@@ -69,7 +70,7 @@ export function App() {
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
   }, []);
-  if (s.auth === 'unknown') return <div class="loading">{t('app.loading')}</div>;
+  if (s.auth === 'unknown') return <EmptyState kind="loading" icon="" title={t('app.loading')} />;
   if (s.auth === 'signed-out') return <Login />;
   return (
     <div class="shell">

@@ -35,9 +35,15 @@ export function Header() {
           )}
         </nav>
       </span>
-      <span class={`conn conn-${s.rt.connection}`} data-testid="connection">
+      {/* The real socket state: connecting, syncing, live, or offline with a way to retry now (socket.ts). */}
+      <span class={`conn conn-${s.rt.connection}`} data-testid="connection" role="status" title={s.rt.connection === 'offline' ? t('conn.offlineHint') : undefined}>
         {t(`conn.${s.rt.connection}`)}
       </span>
+      {s.rt.connection === 'offline' && (
+        <button type="button" class="small conn-retry" data-testid="reconnect" onClick={() => actions.kick()}>
+          {t('conn.retry')}
+        </button>
+      )}
       <button type="button" class="menu-btn" aria-expanded={menu} aria-controls="header-more" aria-label={t('header.menu')} onClick={() => setMenu(!menu)}>
         ☰
       </button>

@@ -31,8 +31,11 @@ export function Login() {
     }
   };
   return (
-    <div class="login">
+    <main class="login">
       <form class="card login-card" onSubmit={submit}>
+        <span class="login-brand brand" aria-hidden="true">
+          Hark
+        </span>
         <h1>{t('login.title')}</h1>
         {s.unreachable && (
           <p class="warn-note" role="status" data-testid="unreachable">
@@ -70,6 +73,6 @@ export function Login() {
           ))}
         </select>
       </form>
-    </div>
+    </main>
   );
 }
