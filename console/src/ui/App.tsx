@@ -76,6 +76,8 @@ export function App() {
     <div class="shell">
       <Header />
       <main class="main">
+        {/* The page's one level-one heading: the screen's name, for screen readers (the header shows it as the active tab). */}
+        <h1 class="sr-only">{t(`screen.${s.screen}`)}</h1>
         {s.screen === 'inbox' && <Workspace />}
         {s.screen === 'stats' && <Stats />}
         {s.screen === 'reports' && <LazyReports />}

@@ -1,9 +1,9 @@
 import type { OperatorStatus } from '@hark/shared/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { actions, type Screen, t, useApp } from '../app';
-import { LANGS } from '../i18n';
 import { askNotificationPermission, notificationPermission, setSoundOff, soundOff } from '../notify';
 import { Avatar } from './Avatar';
+import { LangPicker } from './LangPicker';
 
 const STATUSES: OperatorStatus[] = ['online', 'away', 'offline'];
 
@@ -64,13 +64,7 @@ export function Header() {
           />
           {t('header.sound')}
         </label>
-        <select class="lang" aria-label={t('header.language')} value={s.lang} onChange={(e) => actions.setLang(e.currentTarget.value as never)}>
-          {LANGS.map((l) => (
-            <option key={l.id} value={l.id}>
-              {l.name}
-            </option>
-          ))}
-        </select>
+        <LangPicker />
       </span>
       {me && (
         <label class={`status status-${me.status}`} data-status={me.status} data-testid="my-status">

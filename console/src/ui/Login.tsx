@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { actions, t, useApp } from '../app';
 import { ApiError } from '../api';
-import { LANGS } from '../i18n';
+import { LangPicker } from './LangPicker';
 
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) {
@@ -65,13 +65,7 @@ export function Login() {
         <button type="submit" class="primary" disabled={busy}>
           {t('login.submit')}
         </button>
-        <select class="lang" aria-label={t('header.language')} value={s.lang} onChange={(e) => actions.setLang(e.currentTarget.value as never)}>
-          {LANGS.map((l) => (
-            <option key={l.id} value={l.id}>
-              {l.name}
-            </option>
-          ))}
-        </select>
+        <LangPicker />
       </form>
     </main>
   );
