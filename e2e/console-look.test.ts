@@ -163,7 +163,7 @@ describe('console look', () => {
 
       const bad = Object.entries(found).filter(([, list]) => list.length > 0);
       expect(bad, JSON.stringify(Object.fromEntries(bad), null, 2)).toEqual([]);
-      expect(Object.keys(found).length).toBe(20);
+      expect(Object.keys(found).length).toBe(18);
       expect(await csp()).toEqual([]);
       await setStatus(page, 'offline');
       await vctx.close();

@@ -6,7 +6,6 @@ export function Linkify({ text }: { text: string }) {
     <>
       {linkParts(text).map((p, i) =>
         p.kind === 'link' ? (
-          // biome-ignore lint/suspicious/noArrayIndexKey: the parts of one text, never reordered
           <a key={i} href={p.href} target="_blank" rel="noopener noreferrer nofollow">
             {p.text}
           </a>
