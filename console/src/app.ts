@@ -483,6 +483,10 @@ export const actions = {
   kick(): void {
     socket?.kick();
   },
+  /** The browser lost the network: show it now instead of a Live that is no longer true (socket.ts). */
+  offline(): void {
+    socket?.offline();
+  },
   /** Re-reads sites, teams, operators and replies after an admin edit. */
   reload: loadDirectory,
   patch: set,

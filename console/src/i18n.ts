@@ -5,6 +5,15 @@
  */
 
 const en = {
+  'inbox.emptyHint.mine': 'Chats you take, or that are handed to you, show up here. Set your status to Online to be given new ones.',
+  'inbox.emptyHint.queue': 'A visitor who writes while every operator is busy waits here until someone takes the chat.',
+  'inbox.emptyHint.all': 'Every live chat on your sites shows up here the moment a visitor writes.',
+  'inbox.emptyHint.resolved': 'Chats you resolve move here. Search finds older ones.',
+  'search.noneHint': 'Try fewer or other words, or clear the filters.',
+  'replies.empty': 'No saved replies yet.',
+  'replies.emptyHint': 'Save an answer you give often, then type / and its shortcut in a chat to send it in two keystrokes.',
+  'conn.retry': 'Retry now',
+  'conn.offlineHint': 'No connection to Hark. What you write is kept and sent when the connection is back.',
   'app.loading': 'Loading…',
   'login.title': 'Sign in to Hark',
   'login.email': 'E-mail',
@@ -436,6 +445,15 @@ export type Key = keyof typeof en;
 export type Catalogue = Record<Key, string>;
 
 const hr: Catalogue = {
+  'inbox.emptyHint.mine': 'Ovdje se pojavljuju razgovori koje preuzmete ili koji vam budu predani. Postavite status na «Na mreži» da dobivate nove.',
+  'inbox.emptyHint.queue': 'Posjetitelj koji piše dok su svi operateri zauzeti čeka ovdje dok netko ne preuzme razgovor.',
+  'inbox.emptyHint.all': 'Svaki aktivni razgovor na vašim stranicama pojavljuje se ovdje čim posjetitelj napiše poruku.',
+  'inbox.emptyHint.resolved': 'Razgovori koje riješite premještaju se ovamo. Pretraga pronalazi starije.',
+  'search.noneHint': 'Pokušajte s manje ili drugim riječima ili uklonite filtre.',
+  'replies.empty': 'Još nema spremljenih odgovora.',
+  'replies.emptyHint': 'Spremite odgovor koji često dajete, zatim u razgovoru upišite / i njegov prečac.',
+  'conn.retry': 'Pokušaj sada',
+  'conn.offlineHint': 'Nema veze s Harkom. Ono što napišete čuva se i šalje kad se veza vrati.',
   'app.loading': 'Učitavanje…',
   'login.title': 'Prijava u Hark',
   'login.email': 'E-pošta',
@@ -864,6 +882,15 @@ const hr: Catalogue = {
 };
 
 const ru: Catalogue = {
+  'inbox.emptyHint.mine': 'Здесь появляются разговоры, которые вы взяли или которые вам передали. Поставьте статус «В сети», чтобы получать новые.',
+  'inbox.emptyHint.queue': 'Посетитель, который пишет, пока все операторы заняты, ждёт здесь, пока кто-нибудь не возьмёт разговор.',
+  'inbox.emptyHint.all': 'Каждый активный разговор на ваших сайтах появляется здесь, как только посетитель напишет.',
+  'inbox.emptyHint.resolved': 'Решённые разговоры попадают сюда. Поиск находит более старые.',
+  'search.noneHint': 'Попробуйте меньше слов или другие слова либо сбросьте фильтры.',
+  'replies.empty': 'Сохранённых ответов пока нет.',
+  'replies.emptyHint': 'Сохраните ответ, который часто даёте, затем наберите в разговоре / и его сокращение.',
+  'conn.retry': 'Повторить сейчас',
+  'conn.offlineHint': 'Нет связи с Hark. Написанное сохраняется и будет отправлено, когда связь вернётся.',
   'app.loading': 'Загрузка…',
   'login.title': 'Вход в Hark',
   'login.email': 'Эл. почта',

@@ -9,6 +9,7 @@ void actions.boot();
 
 // Audio may only start after a gesture; the first one unlocks the knock for the shift.
 for (const ev of ['pointerdown', 'keydown'] as const) addEventListener(ev, unlockAudio, { once: true, capture: true });
+addEventListener('offline', () => actions.offline());
 addEventListener('online', () => {
   if (getState().unreachable) void actions.boot();
   else actions.kick();

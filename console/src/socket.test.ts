@@ -51,6 +51,36 @@ function make(lastIds: Record<string, string>, signedIn = true) {
 }
 
 describe('OperatorSocket', () => {
+  it('offline(): says offline at once though the old socket never closed, ignores that socket from then on, and reconnects', async () => {
+    FakeWS.all = [];
+    const states: string[] = [];
+    const sock = new OperatorSocket({
+      url: 'ws://x/v1/operator',
+      onFrame: () => {},
+      onState: (st) => states.push(st),
+      lastIds: () => ({}),
+      stillSignedIn: async () => true,
+      onSignedOut: () => {},
+      WebSocketImpl: FakeWS as unknown as typeof WebSocket,
+      delay: () => 1,
+    });
+    sock.start();
+    const first = FakeWS.all[0] as FakeWS;
+    first.open();
+    expect(states).toEqual(['connecting', 'syncing']);
+    // The browser's offline event: the socket has not noticed anything (no close from it).
+    sock.offline();
+    expect(states.at(-1)).toBe('offline');
+    expect(first.onclose).toBeNull();
+    await tick();
+    // The retry made a new socket; the old one's late events change nothing.
+    expect(FakeWS.all.length).toBe(2);
+    expect(states.at(-1)).toBe('connecting');
+    (FakeWS.all[1] as FakeWS).open();
+    expect(states.at(-1)).toBe('syncing');
+    sock.stop();
+  });
+
   it('says hello with the current resume cursor on every connect', async () => {
     const ids: Record<string, string> = { c1: '1-0' };
     const { sock } = make(ids);

@@ -71,6 +71,24 @@ export class OperatorSocket {
     this.connect();
   }
 
+  /**
+   * The browser says the network is gone: a socket may stay "open" for minutes after that (nothing
+   * is sent, so nothing fails), and the console would keep saying Live. Drop it now and show
+   * offline; the next attempt is `kick()` (the browser's `online` event, or Retry now) or the
+   * backoff timer, which waits while the browser still says it is offline.
+   */
+  offline(): void {
+    if (this.stopped) return;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      ws.close();
+    }
+    this.opts.onState('offline');
+    if (!this.timer) void this.retry(false);
+  }
+
   private raw(f: OperatorToServer): boolean {
     if (this.ws?.readyState !== 1) return false;
     this.ws.send(JSON.stringify(f));
@@ -124,7 +142,10 @@ export class OperatorSocket {
     const wait = (this.opts.delay ?? reconnectDelay)(this.attempt++);
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (!this.stopped) this.connect();
+      if (this.stopped) return;
+      // Still no network: no point in a connect that must fail; wait another round (or the online event's kick).
+      if (typeof navigator !== 'undefined' && navigator.onLine === false) void this.retry(false);
+      else this.connect();
     }, wait);
   }
 }

@@ -158,13 +158,17 @@ export function AdminOperators() {
       <table class="list">
         <thead>
           <tr>
-            <th />
+            <th>
+              <span class="sr-only">{t('field.avatar')}</span>
+            </th>
             <th>{t('field.name')}</th>
             <th>{t('field.email')}</th>
             <th>{t('field.role')}</th>
             <th>{t('field.capacity')}</th>
             <th>{t('field.sites')}</th>
-            <th />
+            <th>
+              <span class="sr-only">{t('integrations.actions')}</span>
+            </th>
           </tr>
         </thead>
         <tbody>

@@ -3,6 +3,7 @@ import { actions, t, useApp } from '../app';
 import { api } from '../api';
 import type { SavedReply } from '../replies';
 import { errorText } from './Login';
+import { EmptyState } from './Empty';
 
 function ReplyForm({ reply, onDone }: { reply: SavedReply | null; onDone: () => void }) {
   const s = useApp();
@@ -81,7 +82,12 @@ export function AdminReplies() {
         </button>
       </div>
       {editing && <ReplyForm key={editing} reply={reply} onDone={() => setEditing(null)} />}
-      <table class="list">
+      {s.replies.length === 0 && !editing && (
+        <EmptyState icon="⚡" title={t('replies.empty')} testId="replies-empty">
+          {t('replies.emptyHint')}
+        </EmptyState>
+      )}
+      <table class="list" hidden={s.replies.length === 0}>
         <tbody>
           {s.replies.map((r) => (
             <tr key={r.id} data-reply={r.shortcut}>

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { actions, getState as getStateForKeys, t, useApp } from '../app';
 import { keyAction } from '../shortcuts';
 import { Account } from './Account';
+import { EmptyState } from './Empty';
 import { Admin } from './Admin';
 import { Header } from './Header';
 import { Help } from './Help';
@@ -60,7 +61,7 @@ function LazyReports() {
       live = false;
     };
   }, []);
-  return View ? <View /> : <div class="loading">{t('app.loading')}</div>;
+  return View ? <View /> : <EmptyState kind="loading" icon="" title={t('app.loading')} />;
 }
 
 export function App() {
@@ -69,12 +70,14 @@ export function App() {
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
   }, []);
-  if (s.auth === 'unknown') return <div class="loading">{t('app.loading')}</div>;
+  if (s.auth === 'unknown') return <EmptyState kind="loading" icon="" title={t('app.loading')} />;
   if (s.auth === 'signed-out') return <Login />;
   return (
     <div class="shell">
       <Header />
       <main class="main">
+        {/* The page's one level-one heading: the screen's name, for screen readers (the header shows it as the active tab). */}
+        <h1 class="sr-only">{t(`screen.${s.screen}`)}</h1>
         {s.screen === 'inbox' && <Workspace />}
         {s.screen === 'stats' && <Stats />}
         {s.screen === 'reports' && <LazyReports />}

@@ -7,6 +7,7 @@ import { timeOfDay } from '../format';
 import { visitorLabel } from '../state';
 import { Composer } from './Composer';
 import { Files } from './Files';
+import { Linkify } from './Linkify';
 import { ConvMail } from './ConvMail';
 import { Transfer } from './Transfer';
 import { useNow } from './useNow';
@@ -41,7 +42,11 @@ function EntryItem({ e, seen }: { e: Entry; seen: boolean }) {
         <div class="note-head">
           <span class="note-tag">{t('conv.noteTag')}</span> {e.op?.name} · <time>{timeOfDay(e.at, fmtLocale())}</time>
         </div>
-        {e.text && <div class="text">{e.text}</div>}
+        {e.text && (
+          <div class="text">
+            <Linkify text={e.text} />
+          </div>
+        )}
         <Files conv={e.conv} files={e.files} />
       </li>
     );
@@ -49,7 +54,11 @@ function EntryItem({ e, seen }: { e: Entry; seen: boolean }) {
   return (
     <li class={`entry msg ${mine ? 'out' : 'in'}`} data-id={e.id} data-kind="msg">
       <div class="bubble">
-        {e.text && <div class="text">{e.text}</div>}
+        {e.text && (
+          <div class="text">
+            <Linkify text={e.text} />
+          </div>
+        )}
         <Files conv={e.conv} files={e.files} />
         <div class="meta">
           {mine && e.op?.name ? `${e.op.name} · ` : ''}
@@ -179,7 +188,11 @@ export function Conversation({ conv }: { conv: ConvSummary }) {
         {pending.map((p) => (
           <li key={p.cid} class={`entry pending ${p.type === 'note' ? 'note' : 'msg out'}`}>
             <div class="bubble">
-              {p.text && <div class="text">{p.text}</div>}
+              {p.text && (
+                <div class="text">
+                  <Linkify text={p.text} />
+                </div>
+              )}
               {p.files?.length ? <div class="hint">{t('composer.files', { n: p.files.length })}</div> : null}
               <div class="meta">{t('conv.sending')}</div>
             </div>

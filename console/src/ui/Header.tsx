@@ -1,9 +1,9 @@
 import type { OperatorStatus } from '@hark/shared/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { actions, type Screen, t, useApp } from '../app';
-import { LANGS } from '../i18n';
 import { askNotificationPermission, notificationPermission, setSoundOff, soundOff } from '../notify';
 import { Avatar } from './Avatar';
+import { LangPicker } from './LangPicker';
 
 const STATUSES: OperatorStatus[] = ['online', 'away', 'offline'];
 
@@ -35,9 +35,15 @@ export function Header() {
           )}
         </nav>
       </span>
-      <span class={`conn conn-${s.rt.connection}`} data-testid="connection">
+      {/* The real socket state: connecting, syncing, live, or offline with a way to retry now (socket.ts). */}
+      <span class={`conn conn-${s.rt.connection}`} data-testid="connection" role="status" title={s.rt.connection === 'offline' ? t('conn.offlineHint') : undefined}>
         {t(`conn.${s.rt.connection}`)}
       </span>
+      {s.rt.connection === 'offline' && (
+        <button type="button" class="small conn-retry" data-testid="reconnect" onClick={() => actions.kick()}>
+          {t('conn.retry')}
+        </button>
+      )}
       <button type="button" class="menu-btn" aria-expanded={menu} aria-controls="header-more" aria-label={t('header.menu')} onClick={() => setMenu(!menu)}>
         ☰
       </button>
@@ -58,13 +64,7 @@ export function Header() {
           />
           {t('header.sound')}
         </label>
-        <select class="lang" aria-label={t('header.language')} value={s.lang} onChange={(e) => actions.setLang(e.currentTarget.value as never)}>
-          {LANGS.map((l) => (
-            <option key={l.id} value={l.id}>
-              {l.name}
-            </option>
-          ))}
-        </select>
+        <LangPicker />
       </span>
       {me && (
         <label class={`status status-${me.status}`} data-status={me.status} data-testid="my-status">

@@ -6,6 +6,7 @@ import { SEARCH_DEBOUNCE_MS, SEARCH_MAX_QUERY_CHARS, type SearchFilters, type Se
 import { isOverdue, listView, unreadCounts, viewsFor } from '../inbox';
 import { visitorLabel } from '../state';
 import { useNow } from './useNow';
+import { EmptyState } from './Empty';
 
 /** The last message or note: `last` of a summary is often an event (assigned, transferred). */
 function lastWords(c: ConvSummary, entries: Entry[] | undefined): Entry | undefined {
@@ -191,7 +192,11 @@ export function Inbox() {
             ))}
           </ul>
         )}
-        {found && found.results.length === 0 && !s.search.busy && <p class="hint pad">{t('search.none')}</p>}
+        {found && found.results.length === 0 && !s.search.busy && (
+          <EmptyState icon="🔍" title={t('search.none')} testId="search-empty">
+            {t('search.noneHint')}
+          </EmptyState>
+        )}
         {found?.more && <p class="hint pad">{t('search.more')}</p>}
       </aside>
     );
@@ -212,7 +217,11 @@ export function Inbox() {
           <Row key={c.id} c={c} selected={c.id === s.selected} unread={s.rt.unread[c.id] ?? 0} now={now} last={lastWords(c, s.rt.entries[c.id])} />
         ))}
       </ul>
-      {list.length === 0 && <p class="hint pad">{t(`inbox.empty.${s.view}`)}</p>}
+      {list.length === 0 && (
+        <EmptyState icon={s.view === 'resolved' ? '✓' : '☕'} title={t(`inbox.empty.${s.view}`)} testId="inbox-empty">
+          {t(`inbox.emptyHint.${s.view}`)}
+        </EmptyState>
+      )}
     </aside>
   );
 }

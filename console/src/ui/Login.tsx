@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { actions, t, useApp } from '../app';
 import { ApiError } from '../api';
-import { LANGS } from '../i18n';
+import { LangPicker } from './LangPicker';
 
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) {
@@ -31,8 +31,11 @@ export function Login() {
     }
   };
   return (
-    <div class="login">
+    <main class="login">
       <form class="card login-card" onSubmit={submit}>
+        <span class="login-brand brand" aria-hidden="true">
+          Hark
+        </span>
         <h1>{t('login.title')}</h1>
         {s.unreachable && (
           <p class="warn-note" role="status" data-testid="unreachable">
@@ -62,14 +65,8 @@ export function Login() {
         <button type="submit" class="primary" disabled={busy}>
           {t('login.submit')}
         </button>
-        <select class="lang" aria-label={t('header.language')} value={s.lang} onChange={(e) => actions.setLang(e.currentTarget.value as never)}>
-          {LANGS.map((l) => (
-            <option key={l.id} value={l.id}>
-              {l.name}
-            </option>
-          ))}
-        </select>
+        <LangPicker />
       </form>
-    </div>
+    </main>
   );
 }

@@ -162,7 +162,7 @@ export function Reports() {
           <table class="report-table">
             <thead>
               <tr>
-                <th />
+                <td />
                 <th>{t('reports.thisPeriod')}</th>
                 <th>{t('reports.previous')}</th>
                 <th>{t('reports.change')}</th>
@@ -187,17 +187,17 @@ export function Reports() {
               })}
             </tbody>
           </table>
-          <h3>{t('reports.volume')}</h3>
+          <h2>{t('reports.volume')}</h2>
           <Bars values={rep.days.map((d) => d.numbers.conversations)} label={t('reports.volume')} />
-          <h3>{t('reports.frtOverTime')}</h3>
+          <h2>{t('reports.frtOverTime')}</h2>
           <Line values={rep.days.map((d) => d.numbers.firstResponseMedianMs)} label={t('reports.frtOverTime')} />
           <div class="heats">
             <div>
-              <h3>{t('reports.heatIncoming')}</h3>
+              <h2>{t('reports.heatIncoming')}</h2>
               <Heat grid={rep.heat.incoming} label={t('reports.heatIncoming')} unit={t('reports.conversations')} />
             </div>
             <div>
-              <h3>{t('reports.heatOnline')}</h3>
+              <h2>{t('reports.heatOnline')}</h2>
               <Heat grid={rep.heat.online} label={t('reports.heatOnline')} unit="h" />
             </div>
           </div>

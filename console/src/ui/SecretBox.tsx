@@ -5,6 +5,7 @@ import { actions, t } from '../app';
 import { ApiError } from '../api';
 import { integrationErrorKey } from '../integrations';
 import { errorText } from './Login';
+import { EmptyState } from './Empty';
 
 /** An error of an integrations call as a readable message: by its code, in context; else the general one. */
 export function problemText(e: unknown, what: 'apiKey' | 'webhook' | 'visitor'): string {
@@ -60,8 +61,8 @@ export function ListState({ error, items, empty }: { error: string | null; items
           {error}
         </p>
       )}
-      {items === null && !error && <p class="hint">{t('app.loading')}</p>}
-      {items?.length === 0 && <p class="hint">{empty}</p>}
+      {items === null && !error && <EmptyState kind="loading" icon="" title={t('app.loading')} />}
+      {items?.length === 0 && <EmptyState icon="∅" title={empty} />}
     </>
   );
 }

@@ -1,4 +1,5 @@
 import { Conversation } from './Conversation';
+import { EmptyState } from './Empty';
 import { Inbox } from './Inbox';
 import { VisitorPanel } from './VisitorPanel';
 import { t, useApp } from '../app';
@@ -16,9 +17,10 @@ export function Workspace() {
           <VisitorPanel conv={conv} />
         </>
       ) : (
-        <section class="empty-pane">
-          <p>{t('conv.none')}</p>
-          <p class="hint">{t('conv.hint')}</p>
+        <section class="empty-pane" aria-label={t('conv.none')}>
+          <EmptyState icon="💬" title={t('conv.none')}>
+            {t('conv.hint')}
+          </EmptyState>
         </section>
       )}
     </div>
