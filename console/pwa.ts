@@ -18,7 +18,8 @@ import type { Plugin } from 'vite';
 
 export const BASE = '/console/';
 export const THEME = '#1f5fd6';
-export const BACKGROUND = '#f5f6f8';
+/** The page's own background (styles.css `--bg`, light theme): the splash screen matches it. */
+export const BACKGROUND = '#f4f5f8';
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;

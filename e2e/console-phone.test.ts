@@ -140,7 +140,7 @@ describe('the console on a phone', () => {
     const res = await fetch(`${base}/console/manifest.webmanifest`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('application/manifest+json');
-    const m = (await res.json()) as { name: string; short_name: string; start_url: string; scope: string; display: string; theme_color: string; icons: { src: string; sizes: string; type: string; purpose: string }[] };
+    const m = (await res.json()) as { name: string; short_name: string; start_url: string; scope: string; display: string; theme_color: string; background_color: string; icons: { src: string; sizes: string; type: string; purpose: string }[] };
     expect(m).toMatchObject({ name: 'Hark console', short_name: 'Hark', start_url: '/console/', scope: '/console/', display: 'standalone' });
     expect(m.theme_color).toMatch(/^#[0-9a-f]{6}$/);
     expect(await page.locator('meta[name=theme-color]').getAttribute('content')).toBe(m.theme_color);
@@ -189,7 +189,9 @@ describe('the console on a phone', () => {
     expect(await worker.evaluate(() => fetch('/console/sw.js', { cache: 'no-store' }).then(() => 'online', () => 'offline'))).toBe('offline');
     await page.goto(`${base}/console/queue`);
     await expect.poll(() => page.locator('#app').evaluate((el) => el.childElementCount)).toBeGreaterThan(0);
-    expect(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)).toBe('rgb(245, 246, 248)');
+    // Styled: the page's background is its own, the one the manifest gives the splash screen.
+    const [r, g, b] = [1, 3, 5].map((i) => Number.parseInt(m.background_color.slice(i, i + 2), 16));
+    expect(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)).toBe(`rgb(${r}, ${g}, ${b})`);
     expect(await page.evaluate(() => fetch('/v1/me').then(() => 'online', () => 'offline'))).toBe('offline');
     await ctx.setOffline(false);
 

@@ -123,12 +123,7 @@ function applyUrl(): void {
   applyingUrl = true;
   try {
     if (r.screen === 'inbox') {
-      const views = viewsFor(state.rt.me);
-      let view: View = views.includes(r.view) ? r.view : 'mine';
-      // A link made while the chat was elsewhere (a notification of a queued chat that was then
-      // routed to this operator): shown in the view where the chat is now, and the URL corrected.
-      const known = r.conv ? state.rt.convs[r.conv] : undefined;
-      if (known && !inView(known, view, state.rt.me)) view = views.find((v) => inView(known, v, state.rt.me)) ?? view;
+      const view = viewsFor(state.rt.me).includes(r.view) ? r.view : 'mine';
       set({ screen: 'inbox', view, help: false });
       if (view === 'resolved') void actions.searchResolved(state.resolvedQuery);
       // Before the socket's welcome the chat is only remembered; `synced` opens it.
@@ -422,8 +417,17 @@ export const actions = {
     history.replaceState(null, '', routePath(routeOf(state)) + location.search);
   },
   /** Shows what a console URL names (a notification's click, through the service worker). */
-  openPath(path: string): void {
-    if (state.auth !== 'signed-in' || !path.startsWith('/console/')) return;
+  openPath(link: string): void {
+    if (state.auth !== 'signed-in' || !link.startsWith('/console/')) return;
+    // A link made while the chat was elsewhere (a notification of a queued chat since routed to
+    // this operator) opens it in the view where it is now. (Back and forward keep their views.)
+    let path = link;
+    const r = parseRoute(link);
+    const known = r.screen === 'inbox' && r.conv ? state.rt.convs[r.conv] : undefined;
+    if (r.screen === 'inbox' && known && !inView(known, r.view, state.rt.me)) {
+      const now = viewsFor(state.rt.me).find((v) => inView(known, v, state.rt.me));
+      if (now) path = routePath({ ...r, view: now });
+    }
     if (location.pathname !== path) history.pushState({ hark: true }, '', path);
     applyUrl();
   },
