@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { PerformanceObserver, createHistogram } from 'node:perf_hooks';
+import { PerformanceObserver, constants, createHistogram } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -41,6 +41,9 @@ export interface LoopStats {
   gcCount: number;
   gcMs: number;
   gcMaxMs: number;
+  /** Of those, the full (mark-sweep-compact) collections: how many and their total, ms. The rest are scavenges of the young generation. */
+  gcMajorCount: number;
+  gcMajorMs: number;
   /** Resident memory now (no GC forced), bytes. */
   rss: number;
 }
@@ -58,11 +61,17 @@ setInterval(() => {
 let gcCount = 0;
 let gcMs = 0;
 let gcMaxMs = 0;
+let gcMajorCount = 0;
+let gcMajorMs = 0;
 new PerformanceObserver((l) => {
   for (const e of l.getEntries()) {
     gcCount++;
     gcMs += e.duration;
     if (e.duration > gcMaxMs) gcMaxMs = e.duration;
+    if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+      gcMajorCount++;
+      gcMajorMs += e.duration;
+    }
   }
 }).observe({ entryTypes: ['gc'] });
 function loopStats(): LoopStats {
@@ -75,12 +84,16 @@ function loopStats(): LoopStats {
     gcCount,
     gcMs: Math.round(gcMs * 10) / 10,
     gcMaxMs: Math.round(gcMaxMs * 10) / 10,
+    gcMajorCount,
+    gcMajorMs: Math.round(gcMajorMs * 10) / 10,
     rss: process.memoryUsage.rss(),
   };
   delay.reset();
   gcCount = 0;
   gcMs = 0;
   gcMaxMs = 0;
+  gcMajorCount = 0;
+  gcMajorMs = 0;
   return s;
 }
 

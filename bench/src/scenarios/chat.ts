@@ -183,7 +183,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         console.log(
           `  ${step.system} ${rate}/s: p50 ${step.v2o.p50}/${step.o2v.p50} ms, p99 ${step.v2o.p99}/${step.o2v.p99} ms, p99.9 ${step.v2o.p999}/${step.o2v.p999} ms, lost ${step.lost}, cpu/1k ${step.cpuPer1k} ms, load ${step.loadAvg}, closes ${JSON.stringify(step.closes)}`,
         );
-        const ls = (l: LoopStats) => `loop delay p99 ${l.delayP99} max ${l.delayMax} ms, GC ${l.gcCount}× ${l.gcMs} ms (longest ${l.gcMaxMs}), RSS ${Math.round(l.rss / 1048576)} MiB`;
+        const ls = (l: LoopStats) => `loop delay p99 ${l.delayP99} max ${l.delayMax} ms, GC ${l.gcCount}× ${l.gcMs} ms (longest ${l.gcMaxMs}; full ${l.gcMajorCount}× ${l.gcMajorMs} ms), RSS ${Math.round(l.rss / 1048576)} MiB`;
         console.log(`    A: ${ls(la)}\n    B: ${ls(lb)}`);
         if (step.redisTop) console.log(`    Redis µs per 1,000 msgs: ${step.redisTop.map((t) => `${t.cmd} ${t.usPer1k} (${t.callsPerMsg}/msg)`).join(', ')}`);
         if (fleet.frames) console.log(`  frames so far: ${JSON.stringify(Object.fromEntries(fleet.frames))}`);
