@@ -68,7 +68,7 @@ new PerformanceObserver((l) => {
     gcCount++;
     gcMs += e.duration;
     if (e.duration > gcMaxMs) gcMaxMs = e.duration;
-    if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+    if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
       gcMajorCount++;
       gcMajorMs += e.duration;
     }

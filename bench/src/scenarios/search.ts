@@ -26,6 +26,9 @@ import { buildApp } from '@hark/server/src/app';
 import { DEMO_SITE, bootstrap } from '@hark/server/src/bootstrap';
 import type { DomainEvent } from '@hark/server/src/domain/events';
 import { K } from '@hark/server/src/store/keys';
+import { parseQuery } from '@hark/server/src/domain/search-text';
+import { SEARCH_DEFAULT_LIMIT } from '@hark/server/src/domain/search';
+import { SEARCH_SHARDS, queryShard } from '@hark/server/src/store/search';
 import { loadavg } from 'node:os';
 
 export interface SearchBenchOptions {
@@ -69,6 +72,12 @@ export interface SearchBenchResult {
   /** Redis used_memory at the end (data and index), MiB. */
   usedMemoryMiB: number;
   queries: { twoWords: Percentiles; commonPair: Percentiles; prefix: Percentiles };
+  /**
+   * Where a query's time goes: the same queries' shard scripts alone (all SEARCH_SHARDS at once, as
+   * search() sends them), timed separately right after each search; the rest of a search is reading
+   * the page's records and snippets.
+   */
+  shardScripts: { twoWords: Percentiles; commonPair: Percentiles; prefix: Percentiles };
   /** The same events counted by the reports consumer (`Reports.count`): wall µs per message. */
   reportsCountUsPerMsg: number;
   /** Site reports (supervisor scope) over 7, 30 and 366 days ending today, timed one after the other. */
@@ -249,10 +258,18 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
     }
     // Queries, one at a time.
     const commonPairs: Record<Lang, string> = { en: `${EN[0]} ${EN[1]}`, hr: `${HR[0]} ${HR[1]}`, ru: `${RU[0]} ${RU[1]}` };
-    const time = async (q: string): Promise<[number, number]> => {
+    const shardMs: Record<'two' | 'common' | 'prefix', number[]> = { two: [], common: [], prefix: [] };
+    const time = async (q: string, kind: keyof typeof shardMs): Promise<[number, number]> => {
       const t0 = performance.now();
       const a = await search.search(me, { q });
-      return [performance.now() - t0, a.results.length];
+      const ms = performance.now() - t0;
+      const pq = parseQuery(q);
+      const s0 = performance.now();
+      await Promise.all(
+        Array.from({ length: SEARCH_SHARDS }, (_, n) => queryShard(r, site, n, { terms: pq.terms, prefix: pq.prefix, limit: SEARCH_DEFAULT_LIMIT, me: me.id, supervisor: true, filters: {} })),
+      );
+      shardMs[kind].push(performance.now() - s0);
+      return [ms, a.results.length];
     };
     const two: number[] = [];
     const twoResults: number[] = [];
@@ -261,13 +278,13 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
     const qn = Math.min(o.queries, Math.max(1, samples.length));
     for (let k = 0; k < qn; k++) {
       const s = samples[Math.floor((k * samples.length) / qn)] ?? 'order delivery';
-      const [ms, n] = await time(s);
+      const [ms, n] = await time(s, 'two');
       two.push(ms);
       twoResults.push(n);
       const lang = (['en', 'en', 'hr', 'ru'] as const)[k % 4] ?? 'en';
-      common.push((await time(commonPairs[lang]))[0]);
+      common.push((await time(commonPairs[lang], 'common'))[0]);
       const w = s.split(' ');
-      prefix.push((await time(`${w[0]} ${(w[1] ?? 'ord').slice(0, 3)}`))[0]);
+      prefix.push((await time(`${w[0]} ${(w[1] ?? 'ord').slice(0, 3)}`, 'prefix'))[0]);
     }
     twoResults.sort((a, b) => a - b);
     const today = new Date().toISOString().slice(0, 10);
@@ -294,6 +311,7 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
       indexBytesPerMsg: Math.round(indexBytes / msgs),
       usedMemoryMiB: Math.round((await mem()) / 2 ** 20),
       queries: { twoWords: pct(two), commonPair: pct(common), prefix: pct(prefix) },
+      shardScripts: { twoWords: pct(shardMs.two), commonPair: pct(shardMs.common), prefix: pct(shardMs.prefix) },
       twoWordsMedianResults: twoResults[twoResults.length >> 1] ?? 0,
       reportsCountUsPerMsg: Math.round(((reportsMs * 1000) / msgs) * 10) / 10,
       reports: reportTimes,
