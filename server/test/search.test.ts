@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROFILE_REFRESH_MS, SEARCH_MAX_QUERY_CHARS, SEARCH_MAX_WORDS, SUGGEST_MAX, type SearchAnswer, type Suggestion, rankReplies } from '../src/domain/search';
 import { fold, parseQuery, snippet, terms } from '../src/domain/search-text';
-import { BACKFILL_KEY, MAX_POSTINGS_PER_TERM, MAX_PREFIX_TERMS, XK, indexTerms, queryShard, removeFromIndex, shardOf, writeDoc } from '../src/store/search';
+import { BACKFILL_KEY, MAX_POSTINGS_PER_TERM, MAX_PREFIX_TERMS, SCAN_BUDGET_PER_SHARD, XK, indexTerms, queryShard, removeFromIndex, shardOf, writeDoc } from '../src/store/search';
 import { startCluster } from './cluster-harness';
 import { K } from '../src/store/keys';
 import { jobLeaseKey } from '../src/store/leases';
@@ -407,6 +407,70 @@ describe('the index (store/search.ts)', () => {
     for (const [i, w] of words.entries()) await indexTerms(r, site, convs[i] as string, [w], 5_000 + i, 0);
     const q = await queryShard(r, site, 0, { terms: ['pre'], prefix: true, limit: 100, me: 'x', supervisor: true, filters: {} });
     expect(q.hits.map((h) => h.conv).sort()).toEqual(convs.slice(0, MAX_PREFIX_TERMS).sort());
+    expect(await raw.exists(XK.tmp(site, 0), XK.tmp2(site, 0))).toBe(0);
+  });
+});
+
+describe(`the query's two ways (store/search.ts QUERY): a walk of the newest conversations, or an intersection`, () => {
+  it(`answers the same page, order and "more" both ways for common, rare, anti-correlated and prefix words, with and without filters (walk budget ${SCAN_BUDGET_PER_SHARD})`, async () => {
+    const r = gw.conns.cmd;
+    const site = `walk${randomId(6).toLowerCase()}`;
+    const convs: string[] = [];
+    for (let i = 0; convs.length < 3_000; i++) if (shardOf(`w${i}`) === 0) convs.push(`w${i}`);
+    const ops = ['op-a', 'op-b', 'op-c'];
+    const p = raw.pipeline();
+    for (const [i, c] of convs.entries()) p.hset(XK.doc(site, 0, c), { st: i % 5 === 0 ? 'open' : 'resolved', op: ops[i % 3] as string, tm: i % 2 ? 'sales' : '', rt: i % 7 === 0 ? 'good' : '', ca: String(1_000 + i) });
+    await p.exec();
+    // Every conversation has "alpha"; 90 % "beta"; 1 in 50 "rare"; "odd" and "even" never meet;
+    // "late" only in the oldest 300 (the walk, newest first, must give up and intersect);
+    // a few profile words (another tier: always the intersection). Equal times make ties.
+    await Promise.all(
+      convs.map((c, i) => {
+        const words = ['alpha', i % 10 ? 'beta' : '', i % 50 === 0 ? 'rare' : '', i % 2 ? 'odd' : 'even', i < 300 ? 'late' : '', `pre${i % 40}`].filter(Boolean);
+        return indexTerms(r, site, c, words, 10_000 + Math.floor(i / 3), 0);
+      }),
+    );
+    await Promise.all(convs.slice(0, 30).map((c) => indexTerms(r, site, c, ['beta'], 1, 1)));
+    const queries: { terms: string[]; prefix?: boolean }[] = [
+      { terms: ['alpha'] },
+      { terms: ['alpha', 'beta'] },
+      { terms: ['beta', 'odd'] },
+      { terms: ['alpha', 'rare'] },
+      { terms: ['odd', 'even'] },
+      { terms: ['alpha', 'late'] },
+      { terms: ['alpha', 'pre1'], prefix: true },
+      { terms: ['odd', 'pre'], prefix: true },
+      { terms: ['missing'] },
+      { terms: [] },
+    ];
+    const filterSets = [{}, { status: 'open' }, { op: 'op-b', team: 'sales' }, { rating: 'good' }, { from: 1_500, to: 2_500 }];
+    let walked = 0;
+    for (const q of queries) {
+      for (const filters of filterSets) {
+        for (const [limit, supervisor] of [[20, true], [1, true], [50, false]] as const) {
+          const ask = (scanBudget?: number) => queryShard(r, site, 0, { terms: q.terms, prefix: !!q.prefix, limit, me: 'op-a', supervisor, filters, ...(scanBudget === undefined ? {} : { scanBudget }) });
+          const intersected = await ask(0);
+          const either = await ask();
+          expect(either, JSON.stringify({ q, filters, limit, supervisor })).toEqual(intersected);
+          // Budgets that end inside one of the walk's batches of 128 (2,980: inside the last, partial
+          // one, where the walk must not take the end of the set for the end of its budget) agree too.
+          for (const budget of [300, 2_980]) expect(await ask(budget), JSON.stringify({ q, filters, limit, supervisor, budget })).toEqual(intersected);
+          if (intersected.hits.length > 0) walked++;
+        }
+      }
+    }
+    expect(walked).toBeGreaterThan(40);
+    // And the walk is taken where it should be: common words intersect nothing; a word only the
+    // oldest conversations have runs out of budget and intersects (as does a profile word: "beta").
+    const intersections = async () => Number(/cmdstat_zinterstore:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+    const z0 = await intersections();
+    const common = await queryShard(r, site, 0, { terms: ['alpha', 'odd'], prefix: false, limit: 20, me: 'x', supervisor: true, filters: {} });
+    expect(common.hits).toHaveLength(20);
+    expect(await intersections()).toBe(z0);
+    await queryShard(r, site, 0, { terms: ['alpha', 'late'], prefix: false, limit: 20, me: 'x', supervisor: true, filters: {} });
+    expect(await intersections()).toBe(z0 + 1);
+    await queryShard(r, site, 0, { terms: ['alpha', 'beta'], prefix: false, limit: 20, me: 'x', supervisor: true, filters: {} });
+    expect(await intersections()).toBe(z0 + 2);
     expect(await raw.exists(XK.tmp(site, 0), XK.tmp2(site, 0))).toBe(0);
   });
 });

@@ -10,6 +10,7 @@ import type { LoopStats } from '../lib/child';
 import { type Fleet, type Hooks, floorFleet, oursFleet, socketioFleet } from '../lib/fleets';
 import { type Percentiles, histogram, record, summary } from '../lib/hist';
 import { pace, sleep, until } from '../lib/pace';
+import { compiled } from '../lib/bundle';
 import { type Server, procCpuMs, startServer } from '../lib/proc';
 import { seed } from '../lib/seed';
 
@@ -64,7 +65,8 @@ const DRAIN_MS = 3_000;
 const MAX_SEQ = 2_000_000;
 
 async function servers(system: string, o: ChatOptions): Promise<Server[]> {
-  const file = system === 'ours' ? 'src/servers/gateway.ts' : `peers/${system}/server.ts`;
+  // Ours as `pnpm start` runs it: compiled into one bundle on plain node (lib/bundle.ts; HARK_BENCH_GATEWAY=tsx for the sources).
+  const file = system === 'ours' ? await compiled('src/servers/gateway.ts') : `peers/${system}/server.ts`;
   const env: Record<string, string> = o.clusterNodes && system === 'ours' ? { REDIS_CLUSTER_NODES: o.clusterNodes.join(',') } : { REDIS_URL: o.redisUrl };
   // HARK_BENCH_NODE_ARGS="--trace-gc": extra Node flags for the servers (their output goes to this one's).
   const args = process.env.HARK_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];

@@ -40,6 +40,12 @@ export const MAX_TERMS_PER_CONV = 4_000;
 export const MAX_PREFIX_TERMS = 32;
 /** Candidates one query examines at most per shard (after the words matched, for the filters). */
 export const MAX_EXAMINED_PER_SHARD = 2_000;
+/**
+ * Conversations a query walks at most per shard, newest first, looking for ones with every word,
+ * before it intersects the words' postings instead (store/search.ts QUERY). The walk is taken only
+ * when the postings' sizes say it should find a page well within this.
+ */
+export const SCAN_BUDGET_PER_SHARD = 1_024;
 
 export const TIER_SHIFT = 2 ** 42;
 
@@ -129,20 +135,29 @@ return n
 `;
 
 // KEYS: dict, recent, tmp, tmp2.
-// ARGV: base, prefix(0/1), limit, maxExamined, maxPrefix, me, supervisor(0/1), st, op, tm, rt, from, to, terms...
+// ARGV: base, prefix(0/1), limit, maxExamined, maxPrefix, me, supervisor(0/1), st, op, tm, rt, from, to, scanBudget, terms...
 // Per word, the conversations having it (message words weigh 0, profile words TIER_SHIFT), all words
 // intersected with the shard's recency set: score = profile words matched · TIER_SHIFT + last activity.
 // Returns {more(0/1), conv, tier, last, ...}, best first, at most `limit`, filters applied.
+//
+// Two ways to the same answer. When no word is in a profile (every score is the last activity) and
+// the words are common enough that the newest conversations are likely to have them all (estimated
+// from the postings' sizes), the script walks the recency set from the newest and checks each
+// conversation's words (ZSCORE), stopping at limit + 1 matches: no intersection is built. This is
+// the common case that was slow (two common words: thousands of postings each to intersect, per
+// shard). Otherwise, or when the walk passes `scanBudget` conversations without enough matches, it
+// intersects (ZINTERSTORE) and reads the best from the result.
 const QUERY = `
 local base, prefix, limit, maxx, maxpre = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local me, sup = ARGV[6], ARGV[7] == '1'
 local fst, fop, ftm, frt, ffrom, fto = ARGV[8], ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
+local budget = tonumber(ARGV[14])
+local first = 15
 local shift = ${TIER_SHIFT}
-local nterms = #ARGV - 13
-local inter = {}
-local weights = {}
-local temps = {}
-for i = 14, #ARGV do
+local nterms = #ARGV - first + 1
+local groups = {}
+local profile = false
+for i = first, #ARGV do
   local t = ARGV[i]
   local names
   if prefix and i == #ARGV then
@@ -151,22 +166,93 @@ for i = 14, #ARGV do
   else
     names = {t}
   end
-  local parts, pw = {}, {}
+  local parts, pw, size = {}, {}, 0
   for _, w in ipairs(names) do
-    if redis.call('EXISTS', base .. 't:' .. w) == 1 then parts[#parts + 1] = base .. 't:' .. w; pw[#pw + 1] = 0 end
-    if redis.call('EXISTS', base .. 'p:' .. w) == 1 then parts[#parts + 1] = base .. 'p:' .. w; pw[#pw + 1] = shift end
+    local n = redis.call('ZCARD', base .. 't:' .. w)
+    if n > 0 then parts[#parts + 1] = base .. 't:' .. w; pw[#pw + 1] = 0; size = size + n end
+    if redis.call('EXISTS', base .. 'p:' .. w) == 1 then parts[#parts + 1] = base .. 'p:' .. w; pw[#pw + 1] = shift; profile = true end
   end
   if #parts == 0 then return {0} end
-  if #parts == 1 then
-    inter[#inter + 1] = parts[1]
-    weights[#weights + 1] = pw[1]
+  groups[#groups + 1] = {keys = parts, weights = pw, size = size, at = i}
+end
+local filtered = (not sup) or fst ~= '' or fop ~= '' or ftm ~= '' or frt ~= '' or ffrom or fto
+local function keep(conv)
+  if not filtered then return true end
+  local d = redis.call('HMGET', base .. 'd:' .. conv, 'st', 'op', 'tm', 'rt', 'ca')
+  local st, op, tm, rt, ca = d[1], d[2] or '', d[3] or '', d[4] or '', tonumber(d[5] or '0')
+  local ok = st ~= false
+  if ok and not sup then ok = st == 'queued' or st == 'new' or op == me end
+  if ok and fst ~= '' then ok = (st == fst) or (fst == 'queued' and st == 'new') end
+  if ok and fop ~= '' then ok = op == fop end
+  if ok and ftm ~= '' then ok = tm == ftm end
+  if ok and frt ~= '' then ok = rt == frt end
+  if ok and ffrom then ok = ca >= ffrom end
+  if ok and fto then ok = ca < fto end
+  return ok
+end
+local function put(out, conv, s)
+  local tier = math.floor(s / shift)
+  out[#out + 1] = conv
+  out[#out + 1] = string.format('%d', tier)
+  out[#out + 1] = string.format('%d', s - tier * shift)
+end
+
+if nterms > 0 and not profile then
+  local total = redis.call('ZCARD', KEYS[2])
+  if total == 0 then return {0} end
+  local est = 1
+  for _, g in ipairs(groups) do est = est * math.min(1, g.size / total) end
+  table.sort(groups, function(a, b) return a.size < b.size or (a.size == b.size and a.at < b.at) end)
+  if est > 0 and (limit + 1) / est <= budget / 2 then
+    local out, found, examined, pos, scanned = {0}, 0, 0, 0, 0
+    local done = false
+    local batch = 128
+    while not done do
+      local ids = redis.call('ZREVRANGE', KEYS[2], pos, pos + batch - 1, 'WITHSCORES')
+      if #ids == 0 then done = true break end
+      pos = pos + batch
+      for j = 1, #ids, 2 do
+        local conv = ids[j]
+        scanned = scanned + 1
+        local all = true
+        for _, g in ipairs(groups) do
+          local any = false
+          for _, k in ipairs(g.keys) do
+            if redis.call('ZSCORE', k, conv) then any = true break end
+          end
+          if not any then all = false break end
+        end
+        if all then
+          if examined >= maxx then out[1] = 1 done = true break end
+          examined = examined + 1
+          if keep(conv) then
+            if found >= limit then out[1] = 1 done = true break end
+            put(out, conv, tonumber(ids[j + 1]))
+            found = found + 1
+          end
+        end
+        if scanned >= budget then break end
+      end
+      if not done and scanned >= budget then break end
+      if #ids < batch * 2 then done = true end
+    end
+    if done then return out end
+    -- Too few matches among the newest budget: intersect instead.
+  end
+end
+
+local inter, weights, temps = {}, {}, {}
+for i, g in ipairs(groups) do
+  if #g.keys == 1 then
+    inter[#inter + 1] = g.keys[1]
+    weights[#weights + 1] = g.weights[1]
   else
-    local tmp = base .. 'tmp:' .. i
+    local tmp = base .. 'tmp:' .. g.at
     temps[#temps + 1] = tmp
-    local a = {tmp, #parts}
-    for _, k in ipairs(parts) do a[#a + 1] = k end
+    local a = {tmp, #g.keys}
+    for _, k in ipairs(g.keys) do a[#a + 1] = k end
     a[#a + 1] = 'WEIGHTS'
-    for _, w in ipairs(pw) do a[#a + 1] = w end
+    for _, w in ipairs(g.weights) do a[#a + 1] = w end
     a[#a + 1] = 'AGGREGATE'
     a[#a + 1] = 'MAX'
     redis.call('ZUNIONSTORE', unpack(a))
@@ -187,7 +273,6 @@ if nterms > 0 then
 end
 local out = {0}
 local found, examined, pos = 0, 0, 0
-local filtered = (not sup) or fst ~= '' or fop ~= '' or ftm ~= '' or frt ~= '' or ffrom or fto
 local batch = 200
 if not filtered then batch = limit + 1 end
 while found < limit do
@@ -198,25 +283,8 @@ while found < limit do
     if found >= limit or examined >= maxx then out[1] = 1 break end
     examined = examined + 1
     local conv = ids[j]
-    local ok = true
-    if filtered then
-      local d = redis.call('HMGET', base .. 'd:' .. conv, 'st', 'op', 'tm', 'rt', 'ca')
-      local st, op, tm, rt, ca = d[1], d[2] or '', d[3] or '', d[4] or '', tonumber(d[5] or '0')
-      ok = st ~= false
-      if ok and not sup then ok = st == 'queued' or st == 'new' or op == me end
-      if ok and fst ~= '' then ok = (st == fst) or (fst == 'queued' and st == 'new') end
-      if ok and fop ~= '' then ok = op == fop end
-      if ok and ftm ~= '' then ok = tm == ftm end
-      if ok and frt ~= '' then ok = rt == frt end
-      if ok and ffrom then ok = ca >= ffrom end
-      if ok and fto then ok = ca < fto end
-    end
-    if ok then
-      local s = tonumber(ids[j + 1])
-      local tier = math.floor(s / shift)
-      out[#out + 1] = conv
-      out[#out + 1] = string.format('%d', tier)
-      out[#out + 1] = string.format('%d', s - tier * shift)
+    if keep(conv) then
+      put(out, conv, tonumber(ids[j + 1]))
       found = found + 1
     end
   end
@@ -316,7 +384,7 @@ export async function queryShard(
   r: ScriptedRedis,
   site: string,
   shard: number,
-  q: { terms: readonly string[]; prefix: boolean; limit: number; me: string; supervisor: boolean; filters: QueryFilters },
+  q: { terms: readonly string[]; prefix: boolean; limit: number; me: string; supervisor: boolean; filters: QueryFilters; scanBudget?: number },
 ): Promise<{ hits: ShardHit[]; more: boolean }> {
   const f = q.filters;
   const keys = [XK.dict(site, shard), XK.recent(site, shard), XK.tmp(site, shard), XK.tmp2(site, shard)];
@@ -334,6 +402,7 @@ export async function queryShard(
     f.rating ?? '',
     f.from === undefined ? '' : String(f.from),
     f.to === undefined ? '' : String(f.to),
+    q.scanBudget ?? SCAN_BUDGET_PER_SHARD,
     ...q.terms,
   ];
   const raw = (await run(r, 'QUERY', keys, args)) as string[] | number[];
