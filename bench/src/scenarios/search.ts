@@ -31,6 +31,9 @@ import { SEARCH_DEFAULT_LIMIT } from '@hark/server/src/domain/search';
 import { SEARCH_SHARDS, queryShard } from '@hark/server/src/store/search';
 import { loadavg } from 'node:os';
 
+/** The queries wait at most this long for a background rewrite of Redis's data to finish. */
+const REWRITE_WAIT_MS = 300_000;
+
 export interface SearchBenchOptions {
   redisUrl: string;
   conversations: number;
@@ -84,6 +87,10 @@ export interface SearchBenchResult {
   reports: { days7: Percentiles; days30: Percentiles; days366: Percentiles };
   /** Results per two-word query (how selective they were): median. */
   twoWordsMedianResults: number;
+  /** How long the queries waited for a background rewrite of Redis's data (AOF) to finish first, ms. */
+  waitedForRewriteMs: number;
+  /** Background rewrites that ran (at least in part) during the queries and reports: their figures are then not the query's alone. */
+  rewritesDuringQueries: number;
   /** The machine's 1-minute load average, sampled every progress line (the machine may be shared). */
   loadAvg: { min: number; max: number; samples: number[] };
 }
@@ -256,19 +263,49 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
       if ((b0 / batch) % 40 === 0) loads.push(Math.round((loadavg()[0] ?? 0) * 10) / 10);
       if ((b0 / batch) % 40 === 0) log(`search bench: ${convs} conversations, ${msgs} messages indexed (${Math.round((Date.now() - start) / 1000)} s, load ${loadavg()[0]?.toFixed(1)})`);
     }
+    // Redis rewrites its append-only file in a forked child when the file has doubled, which
+    // indexing 2,000,000 messages sets off; pinned with the bench (HARK_BENCH_REDIS_CPUS), the child
+    // shares Redis's core and every query during it waits on that. The queries are what is measured
+    // here, so they start once a rewrite in progress has finished (bounded); whether one started
+    // during the queries anyway is reported.
+    const persistence = async () => {
+      const info = await r.info('persistence');
+      const n = (f: string) => Number(new RegExp(`${f}:(\\d+)`).exec(info)?.[1] ?? 0);
+      return { busy: n('aof_rewrite_in_progress') + n('rdb_bgsave_in_progress') > 0, rewrites: n('aof_rewrites') + n('rdb_saves') };
+    };
+    const w0 = performance.now();
+    while ((await persistence()).busy && performance.now() - w0 < REWRITE_WAIT_MS) await new Promise((res) => setTimeout(res, 250));
+    const waitedForRewriteMs = Math.round(performance.now() - w0);
+    if (waitedForRewriteMs > 250) log(`search bench: waited ${waitedForRewriteMs} ms for Redis's background rewrite before the queries`);
+    const rewrites0 = (await persistence()).rewrites;
     // Queries, one at a time.
     const commonPairs: Record<Lang, string> = { en: `${EN[0]} ${EN[1]}`, hr: `${HR[0]} ${HR[1]}`, ru: `${RU[0]} ${RU[1]}` };
     const shardMs: Record<'two' | 'common' | 'prefix', number[]> = { two: [], common: [], prefix: [] };
+    // HARK_BENCH_SEARCH_SLOW=N: print the N slowest queries of each kind, with their shard scripts'
+    // time and how many intersections and unions Redis built for them (diagnosis, not a result).
+    const slowN = Number(process.env.HARK_BENCH_SEARCH_SLOW ?? 0);
+    const slow: Record<keyof typeof shardMs, { q: string; ms: number; shardMs: number; inter: number; union: number }[]> = { two: [], common: [], prefix: [] };
+    const sets = async (): Promise<[number, number]> => {
+      const info = slowN > 0 ? await r.info('commandstats') : '';
+      const calls = (c: string) => Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+      return [calls('zinterstore'), calls('zunionstore')];
+    };
     const time = async (q: string, kind: keyof typeof shardMs): Promise<[number, number]> => {
       const t0 = performance.now();
       const a = await search.search(me, { q });
       const ms = performance.now() - t0;
       const pq = parseQuery(q);
+      const [i0, u0] = await sets();
       const s0 = performance.now();
       await Promise.all(
         Array.from({ length: SEARCH_SHARDS }, (_, n) => queryShard(r, site, n, { terms: pq.terms, prefix: pq.prefix, limit: SEARCH_DEFAULT_LIMIT, me: me.id, supervisor: true, filters: {} })),
       );
-      shardMs[kind].push(performance.now() - s0);
+      const sms = performance.now() - s0;
+      shardMs[kind].push(sms);
+      if (slowN > 0) {
+        const [i1, u1] = await sets();
+        slow[kind].push({ q, ms: Math.round(ms * 10) / 10, shardMs: Math.round(sms * 10) / 10, inter: i1 - i0, union: u1 - u0 });
+      }
       return [ms, a.results.length];
     };
     const two: number[] = [];
@@ -287,6 +324,9 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
       prefix.push((await time(`${w[0]} ${(w[1] ?? 'ord').slice(0, 3)}`, 'prefix'))[0]);
     }
     twoResults.sort((a, b) => a - b);
+    for (const [kind, xs] of Object.entries(slow)) {
+      for (const x of xs.sort((a, b) => b.ms - a.ms).slice(0, slowN)) log(`slow ${kind}: ${JSON.stringify(x)}`);
+    }
     const today = new Date().toISOString().slice(0, 10);
     const back = (d: number) => new Date(Date.now() - (d - 1) * 86_400_000).toISOString().slice(0, 10);
     const timeReport = async (days: number, n: number): Promise<Percentiles> => {
@@ -299,6 +339,8 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
       return pct(xs);
     };
     const reportTimes = { days7: await timeReport(7, 30), days30: await timeReport(30, 30), days366: await timeReport(366, 10) };
+    const after = await persistence();
+    const rewritesDuringQueries = after.rewrites - rewrites0 + (after.busy ? 1 : 0);
     return {
       conversations: convs,
       messages: msgs,
@@ -315,6 +357,8 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
       twoWordsMedianResults: twoResults[twoResults.length >> 1] ?? 0,
       reportsCountUsPerMsg: Math.round(((reportsMs * 1000) / msgs) * 10) / 10,
       reports: reportTimes,
+      waitedForRewriteMs,
+      rewritesDuringQueries,
       loadAvg: { min: Math.min(...loads, loadavg()[0] ?? 0), max: Math.max(...loads, loadavg()[0] ?? 0), samples: [...loads, Math.round((loadavg()[0] ?? 0) * 10) / 10] },
       ...(first.admin ? { admin: { email: first.admin.email, password: first.admin.password } } : {}),
     };

@@ -45,7 +45,7 @@ export const MAX_EXAMINED_PER_SHARD = 2_000;
  * before it intersects the words' postings instead (store/search.ts QUERY). The walk is taken only
  * when the postings' sizes say it should find a page well within this.
  */
-export const SCAN_BUDGET_PER_SHARD = 1_024;
+export const SCAN_BUDGET_PER_SHARD = 2_048;
 
 export const TIER_SHIFT = 2 ** 42;
 
