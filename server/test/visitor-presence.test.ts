@@ -4,7 +4,7 @@
  * page load, and their browser's language, with the operator on another gateway.
  */
 import { describe, expect, it } from 'vitest';
-import { VISITOR_GONE_GRACE_MS } from '../src/domain/visitors';
+import { VISITOR_GONE_GRACE_MS, VISITOR_PRESENCE_SLICES, inSlice } from '../src/domain/visitors';
 import { K } from '../src/store/keys';
 import { cid, createOp, onlineOperator, visitor } from './harness';
 import { useStack } from './stack';
@@ -81,11 +81,36 @@ describe('visitor presence and page', () => {
     await r.zadd(key, Date.now() + 300, gwName as string);
     await new Promise((res) => setTimeout(res, 400));
     expect(op.of('visitor').filter((f) => f.conv === conv && f.visitor.online === false)).toEqual([]);
-    // The operator's gateway's next presence pass finds the lapsed lease.
-    await s.gw.gateway.visitorPresence();
+    // The operator's gateway's presence pass runs in VISITOR_PRESENCE_SLICES parts: the parts with
+    // neither this visitor (recheck) nor their site (reconcile) do not look at them; the part with
+    // the visitor finds the lapsed lease.
+    const n = VISITOR_PRESENCE_SLICES;
+    const parts = Array.from({ length: n }, (_, k) => k);
+    const mine = parts.filter((k) => inSlice(summary.visitor.id, { k, n }));
+    expect(mine).toHaveLength(1);
+    const offline = () => [...op.of('visitor').filter((f) => f.conv === conv && f.visitor.online === false), ...op.of('conv').filter((f) => f.conv.id === conv && f.conv.visitor.online === false)];
+    for (const k of parts) if (k !== mine[0] && !inSlice(summary.site, { k, n })) await s.gw.gateway.visitorPresence({ k, n });
+    await new Promise((res) => setTimeout(res, 300));
+    expect(offline()).toEqual([]);
+    await s.gw.gateway.visitorPresence({ k: mine[0] as number, n });
     await op.next('visitor', (f) => f.conv === conv && f.visitor.online === false, 2000);
     r.disconnect();
     v.close();
     op.close();
+  });
+
+  it(`spreads the presence pass over ${VISITOR_PRESENCE_SLICES} parts: each id in exactly one, the parts near even`, () => {
+    const n = VISITOR_PRESENCE_SLICES;
+    const counts = new Array<number>(n).fill(0);
+    for (let i = 0; i < 4_000; i++) {
+      const parts = Array.from({ length: n }, (_, k) => k).filter((k) => inSlice(`v${i.toString(36)}x`, { k, n }));
+      expect(parts).toHaveLength(1);
+      const k = parts[0] as number;
+      counts[k] = (counts[k] ?? 0) + 1;
+    }
+    // 200 expected per part.
+    expect(Math.min(...counts)).toBeGreaterThan(140);
+    expect(Math.max(...counts)).toBeLessThan(260);
+    expect(inSlice('anything')).toBe(true);
   });
 });

@@ -23,6 +23,28 @@ export { visitorInfo } from '../store/visitors';
 export const VISITOR_PRESENCE_TTL_MS = 60_000;
 /** Each gateway renews its visitors' leases this often (only visitors following a conversation hold one). */
 export const VISITOR_PRESENCE_RENEW_MS = 20_000;
+/**
+ * The renewal (and the site views' presence recheck and reconcile) is done in this many parts, one
+ * every VISITOR_PRESENCE_RENEW_MS / VISITOR_PRESENCE_SLICES: a gateway with thousands of visitors
+ * sends a slice of their renewals each second instead of all of them in one tick every 20 s, which
+ * queued ahead of chat messages on the command connection (issue 20: the periodic stall).
+ */
+export const VISITOR_PRESENCE_SLICES = 20;
+
+/** One part of a round over ids: the ids whose hash modulo `n` is `k`. */
+export interface Slice {
+  k: number;
+  n: number;
+}
+
+/** Whether `id` is in `slice` (always, without one): a stable hash, so each id is in one part of every round. */
+export function inSlice(id: string, slice?: Slice): boolean {
+  if (!slice || slice.n <= 1) return true;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % slice.n === slice.k;
+}
+
 /** A visitor whose last socket here closed is "gone" only after this long without a new one: a page load is a close and a connect. */
 export const VISITOR_GONE_GRACE_MS = 3_000;
 
@@ -76,9 +98,11 @@ export class Visitors {
     h.gone.unref?.();
   }
 
-  /** Renews this gateway's leases (the gateway's timer, every VISITOR_PRESENCE_RENEW_MS). */
-  async renewPresence(): Promise<void> {
-    await Promise.all([...this.here.keys()].map((v) => markPresent(this.d.c.cmd, v, this.gw, VISITOR_PRESENCE_TTL_MS)));
+  /** Renews this gateway's leases (the gateway's timer: a slice at a time, each visitor every VISITOR_PRESENCE_RENEW_MS). */
+  async renewPresence(slice?: Slice): Promise<void> {
+    const mine: Promise<void>[] = [];
+    for (const v of this.here.keys()) if (inSlice(v, slice)) mine.push(markPresent(this.d.c.cmd, v, this.gw, VISITOR_PRESENCE_TTL_MS));
+    await Promise.all(mine);
   }
 
   /** Which of these visitors a live lease says are on the site now (a dead gateway's leases lapse). */

@@ -7,7 +7,7 @@
  */
 import { type ConvSummary, HEARTBEAT_MS, type OperatorStatus, PRESENCE_RENEW_MS, PRESENCE_TTL_MS, type ServerToOperator } from '@hark/shared';
 import { coalesced } from '@hark/shared/async';
-import { VISITOR_PRESENCE_RENEW_MS } from '../domain/visitors';
+import { VISITOR_PRESENCE_RENEW_MS, VISITOR_PRESENCE_SLICES, type Slice, inSlice } from '../domain/visitors';
 import type { Conn } from './conn';
 import type { Ctx } from './context';
 import type { OperatorConn } from './operator-socket';
@@ -40,7 +40,7 @@ export class Gateway {
   start(): void {
     this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_MS / HEARTBEAT_SLICES));
     this.timers.push(setInterval(() => void this.renewLeases().catch((e) => this.ctx.log.warn({ err: e }, 'lease renewal failed')), PRESENCE_RENEW_MS));
-    this.timers.push(setInterval(() => void this.visitorPresence().catch((e) => this.ctx.log.warn({ err: e }, 'visitor presence renewal failed')), VISITOR_PRESENCE_RENEW_MS));
+    this.timers.push(setInterval(() => void this.visitorPresenceSlice().catch((e) => this.ctx.log.warn({ err: e }, 'visitor presence renewal failed')), VISITOR_PRESENCE_RENEW_MS / VISITOR_PRESENCE_SLICES));
     for (const t of this.timers) t.unref();
   }
 
@@ -201,11 +201,23 @@ export class Gateway {
   }
 
   // ------------------------------------------------------------ presence
-  /** Renews the leases of the visitors whose sockets are here; then every site view drops visitors whose leases all lapsed, and reconciles its conversations with Redis. */
-  async visitorPresence(): Promise<void> {
-    await this.ctx.domain.visitors.renewPresence();
-    await Promise.all([...this.views.values()].map((v) => v.recheckPresence()));
-    await Promise.all([...this.views.values()].map((v) => v.reconcile()));
+  /**
+   * Renews the leases of the visitors whose sockets are here; then every site view drops visitors
+   * whose leases all lapsed, and reconciles its conversations with Redis. With `slice`, only that
+   * part of the visitors and of the sites (the timer runs the parts in turn: visitorPresenceSlice).
+   */
+  async visitorPresence(slice?: Slice): Promise<void> {
+    await this.ctx.domain.visitors.renewPresence(slice);
+    await Promise.all([...this.views.values()].map((v) => v.recheckPresence(slice)));
+    await Promise.all([...this.views].filter(([site]) => inSlice(site, slice)).map(([, v]) => v.reconcile()));
+  }
+
+  private presencePart = 0;
+  /** The next of VISITOR_PRESENCE_SLICES parts of visitorPresence: every visitor and site once per VISITOR_PRESENCE_RENEW_MS. */
+  private visitorPresenceSlice(): Promise<void> {
+    const k = this.presencePart;
+    this.presencePart = (k + 1) % VISITOR_PRESENCE_SLICES;
+    return this.visitorPresence({ k, n: VISITOR_PRESENCE_SLICES });
   }
 
   private async renewLeases(): Promise<void> {

@@ -7,7 +7,7 @@
 import type { ConvSummary, Entry, OperatorPresence, OperatorStatus, ServerToOperator } from '@hark/shared';
 import { eachPage } from '@hark/shared/async';
 import { isSupervisor } from '../domain/policy';
-import { visitorInfo } from '../domain/visitors';
+import { type Slice, inSlice, visitorInfo } from '../domain/visitors';
 import type { ConvListener, ConvSignal, SiteListener, SiteSignal } from '../domain/live';
 import type { Ctx } from './context';
 import type { QueueListener } from './queue-watch';
@@ -50,8 +50,8 @@ export class SiteView implements SiteListener, ConvListener, QueueListener {
    * Visitors shown on the site whose every lease has lapsed are shown as gone: a gateway that died
    * held leases nobody ends, and told nobody (the gateway runs this every VISITOR_PRESENCE_RENEW_MS).
    */
-  async recheckPresence(): Promise<void> {
-    const shown = [...this.convs.values()].filter((s) => s.visitor.online);
+  async recheckPresence(slice?: Slice): Promise<void> {
+    const shown = [...this.convs.values()].filter((s) => s.visitor.online && inSlice(s.visitor.id, slice));
     if (!shown.length) return;
     const now = await this.ctx.domain.visitors.present(shown.map((s) => s.visitor.id));
     shown.forEach((s, i) => {
