@@ -117,8 +117,12 @@ describe('search over the conversations an operator may see', () => {
     const v4 = await visitor(gw);
     await v4.next('synced');
     later = await say(v4, 'Another ORDER question about shipping; Olivia recommended you');
-    // Indexed by the consumer, as events happen.
+    // Indexed by the consumer, as events happen: each conversation's events in order, but the
+    // conversations are on different partitions of the log, so each is waited for (CI once ran the
+    // Croatian query before its message was indexed).
     await waitFor('the last message indexed', async () => ids(await find(ana.http, 'shipping')).includes(later.conv));
+    await waitFor('the Croatian answer indexed', async () => ids(await find(ana.http, 'saljemo')).includes(hr.conv));
+    await waitFor('the Russian message indexed', async () => ids(await find(ana.http, '7788')).includes(ru.conv));
     await waitFor('the rating indexed', async () => ids(await find(ana.http, 'order', { rating: 'good' })).includes(en.conv));
   });
 
