@@ -42,12 +42,14 @@ function ask<T>(child: ChildProcess, type: string, answer: string, extra: object
   });
 }
 
-export async function startServer(name: string, file: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Server> {
+export async function startServer(name: string, file: string, env: Record<string, string>, nodeArgs: string[] = [], nice = 0): Promise<Server> {
   // HARK_BENCH_SERVER_CPUS=0: the server runs on those cores only (taskset execs node, so the pid is the server's).
   const cpus = process.env.HARK_BENCH_SERVER_CPUS;
   // A compiled bundle (lib/bundle.ts, `.mjs`) runs on plain node; a `.ts` file through tsx.
   const argv = file.endsWith('.mjs') ? [...nodeArgs, '--enable-source-maps', resolve(benchDir, file)] : [...nodeArgs, '--import', tsxEsm, resolve(benchDir, file)];
-  const child = spawn(cpus ? 'taskset' : process.execPath, cpus ? ['-c', cpus, process.execPath, ...argv] : argv, {
+  // `nice`: a lower scheduling priority (nice execs node too: the same pid).
+  const cmd = [...(cpus ? ['taskset', '-c', cpus] : []), ...(nice ? ['nice', '-n', String(nice)] : []), process.execPath, ...argv];
+  const child = spawn(cmd[0] as string, cmd.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
