@@ -650,77 +650,41 @@ export class EventConsumers {
     if (epoch !== u.epoch) throw new Abort('recover');
   }
 
-  /**
-   * Handles entries in order. Claimed ones after a takeover: the first handled may have been handled before.
-   *
-   * Acks are batched: entries skipped, and those a side-effect consumer handled, are acked together
-   * in one script (at the end of the batch, before a handler's retry pause, before a transactional
-   * consumer's own ack, and when the batch is left for a handoff or a stop) instead of one script
-   * per event: a poll's batch of events costs one ack. A side-effect consumer is at least once
-   * anyway; what this changes is only how many handled events a gateway that dies (or loses its
-   * lease) mid-batch leaves unacked for the next holder to handle again: up to the batch's.
-   */
+  /** Handles entries in order. Claimed ones after a takeover: the first handled may have been handled before. */
   private async processAll(u: Unit, entries: LogEntry[], claimed: boolean, epoch: number): Promise<void> {
     let skip: string[] = [];
-    let handled = 0;
-    let redelivered = 0;
     const flush = async () => {
       if (skip.length === 0) return;
       const ids = skip;
       skip = [];
       await this.ack(u, ids);
-      this.counters.handled += handled;
-      this.counters.redelivered += redelivered;
-      handled = 0;
-      redelivered = 0;
     };
-    try {
-      for (const e of entries) {
-        this.canHandle(u, epoch);
-        if (skip.length >= MAX_ACK_IDS) await flush();
-        if (u.done && compareStreamIds(e.streamId, u.done) <= 0) {
-          this.counters.skipped++;
-          skip.push(e.streamId);
-          continue;
-        }
-        if (!e.event) {
-          this.counters.invalid++;
-          this.log.error({ consumer: u.c.name, partition: u.p, streamId: e.streamId, raw: e.raw?.slice(0, 500) }, 'event consumers: not a valid event; skipped');
-          skip.push(e.streamId);
-          continue;
-        }
-        if (u.c.types && !u.c.types.includes(e.event.type)) {
-          skip.push(e.streamId);
-          continue;
-        }
-        const again = claimed && u.takeover;
-        if (u.c.handleTx) {
-          // Its effect goes with its own ack, in order: what is pending is acked first.
-          await flush();
-          await this.handleOne(u, e.streamId, e.event, again, epoch, flush);
-        } else {
-          await this.handleOne(u, e.streamId, e.event, again, epoch, flush);
-          skip.push(e.streamId);
-          handled++;
-          if (again) redelivered++;
-        }
-        if (again) u.takeover = false;
+    for (const e of entries) {
+      this.canHandle(u, epoch);
+      if (u.done && compareStreamIds(e.streamId, u.done) <= 0) {
+        this.counters.skipped++;
+        skip.push(e.streamId);
+        continue;
       }
-    } catch (err) {
-      // Left for a handoff or a stop, the lease still ours: what was handled is acked on the way out,
-      // so the next holder (told the release was clean) does not handle it again.
-      if (err instanceof Abort && (err.why === 'handoff' || err.why === 'stop')) await flush().catch(() => {});
-      throw err;
+      if (!e.event) {
+        this.counters.invalid++;
+        this.log.error({ consumer: u.c.name, partition: u.p, streamId: e.streamId, raw: e.raw?.slice(0, 500) }, 'event consumers: not a valid event; skipped');
+        skip.push(e.streamId);
+        continue;
+      }
+      if (u.c.types && !u.c.types.includes(e.event.type)) {
+        skip.push(e.streamId);
+        continue;
+      }
+      await flush();
+      const again = claimed && u.takeover;
+      await this.handleOne(u, e.streamId, e.event, again, epoch);
+      if (again) u.takeover = false;
     }
     await flush();
   }
 
-  /**
-   * Runs the consumer's handler for one event until it succeeds (retrying with backoff). A
-   * transactional consumer's event is acked here with its commands; a side-effect consumer's by
-   * the caller (batched). `flush` acks what the caller holds before a retry's pause.
-   */
-  private async handleOne(u: Unit, streamId: string, event: DomainEvent, redelivered: boolean, epoch: number, flush: () => Promise<void>): Promise<void> {
+  private async handleOne(u: Unit, streamId: string, event: DomainEvent, redelivered: boolean, epoch: number): Promise<void> {
     const c = u.c;
     let tx: PartitionTx | undefined;
     for (let attempt = 1; ; attempt++) {
@@ -741,13 +705,11 @@ export class EventConsumers {
       } catch (err) {
         this.counters.failures++;
         this.log.warn({ err, consumer: c.name, partition: u.p, event: event.id, type: event.type, attempt }, 'event consumers: handler failed; retrying (later events of its partition wait)');
-        if (attempt === 1) await flush();
         await this.pause(u, this.backoff(attempt), 'retry');
       } finally {
         clearTimeout(slow);
       }
     }
-    if (!c.handleTx) return;
     await this.ack(u, [streamId], tx);
     this.counters.handled++;
     if (redelivered) this.counters.redelivered++;
