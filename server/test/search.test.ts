@@ -448,7 +448,7 @@ describe(`the query's two ways (store/search.ts QUERY): a walk of the newest con
       { terms: [] },
     ];
     const filterSets = [{}, { status: 'open' }, { op: 'op-b', team: 'sales' }, { rating: 'good' }, { from: 1_500, to: 2_500 }];
-    let walked = 0;
+    let withHits = 0;
     for (const q of queries) {
       for (const filters of filterSets) {
         for (const [limit, supervisor] of [[20, true], [1, true], [50, false]] as const) {
@@ -459,11 +459,12 @@ describe(`the query's two ways (store/search.ts QUERY): a walk of the newest con
           // Budgets that end inside one of the walk's batches of 128 (2,980: inside the last, partial
           // one, where the walk must not take the end of the set for the end of its budget) agree too.
           for (const budget of [300, 2_980]) expect(await ask(budget), JSON.stringify({ q, filters, limit, supervisor, budget })).toEqual(intersected);
-          if (intersected.hits.length > 0) walked++;
+          if (intersected.hits.length > 0) withHits++;
         }
       }
     }
-    expect(walked).toBeGreaterThan(40);
+    // Enough of the cases find something, so the comparisons above compare pages, not empty lists.
+    expect(withHits).toBeGreaterThan(40);
     // And the walk is taken where it should be: common words intersect nothing; a word only the
     // oldest conversations have runs out of budget and intersects (as does a profile word: "beta").
     const intersections = async () => Number(/cmdstat_zinterstore:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);

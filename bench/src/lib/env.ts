@@ -32,3 +32,13 @@ export function writeResult(name: string, data: unknown): string {
 export function table(rows: Record<string, unknown>[]): void {
   console.table(rows);
 }
+
+/** INFO commandstats: command → [calls, µs]. */
+export async function commandStats(r: { info(section: string): Promise<string> }): Promise<Map<string, [number, number]>> {
+  const out = new Map<string, [number, number]>();
+  for (const line of (await r.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (m) out.set(m[1] as string, [Number(m[2]), Number(m[3])]);
+  }
+  return out;
+}

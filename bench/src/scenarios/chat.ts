@@ -13,6 +13,7 @@ import { pace, sleep, until } from '../lib/pace';
 import { compiled } from '../lib/bundle';
 import { type Server, procCpuMs, startServer } from '../lib/proc';
 import { seed } from '../lib/seed';
+import { commandStats } from '../lib/env';
 import { EVENT_PARTITIONS, EVK } from '@hark/server/src/store/event-log';
 
 export interface ChatOptions {
@@ -103,16 +104,6 @@ async function settle(r: Redis, maxMs: number): Promise<number> {
     if (behind === 0 || performance.now() - t0 > maxMs) return behind;
     await sleep(250);
   }
-}
-
-/** INFO commandstats: command → [calls, µs]. */
-async function commandStats(r: Redis): Promise<Map<string, [number, number]>> {
-  const out = new Map<string, [number, number]>();
-  for (const line of (await r.info('commandstats')).split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
-    if (m) out.set(m[1] as string, [Number(m[2]), Number(m[3])]);
-  }
-  return out;
 }
 
 /** The commands that took most of Redis's time between two commandStats, per 1,000 messages. */

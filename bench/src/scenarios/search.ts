@@ -30,6 +30,8 @@ import { parseQuery } from '@hark/server/src/domain/search-text';
 import { SEARCH_DEFAULT_LIMIT } from '@hark/server/src/domain/search';
 import { SEARCH_SHARDS, queryShard } from '@hark/server/src/store/search';
 import { loadavg } from 'node:os';
+import { commandStats } from '../lib/env';
+import { sleep } from '../lib/pace';
 
 /** The queries wait at most this long for a background rewrite of Redis's data to finish. */
 const REWRITE_WAIT_MS = 300_000;
@@ -274,7 +276,7 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
       return { busy: n('aof_rewrite_in_progress') + n('rdb_bgsave_in_progress') > 0, rewrites: n('aof_rewrites') + n('rdb_saves') };
     };
     const w0 = performance.now();
-    while ((await persistence()).busy && performance.now() - w0 < REWRITE_WAIT_MS) await new Promise((res) => setTimeout(res, 250));
+    while ((await persistence()).busy && performance.now() - w0 < REWRITE_WAIT_MS) await sleep(250);
     const waitedForRewriteMs = Math.round(performance.now() - w0);
     if (waitedForRewriteMs > 250) log(`search bench: waited ${waitedForRewriteMs} ms for Redis's background rewrite before the queries`);
     const rewrites0 = (await persistence()).rewrites;
@@ -286,9 +288,9 @@ export async function searchBench(o: SearchBenchOptions): Promise<SearchBenchRes
     const slowN = Number(process.env.HARK_BENCH_SEARCH_SLOW ?? 0);
     const slow: Record<keyof typeof shardMs, { q: string; ms: number; shardMs: number; inter: number; union: number }[]> = { two: [], common: [], prefix: [] };
     const sets = async (): Promise<[number, number]> => {
-      const info = slowN > 0 ? await r.info('commandstats') : '';
-      const calls = (c: string) => Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-      return [calls('zinterstore'), calls('zunionstore')];
+      if (slowN === 0) return [0, 0];
+      const stats = await commandStats(r);
+      return [stats.get('zinterstore')?.[0] ?? 0, stats.get('zunionstore')?.[0] ?? 0];
     };
     const time = async (q: string, kind: keyof typeof shardMs): Promise<[number, number]> => {
       const t0 = performance.now();

@@ -10,6 +10,7 @@
  * cannot change them afterwards (the console shows them as verified).
  */
 import { HarkError, type Identity, MAX_ATTRS, MAX_VISITOR_EMAIL, MAX_VISITOR_NAME } from '@hark/shared';
+import { fnv1a } from '../store/event-log';
 import { siteSignal, visitorSignal } from '../store/signals';
 import { randomId } from '@hark/shared';
 import { type VisitorPatch, type VisitorRecord, getVisitor, keepToken, markGone, markPresent, presentOf, registerVisitor, updateVisitor, visitorAttrs, visitorForToken } from '../store/visitors';
@@ -40,9 +41,7 @@ export interface Slice {
 /** Whether `id` is in `slice` (always, without one): a stable hash, so each id is in one part of every round. */
 export function inSlice(id: string, slice?: Slice): boolean {
   if (!slice || slice.n <= 1) return true;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % slice.n === slice.k;
+  return fnv1a(id) % slice.n === slice.k;
 }
 
 /** A visitor whose last socket here closed is "gone" only after this long without a new one: a page load is a close and a connect. */
