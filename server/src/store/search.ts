@@ -223,10 +223,11 @@ if nterms > 0 and not profile then
           if not any then all = false break end
         end
         if all then
-          if examined >= maxx then out[1] = 1 done = true break end
+          -- As the intersection's read below: a further candidate past the page means "more",
+          -- whether or not it would pass the filters.
+          if found >= limit or examined >= maxx then out[1] = 1 done = true break end
           examined = examined + 1
           if keep(conv) then
-            if found >= limit then out[1] = 1 done = true break end
             put(out, conv, tonumber(ids[j + 1]))
             found = found + 1
           end
