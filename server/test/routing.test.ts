@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { queueMeta } from '../src/store/conversations';
 import { K } from '../src/store/keys';
+import { routeOp } from '../src/store/routing';
 import { type Http, type TestGateway, createOp, newChat, operator, sleep, waitFor } from './harness';
 import { useStack } from './stack';
 
@@ -136,5 +137,78 @@ describe('routing', () => {
     await zo.next('status', (f) => f.status === 'offline');
     zo.close();
     for (const r of racers) r.v.close();
+  });
+
+  it('a proposal reads the site\'s operators once per call, however many there are and however many queued chats it passes over', async () => {
+    const c = s.gw.conns;
+    const site = 'pick-cost';
+    const now = Date.now();
+    const ids = Array.from({ length: 60 }, (_, i) => `op${String(i).padStart(2, '0')}`);
+    for (const id of ids) await routeOp(c, site, 'setop', id, 'online', '3', ',t1,', String(now + 60_000));
+    // Not eligible, whatever their load: a lapsed presence lease, away, full.
+    await routeOp(c, site, 'setop', 'op-lapsed', 'online', '3', ',t1,', String(now - 1));
+    await routeOp(c, site, 'setop', 'op-away', 'away', '3', ',t1,', String(now + 60_000));
+    await routeOp(c, site, 'setop', 'op-full', 'online', '1', ',t1,', String(now + 60_000));
+    // Forty chats for a team nobody here serves, then one for anyone.
+    for (let i = 0; i < 40; i++) await routeOp(c, site, 'route', `t2-${i}`, 't2');
+    await sleep(5);
+    await routeOp(c, site, 'route', 'any-1', '');
+    const loads = [...ids.map((id) => `${id} ${id === 'op07' || id === 'op31' ? 0 : 1}`), 'op-lapsed 0', 'op-away 0', 'op-full 1'].join(' ');
+    const calls = async () => {
+      let n = 0;
+      for (const line of (await c.cmd.info('commandstats')).split('\n')) {
+        const m = /^cmdstat_(hget|hmget|hgetall|zscore|zrangebyscore):calls=(\d+)/.exec(line);
+        if (m) n += Number(m[2]);
+      }
+      return n;
+    };
+    const before = await calls();
+    const out = await routeOp(c, site, 'propose', loads);
+    const used = (await calls()) - before;
+    // The lowest load wins; between equals the one idle longest, then the lowest id.
+    expect(out.slice(0, 3)).toEqual(['propose', 'any-1', 'op07']);
+    // One read per field of the roster and one per queued chat: ~50. It was ~180 per queued chat (7,000+).
+    expect(used).toBeLessThan(100);
+    expect(await routeOp(c, site, 'commit', 'any-1', 'op07', 'tok-1', String(Date.now()), '10000')).toEqual(['assigned', 'op07']);
+    // A team's chat goes to someone in the team.
+    await routeOp(c, site, 'route', 't1-1', 't1');
+    const t1 = await routeOp(c, site, 'propose', loads.replace('op07 0', 'op07 3'));
+    expect(t1.slice(0, 3)).toEqual(['propose', 't1-1', 'op31']);
+  });
+
+  it('drains of one site on one gateway take turns: the requests made during a pass share one next pass', async () => {
+    const router = s.gw.ctx.domain.router as unknown as { drainPass: (...a: unknown[]) => Promise<[string, string][]>; drain: (site: string, t?: unknown, wake?: boolean, wait?: boolean) => Promise<[string, string][]> };
+    const original = router.drainPass;
+    const passes: string[] = [];
+    let running = 0;
+    let most = 0;
+    router.drainPass = async function (this: unknown, ...a: unknown[]) {
+      const site = a[0] as string;
+      passes.push(site);
+      running++;
+      most = Math.max(most, running);
+      try {
+        await sleep(30);
+        // Two sites whose passes wake each other (a seat given back on both): neither waits for the other's running pass.
+        if (site === 'turn-x') await router.drain('turn-y', undefined, false, false);
+        if (site === 'turn-y') await router.drain('turn-x', undefined, false, false);
+        return await original.apply(this, a as never);
+      } finally {
+        running--;
+      }
+    };
+    try {
+      const got = await Promise.all(Array.from({ length: 10 }, () => router.drain('turn-a')));
+      expect(got).toEqual(Array.from({ length: 10 }, () => []));
+      expect(passes).toEqual(['turn-a', 'turn-a']);
+      expect(most).toBe(1);
+      passes.length = 0;
+      most = 0;
+      await Promise.race([Promise.all([router.drain('turn-x'), router.drain('turn-y')]), sleep(3_000).then(() => Promise.reject(new Error('the passes waited for each other')))]);
+      await waitFor('the passes requested by the wakes', () => passes.length >= 4);
+      expect(passes.filter((p) => p === 'turn-x').length).toBeGreaterThanOrEqual(2);
+    } finally {
+      router.drainPass = original;
+    }
   });
 });

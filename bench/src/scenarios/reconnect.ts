@@ -36,6 +36,8 @@ export interface ReconnectResult {
   reconnectAttempts: number;
   /** Visitors whose chat was not assigned before the storm (the operators wrote to the others only). */
   unassigned: number;
+  /** The setup: every visitor connected with a first message, until every chat was assigned (or none more for 20 s). */
+  setupMs: number;
 }
 
 const OPS = 100;
@@ -137,6 +139,7 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
       s.send(JSON.stringify({ type: 'status', status: 'online' }));
       opWs.set(op.id, s);
     });
+    const setup0 = performance.now();
     await pool(Array.from({ length: o.visitors }, (_, i) => i), 100, async (i) => {
       const v = new Vis(i, randomId(32), seeded.sites[i % seeded.sites.length] as string);
       await v.connect(port, true);
@@ -156,6 +159,7 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
       }
       return n === vs.length || performance.now() - progressAt > 20_000;
     }, LIMIT_MS);
+    const setupMs = Math.round(performance.now() - setup0 - (assigned === vs.length ? 0 : 20_000));
     const writable = vs.filter((v) => v.op);
     // Every visitor still goes through the storm (it has a conversation, queued or open) and is checked for duplicates.
     if (writable.length === 0) throw new Error(`no conversation was assigned (of ${vs.length})`);
@@ -262,6 +266,7 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
       peakRedisOps: peakOps,
       reconnectAttempts: vs.reduce((n, v) => n + v.attempts, 0),
       unassigned: vs.length - writable.length,
+      setupMs,
     };
   } finally {
     for (const s of opWs.values()) s.terminate();

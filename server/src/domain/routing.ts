@@ -35,7 +35,17 @@ function toState(out: string[]): RouteState {
   return { state: state as 'none' };
 }
 
+/** A drain pass requested of a site (see Router.drain). */
+interface DrainTurn {
+  wake: boolean;
+  done: Promise<[string, string][]>;
+  settle: { res: (v: [string, string][]) => void; rej: (e: unknown) => void };
+}
+
 export class Router {
+  /** Sites with a drain pass running on this gateway, and the pass requested after it (if any). */
+  private readonly draining = new Map<string, { next: DrainTurn | null }>();
+
   constructor(private readonly d: Deps) {}
 
   private call(site: string, op: string, ...args: string[]): Promise<string[]> {
@@ -62,7 +72,52 @@ export class Router {
    * stop: once it is given back, the operator's other sites are drained too (`wake`, one level
    * deep). Whatever wake-up is still missed, the seat-repair job drains every site each pass.
    */
-  async drain(site: string, transferred?: { conv: string; from?: string }, wake = true): Promise<[string, string][]> {
+  drain(site: string, transferred?: { conv: string; from?: string }, wake = true, wait = true): Promise<[string, string][]> {
+    // A transfer's drain reports that conversation's assignment as a transfer: its own pass.
+    if (transferred) return this.drainPass(site, transferred, wake);
+    const s = this.draining.get(site);
+    if (!s) {
+      this.draining.set(site, { next: null });
+      return this.runPasses(site, wake);
+    }
+    // A pass is running: this request is served by the next one, which starts after it ends
+    // (so it sees whatever the caller changed before asking). One next pass serves every request
+    // made meanwhile: concurrent drains of one site on one gateway only raced each other for the
+    // same oldest conversation (refused commits, given-back seats, and a wake of every other
+    // site of the operator for each).
+    if (s.next) {
+      s.next.wake ||= wake;
+      return wait ? s.next.done : Promise.resolve([]);
+    }
+    let settle!: DrainTurn['settle'];
+    const next: DrainTurn = { wake, done: new Promise((res, rej) => (settle = { res, rej })), settle };
+    // Handled here too: a pass nobody waits for (a wake) must not be an unhandled rejection.
+    next.done.catch(() => {});
+    s.next = next;
+    return wait ? next.done : Promise.resolve([]);
+  }
+
+  /** Runs a pass, then each next pass requested meanwhile, until none is waiting. */
+  private runPasses(site: string, wake: boolean): Promise<[string, string][]> {
+    const s = this.draining.get(site) as { next: DrainTurn | null };
+    const result = this.drainPass(site, undefined, wake);
+    const chain = async () => {
+      await result.catch(() => {});
+      for (let t = s.next; t; t = s.next) {
+        s.next = null;
+        try {
+          t.settle.res(await this.drainPass(site, undefined, t.wake));
+        } catch (e) {
+          t.settle.rej(e);
+        }
+      }
+      this.draining.delete(site);
+    };
+    void chain();
+    return result;
+  }
+
+  private async drainPass(site: string, transferred: { conv: string; from?: string } | undefined, wake: boolean): Promise<[string, string][]> {
     const { c } = this.d;
     const statuses = await siteStatuses(c, site);
     const online = Object.keys(statuses).filter((o) => statuses[o] === 'online');
@@ -104,7 +159,10 @@ export class Router {
     const rec = await getOperator(this.d.c.cmd, op);
     if (!rec?.active) return;
     const sites = rec.role === 'admin' ? (await listSites(this.d.c.cmd)).map((s) => s.id) : rec.sites;
-    for (const s of sites) if (s !== site) await this.drain(s, undefined, wake);
+    // The wake from inside a pass (`wake` false) does not wait for a pass already running on a
+    // site: that pass may itself be waking this one's sites, and each waiting for the other would
+    // never end. The pass queued after the running one runs once it ends.
+    for (const s of sites) if (s !== site) await this.drain(s, undefined, wake, wake);
   }
 
   /**

@@ -103,19 +103,42 @@ local function eligible(op, team)
   end
   return true
 end
-local function pick(team, loads)
+-- The operators who may be given a chat now (online, lease unexpired), each with load, capacity,
+-- last assignment and teams: read once per call, a hash read per field for all of them (a pick
+-- over N operators was ~5 N calls, once per queued conversation looked at: a storm of drains on a
+-- site with a hundred operators was millions of calls).
+local roster = nil
+local function hmget(key, ids)
+  local out = {}
+  for i = 1, #ids, 500 do
+    local part = redis.call('HMGET', key, unpack(ids, i, math.min(#ids, i + 499)))
+    for j = 1, #part do out[#out + 1] = part[j] end
+  end
+  return out
+end
+local function getRoster(loads)
+  if roster then return roster end
+  roster = {}
   local st = redis.call('HGETALL', KEYS[1])
-  local best, bestLoad, bestIdle = nil, 0, 0
+  local live = {}
+  for _, o in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. ARGV[2], '+inf')) do live[o] = true end
+  local ids = {}
   for i = 1, #st, 2 do
-    local op = st[i]
-    if st[i + 1] == 'online' and eligible(op, team) then
-      local load = loads[op] or tonumber(redis.call('HGET', KEYS[3], op) or '0')
-      local cap = tonumber(redis.call('HGET', KEYS[2], op) or DEFAULT_CAP)
-      if load < cap then
-        local idle = tonumber(redis.call('HGET', KEYS[4], op) or '0')
-        if best == nil or load < bestLoad or (load == bestLoad and (idle < bestIdle or (idle == bestIdle and op < best))) then
-          best, bestLoad, bestIdle = op, load, idle
-        end
+    if st[i + 1] == 'online' and live[st[i]] then ids[#ids + 1] = st[i] end
+  end
+  if #ids == 0 then return roster end
+  local caps, idles, teams, siteLoads = hmget(KEYS[2], ids), hmget(KEYS[4], ids), hmget(KEYS[6], ids), hmget(KEYS[3], ids)
+  for i, o in ipairs(ids) do
+    roster[#roster + 1] = { op = o, load = loads[o] or tonumber(siteLoads[i] or '0'), cap = tonumber(caps[i] or DEFAULT_CAP), idle = tonumber(idles[i] or '0'), teams = teams[i] or '' }
+  end
+  return roster
+end
+local function pick(team, loads)
+  local best, bestLoad, bestIdle = nil, 0, 0
+  for _, r in ipairs(getRoster(loads)) do
+    if r.load < r.cap and (team == '' or string.find(r.teams, ',' .. team .. ',', 1, true) ~= nil) then
+      if best == nil or r.load < bestLoad or (r.load == bestLoad and (r.idle < bestIdle or (r.idle == bestIdle and r.op < best))) then
+        best, bestLoad, bestIdle = r.op, r.load, r.idle
       end
     end
   end
@@ -171,9 +194,15 @@ elseif op == 'propose' then
   local loads = {}
   for o, l in string.gmatch(ARGV[3], '(%S+) (%S+)') do loads[o] = tonumber(l) end
   local q = redis.call('ZRANGE', KEYS[7], 0, SCAN - 1)
+  -- Nothing changes during the call: one pick per team (false: nobody can take that team's chats).
+  local picked = {}
   for _, conv in ipairs(q) do
     local team = redis.call('HGET', KEYS[9], conv) or ''
-    local who = pick(team, loads)
+    local who = picked[team]
+    if who == nil then
+      who = pick(team, loads) or false
+      picked[team] = who
+    end
     if who then return {'propose', conv, who, tostring(redis.call('HGET', KEYS[2], who) or DEFAULT_CAP)} end
     if team == '' then break end
   end
