@@ -14,7 +14,7 @@ import { compiled } from '../lib/bundle';
 import { type Server, procCpuMs, startServer } from '../lib/proc';
 import { seed } from '../lib/seed';
 import { commandStats } from '../lib/env';
-import { EVENT_PARTITIONS, EVK } from '@hark/server/src/store/event-log';
+import { settle } from '../lib/settle';
 
 export interface ChatOptions {
   systems: ('floor' | 'socketio' | 'ours')[];
@@ -84,27 +84,6 @@ async function servers(system: string, o: ChatOptions): Promise<Server[]> {
 
 /** The most the chat steps wait for the event consumers to catch up with the setup. */
 const SETTLE_MAX_MS = 60_000;
-
-/**
- * Waits until every consumer group of the event log (EVENT_PARTITIONS streams) has nothing
- * unread and nothing pending, or `maxMs` passed; returns the events still behind (0: caught up).
- */
-async function settle(r: Redis, maxMs: number): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    let behind = 0;
-    for (let p = 0; p < EVENT_PARTITIONS; p++) {
-      const groups = (await r.call('XINFO', 'GROUPS', EVK.stream(p)).catch(() => [])) as unknown[][];
-      for (const g of groups) {
-        const f = new Map<string, unknown>();
-        for (let i = 0; i + 1 < g.length; i += 2) f.set(String(g[i]), g[i + 1]);
-        behind += Number(f.get('pending') ?? 0) + Number(f.get('lag') ?? 0);
-      }
-    }
-    if (behind === 0 || performance.now() - t0 > maxMs) return behind;
-    await sleep(250);
-  }
-}
 
 /** The commands that took most of Redis's time between two commandStats, per 1,000 messages. */
 function topCommands(before: Map<string, [number, number]>, after: Map<string, [number, number]>, delivered: number, n = 6): { cmd: string; usPer1k: number; callsPerMsg: number }[] {

@@ -13,6 +13,7 @@ import { compiled } from '../lib/bundle';
 import { pace, pool, sleep, until } from '../lib/pace';
 import { type Server, startServer } from '../lib/proc';
 import { seed } from '../lib/seed';
+import { settle } from '../lib/settle';
 
 export interface ReconnectResult {
   /** Whether a visitor refused by the restarting gateway could go to the other one (a load balancer in front of both). */
@@ -38,6 +39,9 @@ export interface ReconnectResult {
   unassigned: number;
   /** The setup: every visitor connected with a first message, until every chat was assigned (or none more for 20 s). */
   setupMs: number;
+  /** Then until the event consumers had caught up with the setup's events (search index, reports…), and how many were still behind if they had not. */
+  settleMs: number;
+  behindAtStorm: number;
 }
 
 const OPS = 100;
@@ -163,6 +167,11 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
     const writable = vs.filter((v) => v.op);
     // Every visitor still goes through the storm (it has a conversation, queued or open) and is checked for duplicates.
     if (writable.length === 0) throw new Error(`no conversation was assigned (of ${vs.length})`);
+    // The setup left the event consumers a backlog (10,000 chats created, routed, assigned): the
+    // storm starts once they have caught up, so it measures the reconnects, not the setup's tail.
+    const settle0 = performance.now();
+    const behindAtStorm = await settle(r, LIMIT_MS);
+    const settleMs = Math.round(performance.now() - settle0);
     // 1. Operators write continuously; a message counts once its sender has the ack (it is stored).
     const acked: { v: Vis; text: string }[] = [];
     const pendingAcks = new Map<string, { v: Vis; text: string }>();
@@ -267,6 +276,8 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
       reconnectAttempts: vs.reduce((n, v) => n + v.attempts, 0),
       unassigned: vs.length - writable.length,
       setupMs,
+      settleMs,
+      behindAtStorm,
     };
   } finally {
     for (const s of opWs.values()) s.terminate();

@@ -345,6 +345,18 @@ redis.call('DEL', KEYS[2])
 return 1
 `;
 
+/**
+ * A gateway's lease on "the visitor is on the site": KEYS[1] the visitor's lease set,
+ * ARGV: gateway, lease expiry (ms), ttl (ms); the set expires with the latest lease.
+ * One script instead of MULTI/ZADD/PEXPIRE/EXEC: a reconnect storm is thousands of
+ * these at once, and every gateway renews its visitors' leases all the time.
+ */
+const PRESENT = `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     harkAppend(stream: string, cids: string, meta: string, cid: string, json: string, publishCmd: string, channel: string, now: string, role: string, ...rest: string[]): Result<[string, number, number, string, number?], Context>;
@@ -352,6 +364,7 @@ declare module 'ioredis' {
     harkSeat(seats: string, token: string, value: string, cap: string, force: string): Result<number, Context>;
     harkCompact(stream: string, cids: string, packed: string, meta: string, lastId: string, blob: Buffer): Result<number, Context>;
     harkQueueMeta(meta: string, status: string, op: string, queuedAt: string, clearOp: string): Result<number, Context>;
+    harkPresent(online: string, gateway: string, expiry: string, ttlMs: string): Result<number, Context>;
   }
 }
 
@@ -363,5 +376,6 @@ export function defineScripts<R extends Redis | Cluster>(r: R): R {
   r.defineCommand('harkSeat', { numberOfKeys: 1, lua: SEAT });
   r.defineCommand('harkCompact', { numberOfKeys: 4, lua: COMPACT });
   r.defineCommand('harkQueueMeta', { numberOfKeys: 1, lua: QUEUE_META });
+  r.defineCommand('harkPresent', { numberOfKeys: 1, lua: PRESENT });
   return r;
 }

@@ -113,7 +113,7 @@ export async function updateVisitor(r: ScriptedRedis, id: string, p: VisitorPatc
 
 /** Gateway `gw` holds a socket of the visitor for the next `ttlMs` (renewed while it does); the key expires with the latest lease. */
 export async function markPresent(r: ScriptedRedis, visitor: string, gw: string, ttlMs: number): Promise<void> {
-  await r.multi().zadd(K.visitorOnline(visitor), Date.now() + ttlMs, gw).pexpire(K.visitorOnline(visitor), ttlMs).exec();
+  await r.harkPresent(K.visitorOnline(visitor), gw, String(Date.now() + ttlMs), String(ttlMs));
 }
 
 /** Gateway `gw` holds no socket of the visitor any more. */
