@@ -9,7 +9,7 @@
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type DomainEvent, type EventInput, parseEvent } from '../src/domain/events';
-import { EventConsumers, type EventConsumersOptions, type EventLogger } from '../src/domain/event-consumers';
+import { EVENT_BATCH_CONCURRENCY, EventConsumers, type EventConsumersOptions, type EventLogger } from '../src/domain/event-consumers';
 import { type Connections, connect } from '../src/redis/client';
 import { EVENT_ID_TTL_MS, EVENT_PARTITIONS, EVK, PartitionTx, ackEntries, emit, fnv1a, partitionKey, partitionOf, prepare, readNew, takeLease } from '../src/store/event-log';
 import { startCluster } from './cluster-harness';
@@ -404,6 +404,131 @@ describe('event log on one Redis', () => {
     expect(r.counters.invalid).toBe(1);
     expect(logs.some((l) => l.level === 'error' && l.msg.includes('not a valid event'))).toBe(true);
     expect(await admin.get(EVK.done(p, 'strict'))).toBe((await admin.xrevrange(EVK.stream(p), '+', '-', 'COUNT', 1))[0]?.[0]);
+  });
+});
+
+describe('a batch consumer', () => {
+  /** Conversation ids that fall in one partition, so that one read holds all their events. */
+  const samePartition = (prefix: string, n: number): string[] => {
+    const p0 = partitionOf(msg(`${prefix}-0`, 1));
+    const out: string[] = [];
+    for (let i = 0; out.length < n; i++) if (partitionOf(msg(`${prefix}-${i}`, 1)) === p0) out.push(`${prefix}-${i}`);
+    return out;
+  };
+  const xacks = async () => Number(/cmdstat_xack:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+  const of = (conv: string, ids: string[]) => ids.filter((id) => id.startsWith(`${conv}:`));
+
+  it('gets a read as one batch: in order per conversation, the conversations at once, one ack', async () => {
+    const convs = samePartition('bc', 3);
+    const { cmd } = conn();
+    for (let i = 1; i <= 5; i++) for (const c of convs) await emit(cmd, msg(c, i), `${c}:${i}`);
+    const seen: string[] = [];
+    let now = 0;
+    let most = 0;
+    const r = runner(conn());
+    r.register({
+      name: 'batchy',
+      batch: true,
+      async handle(e) {
+        most = Math.max(most, ++now);
+        await sleep(5);
+        seen.push(e.id);
+        now--;
+      },
+    });
+    const before = await xacks();
+    await r.start('gw-a');
+    await waitFor('all handled', () => seen.length === 15);
+    await r.idle();
+    for (const c of convs) expect(of(c, seen)).toEqual([1, 2, 3, 4, 5].map((i) => `${c}:${i}`));
+    expect(most).toBe(3);
+    expect(r.counters.handled).toBe(15);
+    // One ack for the read, where a consumer without `batch` acks each of the 15 events.
+    expect((await xacks()) - before).toBe(1);
+  });
+
+  it(`handles at most EVENT_BATCH_CONCURRENCY (${EVENT_BATCH_CONCURRENCY}) conversations of a batch at once`, async () => {
+    const convs = samePartition('bn', EVENT_BATCH_CONCURRENCY + 5);
+    const { cmd } = conn();
+    for (const c of convs) await emit(cmd, msg(c, 1), `${c}:1`);
+    let now = 0;
+    let most = 0;
+    let handled = 0;
+    const r = runner(conn());
+    r.register({
+      name: 'batchn',
+      batch: true,
+      async handle() {
+        most = Math.max(most, ++now);
+        await sleep(5);
+        now--;
+        handled++;
+      },
+    });
+    await r.start('gw-a');
+    await waitFor('all handled', () => handled === convs.length);
+    expect(most).toBe(EVENT_BATCH_CONCURRENCY);
+  });
+
+  it('a failure runs the whole batch again after the backoff: nothing skipped, order kept per conversation', async () => {
+    const [c0, c1] = samePartition('bf', 2) as [string, string];
+    const { cmd } = conn();
+    for (let i = 1; i <= 3; i++) for (const c of [c0, c1]) await emit(cmd, msg(c, i), `${c}:${i}`);
+    let fails = 1;
+    const runs: string[] = [];
+    const r = runner(conn());
+    r.register({
+      name: 'batchf',
+      batch: true,
+      async handle(e) {
+        runs.push(e.id);
+        if (e.id === `${c1}:2` && fails > 0) {
+          fails--;
+          throw new Error('downstream unavailable');
+        }
+      },
+    });
+    await r.start('gw-a');
+    await waitFor('the batch handled', () => r.counters.handled === 6);
+    expect(r.counters.failures).toBe(1);
+    expect(of(c1, runs)).toEqual([`${c1}:1`, `${c1}:2`, `${c1}:1`, `${c1}:2`, `${c1}:3`]);
+    expect(of(c0, runs)).toEqual([1, 2, 3, 1, 2, 3].map((i) => `${c0}:${i}`));
+  });
+
+  it('a gateway killed mid-batch: the next holder handles the whole batch again, nothing lost', async () => {
+    const [c0, c1] = samePartition('bk', 2) as [string, string];
+    const { cmd } = conn();
+    for (let i = 1; i <= 3; i++) for (const c of [c0, c1]) await emit(cmd, msg(c, i), `${c}:${i}`);
+    const started: string[] = [];
+    const a = runner(conn());
+    a.register({
+      name: 'batchk',
+      batch: true,
+      handle(e) {
+        started.push(e.id);
+        if (e.id === `${c1}:2`) return new Promise<void>(() => {}); // hangs: the gateway "dies" here
+        return Promise.resolve();
+      },
+    });
+    await a.start('gw-a');
+    await waitFor('A to reach the hanging event', () => started.includes(`${c1}:2`));
+    await sleep(50);
+    await a.stop({ abandon: true });
+    const got: string[] = [];
+    const b = runner(conn());
+    b.register({
+      name: 'batchk',
+      batch: true,
+      async handle(e) {
+        got.push(e.id);
+      },
+    });
+    await b.start('gw-b');
+    await waitFor('B to handle the batch', () => got.length === 6, 5_000);
+    await b.idle();
+    for (const c of [c0, c1]) expect(of(c, got)).toEqual([1, 2, 3].map((i) => `${c}:${i}`));
+    expect(b.counters.redelivered).toBe(6);
+    expect(await admin.xpending(EVK.stream(partitionOf(msg(c0, 1))), 'batchk')).toEqual([0, null, null, null]);
   });
 });
 

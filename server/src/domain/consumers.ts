@@ -19,6 +19,7 @@ export function statsConsumer(domain: Domain): DomainConsumer {
   const r = domain.deps.c.cmd;
   return {
     name: 'operator-stats',
+    batch: true,
     // Every other event is acked in Redis without reaching this gateway (store/event-log.ts READ).
     types: ['conversation.answered', 'conversation.resolved', 'conversation.rated'],
     async handle(e) {

@@ -11,6 +11,10 @@
  * - In stream order per partition, so per conversation (and per operator, per visitor
  *   without conversation): one event at a time; a handler that throws is retried with
  *   backoff, never skipped, and nothing after it in its partition runs meanwhile.
+ *   A batch consumer (`batch: true`, SideEffectConsumer) gets each read as one batch: in
+ *   order per conversation (order key), the conversations at once, one ack for the read;
+ *   a failure or a death before the ack repeats the whole batch (the built-in consumers,
+ *   idempotent by event id, are batch consumers).
  * - At any time at most one gateway handles a given partition for a given consumer:
  *   a gateway handles a partition only under its lease, starts a handler only while
  *   its lease is surely valid (renewed every third of LEASE_MS; judged on its own
@@ -48,7 +52,7 @@
  */
 import { compareStreamIds } from '@hark/shared';
 import type { ScriptedRedis } from '../redis/scripts';
-import type { DomainEvent, EventInput, EventType } from './events';
+import { type DomainEvent, type EventInput, type EventType, orderKey } from './events';
 import {
   EVENT_PARTITIONS,
   type Emitted,
@@ -77,6 +81,12 @@ export const EVENT_WAKE_COALESCE_MS = EVENT_POLL_MS;
 export const EVENT_POLL_IDLE_MAX_MS = 1_000;
 /** Entries read or claimed per call. */
 export const EVENT_BATCH = 100;
+/**
+ * Conversations of one batch (a batch consumer's read) handled at once: bounds the work and memory
+ * one read puts in flight (up to EVENT_BATCH handlers per partition and consumer otherwise), while
+ * their Redis commands still go out together (autopipelined), which is what the batch gains.
+ */
+export const EVENT_BATCH_CONCURRENCY = 8;
 /** A failing handler (or a Redis error) is retried after this, doubling… */
 export const HANDLER_RETRY_BASE_MS = 100;
 /** …up to this (±25 % jitter). */
@@ -110,6 +120,16 @@ interface ConsumerBase {
 export interface SideEffectConsumer extends ConsumerBase {
   handle(event: DomainEvent): Promise<void>;
   handleTx?: undefined;
+  /**
+   * Handles each read of the log as one batch: the events of one order key (the conversation,
+   * else the operator or visitor, else the site: events.ts `orderKey`) one after another, those of
+   * different keys at once, and one ack for the read instead of one per event. The price: order
+   * is kept per order key, not per partition; a failure runs the whole batch again after the
+   * backoff (its other events too); and a gateway that dies between the batch and its ack leaves
+   * the whole batch (at most `batch` events) to be handled again. Only for a consumer whose every
+   * effect is idempotent by event id, as the built-in ones are.
+   */
+  batch?: boolean;
 }
 /**
  * Effects in Redis, in the event's partition slot: added to `tx`, they run in the ack's
@@ -118,6 +138,7 @@ export interface SideEffectConsumer extends ConsumerBase {
 export interface TransactionalConsumer extends ConsumerBase {
   handleTx(event: DomainEvent, tx: PartitionTx): Promise<void> | void;
   handle?: undefined;
+  batch?: undefined;
 }
 export type EventConsumer = SideEffectConsumer | TransactionalConsumer;
 
@@ -154,7 +175,7 @@ export interface EventCounters {
    * was not released cleanly (its holder died or lost it), the first pending event
    * handled. A holder handles one event at a time and acks it before the next, so only
    * that one can have been in its hands: an upper bound, exact unless the holder died
-   * before starting it.
+   * before starting it. For a batch consumer, every event of the first batch handled.
    */
   redelivered: number;
   /** Handler failures (each is retried). */
@@ -652,6 +673,7 @@ export class EventConsumers {
 
   /** Handles entries in order. Claimed ones after a takeover: the first handled may have been handled before. */
   private async processAll(u: Unit, entries: LogEntry[], claimed: boolean, epoch: number): Promise<void> {
+    if (u.c.batch && u.c.handle) return this.processBatch(u, u.c.handle.bind(u.c), entries, claimed, epoch);
     let skip: string[] = [];
     const flush = async () => {
       if (skip.length === 0) return;
@@ -684,35 +706,91 @@ export class EventConsumers {
     await flush();
   }
 
+  /**
+   * A batch consumer's read (see SideEffectConsumer.batch): the wanted events grouped by order key,
+   * the groups at once, each in order; then one ack for every entry of the read.
+   */
+  private async processBatch(u: Unit, handle: (e: DomainEvent) => Promise<void>, entries: LogEntry[], claimed: boolean, epoch: number): Promise<void> {
+    this.canHandle(u, epoch);
+    const ids: string[] = [];
+    const groups = new Map<string, DomainEvent[]>();
+    let n = 0;
+    for (const e of entries) {
+      ids.push(e.streamId);
+      if (u.done && compareStreamIds(e.streamId, u.done) <= 0) {
+        this.counters.skipped++;
+        continue;
+      }
+      if (!e.event) {
+        this.counters.invalid++;
+        this.log.error({ consumer: u.c.name, partition: u.p, streamId: e.streamId, raw: e.raw?.slice(0, 500) }, 'event consumers: not a valid event; skipped');
+        continue;
+      }
+      if (u.c.types && !u.c.types.includes(e.event.type)) continue;
+      const k = orderKey(e.event);
+      const g = groups.get(k);
+      if (g) g.push(e.event);
+      else groups.set(k, [e.event]);
+      n++;
+    }
+    if (n > 0) {
+      const first = (groups.values().next().value as DomainEvent[])[0] as DomainEvent;
+      await this.runHandler(u, epoch, first, n, async () => {
+        // EVENT_BATCH_CONCURRENCY conversations at a time. Every worker ends (or fails) before the
+        // batch counts as failed: a retry never overlaps a conversation still being handled.
+        const list = [...groups.values()];
+        let next = 0;
+        const worker = async () => {
+          for (let i = next++; i < list.length; i = next++) for (const ev of list[i] as DomainEvent[]) await handle(ev);
+        };
+        const done = await Promise.allSettled(Array.from({ length: Math.min(EVENT_BATCH_CONCURRENCY, list.length) }, worker));
+        const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+        if (failed) throw failed.reason;
+      });
+    }
+    if (ids.length) await this.ack(u, ids);
+    this.counters.handled += n;
+    if (claimed && u.takeover) {
+      this.counters.redelivered += n;
+      u.takeover = false;
+    }
+  }
+
   private async handleOne(u: Unit, streamId: string, event: DomainEvent, redelivered: boolean, epoch: number): Promise<void> {
     const c = u.c;
     let tx: PartitionTx | undefined;
+    await this.runHandler(u, epoch, event, 1, async () => {
+      if (c.handleTx) {
+        tx = new PartitionTx(u.p);
+        await c.handleTx(event, tx);
+      } else {
+        await c.handle(event);
+      }
+    });
+    await this.ack(u, [streamId], tx);
+    this.counters.handled++;
+    if (redelivered) this.counters.redelivered++;
+  }
+
+  /** Runs `work` until it succeeds, retrying with backoff; `event` (and `count`, for a batch) name it in the logs. */
+  private async runHandler(u: Unit, epoch: number, event: DomainEvent, count: number, work: () => Promise<void>): Promise<void> {
+    const c = u.c;
+    const about = { consumer: c.name, partition: u.p, event: event.id, type: event.type, ...(count > 1 ? { events: count } : {}) };
     for (let attempt = 1; ; attempt++) {
       this.canHandle(u, epoch);
-      const slow = setTimeout(
-        () => this.log.warn({ consumer: c.name, partition: u.p, event: event.id, type: event.type }, `event consumers: handler still running after ${HANDLER_SLOW_MS} ms`),
-        HANDLER_SLOW_MS,
-      );
+      const slow = setTimeout(() => this.log.warn(about, `event consumers: handler still running after ${HANDLER_SLOW_MS} ms`), HANDLER_SLOW_MS);
       slow.unref();
       try {
-        if (c.handleTx) {
-          tx = new PartitionTx(u.p);
-          await c.handleTx(event, tx);
-        } else {
-          await c.handle(event);
-        }
-        break;
+        await work();
+        return;
       } catch (err) {
         this.counters.failures++;
-        this.log.warn({ err, consumer: c.name, partition: u.p, event: event.id, type: event.type, attempt }, 'event consumers: handler failed; retrying (later events of its partition wait)');
+        this.log.warn({ err, ...about, attempt }, 'event consumers: handler failed; retrying (later events of its partition wait)');
         await this.pause(u, this.backoff(attempt), 'retry');
       } finally {
         clearTimeout(slow);
       }
     }
-    await this.ack(u, [streamId], tx);
-    this.counters.handled++;
-    if (redelivered) this.counters.redelivered++;
   }
 
   /** Acks (retrying Redis errors: the ack script is safe to repeat) until done, the lease is refused, or we are abandoned. */

@@ -196,6 +196,8 @@ export class Reports {
   consumer(): SideEffectConsumer {
     return {
       name: 'reports',
+      // Counted once per event id (countOnce): handled a read at a time, conversations at once (event-consumers.ts).
+      batch: true,
       types: ['conversation.created', 'conversation.answered', 'conversation.resolved', 'conversation.rated', 'conversation.transferred', 'offline_message.created', 'message.created', 'operator.status_changed'],
       handle: (e) => this.count(e),
     };

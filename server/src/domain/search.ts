@@ -200,6 +200,8 @@ export class Search {
   consumer(): SideEffectConsumer {
     return {
       name: 'search-index',
+      // Every write is idempotent (see above): handled a read at a time, conversations at once (event-consumers.ts).
+      batch: true,
       types: [
         'conversation.created',
         'conversation.queued',
