@@ -55,7 +55,8 @@ export interface ChatStep {
 }
 
 /**
- * Stop stepping up once the median passes this: the system is past saturation. (Not
+ * Stop stepping up once the median passes this: the system is past saturation (a descending
+ * sweep goes on down). (Not
  * p99: on a machine shared with other jobs, p99 jumps with their load long before the
  * server itself saturates.)
  */
@@ -199,7 +200,9 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         console.log(`    A: ${ls(la)}\n    B: ${ls(lb)}`);
         if (step.redisTop) console.log(`    Redis µs per 1,000 msgs: ${step.redisTop.map((t) => `${t.cmd} ${t.usPer1k} (${t.callsPerMsg}/msg)`).join(', ')}`);
         if (fleet.frames) console.log(`  frames so far: ${JSON.stringify(Object.fromEntries(fleet.frames))}`);
-        if (Math.max(step.v2o.p50, step.o2v.p50) > GIVE_UP_P50_MS || step.lost > step.sent * 0.01) break;
+        // Only a sweep that would go higher stops (a descending sweep, the second order, goes on down).
+        const higher = o.rates.slice(k).some((r) => r > rate);
+        if (higher && (Math.max(step.v2o.p50, step.o2v.p50) > GIVE_UP_P50_MS || step.lost > step.sent * 0.01)) break;
         await sleep(500);
       }
     } finally {
