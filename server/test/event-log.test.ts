@@ -470,6 +470,57 @@ describe('a batch consumer', () => {
     expect(most).toBe(EVENT_BATCH_CONCURRENCY);
   });
 
+  it('starts no more of a batch\'s handlers once its lease is someone else\'s, and counts that as no failure', async () => {
+    const conv = 'bl-1';
+    const p = partitionOf(msg(conv, 1));
+    const { cmd } = conn();
+    for (let i = 1; i <= 10; i++) await emit(cmd, msg(conv, i), `${conv}:${i}`);
+    const started: string[] = [];
+    const r = runner(conn());
+    r.register({
+      name: 'batchl',
+      batch: true,
+      async handle(e) {
+        started.push(e.id);
+        if (e.id === `${conv}:2`) {
+          // Another gateway takes the partition over (its lease), and this one's renewal finds out.
+          await admin.set(EVK.lease(p, 'batchl'), 'gw-other', 'PX', 30_000);
+          await waitFor('the renewal to find the lease gone', () => r.counters.leaseLosses > 0, 5_000);
+          second = true;
+        }
+      },
+    });
+    let second = false;
+    await r.start('gw-a');
+    await waitFor('the second event to end', () => second, 8_000);
+    await sleep(300);
+    expect(started).toEqual([`${conv}:1`, `${conv}:2`]);
+    expect(r.counters.failures).toBe(0);
+    expect(r.counters.handled).toBe(0);
+  });
+
+  it('a stop while a batch waits to be retried leaves its lease to lapse: not a clean release', async () => {
+    const conv = 'bs-1';
+    const p = partitionOf(msg(conv, 1));
+    const { cmd } = conn();
+    for (let i = 1; i <= 3; i++) await emit(cmd, msg(conv, i), `${conv}:${i}`);
+    const r = runner(conn(), { retryBaseMs: 2_000, retryCapMs: 2_000 });
+    r.register({
+      name: 'batchs',
+      batch: true,
+      async handle(e) {
+        if (e.id === `${conv}:2`) throw new Error('downstream unavailable');
+      },
+    });
+    await r.start('gw-a');
+    await waitFor('the first failure', () => r.counters.failures > 0);
+    await r.stop();
+    // Event 1 was handled and not acked: the next holder must take the batch over as a redelivery.
+    expect(await admin.get(EVK.lease(p, 'batchs'))).toBe('gw-a');
+    expect(await admin.exists(EVK.clean(p, 'batchs'))).toBe(0);
+    expect(logs.some((l) => l.msg.includes('stopped with a batch in hand'))).toBe(true);
+  });
+
   it('a failure runs the whole batch again after the backoff: nothing skipped, order kept per conversation', async () => {
     const [c0, c1] = samePartition('bf', 2) as [string, string];
     const { cmd } = conn();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { queueMeta } from '../src/store/conversations';
 import { K } from '../src/store/keys';
 import { routeOp } from '../src/store/routing';
+import { DRAIN_MAX_ASSIGNMENTS } from '../src/domain/routing';
 import { type Http, type TestGateway, createOp, newChat, operator, sleep, waitFor } from './harness';
 import { useStack } from './stack';
 
@@ -207,6 +208,20 @@ describe('routing', () => {
       await Promise.race([Promise.all([router.drain('turn-x'), router.drain('turn-y')]), sleep(3_000).then(() => Promise.reject(new Error('the passes waited for each other')))]);
       await waitFor('the passes requested by the wakes', () => passes.length >= 4);
       expect(passes.filter((p) => p === 'turn-x').length).toBeGreaterThanOrEqual(2);
+      // A pass that stopped at DRAIN_MAX_ASSIGNMENTS is followed by one more, though nobody asked.
+      const follow: string[] = [];
+      let full = true;
+      router.drainPass = async (...a: unknown[]) => {
+        follow.push(a[0] as string);
+        const pairs = full ? Array.from({ length: DRAIN_MAX_ASSIGNMENTS }, (_, i): [string, string] => [`c${i}`, 'op']) : [];
+        full = false;
+        return pairs;
+      };
+      expect(await router.drain('turn-full')).toHaveLength(DRAIN_MAX_ASSIGNMENTS);
+      const full2 = () => follow.filter((x) => x === 'turn-full');
+      await waitFor('the follow-up pass', () => full2().length >= 2);
+      await sleep(50);
+      expect(full2()).toEqual(['turn-full', 'turn-full']);
     } finally {
       router.drainPass = original;
     }

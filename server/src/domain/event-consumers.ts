@@ -13,8 +13,11 @@
  *   backoff, never skipped, and nothing after it in its partition runs meanwhile.
  *   A batch consumer (`batch: true`, SideEffectConsumer) gets each read as one batch: in
  *   order per conversation (order key), the conversations at once, one ack for the read;
- *   a failure or a death before the ack repeats the whole batch (the built-in consumers,
- *   idempotent by event id, are batch consumers).
+ *   a failure or a death before the ack repeats the whole batch (the stats, search and
+ *   reports consumers, idempotent by event id, are batch consumers). Each handler of a batch
+ *   still starts only while the lease is surely ours; a stop or handoff lets the batch end
+ *   and ack; a stop while it waits to be retried leaves the lease to lapse, not released
+ *   clean (its handled events must count as a redelivery for the next holder).
  * - At any time at most one gateway handles a given partition for a given consumer:
  *   a gateway handles a partition only under its lease, starts a handler only while
  *   its lease is surely valid (renewed every third of LEASE_MS; judged on its own
@@ -219,6 +222,8 @@ interface Unit {
   /** The last read found nothing and nothing has woken us since. */
   idle: boolean;
   woken: boolean;
+  /** A batch's handlers may have run and its ack is not done: the lease is not released as clean (see processBatch). */
+  dirty: boolean;
   /** Reads in a row that found nothing (the next poll waits longer). */
   emptyPolls: number;
 }
@@ -325,7 +330,7 @@ export class EventConsumers {
     this.state = 'running';
     for (const c of this.consumers) {
       for (let p = 0; p < EVENT_PARTITIONS; p++) {
-        this.units.push({ c, p, held: false, validUntil: 0, assigned: false, worker: null, releasing: false, recover: true, takeover: true, epoch: 0, done: null, idle: false, woken: false, emptyPolls: 0 });
+        this.units.push({ c, p, held: false, validUntil: 0, assigned: false, worker: null, releasing: false, recover: true, takeover: true, epoch: 0, done: null, idle: false, woken: false, emptyPolls: 0, dirty: false });
       }
     }
     await this.runTick();
@@ -625,7 +630,10 @@ export class EventConsumers {
         }
       }
     } finally {
-      if (exit === 'handoff' || exit === 'stop') {
+      // A batch left half-handled (stopped during its retry's backoff) is not a clean release: the
+      // lease lapses instead, and the next holder takes the batch over as a redelivery.
+      if ((exit === 'handoff' || exit === 'stop') && u.dirty) this.log.warn({ consumer: u.c.name, partition: u.p }, 'event consumers: stopped with a batch in hand; its lease will lapse');
+      else if (exit === 'handoff' || exit === 'stop') {
         u.releasing = true;
         try {
           await releaseLease(this.cmd, u.p, u.c.name, this.gateway);
@@ -637,6 +645,7 @@ export class EventConsumers {
       u.held = false;
       u.idle = false;
       u.recover = true;
+      u.dirty = false;
     }
   }
 
@@ -662,6 +671,14 @@ export class EventConsumers {
     u.takeover = false;
     if (epoch === u.epoch) u.recover = false;
     return n === 0 ? -1 : n;
+  }
+
+  /** As canHandle, but a stop or handoff does not interrupt a batch already begun. */
+  private canContinueBatch(u: Unit, epoch: number): void {
+    const why = this.exitReason(u);
+    if (why === 'abandon' || why === 'lost') throw new Abort(why);
+    if (performance.now() >= u.validUntil) throw new Abort('expired');
+    if (epoch !== u.epoch) throw new Abort('recover');
   }
 
   private canHandle(u: Unit, epoch: number): void {
@@ -741,14 +758,22 @@ export class EventConsumers {
         const list = [...groups.values()];
         let next = 0;
         const worker = async () => {
-          for (let i = next++; i < list.length; i = next++) for (const ev of list[i] as DomainEvent[]) await handle(ev);
+          for (let i = next++; i < list.length; i = next++)
+            for (const ev of list[i] as DomainEvent[]) {
+              // Every handler starts only while the lease is surely ours (as one event at a time does);
+              // a stop or handoff lets the batch finish (bounded by the stop's timeout) and ack.
+              this.canContinueBatch(u, epoch);
+              await handle(ev);
+            }
         };
+        u.dirty = true;
         const done = await Promise.allSettled(Array.from({ length: Math.min(EVENT_BATCH_CONCURRENCY, list.length) }, worker));
-        const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
-        if (failed) throw failed.reason;
+        const failed = done.filter((d): d is PromiseRejectedResult => d.status === 'rejected').map((d) => d.reason as unknown);
+        if (failed.length) throw failed.find((e) => e instanceof Abort) ?? failed[0];
       });
     }
     if (ids.length) await this.ack(u, ids);
+    u.dirty = false;
     this.counters.handled += n;
     if (claimed && u.takeover) {
       this.counters.redelivered += n;
@@ -784,6 +809,8 @@ export class EventConsumers {
         await work();
         return;
       } catch (err) {
+        // The lease is not surely ours any more (a batch checks between its events): not a handler failure.
+        if (err instanceof Abort) throw err;
         this.counters.failures++;
         this.log.warn({ err, ...about, attempt }, 'event consumers: handler failed; retrying (later events of its partition wait)');
         await this.pause(u, this.backoff(attempt), 'retry');

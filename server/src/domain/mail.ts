@@ -260,8 +260,6 @@ export class Mail {
   consumer(): SideEffectConsumer {
     return {
       name: 'mail',
-      // Idempotent by event id (the mail's id is the event's): handled a read at a time (event-consumers.ts).
-      batch: true,
       types: ['offline_message.created', 'message.created'],
       handle: async (e) => {
         if (e.type === 'offline_message.created') {

@@ -42,6 +42,15 @@ interface DrainTurn {
   settle: { res: (v: [string, string][]) => void; rej: (e: unknown) => void };
 }
 
+/** A pass to run after the current one; its `done` settles with that pass. */
+function turn(wake: boolean): DrainTurn {
+  let settle!: DrainTurn['settle'];
+  const t: DrainTurn = { wake, done: new Promise((res, rej) => (settle = { res, rej })), settle };
+  // Handled here too: a pass nobody waits for (a wake, a follow-up) must not be an unhandled rejection.
+  t.done.catch(() => {});
+  return t;
+}
+
 export class Router {
   /** Sites with a drain pass running on this gateway, and the pass requested after it (if any). */
   private readonly draining = new Map<string, { next: DrainTurn | null }>();
@@ -89,10 +98,7 @@ export class Router {
       s.next.wake ||= wake;
       return wait ? s.next.done : Promise.resolve([]);
     }
-    let settle!: DrainTurn['settle'];
-    const next: DrainTurn = { wake, done: new Promise((res, rej) => (settle = { res, rej })), settle };
-    // Handled here too: a pass nobody waits for (a wake) must not be an unhandled rejection.
-    next.done.catch(() => {});
+    const next = turn(wake);
     s.next = next;
     return wait ? next.done : Promise.resolve([]);
   }
@@ -101,12 +107,19 @@ export class Router {
   private runPasses(site: string, wake: boolean): Promise<[string, string][]> {
     const s = this.draining.get(site) as { next: DrainTurn | null };
     const result = this.drainPass(site, undefined, wake);
+    // A pass that stopped at DRAIN_MAX_ASSIGNMENTS may have left chats an operator could take: one
+    // more pass then, even if nobody asked (the requests it served would each have run their own).
+    const more = (pairs: [string, string][], wake: boolean) => {
+      if (pairs.length >= DRAIN_MAX_ASSIGNMENTS && !s.next) s.next = turn(wake);
+    };
     const chain = async () => {
-      await result.catch(() => {});
+      more(await result.catch(() => []), wake);
       for (let t = s.next; t; t = s.next) {
         s.next = null;
         try {
-          t.settle.res(await this.drainPass(site, undefined, t.wake));
+          const pairs = await this.drainPass(site, undefined, t.wake);
+          t.settle.res(pairs);
+          more(pairs, t.wake);
         } catch (e) {
           t.settle.rej(e);
         }
