@@ -103,6 +103,8 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
     const seeded = system === 'ours' ? await seed(target, o.sites, o.operators, Math.ceil(o.visitors / o.operators) + 5) : null;
     const [a, b, bg] = (await servers(system, o)) as [Server, Server, Server?];
     const stats = o.clusterNodes ? null : new Redis(o.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    /** CPU so far (ms): gateway A, gateway B with the consumers' process (HARK_BENCH_SPLIT), Redis. */
+    const cpu = async (): Promise<[number, number, number]> => [await a.cpuMs(), (await b.cpuMs()) + (bg ? await bg.cpuMs() : 0), o.redisPids.reduce((n, p) => n + procCpuMs(p), 0)];
     let v2o = histogram();
     let o2v = histogram();
     let got = 0;
@@ -152,7 +154,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         // HARK_BENCH_PROF=<dir>: a CPU profile of each server over each step (open in Chrome DevTools).
         const profDir = process.env.HARK_BENCH_PROF;
         if (profDir) await Promise.all([a.profStart(), b.profStart()]);
-        const [ca, cb, cr] = [await a.cpuMs(), (await b.cpuMs()) + (bg ? await bg.cpuMs() : 0), o.redisPids.reduce((n, p) => n + procCpuMs(p), 0)];
+        const [ca, cb, cr] = await cpu();
         await Promise.all([a.loop(), b.loop()]); // from here
         const cs = stats ? await commandStats(stats) : null;
         const perSide = rate / 2;
@@ -170,7 +172,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
           await sleep(500);
           continue;
         }
-        const [ca2, cb2, cr2] = [await a.cpuMs(), (await b.cpuMs()) + (bg ? await bg.cpuMs() : 0), o.redisPids.reduce((n, p) => n + procCpuMs(p), 0)];
+        const [ca2, cb2, cr2] = await cpu();
         const [la, lb] = await Promise.all([a.loop(), b.loop()]);
         const cs2 = stats && cs ? await commandStats(stats) : null;
         if (profDir) await Promise.all([a.profStop(`${profDir}/${o.label ?? system}-A-${rate}.cpuprofile`), b.profStop(`${profDir}/${o.label ?? system}-B-${rate}.cpuprofile`)]);

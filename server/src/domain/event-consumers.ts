@@ -673,19 +673,31 @@ export class EventConsumers {
     return n === 0 ? -1 : n;
   }
 
-  /** As canHandle, but a stop or handoff does not interrupt a batch already begun. */
-  private canContinueBatch(u: Unit, epoch: number): void {
+  /** Throws Abort unless a handler may start now; `inBatch`: a stop or handoff does not interrupt a batch already begun. */
+  private canHandle(u: Unit, epoch: number, inBatch = false): void {
     const why = this.exitReason(u);
-    if (why === 'abandon' || why === 'lost') throw new Abort(why);
+    if (why && !(inBatch && (why === 'stop' || why === 'handoff'))) throw new Abort(why);
     if (performance.now() >= u.validUntil) throw new Abort('expired');
     if (epoch !== u.epoch) throw new Abort('recover');
   }
 
-  private canHandle(u: Unit, epoch: number): void {
-    const why = this.exitReason(u);
-    if (why) throw new Abort(why);
-    if (performance.now() >= u.validUntil) throw new Abort('expired');
-    if (epoch !== u.epoch) throw new Abort('recover');
+  /**
+   * The event of an entry if the consumer is to handle it; null for one at or below the done
+   * watermark (counted skipped), one that is not a valid event (counted, logged) or one of a type
+   * it does not want. Every entry is acked either way.
+   */
+  private wanted(u: Unit, e: LogEntry): DomainEvent | null {
+    if (u.done && compareStreamIds(e.streamId, u.done) <= 0) {
+      this.counters.skipped++;
+      return null;
+    }
+    if (!e.event) {
+      this.counters.invalid++;
+      this.log.error({ consumer: u.c.name, partition: u.p, streamId: e.streamId, raw: e.raw?.slice(0, 500) }, 'event consumers: not a valid event; skipped');
+      return null;
+    }
+    if (u.c.types && !u.c.types.includes(e.event.type)) return null;
+    return e.event;
   }
 
   /** Handles entries in order. Claimed ones after a takeover: the first handled may have been handled before. */
@@ -700,24 +712,14 @@ export class EventConsumers {
     };
     for (const e of entries) {
       this.canHandle(u, epoch);
-      if (u.done && compareStreamIds(e.streamId, u.done) <= 0) {
-        this.counters.skipped++;
-        skip.push(e.streamId);
-        continue;
-      }
-      if (!e.event) {
-        this.counters.invalid++;
-        this.log.error({ consumer: u.c.name, partition: u.p, streamId: e.streamId, raw: e.raw?.slice(0, 500) }, 'event consumers: not a valid event; skipped');
-        skip.push(e.streamId);
-        continue;
-      }
-      if (u.c.types && !u.c.types.includes(e.event.type)) {
+      const event = this.wanted(u, e);
+      if (!event) {
         skip.push(e.streamId);
         continue;
       }
       await flush();
       const again = claimed && u.takeover;
-      await this.handleOne(u, e.streamId, e.event, again, epoch);
+      await this.handleOne(u, e.streamId, event, again, epoch);
       if (again) u.takeover = false;
     }
     await flush();
@@ -734,20 +736,12 @@ export class EventConsumers {
     let n = 0;
     for (const e of entries) {
       ids.push(e.streamId);
-      if (u.done && compareStreamIds(e.streamId, u.done) <= 0) {
-        this.counters.skipped++;
-        continue;
-      }
-      if (!e.event) {
-        this.counters.invalid++;
-        this.log.error({ consumer: u.c.name, partition: u.p, streamId: e.streamId, raw: e.raw?.slice(0, 500) }, 'event consumers: not a valid event; skipped');
-        continue;
-      }
-      if (u.c.types && !u.c.types.includes(e.event.type)) continue;
-      const k = orderKey(e.event);
+      const event = this.wanted(u, e);
+      if (!event) continue;
+      const k = orderKey(event);
       const g = groups.get(k);
-      if (g) g.push(e.event);
-      else groups.set(k, [e.event]);
+      if (g) g.push(event);
+      else groups.set(k, [event]);
       n++;
     }
     if (n > 0) {
@@ -762,7 +756,7 @@ export class EventConsumers {
             for (const ev of list[i] as DomainEvent[]) {
               // Every handler starts only while the lease is surely ours (as one event at a time does);
               // a stop or handoff lets the batch finish (bounded by the stop's timeout) and ack.
-              this.canContinueBatch(u, epoch);
+              this.canHandle(u, epoch, true);
               await handle(ev);
             }
         };
