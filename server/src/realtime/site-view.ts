@@ -17,6 +17,12 @@ export class SiteView implements SiteListener, ConvListener, QueueListener {
   /** Per conversation, the ticket of the latest refresh started (see refresh). */
   private readonly latest = new Map<string, number>();
   private tickets = 0;
+  /**
+   * Conversations whose visitor changed (a visitor-changed doorbell) while a refresh of theirs was
+   * reading: that refresh may have read the visitor before the change, so it reads them again
+   * before it applies (see refresh).
+   */
+  private readonly visitorStale = new Set<string>();
   readonly convs = new Map<string, ConvSummary>();
   /** Operator sockets of this site on this gateway; change it only through addOp / removeOp. */
   readonly ops = new Set<OperatorConn>();
@@ -124,9 +130,23 @@ export class SiteView implements SiteListener, ConvListener, QueueListener {
     const s = m && m.site === this.site ? await convs.summary(m) : null;
     if (quiet) {
       const had = this.convs.get(conv);
-      if (this.latest.has(conv) || !s || (had ? had.status === s.status && had.operator?.id === s.operator?.id : s.status === 'resolved')) return;
+      if (this.latest.has(conv) || !s || (had ? had.status === s.status && had.operator?.id === s.operator?.id && !!had.visitor.online === !!s.visitor.online : s.status === 'resolved')) return;
     } else {
       if (this.latest.get(conv) !== ticket) return;
+      // The visitor changed while this read (their gateway took the lease as the conversation
+      // started): what it read of them may be older, and the doorbell found nothing here to update
+      // (a new conversation) or an update this would overwrite. Read them again, still holding the
+      // ticket, so that a doorbell meanwhile is not lost either (seen in CI: a new chat's visitor shown
+      // as not on the site, for good, while they were).
+      while (s && this.visitorStale.delete(conv)) {
+        const v = await this.ctx.domain.visitors.get(s.visitor.id);
+        if (v) s.visitor = visitorInfo(v);
+        if (this.latest.get(conv) !== ticket) {
+          this.visitorStale.add(conv);
+          return;
+        }
+      }
+      this.visitorStale.delete(conv);
       this.latest.delete(conv);
     }
     if (!m || !s) return;
@@ -174,7 +194,8 @@ export class SiteView implements SiteListener, ConvListener, QueueListener {
    * Pub/sub is the doorbell, Redis the truth: every VISITOR_PRESENCE_RENEW_MS the gateway has each
    * view re-read its conversations (and the site's open ones it lacks), and one whose status or
    * operator it holds wrong is refreshed and told to the operators. A doorbell lost or applied out
-   * of order is healed within that time instead of staying wrong until a reload.
+   * of order is healed within that time instead of staying wrong until a reload. Whether the
+   * visitor is on the site is compared too: a lost arrival would otherwise show them away for good.
    */
   async reconcile(): Promise<void> {
     if (this.closed || !this.ops.size) return;
@@ -230,6 +251,7 @@ export class SiteView implements SiteListener, ConvListener, QueueListener {
   }
 
   private async visitorChanged(conv: string): Promise<void> {
+    if (this.latest.has(conv)) this.visitorStale.add(conv);
     const s = this.convs.get(conv);
     if (!s) return;
     const v = await this.ctx.domain.visitors.get(s.visitor.id);
