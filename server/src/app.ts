@@ -65,6 +65,12 @@ export interface AppOptions {
   consoleDir?: string;
   /** Consumers of the event log besides the product's own (domain/consumers.ts): tests add counting ones. */
   consumers?: Consumer[];
+  /**
+   * What this process does (`pnpm start` with a consumer worker, main.ts): `all` (the default)
+   * serves sockets and handles the event log; `gateway` serves and only records events;
+   * `consumers` handles the event log (and the jobs) and serves nobody (it is never listened on).
+   */
+  role?: AppRole;
   /** Where attachments' bytes go, instead of the store the config chooses (tests: one that fails mid-upload). */
   blobs?: BlobStore;
   /**
@@ -73,6 +79,8 @@ export interface AppOptions {
    */
   testLimits?: { maxConnectionsPerIp?: number; visitors?: Partial<LimitSettings> } & ConnectionTestLimits & LoginTestLimits & { webhooks?: Partial<WebhookSettings>; mail?: Partial<MailSettings> };
 }
+
+export type AppRole = 'all' | 'gateway' | 'consumers';
 
 export interface HarkApp {
   app: FastifyInstance;
@@ -119,7 +127,8 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   limitConnections(app.server, connLimits, metrics, app.log);
   const hub = new Hub(conns);
   const gatewayId = `${hostname()}:${process.pid}:${randomId(6)}`;
-  const consumers = new EventConsumers(conns, app.log, { gatewayId, ownClient: true });
+  const role = opts.role ?? 'all';
+  const consumers = new EventConsumers(conns, app.log, { gatewayId, ownClient: true, consume: role !== 'gateway', serving: role !== 'consumers' });
   // Events go through the runner: recorded in the log, and the local holder of the partition woken at once.
   const domain = new Domain({ c: conns, config, metrics, log: app.log, gatewayId, emit: async (e, id) => void (await consumers.emit(e, id)), emitted: (p, t) => consumers.emitted(p, t), ...(opts.blobs ? { blobs: opts.blobs } : {}) });
   const ctx: Ctx = { domain, hub, queues: new QueueWatches(domain, hub, (e) => app.log.warn({ err: e }, 'queue positions')), metrics, log: app.log, config };
@@ -196,10 +205,11 @@ export async function buildApp(opts: AppOptions): Promise<HarkApp> {
   // The data model is versioned: one gateway migrates, the others wait (store/migrations.ts).
   await migrate(conns.cmd, app.log);
   gateway.start();
-  jobs.start();
+  // Background work goes where the event log is handled: a consumer worker's gateways run neither.
+  if (role !== 'gateway') jobs.start();
   consumers.start();
   const smtpInbound =
-    config.smtpInboundPort === undefined ? null : await startInboundSmtp(domain.mail.inbound, { port: config.smtpInboundPort, host: config.host, name: domain.mail.domain, log: app.log });
+    config.smtpInboundPort === undefined || role === 'consumers' ? null : await startInboundSmtp(domain.mail.inbound, { port: config.smtpInboundPort, host: config.host, name: domain.mail.domain, log: app.log });
   let closed = false;
   return {
     app,

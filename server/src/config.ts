@@ -11,6 +11,11 @@ export const WORKER_FAST_EXIT_MS = 5_000;
 export const WORKER_RESPAWN_BASE_MS = 100;
 /** …up to this, so a worker that cannot start does not spin the machine. */
 export const WORKER_RESPAWN_CAP_MS = 5_000;
+/**
+ * The consumer worker's nice value (HARK_CONSUMER_WORKER): the kernel runs the gateways' chat path
+ * before the event log's work (search index, reports, stats, mail, webhooks) on a busy core.
+ */
+export const CONSUMER_WORKER_NICE = 10;
 /** On SIGTERM/SIGINT the primary waits this long for the workers to drain, then kills what is left. */
 export const WORKER_STOP_TIMEOUT_MS = 15_000;
 
@@ -18,6 +23,12 @@ export const WORKER_STOP_TIMEOUT_MS = 15_000;
 export interface Config {
   /** HARK_WORKERS: gateway processes `pnpm start` runs on the one port (main.ts); default one per core. */
   workers: number;
+  /**
+   * HARK_CONSUMER_WORKER: with several workers, the event log's consumers and the jobs run in one
+   * more process of their own at CONSUMER_WORKER_NICE, not in the gateways (default: on when
+   * HARK_WORKERS > 1; 0 runs them in every gateway).
+   */
+  consumerWorker: boolean;
   port: number;
   host: string;
   redisUrl: string | undefined;
@@ -118,6 +129,12 @@ function workers(v: string | undefined): number {
   return n;
 }
 
+function consumerWorker(v: string | undefined, n: number): boolean {
+  if (v === undefined || v.trim() === '') return n > 1;
+  if (v === '1' || v === '0') return v === '1' && n > 1;
+  throw new Error(`HARK_CONSUMER_WORKER must be 1 or 0 (got "${v}")`);
+}
+
 function retentionDays(v: string | undefined): number {
   if (v === undefined || v.trim() === '') return 0;
   const n = Number(v);
@@ -133,6 +150,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, tty = process.s
   }
   return {
     workers: workers(env.HARK_WORKERS),
+    consumerWorker: consumerWorker(env.HARK_CONSUMER_WORKER, workers(env.HARK_WORKERS)),
     port: Number(env.PORT ?? 8080),
     host: env.HOST ?? '127.0.0.1',
     redisUrl: env.REDIS_URL || undefined,

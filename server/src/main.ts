@@ -3,16 +3,19 @@
  * served by HARK_WORKERS gateway processes (default: one per core). The primary process starts and
  * supervises Redis and the workers (node:cluster: the workers share the listening port, the
  * primary hands out connections round-robin) and replaces a worker that dies; with one worker the
- * gateway runs in the primary itself.
+ * gateway runs in the primary itself. With several, one more worker (HARK_CONSUMER_WORKER, on by
+ * default) handles the event log and the jobs at a lower scheduling priority and serves no
+ * socket, so that on a busy core the chat path runs first.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
-import { type HarkApp, LISTEN_BACKLOG, buildApp } from './app';
+import { type AppRole, type HarkApp, LISTEN_BACKLOG, buildApp } from './app';
 import { bootstrap } from './bootstrap';
-import { type Config, WORKER_FAST_EXIT_MS, WORKER_RESPAWN_BASE_MS, WORKER_RESPAWN_CAP_MS, WORKER_STOP_TIMEOUT_MS, readConfig } from './config';
+import { CONSUMER_WORKER_NICE, type Config, WORKER_FAST_EXIT_MS, WORKER_RESPAWN_BASE_MS, WORKER_RESPAWN_CAP_MS, WORKER_STOP_TIMEOUT_MS, readConfig } from './config';
 import { startMetricsServer } from './http/health';
 import { warmSchemas } from './http/lazy-schemas';
 import { prettyStream } from './http/log-format';
@@ -33,7 +36,11 @@ interface MetricsAnswer {
 
 async function main(): Promise<void> {
   const config = readConfig();
-  if (cluster.isWorker) return gateway(config, { bootstrap: process.env.HARK_BOOTSTRAP === '1', worker: true });
+  if (cluster.isWorker) {
+    const role = workerRole(process.env.HARK_ROLE);
+    if (role === 'consumers') lowerPriority(CONSUMER_WORKER_NICE);
+    return gateway(config, { bootstrap: process.env.HARK_BOOTSTRAP === '1', worker: true, role });
+  }
 
   let redis: RedisProcess | undefined;
   let stopping = false;
@@ -80,10 +87,13 @@ function supervise(config: Config, stopRedis: () => Promise<void>): void {
   let fastExits = 0;
   let listening = 0;
   const startedAt = new Map<number, number>();
+  const roles = new Map<number, AppRole>();
+  const gatewayRole: AppRole = config.consumerWorker ? 'gateway' : 'all';
   // Workers inherit this environment; they reach the Redis this process started by its URL.
-  const fork = (first: boolean): Worker => {
-    const w = cluster.fork({ ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}), LOG_FORMAT: config.logFormat, HARK_BOOTSTRAP: first ? '1' : '' });
+  const fork = (role: AppRole, first = false): Worker => {
+    const w = cluster.fork({ ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}), LOG_FORMAT: config.logFormat, HARK_BOOTSTRAP: first ? '1' : '', HARK_ROLE: role });
     startedAt.set(w.id, performance.now());
+    roles.set(w.id, role);
     return w;
   };
   const aggregator = new AggregatorRegistry();
@@ -102,19 +112,22 @@ function supervise(config: Config, stopRedis: () => Promise<void>): void {
   });
   cluster.on('exit', (w, code, signal) => {
     const lived = performance.now() - (startedAt.get(w.id) ?? 0);
+    const role = roles.get(w.id) ?? gatewayRole;
     startedAt.delete(w.id);
+    roles.delete(w.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) void stopRedis().then(() => process.exit(0));
       return;
     }
     fastExits = lived < WORKER_FAST_EXIT_MS ? fastExits + 1 : 0;
     const wait = fastExits === 0 ? 0 : Math.min(WORKER_RESPAWN_CAP_MS, WORKER_RESPAWN_BASE_MS * 2 ** (fastExits - 1));
-    console.error(`hark: worker ${w.process.pid} exited (${code ?? signal}); starting another${wait ? ` in ${wait} ms` : ''}`);
+    console.error(`hark: ${role === 'consumers' ? 'consumer ' : ''}worker ${w.process.pid} exited (${code ?? signal}); starting another${wait ? ` in ${wait} ms` : ''}`);
     setTimeout(() => {
-      if (!stopping) fork(false);
+      if (!stopping) fork(role);
     }, wait);
   });
-  for (let i = 0; i < config.workers; i++) fork(i === 0);
+  for (let i = 0; i < config.workers; i++) fork(gatewayRole, i === 0);
+  if (config.consumerWorker) fork('consumers');
 
   const stop = (sig: string) => {
     if (stopping) return;
@@ -151,8 +164,35 @@ function askPrimaryForMetrics(): () => Promise<string> {
     });
 }
 
-/** One gateway: the app on the shared port; drains and exits on SIGTERM/SIGINT. */
-async function gateway(config: Config, opts: { bootstrap: boolean; worker: boolean; onStop?: () => Promise<void> }): Promise<void> {
+function workerRole(v: string | undefined): AppRole {
+  return v === 'gateway' || v === 'consumers' ? v : 'all';
+}
+
+/**
+ * This process at nice `nice`, every thread of it: on Linux a nice value belongs to a thread, and
+ * V8's and libuv's threads already started keep theirs (threads started later inherit the main
+ * thread's). Elsewhere, the process's.
+ */
+function lowerPriority(nice: number): void {
+  let tids: number[] = [];
+  try {
+    tids = readdirSync('/proc/self/task').map(Number).filter(Number.isInteger);
+  } catch {
+    // No /proc: not Linux.
+  }
+  try {
+    if (!tids.length) setPriority(nice);
+    for (const tid of tids) setPriority(tid, nice);
+  } catch (e) {
+    console.error(`hark: could not lower the consumer worker's priority: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/**
+ * One gateway: the app on the shared port; drains and exits on SIGTERM/SIGINT. The consumer
+ * worker (`role` consumers) builds the same app but never listens.
+ */
+async function gateway(config: Config, opts: { bootstrap: boolean; worker: boolean; role?: AppRole; onStop?: () => Promise<void> }): Promise<void> {
   let stopping = false;
   let hark: HarkApp | undefined;
   let metricsServer: Server | undefined;
@@ -169,7 +209,9 @@ async function gateway(config: Config, opts: { bootstrap: boolean; worker: boole
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  const role = opts.role ?? 'all';
   hark = await buildApp({
+    role,
     config,
     redis: config.clusterNodes ? { clusterNodes: config.clusterNodes } : { url: config.redisUrl as string },
     // Serializers and redaction that keep every secret out of the log (http/logging.ts; buildApp applies them to any logger).
@@ -178,6 +220,11 @@ async function gateway(config: Config, opts: { bootstrap: boolean; worker: boole
   if (opts.worker) {
     AggregatorRegistry.setRegistries([hark.ctx.metrics.registry]);
     hark.ctx.metrics.collect = askPrimaryForMetrics();
+  }
+  if (role === 'consumers') {
+    const cpu = process.cpuUsage();
+    console.log(`hark: consumer worker ${process.pid} running (event log and jobs, nice ${CONSUMER_WORKER_NICE}) ${Math.round(performance.now())} ms after start (cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms)`);
+    return;
   }
   const first = opts.bootstrap ? await bootstrap(hark.conns, config) : undefined;
   await hark.app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });

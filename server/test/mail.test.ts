@@ -49,8 +49,8 @@ async function deliver(rcpt: string, msg: { from?: string; subject?: string; tex
 }
 
 /** A visitor (in `lang`) who leaves an offline message and closes the tab; returns their conversation. */
-async function offlineVisitor(lang: Lang, email: string, text: string, o: { stay?: boolean; name?: string } = {}) {
-  const v = await visitor(gw, { hello: { locale: lang === 'en' ? 'en-GB' : lang === 'hr' ? 'hr-HR' : 'ru-RU' } });
+async function offlineVisitor(lang: Lang, email: string, text: string, o: { stay?: boolean; name?: string; on?: TestGateway } = {}) {
+  const v = await visitor(o.on ?? gw, { hello: { locale: lang === 'en' ? 'en-GB' : lang === 'hr' ? 'hr-HR' : 'ru-RU' } });
   await v.next('synced');
   const c = cid();
   v.send({ type: 'offline', cid: c, email, text, ...(o.name ? { name: o.name } : {}) });
@@ -238,6 +238,27 @@ describe('answers follow the visitor', () => {
     expect(rec?.state).toBe('skipped');
     expect(rec?.error).toContain('on the site');
     v.close();
+  });
+
+  it('a visitor on a gateway that leaves the event log to a consumer worker (role gateway) is on the site too', async () => {
+    // The mail consumer runs on the first gateway; the visitor's socket is on one that handles no
+    // events: its sockets count because it serves, not because it shares the mail consumer's work.
+    const serving = await testGateway(redis.url, { role: 'gateway' });
+    try {
+      const email = `there-${randomId(6)}@example.net`;
+      const { conv, v } = await offlineVisitor('en', email, 'Here, on the other gateway', { stay: true, on: serving });
+      await majaHas(conv);
+      says(conv, 'Hello over there');
+      await v.next('entry', (f) => f.entry.text === 'Hello over there');
+      await sleep(BATCH_MS + AWAY_MS + 600);
+      expect(sink.received.filter(to(email))).toHaveLength(0);
+      const rec = (await log()).find((x) => x.conv === conv && x.kind === 'reply');
+      expect(rec?.state).toBe('skipped');
+      expect(rec?.error).toContain('on the site');
+      v.close();
+    } finally {
+      await serving.close();
+    }
   });
 
   it('an operator sends a transcript to the visitor (notes never in it)', async () => {

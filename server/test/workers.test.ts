@@ -1,12 +1,17 @@
 /**
  * `pnpm start` with HARK_WORKERS=2: two gateway processes on one port (node:cluster), one Redis.
  * Sockets spread over both; /metrics sums them; a worker killed outright is replaced while the
- * visitors on the other keep chatting and the port keeps serving.
+ * visitors on the other keep chatting and the port keeps serving. A third process, the consumer
+ * worker, handles the event log and the jobs at CONSUMER_WORKER_NICE and serves no socket.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MAX_WORKERS, WORKER_RESPAWN_BASE_MS, readConfig } from '../src/config';
+import { CONSUMER_WORKER_NICE, MAX_WORKERS, WORKER_RESPAWN_BASE_MS, readConfig } from '../src/config';
+import { SERVING_MEMBERS } from '../src/domain/event-consumers';
+import { EVK } from '../src/store/event-log';
 import { type TestRedis, type VisitorClient, cid, testRedis, visitor, waitFor } from './harness';
 import { COMPILED_MAIN, type GatewayProcess, startCompiled } from './process-harness';
 
@@ -73,9 +78,57 @@ it('spreads sockets over the workers, sums /metrics over them, and survives one 
   for (const v of [...alive, back]) v.close();
 }, 60_000);
 
+const consumerPids = () => [...gw.out().matchAll(/hark: consumer worker (\d+) running/g)].map((m) => Number(m[1]));
+/** The nice value of every thread of a process (field 19 of /proc/PID/task/TID/stat; the name, field 2, may hold spaces). */
+const niceOf = (pid: number) => readdirSync(`/proc/${pid}/task`).map((tid) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]));
+/** The pids in a membership (gateway ids are host:pid:random). */
+const memberPids = async (r: Redis, name: string) => (await r.zrange(EVK.members(name), 0, -1)).map((id) => Number(id.split(':')[1])).sort();
+
+it('HARK_CONSUMER_WORKER: on by default with several workers, 0 turns it off, never with one worker', () => {
+  expect(readConfig({ HARK_WORKERS: '2' }).consumerWorker).toBe(true);
+  expect(readConfig({ HARK_WORKERS: '2', HARK_CONSUMER_WORKER: '0' }).consumerWorker).toBe(false);
+  expect(readConfig({ HARK_WORKERS: '1', HARK_CONSUMER_WORKER: '1' }).consumerWorker).toBe(false);
+  expect(() => readConfig({ HARK_WORKERS: '2', HARK_CONSUMER_WORKER: 'yes' })).toThrow(/HARK_CONSUMER_WORKER/);
+});
+
+it('handles the event log in a consumer worker at a lower priority, counts only the gateways as serving, and replaces it when killed', async () => {
+  await waitFor('the consumer worker’s line', () => consumerPids().length === 1);
+  const [consumer] = consumerPids() as [number];
+  // Every thread of it at CONSUMER_WORKER_NICE; the gateways' at 0.
+  expect(new Set(niceOf(consumer))).toEqual(new Set([CONSUMER_WORKER_NICE]));
+  for (const pid of workerPids().filter((p) => { try { process.kill(p, 0); return true; } catch { return false; } })) expect(new Set(niceOf(pid))).toEqual(new Set([0]));
+  const r = new Redis(redis.url);
+  try {
+    // It alone shares the consumers' work; the gateways alone count as serving (the per-site limit's share).
+    for (const name of ['search-index', 'reports', 'operator-stats', 'mail', 'webhooks']) expect(await memberPids(r, name)).toEqual([consumer]);
+    const live = workerPids().filter((p) => { try { process.kill(p, 0); return true; } catch { return false; } });
+    // (The gateway killed above stays a member until its heartbeat lapses.)
+    const serving = await memberPids(r, SERVING_MEMBERS);
+    for (const pid of live) expect(serving).toContain(pid);
+    expect(serving).not.toContain(consumer);
+    // A message's events are handled there (the gateways handle none).
+    const handled = () => metric('hark_events_total\\{outcome="handled"\\}');
+    const before = await handled();
+    const v = await visitor(gw);
+    await v.next('synced');
+    const c = cid();
+    v.send({ type: 'send', cid: c, text: 'indexed elsewhere' });
+    await v.next('ack', (f) => f.cid === c);
+    expect(await waitFor('events handled', async () => (await handled()) > before)).toBe(true);
+    v.close();
+    // Killed, it is replaced by another consumer worker, which takes the work over.
+    process.kill(consumer, 'SIGKILL');
+    await waitFor('a new consumer worker', () => /consumer worker \d+ exited \(SIGKILL\); starting another/.test(gw.out()) && consumerPids().length === 2, 20_000);
+    const next = consumerPids()[1] as number;
+    await waitFor('the new one shares the work', async () => (await memberPids(r, 'search-index')).includes(next), 20_000);
+  } finally {
+    r.disconnect();
+  }
+}, 60_000);
+
 it('stops every worker on SIGTERM and exits 0', async () => {
   expect(await gw.stop()).toBe(0);
-  for (const pid of workerPids()) expect(() => process.kill(pid, 0)).toThrow();
+  for (const pid of [...workerPids(), ...consumerPids()]) expect(() => process.kill(pid, 0)).toThrow();
 });
 
 it('backs off when workers keep dying at start: the wait doubles from WORKER_RESPAWN_BASE_MS', async () => {

@@ -15,6 +15,7 @@ import { type Server, procCpuMs, startServer } from '../lib/proc';
 import { seed } from '../lib/seed';
 import { commandStats } from '../lib/env';
 import { settle } from '../lib/settle';
+import { CONSUMER_WORKER_NICE } from '@hark/server/src/config';
 
 export interface ChatOptions {
   systems: ('floor' | 'socketio' | 'ours')[];
@@ -47,7 +48,8 @@ export interface ChatStep {
   /** Close codes the load clients saw up to the end of this step (code → sockets). */
   closes: Record<string, number>;
   /** Each gateway's event-loop delay and GC pauses over the step, and its RSS at the end (A: visitors, B: operators). */
-  loop: { a: LoopStats; b: LoopStats };
+  /** Event loop, GC and RSS of gateway A, B and (with the consumer worker) C. */
+  loop: { a: LoopStats; b: LoopStats; c?: LoopStats };
   /** Redis's busiest commands over the step (INFO commandstats): µs of Redis CPU per 1,000 delivered messages, and calls per message (one Redis only). */
   redisTop?: { cmd: string; usPer1k: number; callsPerMsg: number }[];
   /** 1-minute load average of the machine at the end of the step (other jobs share it). */
@@ -73,12 +75,17 @@ async function servers(system: string, o: ChatOptions): Promise<Server[]> {
   const env: Record<string, string> = o.clusterNodes && system === 'ours' ? { REDIS_CLUSTER_NODES: o.clusterNodes.join(',') } : { REDIS_URL: o.redisUrl };
   // HARK_BENCH_NODE_ARGS="--trace-gc": extra Node flags for the servers (their output goes to this one's).
   const args = process.env.HARK_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  // HARK_BENCH_SPLIT=1 (ours): the event consumers (search index, reports, stats, mail, webhooks)
-  // run in a third gateway process at nice 10 on the same cores, and not on A and B: what the chat
-  // path gains when the kernel lets it preempt that work (its CPU is counted with A's and B's).
-  if (system === 'ours' && process.env.HARK_BENCH_SPLIT === '1') {
-    const off = { ...env, HARK_BENCH_CONSUMERS: 'off' };
-    return [await startServer(`${system}-A`, file, off, args), await startServer(`${system}-B`, file, off, args), await startServer(`${system}-C`, file, env, args, 10)];
+  // Ours as `pnpm start` runs it with several workers: the event consumers (search index, reports,
+  // stats, mail, webhooks) and the jobs run in a third process at CONSUMER_WORKER_NICE on the same
+  // cores, not in A and B (app.ts roles; its CPU is counted with A's and B's).
+  // HARK_BENCH_SPLIT=0: every gateway runs them itself (HARK_CONSUMER_WORKER=0).
+  if (system === 'ours' && process.env.HARK_BENCH_SPLIT !== '0') {
+    const serving = { ...env, HARK_ROLE: 'gateway' };
+    return [
+      await startServer(`${system}-A`, file, serving, args),
+      await startServer(`${system}-B`, file, serving, args),
+      await startServer(`${system}-C`, file, { ...env, HARK_ROLE: 'consumers' }, args, CONSUMER_WORKER_NICE),
+    ];
   }
   return [await startServer(`${system}-A`, file, env, args), await startServer(`${system}-B`, file, env, args)];
 }
@@ -173,7 +180,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
           continue;
         }
         const [ca2, cb2, cr2] = await cpu();
-        const [la, lb] = await Promise.all([a.loop(), b.loop()]);
+        const [la, lb, lc] = await Promise.all([a.loop(), b.loop(), bg?.loop()]);
         const cs2 = stats && cs ? await commandStats(stats) : null;
         if (profDir) await Promise.all([a.profStop(`${profDir}/${o.label ?? system}-A-${rate}.cpuprofile`), b.profStop(`${profDir}/${o.label ?? system}-B-${rate}.cpuprofile`)]);
         const delivered = v2o.totalCount + o2v.totalCount;
@@ -190,7 +197,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
           redisCpuPer1k: Math.round(((cr2 - cr) / Math.max(1, delivered)) * 1000 * 10) / 10,
           senderLagMs: Math.round(p.maxLagMs),
           closes: Object.fromEntries(fleet.closes),
-          loop: { a: la, b: lb },
+          loop: { a: la, b: lb, ...(lc ? { c: lc } : {}) },
           ...(cs && cs2 ? { redisTop: topCommands(cs, cs2, v2o.totalCount + o2v.totalCount) } : {}),
           loadAvg: Math.round((loadavg()[0] ?? 0) * 10) / 10,
         };
@@ -199,7 +206,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
           `  ${step.system} ${rate}/s: p50 ${step.v2o.p50}/${step.o2v.p50} ms, p99 ${step.v2o.p99}/${step.o2v.p99} ms, p99.9 ${step.v2o.p999}/${step.o2v.p999} ms, lost ${step.lost}, cpu/1k ${step.cpuPer1k} ms, load ${step.loadAvg}, closes ${JSON.stringify(step.closes)}`,
         );
         const ls = (l: LoopStats) => `loop delay p99 ${l.delayP99} max ${l.delayMax} ms, GC ${l.gcCount}× ${l.gcMs} ms (longest ${l.gcMaxMs}; full ${l.gcMajorCount}× ${l.gcMajorMs} ms), RSS ${Math.round(l.rss / 1048576)} MiB`;
-        console.log(`    A: ${ls(la)}\n    B: ${ls(lb)}`);
+        console.log(`    A: ${ls(la)}\n    B: ${ls(lb)}${lc ? `\n    C (consumers): ${ls(lc)}` : ''}`);
         if (step.redisTop) console.log(`    Redis µs per 1,000 msgs: ${step.redisTop.map((t) => `${t.cmd} ${t.usPer1k} (${t.callsPerMsg}/msg)`).join(', ')}`);
         if (fleet.frames) console.log(`  frames so far: ${JSON.stringify(Object.fromEntries(fleet.frames))}`);
         // Only a sweep that would go higher stops (a descending sweep, the second order, goes on down).

@@ -168,7 +168,20 @@ export interface EventConsumersOptions {
    * every autopipeline it opens).
    */
   ownClient?: boolean;
+  /**
+   * Whether this runner handles events (default true). A gateway of `pnpm start` with a consumer
+   * worker (main.ts) records events and leaves them to that worker: false.
+   */
+  consume?: boolean;
+  /**
+   * Whether this process serves sockets (default true): it is counted in liveGateways(), over which
+   * each gateway shares a site's message limit. The consumer worker serves none: false.
+   */
+  serving?: boolean;
 }
+
+/** The membership (store/event-log.ts heartbeat) of the processes serving sockets; '@' keeps it apart from every consumer's name. */
+export const SERVING_MEMBERS = '@serving';
 
 export interface EventCounters {
   /** Events handled and acked. */
@@ -276,6 +289,10 @@ export class EventConsumers {
   private ticking: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private readonly members = new Map<string, string[]>();
+  /** The processes serving sockets, as of the last heartbeat (SERVING_MEMBERS). */
+  private serving: string[] = [];
+  private readonly consume: boolean;
+  private readonly serves: boolean;
   private readonly sleepers = new Set<Sleeper>();
   private readonly log: EventLogger;
   private readonly leaseMs: number;
@@ -308,6 +325,8 @@ export class EventConsumers {
     this.retryBaseMs = opts.retryBaseMs ?? HANDLER_RETRY_BASE_MS;
     this.retryCapMs = opts.retryCapMs ?? HANDLER_RETRY_CAP_MS;
     this.stopTimeoutMs = opts.stopTimeoutMs ?? STOP_TIMEOUT_MS;
+    this.consume = opts.consume ?? true;
+    this.serves = opts.serving ?? true;
   }
 
   /** Adds a consumer (before start). Its group starts at the oldest entry the log keeps. */
@@ -328,7 +347,7 @@ export class EventConsumers {
     if (!GATEWAY_RE.test(gatewayId)) throw new Error(`invalid gateway id ${JSON.stringify(gatewayId)}`);
     this.gateway = gatewayId;
     this.state = 'running';
-    for (const c of this.consumers) {
+    for (const c of this.consume ? this.consumers : []) {
       for (let p = 0; p < EVENT_PARTITIONS; p++) {
         this.units.push({ c, p, held: false, validUntil: 0, assigned: false, worker: null, releasing: false, recover: true, takeover: true, epoch: 0, done: null, idle: false, woken: false, emptyPolls: 0, dirty: false });
       }
@@ -376,7 +395,7 @@ export class EventConsumers {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.ticking;
-    await Promise.allSettled(this.consumers.map((c) => heartbeat(this.cmd, c.name, this.gateway, 0)));
+    await Promise.allSettled([...this.memberships()].map((name) => heartbeat(this.cmd, name, this.gateway, 0)));
     this.state = 'stopped';
     if (this.own) await this.cmd.quit().catch(() => this.cmd.disconnect());
   }
@@ -408,6 +427,8 @@ export class EventConsumers {
    * its idle poll.
    */
   emitted(partition: number, type: EventType): void {
+    // Nothing here reads the log (a gateway with a consumer worker): that worker polls.
+    if (!this.consume) return;
     const pending = this.wakeTypes.get(partition);
     if (pending) {
       pending.add(type);
@@ -450,11 +471,15 @@ export class EventConsumers {
     return this.units.every((u) => (u.assigned ? u.held && u.worker !== null && u.idle && !u.recover : !u.held));
   }
 
-  /** How many gateways share the consumers' work (as of the last membership heartbeat, at least 1): the live gateways. */
+  /** How many processes serve sockets (as of the last heartbeat, at least 1): the live gateways. */
   liveGateways(): number {
-    let n = 1;
-    for (const m of this.members.values()) n = Math.max(n, m.length);
-    return n;
+    return Math.max(1, this.serving.length);
+  }
+
+  /** The memberships this runner heartbeats: its consumers' (when it consumes) and the serving gateways' (when it serves). */
+  private *memberships(): Iterable<string> {
+    if (this.consume) for (const c of this.consumers) yield c.name;
+    if (this.serves) yield SERVING_MEMBERS;
   }
 
   /** Partitions held now, per consumer (metrics, tests). */
@@ -478,11 +503,13 @@ export class EventConsumers {
     if (this.abandoned) return;
     if (this.state === 'running') {
       await Promise.all(
-        this.consumers.map(async (c) => {
+        [...this.memberships()].map(async (name) => {
           try {
-            this.members.set(c.name, await heartbeat(this.cmd, c.name, this.gateway, this.leaseMs));
+            const members = await heartbeat(this.cmd, name, this.gateway, this.leaseMs);
+            if (name === SERVING_MEMBERS) this.serving = members;
+            else this.members.set(name, members);
           } catch (err) {
-            this.log.warn({ err, consumer: c.name }, 'event consumers: membership heartbeat failed');
+            this.log.warn({ err, consumer: name }, 'event consumers: membership heartbeat failed');
           }
         }),
       );

@@ -54,7 +54,7 @@ import { listOperators } from '../store/operators';
 import { anyOperatorAvailable, getSite, listSites } from '../store/sites';
 import { getVisitor } from '../store/visitors';
 import type { Deps } from './deps';
-import type { SideEffectConsumer } from './event-consumers';
+import { SERVING_MEMBERS, type SideEffectConsumer } from './event-consumers';
 import type { Inbound } from './mail-inbound';
 import { type MailLang, mailLang, mailText } from './mail-text';
 
@@ -248,8 +248,12 @@ export class Mail {
   private async awayIn(visitor: string, now: number): Promise<number> {
     const s = await visitorSockets(this.r, visitor);
     if (s.gateways.length) {
-      // A gateway that died leaves its count: only live gateways' sockets count.
-      const live = new Set(await this.r.zrangebyscore(EVK.members('mail'), String(now - 5_000), '+inf'));
+      // A gateway that died leaves its count: only live gateways' sockets count. Live: serving
+      // sockets (a gateway with a consumer worker handles no mail), or, for a gateway of a version
+      // before that membership (a rolling upgrade), sharing the mail consumer's work.
+      const since = String(now - 5_000);
+      const [serving, mail] = await Promise.all([this.r.zrangebyscore(EVK.members(SERVING_MEMBERS), since, '+inf'), this.r.zrangebyscore(EVK.members('mail'), since, '+inf')]);
+      const live = new Set([...serving, ...mail]);
       if (s.gateways.some((g) => live.has(g) || g === this.owner)) return Number.POSITIVE_INFINITY;
     }
     return Math.max(0, s.gone + this.settings.awayMs - now);

@@ -16,6 +16,7 @@
  *   {hark:ev:P}:clean:<consumer> set when a holder released the lease cleanly (nothing in hand)
  *   {hark:ev:P}:x:<suffix>      keys of transactional consumers (`partitionKey`)
  *   hark:ev:members:<consumer>  zset gateway -> expiry (Redis time, ms): who shares the work
+ *   hark:ev:members:@serving    the same for the processes serving sockets (the per-site limit's share)
  *
  * Each consumer is a consumer group (named after it) on every partition's stream; a
  * gateway reads as the group's consumer named by its gateway id.
