@@ -81,6 +81,14 @@ it('spreads sockets over the workers, sums /metrics over them, and survives one 
 const consumerPids = () => [...gw.out().matchAll(/hark: consumer worker (\d+) running/g)].map((m) => Number(m[1]));
 /** The nice value of every thread of a process (field 19 of /proc/PID/task/TID/stat; the name, field 2, may hold spaces). */
 const niceOf = (pid: number) => readdirSync(`/proc/${pid}/task`).map((tid) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]));
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 /** The pids in a membership (gateway ids are host:pid:random). */
 const memberPids = async (r: Redis, name: string) => (await r.zrange(EVK.members(name), 0, -1)).map((id) => Number(id.split(':')[1])).sort();
 
@@ -96,12 +104,12 @@ it('handles the event log in a consumer worker at a lower priority, counts only 
   const [consumer] = consumerPids() as [number];
   // Every thread of it at CONSUMER_WORKER_NICE; the gateways' at 0.
   expect(new Set(niceOf(consumer))).toEqual(new Set([CONSUMER_WORKER_NICE]));
-  for (const pid of workerPids().filter((p) => { try { process.kill(p, 0); return true; } catch { return false; } })) expect(new Set(niceOf(pid))).toEqual(new Set([0]));
+  const live = workerPids().filter(alive);
+  for (const pid of live) expect(new Set(niceOf(pid))).toEqual(new Set([0]));
   const r = new Redis(redis.url);
   try {
     // It alone shares the consumers' work; the gateways alone count as serving (the per-site limit's share).
     for (const name of ['search-index', 'reports', 'operator-stats', 'mail', 'webhooks']) expect(await memberPids(r, name)).toEqual([consumer]);
-    const live = workerPids().filter((p) => { try { process.kill(p, 0); return true; } catch { return false; } });
     // (The gateway killed above stays a member until its heartbeat lapses.)
     const serving = await memberPids(r, SERVING_MEMBERS);
     for (const pid of live) expect(serving).toContain(pid);
