@@ -13,7 +13,7 @@ import { pace, sleep, until } from '../lib/pace';
 import { compiled } from '../lib/bundle';
 import { type Server, procCpuMs, startServer } from '../lib/proc';
 import { seed } from '../lib/seed';
-import { commandStats } from '../lib/env';
+import { aofStats, commandStats } from '../lib/env';
 import { settle } from '../lib/settle';
 import { CONSUMER_WORKER_NICE } from '@hark/server/src/config';
 
@@ -52,6 +52,9 @@ export interface ChatStep {
   loop: { a: LoopStats; b: LoopStats; c?: LoopStats };
   /** Redis's busiest commands over the step (INFO commandstats): µs of Redis CPU per 1,000 delivered messages, and calls per message (one Redis only). */
   redisTop?: { cmd: string; usPer1k: number; callsPerMsg: number }[];
+  /** Redis forks (AOF rewrites) started during the step, and the last fork's µs: latency spikes line up with them. */
+  aofRewrites?: number;
+  lastForkUs?: number;
   /** 1-minute load average of the machine at the end of the step (other jobs share it). */
   loadAvg: number;
 }
@@ -164,6 +167,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         const [ca, cb, cr] = await cpu();
         await Promise.all([a.loop(), b.loop()]); // from here
         const cs = stats ? await commandStats(stats) : null;
+        const aof = stats ? await aofStats(stats) : null;
         const perSide = rate / 2;
         const count = Math.min(Math.round((perSide * (warmup ? WARMUP_MS : o.stepMs)) / 1000), MAX_SEQ - seq - 1);
         const f = fleet;
@@ -182,6 +186,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         const [ca2, cb2, cr2] = await cpu();
         const [la, lb, lc] = await Promise.all([a.loop(), b.loop(), bg?.loop()]);
         const cs2 = stats && cs ? await commandStats(stats) : null;
+        const aof2 = stats && aof ? await aofStats(stats) : null;
         if (profDir) await Promise.all([a.profStop(`${profDir}/${o.label ?? system}-A-${rate}.cpuprofile`), b.profStop(`${profDir}/${o.label ?? system}-B-${rate}.cpuprofile`)]);
         const delivered = v2o.totalCount + o2v.totalCount;
         const step: ChatStep = {
@@ -199,6 +204,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
           closes: Object.fromEntries(fleet.closes),
           loop: { a: la, b: lb, ...(lc ? { c: lc } : {}) },
           ...(cs && cs2 ? { redisTop: topCommands(cs, cs2, v2o.totalCount + o2v.totalCount) } : {}),
+          ...(aof && aof2 ? { aofRewrites: aof2.forks - aof.forks, lastForkUs: aof2.lastForkUs } : {}),
           loadAvg: Math.round((loadavg()[0] ?? 0) * 10) / 10,
         };
         out.push(step);
@@ -207,6 +213,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         );
         const ls = (l: LoopStats) => `loop delay p99 ${l.delayP99} max ${l.delayMax} ms, GC ${l.gcCount}× ${l.gcMs} ms (longest ${l.gcMaxMs}; full ${l.gcMajorCount}× ${l.gcMajorMs} ms), RSS ${Math.round(l.rss / 1048576)} MiB`;
         console.log(`    A: ${ls(la)}\n    B: ${ls(lb)}${lc ? `\n    C (consumers): ${ls(lc)}` : ''}`);
+        if (step.aofRewrites) console.log(`    Redis forks (AOF rewrite) started during the step: ${step.aofRewrites} (last fork ${step.lastForkUs} µs)`);
         if (step.redisTop) console.log(`    Redis µs per 1,000 msgs: ${step.redisTop.map((t) => `${t.cmd} ${t.usPer1k} (${t.callsPerMsg}/msg)`).join(', ')}`);
         if (fleet.frames) console.log(`  frames so far: ${JSON.stringify(Object.fromEntries(fleet.frames))}`);
         // Only a sweep that would go higher stops (a descending sweep, the second order, goes on down).
