@@ -109,6 +109,30 @@ describe('visitor presence and page', () => {
     op.close();
   });
 
+  it('does not renew the lease of a visitor whose last socket closed (in the grace), so an erase stays erased', async () => {
+    const dee = await createOp(s.admin, { email: 'dee@example.com', name: 'Dee' });
+    const op = await onlineOperator(s.gw, dee.http);
+    const v = await visitor(s.gw2);
+    await v.next('synced');
+    v.send({ type: 'send', cid: cid(), text: 'hello' });
+    const { conv } = await v.next('ack');
+    const summary = (await op.next('conv', (f) => f.conv.id === conv && f.conv.status === 'open')).conv;
+    const { Redis } = await import('ioredis');
+    const r = new Redis(s.redis.url);
+    onTestFinished(() => r.disconnect());
+    const key = K.visitorOnline(summary.visitor.id);
+    expect(await r.zcard(key)).toBe(1);
+    // The socket closes (an erase closes it too) and the key is deleted, as the erase does, within the grace.
+    v.close();
+    await v.waitClose();
+    await new Promise((res) => setTimeout(res, 100));
+    await r.del(key);
+    // A renewal pass over every part before the grace ends writes nothing back.
+    await s.gw2.ctx.domain.visitors.renewPresence();
+    expect(await r.exists(key)).toBe(0);
+    op.close();
+  });
+
   it(`spreads the presence pass over ${VISITOR_PRESENCE_SLICES} parts: each id in exactly one, the parts near even`, () => {
     const n = VISITOR_PRESENCE_SLICES;
     const counts = new Array<number>(n).fill(0);

@@ -100,7 +100,10 @@ export class Visitors {
   /** Renews this gateway's leases (the gateway's timer: a slice at a time, each visitor every VISITOR_PRESENCE_RENEW_MS). */
   async renewPresence(slice?: Slice): Promise<void> {
     const mine: Promise<void>[] = [];
-    for (const v of this.here.keys()) if (inSlice(v, slice)) mine.push(markPresent(this.d.c.cmd, v, this.gw, VISITOR_PRESENCE_TTL_MS));
+    // Not a visitor whose last socket here closed (in the grace before the lease goes): the lease
+    // outlives the grace anyway, and renewing it would write their key again after an erase
+    // deleted it (privacy.test.ts: an erased visitor's presence key back in Redis).
+    for (const [v, h] of this.here) if (h.sockets > 0 && inSlice(v, slice)) mine.push(markPresent(this.d.c.cmd, v, this.gw, VISITOR_PRESENCE_TTL_MS));
     await Promise.all(mine);
   }
 
