@@ -72,6 +72,21 @@ function says(conv: string, text: string) {
   op.send({ type: 'send', conv, cid: cid(), text });
 }
 
+/** A visitor who stays on the site (on `on`) is answered: they see it in the widget, and their reply mail is skipped, not sent. */
+async function answeredWhileHere(tag: string, text: string, answer: string, on?: TestGateway) {
+  const email = `${tag}-${randomId(6)}@example.net`;
+  const { conv, v } = await offlineVisitor('en', email, text, { stay: true, ...(on ? { on } : {}) });
+  await majaHas(conv);
+  says(conv, answer);
+  await v.next('entry', (f) => f.entry.text === answer);
+  await sleep(BATCH_MS + AWAY_MS + 600);
+  expect(sink.received.filter(to(email))).toHaveLength(0);
+  const rec = (await log()).find((x) => x.conv === conv && x.kind === 'reply');
+  expect(rec?.state).toBe('skipped');
+  expect(rec?.error).toContain('on the site');
+  v.close();
+}
+
 beforeAll(async () => {
   sink = await smtpSink();
   redis = await testRedis();
@@ -227,17 +242,7 @@ describe('answers follow the visitor', () => {
   }
 
   it('a visitor back on the site sees it in the widget and gets no e-mail', async () => {
-    const email = `here-${randomId(6)}@example.net`;
-    const { conv, v } = await offlineVisitor('en', email, 'Still here', { stay: true });
-    await majaHas(conv);
-    says(conv, 'Hello, you are here');
-    await v.next('entry', (f) => f.entry.text === 'Hello, you are here');
-    await sleep(BATCH_MS + AWAY_MS + 600);
-    expect(sink.received.filter(to(email))).toHaveLength(0);
-    const rec = (await log()).find((x) => x.conv === conv && x.kind === 'reply');
-    expect(rec?.state).toBe('skipped');
-    expect(rec?.error).toContain('on the site');
-    v.close();
+    await answeredWhileHere('here', 'Still here', 'Hello, you are here');
   });
 
   it('a visitor on a gateway that leaves the event log to a consumer worker (role gateway) is on the site too', async () => {
@@ -245,17 +250,7 @@ describe('answers follow the visitor', () => {
     // events: its sockets count because it serves, not because it shares the mail consumer's work.
     const serving = await testGateway(redis.url, { role: 'gateway' });
     try {
-      const email = `there-${randomId(6)}@example.net`;
-      const { conv, v } = await offlineVisitor('en', email, 'Here, on the other gateway', { stay: true, on: serving });
-      await majaHas(conv);
-      says(conv, 'Hello over there');
-      await v.next('entry', (f) => f.entry.text === 'Hello over there');
-      await sleep(BATCH_MS + AWAY_MS + 600);
-      expect(sink.received.filter(to(email))).toHaveLength(0);
-      const rec = (await log()).find((x) => x.conv === conv && x.kind === 'reply');
-      expect(rec?.state).toBe('skipped');
-      expect(rec?.error).toContain('on the site');
-      v.close();
+      await answeredWhileHere('there', 'Here, on the other gateway', 'Hello over there', serving);
     } finally {
       await serving.close();
     }
