@@ -626,6 +626,40 @@ describe('a consumer of rare events', () => {
     expect(got).toEqual(['rated:conv-r']);
   });
 
+  it('gets only the messages of the authors it asks for (messagesBy): the others are passed over in Redis', async () => {
+    const c = conn();
+    const p = partitionOf(msg('conv-by', 1));
+    const r = runner(c);
+    const got: string[] = [];
+    r.register({
+      name: 'by-op',
+      types: ['message.created', 'conversation.rated'],
+      messagesBy: ['operator'],
+      async handle(e) {
+        got.push(e.id);
+      },
+    });
+    await r.start('gw-a');
+    const op = (i: number): EventInput => ({ type: 'message.created', site: 'demo', conv: 'conv-by', by: 'operator', op: 'op-1', entry: `${i}-0` });
+    // A visitor whose client id reads like the author field must not pass for an operator.
+    await emit(c.cmd, { type: 'message.created', site: 'demo', conv: 'conv-by', by: 'visitor', entry: '1-0', cid: '","by":"operator' }, 'by:1');
+    await emit(c.cmd, op(2), 'by:2');
+    for (let i = 3; i <= 120; i++) await emit(c.cmd, msg('conv-by', i), `by:${i}`);
+    await emit(c.cmd, op(121), 'by:121');
+    await emit(c.cmd, { type: 'conversation.rated', site: 'demo', conv: 'conv-by', rating: 'good', comment: '' }, 'by:rated');
+    await waitFor('the operator messages and the rating', () => got.length === 3);
+    await sleep(300);
+    expect(got).toEqual(['by:2', 'by:121', 'by:rated']);
+    expect(r.counters.handled).toBe(3);
+    await r.stop();
+    // The read script itself leaves the visitor's messages out: a direct read returns only the operator's.
+    expect(await takeLease(c.cmd, p, 'by-op-direct', 'gw-b')).toBe('acquired');
+    await prepare(c.cmd, p, 'by-op-direct', 'gw-b');
+    const read = await readNew(c.cmd, p, 'by-op-direct', 'gw-b', 200, 'message.created/operator,conversation.rated');
+    expect(read.read).toBe(122);
+    expect(read.entries.map((e) => e.event?.id)).toEqual(['by:2', 'by:121', 'by:rated']);
+  });
+
   it('does not move the watermark over passed-over events while an entry is pending', async () => {
     const c = conn();
     const p = partitionOf(msg('conv-w', 1));

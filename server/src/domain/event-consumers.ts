@@ -55,7 +55,7 @@
  */
 import { compareStreamIds } from '@hark/shared';
 import type { ScriptedRedis } from '../redis/scripts';
-import { type DomainEvent, type EventInput, type EventType, orderKey } from './events';
+import { type DomainEvent, EVENT_TYPES, type EventInput, type EventType, type MessageCreated, orderKey } from './events';
 import {
   EVENT_PARTITIONS,
   type Emitted,
@@ -111,6 +111,8 @@ interface ConsumerBase {
   name: string;
   /** Only these types reach the handler (the others are acked unseen). All when absent. */
   types?: readonly EventType[];
+  /** Of `message.created`, only the messages of these authors reach the handler (the others are acked unseen, as an unwanted type). All when absent. */
+  messagesBy?: readonly MessageCreated['by'][];
   /**
    * The types wanted now, when that changes (e.g. none while no site has a webhook): overrides
    * `types` for the read, which then acks every other event in Redis without sending it here.
@@ -258,7 +260,7 @@ const consoleLogger: EventLogger = {
   error: (obj, msg) => console.error(msg, obj),
 };
 
-type Wants = { types?: readonly EventType[]; liveTypes?(): readonly EventType[] | undefined };
+type Wants = { types?: readonly EventType[]; liveTypes?(): readonly EventType[] | undefined; messagesBy?: readonly MessageCreated['by'][] };
 
 /** The types a consumer wants now (all when undefined): `liveTypes` when it has it, else `types`. */
 function wanted(c: Wants): readonly EventType[] | undefined {
@@ -268,8 +270,16 @@ function wanted(c: Wants): readonly EventType[] | undefined {
 /** The read script's type filter for a consumer: '' all, '-' none, else the types comma-separated. */
 function typesArg(c: Wants): string {
   const t = wanted(c);
-  if (!t) return '';
-  return t.length ? t.join(',') : '-';
+  if (!t) return c.messagesBy ? typesArg({ ...c, types: EVENT_TYPES, liveTypes: undefined }) : '';
+  if (!t.length) return '-';
+  const by = c.messagesBy;
+  return (by ? t.flatMap((x) => (x === 'message.created' ? by.map((b) => `${x}/${b}`) : [x])) : t).join(',');
+}
+
+/** Whether a consumer wants this event, by its type and (messagesBy) a message's author. */
+function wantsEvent(c: Wants, e: DomainEvent): boolean {
+  if (c.types && !c.types.includes(e.type)) return false;
+  return !(c.messagesBy && e.type === 'message.created' && !c.messagesBy.includes(e.by));
 }
 
 /** Whether the consumer wants (now) at least one of these types. */
@@ -723,7 +733,7 @@ export class EventConsumers {
       this.log.error({ consumer: u.c.name, partition: u.p, streamId: e.streamId, raw: e.raw?.slice(0, 500) }, 'event consumers: not a valid event; skipped');
       return null;
     }
-    if (u.c.types && !u.c.types.includes(e.event.type)) return null;
+    if (!wantsEvent(u.c, e.event)) return null;
     return e.event;
   }
 

@@ -22,7 +22,8 @@
 import { HarkError, type Report, type ReportDay, type ReportNumbers, type ReportQuery } from '@hark/shared';
 export type { Report, ReportDay, ReportNumbers, ReportQuery };
 import type { Operator } from '../store/operators';
-import { type ConvMeta, getMeta } from '../store/conversations';
+import { type ConvMeta, getMeta, getMetaFields } from '../store/conversations';
+import { optNum } from '../store/util';
 import { K } from '../store/keys';
 import { getOperator, listOperators } from '../store/operators';
 import { DURATION_BINS_S, binOf, countOnce, onlineSince, pagesByScore, readDays, setOnlineSince } from '../store/reports';
@@ -68,10 +69,19 @@ function formatter(tz: string): Intl.DateTimeFormat {
   return f;
 }
 
+/** Per zone, the last second asked and its hour: the consumer asks for the same second over and over (Intl's formatting was 2–3 % of its CPU). */
+const lastHour = new Map<string, { sec: number; hour: string }>();
+
 /** The site-local hour of `ms` in `tz`, as `YYYY-MM-DDTHH`. */
 export function localHour(ms: number, tz: string): string {
+  const sec = Math.floor(ms / 1000);
+  const last = lastHour.get(tz);
+  if (last?.sec === sec) return last.hour;
   const p = Object.fromEntries(formatter(tz).formatToParts(ms).map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day}T${p.hour}`;
+  const hour = `${p.year}-${p.month}-${p.day}T${p.hour}`;
+  // Bounded like `fmts`: one entry per zone a site has.
+  lastHour.set(tz, { sec, hour });
+  return hour;
 }
 
 const minuteFmts = new Map<string, Intl.DateTimeFormat>();
@@ -209,7 +219,9 @@ export class Reports {
     if (e.type === 'operator.status_changed') return this.presence(e.op, e.status, e.at, e.site, e.id);
     const site = e.site;
     const tz = await this.tzOf(site);
-    const meta = 'conv' in e && e.conv ? await getMeta(r, e.conv) : null;
+    // Only these two of the conversation's record (not its last message and the rest): this runs for every message.
+    const m = 'conv' in e && e.conv ? await getMetaFields(r, e.conv, ['team', 'firstResponseAt'] as const) : null;
+    const meta = m ? { team: m.team || undefined, firstResponseAt: optNum(m.firstResponseAt) } : null;
     const teams = async (op?: string): Promise<string[]> => {
       if (meta?.team) return [meta.team];
       if (!op) return [];

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { ScriptedRedis } from '../redis/scripts';
 import { K } from './keys';
 import { num, oneOf } from './util';
+import { evalScript } from '../redis/eval';
 
 export type ApiKeyAccess = 'read' | 'write';
 const ACCESS: readonly ApiKeyAccess[] = ['read', 'write'];
@@ -93,7 +94,7 @@ return 0
 
 /** Takes one request of the key's budget (`perMin`, refilled evenly): 0 when it may go on, else the ms to wait. */
 export async function takeApiKeyRequest(r: ScriptedRedis, id: string, perMin: number, now = Date.now()): Promise<number> {
-  return Number(await r.eval(TAKE_REQUEST, 1, K.apiKeyRate(id), now, perMin, 60_000 / perMin));
+  return Number(await evalScript(r, TAKE_REQUEST, 1, K.apiKeyRate(id), now, perMin, 60_000 / perMin));
 }
 
 /** KEYS: counter. ARGV: window ms. Counts one failure; the window starts at the first. Returns the count. */
@@ -105,7 +106,7 @@ return n
 
 /** Records a failed key authentication from `addr` (as counted: http/conn-limits.ts addressKey). */
 export async function countApiKeyFailure(r: ScriptedRedis, addr: string, windowMs: number): Promise<number> {
-  return Number(await r.eval(COUNT_FAILURE, 1, K.apiKeyFailures(addr), windowMs));
+  return Number(await evalScript(r, COUNT_FAILURE, 1, K.apiKeyFailures(addr), windowMs));
 }
 
 /** Failed key authentications from `addr` in its current window, and the ms left of it (0 when none). */

@@ -310,6 +310,20 @@ export async function delMeta(r: ScriptedRedis, conv: string, ...fields: string[
   if (fields.length) await r.hdel(K.conv(conv), ...fields);
 }
 
+/**
+ * Some fields of a conversation's record (HMGET), for a reader that needs only those: without
+ * reading and parsing the whole record (its last message…). Null when there is no conversation.
+ */
+export async function getMetaFields<F extends string>(r: ScriptedRedis, conv: string, fields: readonly F[]): Promise<Record<F, string | undefined> | null> {
+  const v = await r.hmget(K.conv(conv), 'site', 'visitor', ...fields);
+  if (!v[0] || !v[1]) return null;
+  const out = {} as Record<F, string | undefined>;
+  fields.forEach((f, i) => {
+    out[f] = v[i + 2] ?? undefined;
+  });
+  return out;
+}
+
 export async function getMetaField(r: ScriptedRedis, conv: string, field: 'opSeen' | 'status' | 'visitorSeen' | 'offline'): Promise<string | null> {
   return r.hget(K.conv(conv), field);
 }

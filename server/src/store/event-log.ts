@@ -174,7 +174,7 @@ return {1, redis.call('GET', KEYS[2]) or '', clean}
 
 /**
  * KEYS: stream, lease, done. ARGV: group, gateway, count, types (comma-separated; '' = all;
- * '-' = none), every known type. New entries for the caller of those types (the others are
+ * '-' = none; `type/author` = only that type's events whose `by` is that author), every known type. New entries for the caller of those types (the others are
  * passed over in the script: a consumer never receives what it does not want), with the
  * group's pending count after the read and how many entries were read: {1, pending, entries,
  * read} ({-1} without the lease). The pending count tells the reader whether entries it never
@@ -193,7 +193,7 @@ const READ = `
 ${FENCE.replace('LEASE', '2')}
 local function typeOf(e)
   local f = e[2]
-  for i = 1, #f, 2 do if f[i] == 'e' then return string.match(f[i + 1], '"type":"([^"]+)"') end end
+  for i = 1, #f, 2 do if f[i] == 'e' then return string.match(f[i + 1], '"type":"([^"]+)"'), f[i + 1] end end
   return nil
 end
 local function raise(upto)
@@ -205,9 +205,25 @@ end
 if ARGV[4] and ARGV[4] ~= '' then
   -- Only the consumer's types come back; events of the other known types (ARGV[5]) are passed
   -- over here, never sent to the gateway (an unknown type goes on, to be logged there as invalid).
-  local want, known = {}, {}
-  for t in string.gmatch(ARGV[4], '[^,]+') do want[t] = true end
+  local want, wantBy, known = {}, {}, {}
+  for t in string.gmatch(ARGV[4], '[^,]+') do
+    -- 'type/author': of that type, only the events whose "by" is that author.
+    local base, by = string.match(t, '^([^/]+)/(.+)$')
+    if base then
+      wantBy[base] = wantBy[base] or {}
+      wantBy[base][by] = true
+    else
+      want[t] = true
+    end
+  end
   for t in string.gmatch(ARGV[5] or '', '[^,]+') do known[t] = true end
+  -- Passed over here: a known type the consumer does not want (an unknown one goes on, to be logged there).
+  local function unwanted(e)
+    local t, json = typeOf(e)
+    if not (t and known[t]) or want[t] then return false end
+    local by = wantBy[t] and string.match(json, '"by":"([^"]+)"')
+    return not (by and wantBy[t][by])
+  end
   local last = nil
   for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
     local f = {}
@@ -218,8 +234,7 @@ if ARGV[4] and ARGV[4] ~= '' then
     local peek = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', ARGV[3])
     local any = false
     for _, e in ipairs(peek) do
-      local t = typeOf(e)
-      if not (t and known[t] and not want[t]) then any = true break end
+      if not unwanted(e) then any = true break end
     end
     if not any then
       local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
@@ -237,8 +252,7 @@ if ARGV[4] and ARGV[4] ~= '' then
   if r and r[1] then entries = r[1][2] end
   local keep, drop, upto = {}, {}, nil
   for _, e in ipairs(entries) do
-    local t = typeOf(e)
-    if t and known[t] and not want[t] then
+    if unwanted(e) then
       drop[#drop + 1] = e[1]
       if #keep == 0 then upto = e[1] end
     else

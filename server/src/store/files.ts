@@ -8,6 +8,7 @@ import type { FileRef } from '@hark/shared';
 import type { ScriptedRedis } from '../redis/scripts';
 import { K } from './keys';
 import { num, optNum } from './util';
+import { evalScript } from '../redis/eval';
 
 export interface FileRecord extends FileRef {
   site: string;
@@ -82,7 +83,7 @@ return 'ok'`;
  * the same message moves to another conversation (it was refused in the first one, resolved meanwhile).
  */
 export async function claimFile(r: ScriptedRedis, id: string, owner: string, site: string, conv: string, cid: string, note: boolean, rebind: boolean): Promise<'ok' | 'missing' | 'used'> {
-  const res = String(await r.eval(CLAIM, 1, K.file(id), owner, site, conv, cid, note ? '1' : '0', rebind ? '1' : '0'));
+  const res = String(await evalScript(r, CLAIM, 1, K.file(id), owner, site, conv, cid, note ? '1' : '0', rebind ? '1' : '0'));
   if (res === 'ok') {
     await r.sadd(K.convFiles(conv), id);
     await r.zrem(K.filesUnattached, id);
@@ -137,7 +138,7 @@ return n`;
 /** One upload counted in a fixed window of `windowMs`; the ms to wait when past `max` (else 0). */
 export async function takeUpload(r: ScriptedRedis, who: { visitor: string } | { op: string }, max: number, windowMs: number): Promise<number> {
   const key = 'visitor' in who ? K.visitorUploads(who.visitor) : K.operatorUploads(who.op);
-  const n = Number(await r.eval(TAKE, 1, key, String(max), String(windowMs)));
+  const n = Number(await evalScript(r, TAKE, 1, key, String(max), String(windowMs)));
   return n < 0 ? Math.max(1, -n) : 0;
 }
 

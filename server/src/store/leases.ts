@@ -6,6 +6,7 @@
  */
 import type { Connections } from '../redis/client';
 import { K } from './keys';
+import { evalScript } from '../redis/eval';
 
 const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -21,9 +22,9 @@ export const jobLeaseKey = K.jobLease;
 /** Takes the lease if free, or renews it if `owner` holds it. True while `owner` holds it. */
 export async function holdLease(c: Connections, key: string, owner: string, ms: number): Promise<boolean> {
   if ((await c.cmd.set(key, owner, 'PX', ms, 'NX')) === 'OK') return true;
-  return (await c.cmd.eval(RENEW, 1, key, owner, String(ms))) === 1;
+  return (await evalScript(c.cmd, RENEW, 1, key, owner, String(ms))) === 1;
 }
 
 export async function releaseLease(c: Connections, key: string, owner: string): Promise<void> {
-  await c.cmd.eval(RELEASE, 1, key, owner);
+  await evalScript(c.cmd, RELEASE, 1, key, owner);
 }

@@ -21,6 +21,7 @@
 import type { ScriptedRedis } from '../redis/scripts';
 import { K } from './keys';
 import { num } from './util';
+import { evalScript } from '../redis/eval';
 
 export type MailKind = 'notify' | 'reply' | 'transcript' | 'inbound';
 /**
@@ -158,7 +159,7 @@ return 1
 
 /** Queues (or, with a final state, records) a mail once per id: false when it was there already. */
 export async function enqueueMail(r: ScriptedRedis, m: NewMail, now: number, dueAt: number, logMax: number, retentionMs: number): Promise<boolean> {
-  const res = await r.eval(ENQUEUE, 3, K_.mail(m.id), K_.due, K_.log(m.site), m.id, String(dueAt), String(now), String(logMax), String(retentionMs), ...mailFields(m, now, dueAt));
+  const res = await evalScript(r, ENQUEUE, 3, K_.mail(m.id), K_.due, K_.log(m.site), m.id, String(dueAt), String(now), String(logMax), String(retentionMs), ...mailFields(m, now, dueAt));
   return res === 1;
 }
 
@@ -197,7 +198,7 @@ return ARGV[1]
 `;
 
 export async function batchReply(r: ScriptedRedis, m: NewMail, entry: string, now: number, windowMs: number, logMax: number): Promise<string> {
-  const res = await r.eval(BATCH, 4, K_.batch(m.conv), K_.mail(m.id), K_.due, K_.log(m.site), m.id, entry, String(now + windowMs), String(now), String(windowMs), String(logMax), '0', ...mailFields(m, now, now + windowMs));
+  const res = await evalScript(r, BATCH, 4, K_.batch(m.conv), K_.mail(m.id), K_.due, K_.log(m.site), m.id, entry, String(now + windowMs), String(now), String(windowMs), String(logMax), '0', ...mailFields(m, now, now + windowMs));
   return String(res);
 }
 
@@ -227,7 +228,7 @@ return 1
 `;
 
 export async function claimMail(r: ScriptedRedis, id: string, owner: string, now: number, claimMs: number): Promise<boolean> {
-  return (await r.eval(CLAIM, 2, K_.mail(id), K_.due, id, owner, String(now), String(claimMs))) === 1;
+  return (await evalScript(r, CLAIM, 2, K_.mail(id), K_.due, id, owner, String(now), String(claimMs))) === 1;
 }
 
 /** Fields fixed at the first attempt (the rendered mail), kept for every retry: written only by the claim's owner. */
@@ -269,7 +270,7 @@ export async function finishMail(
   retentionMs: number,
   fields: Record<string, string> = {},
 ): Promise<boolean> {
-  const res = await r.eval(FINISH, 2, K_.mail(id), K_.due, id, owner, outcome, String(now), String(nextAt), String(retentionMs), ...Object.entries(fields).flat());
+  const res = await evalScript(r, FINISH, 2, K_.mail(id), K_.due, id, owner, outcome, String(now), String(nextAt), String(retentionMs), ...Object.entries(fields).flat());
   return res === 1;
 }
 

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ScriptedRedis } from '../redis/scripts';
+import { evalScript } from '../redis/eval';
 
 /** Hour buckets are kept this long (two years: a year against the one before). */
 export const REPORT_RETENTION_DAYS = 800;
@@ -61,7 +62,7 @@ export async function countOnce(r: ScriptedRedis, site: string, id: string, incs
     args.push(fields.size);
     for (const [f, by] of fields) args.push(f, Math.round(by));
   }
-  return Number(await r.eval(COUNT, keys.length, ...keys, ...args)) === 1;
+  return Number(await evalScript(r, COUNT, keys.length, ...keys, ...args)) === 1;
 }
 
 /** Reads `fields` of each day's hash (pipelined), in the order of `days`. */

@@ -23,9 +23,9 @@
  * A query ranks conversations by how many of its words are in the visitor's profile (name,
  * e-mail, ids, attributes), then by last activity.
  */
-import { createHash } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import type { Entry } from '@hark/shared';
+import { evalScript } from '../redis/eval';
 import type { ScriptedRedis } from '../redis/scripts';
 import { decodeEntry } from './conversations';
 import { K } from './keys';
@@ -298,18 +298,11 @@ for _, k in ipairs(temps) do redis.call('DEL', k) end
 return out
 `;
 
-const sha = (s: string) => createHash('sha1').update(s).digest('hex');
-const SCRIPTS = { INDEX: { body: INDEX, sha: sha(INDEX) }, REMOVE: { body: REMOVE, sha: sha(REMOVE) }, QUERY: { body: QUERY, sha: sha(QUERY) } };
+const SCRIPTS = { INDEX, REMOVE, QUERY };
 
 /** EVALSHA, loading the script on NOSCRIPT (the command client defines no scripts of ours: see ARCHITECTURE, Redis traps). */
-async function run(r: ScriptedRedis, s: keyof typeof SCRIPTS, keys: string[], args: (string | number)[]): Promise<unknown> {
-  const { body, sha: h } = SCRIPTS[s];
-  try {
-    return await r.evalsha(h, keys.length, ...keys, ...args);
-  } catch (err) {
-    if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
-    return r.eval(body, keys.length, ...keys, ...args);
-  }
+function run(r: ScriptedRedis, s: keyof typeof SCRIPTS, keys: string[], args: (string | number)[]): Promise<unknown> {
+  return evalScript(r, SCRIPTS[s], keys.length, ...keys, ...args);
 }
 
 function shardKeys(site: string, conv: string): { shard: number; keys: string[] } {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { SESSION_TTL_MS } from '@hark/shared';
 import { K } from './keys';
 import type { ScriptedRedis } from '../redis/scripts';
+import { evalScript } from '../redis/eval';
 
 export const SESSION_COOKIE = 'hark_session';
 
@@ -112,20 +113,20 @@ export function loginAttempt(addr: string, email: string, l: LoginLimits) {
   return {
     /** Takes the attempt: 0 when it may go on, else the ms to wait before the next one may. */
     async take(r: ScriptedRedis): Promise<number> {
-      const [refused, waitMs] = (await r.eval(TAKE_ATTEMPT, 2, pair, address, ...args(), l.perAddress)) as [number, number];
+      const [refused, waitMs] = (await evalScript(r, TAKE_ATTEMPT, 2, pair, address, ...args(), l.perAddress)) as [number, number];
       return refused ? Math.max(1, waitMs) : 0;
     },
     /** A wrong password (or unknown e-mail): a pair past `attempts` waits from now. */
     async failed(r: ScriptedRedis): Promise<void> {
-      await r.eval(FAILED, 1, pair, ...args());
+      await evalScript(r, FAILED, 1, pair, ...args());
     },
     /** The right password: the pair starts over, the address gets its attempt back. */
     async succeeded(r: ScriptedRedis): Promise<void> {
-      await r.eval(GIVE_BACK, 2, pair, address, 'clear');
+      await evalScript(r, GIVE_BACK, 2, pair, address, 'clear');
     },
     /** The password was never checked (BUSY): the attempt is given back. */
     async giveBack(r: ScriptedRedis): Promise<void> {
-      await r.eval(GIVE_BACK, 2, pair, address, 'one');
+      await evalScript(r, GIVE_BACK, 2, pair, address, 'one');
     },
   };
 }

@@ -61,6 +61,12 @@ export async function presentOf(r: ScriptedRedis, id: string): Promise<boolean> 
 }
 
 /** The visitor record, with `online`: whether a gateway holds a socket of theirs now (markPresent). */
+/** A visitor's e-mail address alone (null when none, or no such visitor): for a reader that needs nothing else (the mail consumer, on every operator message). */
+export async function visitorEmail(r: ScriptedRedis, id: string): Promise<string | null> {
+  const [site, email] = await r.hmget(K.visitor(id), 'site', 'email');
+  return site && email ? email : null;
+}
+
 export async function getVisitor(r: ScriptedRedis, id: string): Promise<VisitorRecord | null> {
   const [h, online] = await Promise.all([r.hgetall(K.visitor(id)), presentOf(r, id)]);
   if (!h.site) return null;

@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import type { WebhookNotice } from '@hark/shared';
 import type { ScriptedRedis } from '../redis/scripts';
 import { K } from './keys';
+import { evalScript } from '../redis/eval';
 
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
 
@@ -207,12 +208,12 @@ export async function updateEndpoint(r: ScriptedRedis, id: string, patch: Endpoi
   if (patch.description !== undefined) set.push('description', patch.description);
   if (patch.enabled !== undefined) set.push('enabled', patch.enabled ? '1' : '0');
   if (patch.enabled === true) set.push('enabledAt', String(Date.now()));
-  return (await r.eval(UPDATE_ENDPOINT, 1, K.webhook(id), patch.enabled === true ? '1' : '0', ...set)) === 1;
+  return (await evalScript(r, UPDATE_ENDPOINT, 1, K.webhook(id), patch.enabled === true ? '1' : '0', ...set)) === 1;
 }
 
 /** A new secret; the old one keeps signing until `prevUntil`. */
 export async function rotateSecret(r: ScriptedRedis, id: string, secret: string, prev: string, prevUntil: number): Promise<boolean> {
-  return (await r.eval(UPDATE_ENDPOINT, 1, K.webhook(id), '0', 'secret', secret, 'prevSecret', prev, 'prevUntil', String(prevUntil))) === 1;
+  return (await evalScript(r, UPDATE_ENDPOINT, 1, K.webhook(id), '0', 'secret', secret, 'prevSecret', prev, 'prevUntil', String(prevUntil))) === 1;
 }
 
 /** Deletes the endpoint, its queues and its delivery log. */
@@ -298,7 +299,7 @@ export interface NewDelivery {
 /** Queues a delivery at the end of its lane, once per id: false when it was there already. */
 export async function enqueueDelivery(r: ScriptedRedis, endpoint: string, d: NewDelivery, now: number, logMax: number): Promise<boolean> {
   const fields = ['eventId', d.eventId, 'type', d.type, 'lane', d.lane, 'payload', d.payload, 'state', 'pending', 'attempts', '0', 'createdAt', String(now), 'first', String(now), 'next', String(now)];
-  const res = await r.eval(ENQUEUE, 4, K.webhookDelivery(endpoint, d.id), K.webhookLane(endpoint, d.lane), K.webhookDue(endpoint), K.webhookLog(endpoint), d.id, d.lane, String(now), String(logMax), ...fields);
+  const res = await evalScript(r, ENQUEUE, 4, K.webhookDelivery(endpoint, d.id), K.webhookLane(endpoint, d.lane), K.webhookDue(endpoint), K.webhookLog(endpoint), d.id, d.lane, String(now), String(logMax), ...fields);
   return res === 1;
 }
 
@@ -362,7 +363,7 @@ export async function finishAttempt(
   fields: Record<string, string>,
 ): Promise<boolean> {
   const kv = Object.entries(fields).flat();
-  const res = await r.eval(FINISH, 3, K.webhookDelivery(endpoint, id), K.webhookLane(endpoint, lane), K.webhookDue(endpoint), id, lane, outcome, String(now), String(nextAt), String(retentionMs), ...kv);
+  const res = await evalScript(r, FINISH, 3, K.webhookDelivery(endpoint, id), K.webhookLane(endpoint, lane), K.webhookDue(endpoint), id, lane, outcome, String(now), String(nextAt), String(retentionMs), ...kv);
   return res === 1;
 }
 
@@ -386,7 +387,7 @@ return 1
 export async function retryDelivery(r: ScriptedRedis, endpoint: string, id: string, now: number): Promise<boolean> {
   const lane = await r.hget(K.webhookDelivery(endpoint, id), 'lane');
   if (lane === null) return false;
-  const res = await r.eval(RETRY, 3, K.webhookDelivery(endpoint, id), K.webhookLane(endpoint, lane), K.webhookDue(endpoint), id, lane, String(now));
+  const res = await evalScript(r, RETRY, 3, K.webhookDelivery(endpoint, id), K.webhookLane(endpoint, lane), K.webhookDue(endpoint), id, lane, String(now));
   return res === 1;
 }
 
