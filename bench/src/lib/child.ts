@@ -46,7 +46,16 @@ export interface LoopStats {
   gcMajorMs: number;
   /** Resident memory now (no GC forced), bytes. */
   rss: number;
+  /** The loop delays and GC pauses of STALL_MS or more, with when they began (wall clock, ms): at most MAX_STALLS. */
+  stalls?: { at: number; ms: number; what: 'loop' | 'gc' | 'full-gc' }[];
 }
+/** A loop delay or GC pause this long is listed with its time (to line it up with other processes' and Redis's). */
+const STALL_MS = 15;
+const MAX_STALLS = 50;
+let stalls: NonNullable<LoopStats['stalls']> = [];
+const stall = (at: number, ms: number, what: 'loop' | 'gc' | 'full-gc') => {
+  if (stalls.length < MAX_STALLS) stalls.push({ at: Math.round(at), ms: Math.round(ms * 10) / 10, what });
+};
 /** The delay sampler's period (ms): short enough to see a stall of a few ms, cheap. */
 const LOOP_SAMPLE_MS = 5;
 // How late a timer due every LOOP_SAMPLE_MS ran, µs (as server/src/metrics.ts does; not
@@ -55,7 +64,9 @@ const delay = createHistogram();
 let lastTick = performance.now();
 setInterval(() => {
   const now = performance.now();
-  delay.record(Math.max(1, Math.round((now - lastTick - LOOP_SAMPLE_MS) * 1000)));
+  const late = now - lastTick - LOOP_SAMPLE_MS;
+  delay.record(Math.max(1, Math.round(late * 1000)));
+  if (late >= STALL_MS) stall(performance.timeOrigin + lastTick + LOOP_SAMPLE_MS, late, 'loop');
   lastTick = now;
 }, LOOP_SAMPLE_MS).unref();
 let gcCount = 0;
@@ -68,13 +79,16 @@ new PerformanceObserver((l) => {
     gcCount++;
     gcMs += e.duration;
     if (e.duration > gcMaxMs) gcMaxMs = e.duration;
-    if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+    const major = (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
+    if (major) {
       gcMajorCount++;
       gcMajorMs += e.duration;
     }
+    if (e.duration >= STALL_MS) stall(performance.timeOrigin + e.startTime, e.duration, major ? 'full-gc' : 'gc');
   }
 }).observe({ entryTypes: ['gc'] });
-function loopStats(): LoopStats {
+/** This process's loop delay and GC pauses since the last call (the bench's load client asks it of itself too). */
+export function loopStats(): LoopStats {
   const ms = (us: number) => Math.round(us / 10) / 100;
   const s: LoopStats = {
     delayP50: ms(delay.percentile(50)),
@@ -87,7 +101,9 @@ function loopStats(): LoopStats {
     gcMajorCount,
     gcMajorMs: Math.round(gcMajorMs * 10) / 10,
     rss: process.memoryUsage.rss(),
+    stalls,
   };
+  stalls = [];
   delay.reset();
   gcCount = 0;
   gcMs = 0;
