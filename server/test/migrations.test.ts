@@ -145,7 +145,7 @@ describe('cut and the caps (unit)', () => {
   });
   it('SCHEMA_VERSION is the last migration', () => {
     expect(SCHEMA_VERSION).toBe(MIGRATIONS.at(-1)?.to);
-    expect(MIGRATIONS.map((m) => [m.to, m.name])).toEqual([[2, 'visitor-record-caps'], [3, 'operator-seats'], [4, 'operator-avatars'], [5, 'search-backfill']]);
+    expect(MIGRATIONS.map((m) => [m.to, m.name])).toEqual([[2, 'visitor-record-caps'], [3, 'operator-seats'], [4, 'operator-avatars'], [5, 'search-backfill'], [6, 'event-log-cursors']]);
   });
 });
 
@@ -170,7 +170,7 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
 
   it('loads as version 1, as the old code left it', async () => {
     expect(await raw.get(SCHEMA_KEY)).toBeNull();
-    expect(await migrationsStatus(c.cmd)).toEqual({ version: 1, target: SCHEMA_VERSION, pending: [{ to: 2, name: 'visitor-record-caps' }, { to: 3, name: 'operator-seats' }, { to: 4, name: 'operator-avatars' }, { to: 5, name: 'search-backfill' }], newer: false, lock: null });
+    expect(await migrationsStatus(c.cmd)).toEqual({ version: 1, target: SCHEMA_VERSION, pending: [{ to: 2, name: 'visitor-record-caps' }, { to: 3, name: 'operator-seats' }, { to: 4, name: 'operator-avatars' }, { to: 5, name: 'search-backfill' }, { to: 6, name: 'event-log-cursors' }], newer: false, lock: null });
     const big = await raw.hgetall(K.visitor(M.direct.oversized));
     expect(Object.keys(JSON.parse(big.attrs as string))).toHaveLength(61);
     before = await visitorHashes(raw);
@@ -179,7 +179,7 @@ describe('a Redis written by the previous gateway (fixtures/v1-dump.rdb)', () =>
   it('(a) migrate() brings it to SCHEMA_VERSION and trims the oversized visitor to the caps', async () => {
     const log = memLog();
     const res = await migrate(c.cmd, log);
-    expect(res).toMatchObject({ from: 1, to: SCHEMA_VERSION, ran: ['visitor-record-caps', 'operator-seats', 'operator-avatars', 'search-backfill'] });
+    expect(res).toMatchObject({ from: 1, to: SCHEMA_VERSION, ran: ['visitor-record-caps', 'operator-seats', 'operator-avatars', 'search-backfill', 'event-log-cursors'] });
     expect(await raw.hgetall(BACKFILL_KEY)).toEqual(Object.fromEntries(M.sites.flatMap((s) => [[`${s.id}|open`, ''], [`${s.id}|resolved`, '']])));
     expect(await raw.get(SCHEMA_KEY)).toBe(String(SCHEMA_VERSION));
     expect(await raw.exists(SCHEMA_LOCK_KEY)).toBe(0);
@@ -402,7 +402,7 @@ describe('several gateways, locks and versions', () => {
     const [l1, l2] = [memLog(), memLog()];
     const [r1, r2] = await Promise.all([migrate(conn(), l1, { pollMs: 10 }), migrate(conn(), l2, { pollMs: 10 })]);
     expect([r1.to, r2.to]).toEqual([SCHEMA_VERSION, SCHEMA_VERSION]);
-    expect([...r1.ran, ...r2.ran]).toEqual(['visitor-record-caps', 'operator-seats', 'operator-avatars', 'search-backfill']);
+    expect([...r1.ran, ...r2.ran]).toEqual(['visitor-record-caps', 'operator-seats', 'operator-avatars', 'search-backfill', 'event-log-cursors']);
     const all = [...l1.lines, ...l2.lines];
     expect(all.filter((l) => l.includes('migration 2 (visitor-record-caps) running'))).toHaveLength(1);
     expect(all.filter((l) => l.includes('visitor records scanned'))).toHaveLength(1);
@@ -546,7 +546,7 @@ describe('on a Redis Cluster', () => {
       const logs = [memLog(), memLog()];
       const res = await Promise.all([migrate(g1, logs[0] as MigrationLog, { pollMs: 10 }), migrate(g2, logs[1] as MigrationLog, { pollMs: 10 })]);
       expect(res.map((r) => r.to)).toEqual([SCHEMA_VERSION, SCHEMA_VERSION]);
-      expect(res.flatMap((r) => r.ran)).toEqual(['visitor-record-caps', 'operator-seats', 'operator-avatars', 'search-backfill']);
+      expect(res.flatMap((r) => r.ran)).toEqual(['visitor-record-caps', 'operator-seats', 'operator-avatars', 'search-backfill', 'event-log-cursors']);
       expect(logs.flatMap((l) => l.lines).join('\n')).toMatch(/30 visitor records scanned, 10 trimmed/);
       expect(logs.flatMap((l) => l.lines).join('\n')).toMatch(/operator-seats: 6 sites, 12 assignments, 12 seats added/);
       expect(await a.hlen(K.opSeats('opx'))).toBe(9);

@@ -21,7 +21,7 @@
  * - At any time at most one gateway handles a given partition for a given consumer:
  *   a gateway handles a partition only under its lease, starts a handler only while
  *   its lease is surely valid (renewed every third of LEASE_MS; judged on its own
- *   clock from when it sent the renewal), and every read, claim and ack is a script
+ *   clock from when it sent the renewal), and every read and ack is a script
  *   that refuses a gateway whose lease is gone. The one overlap left is a handler
  *   already running on a gateway cut off from Redis (or paused) for longer than the
  *   lease: the next holder may start the same event while it runs, and the old
@@ -36,15 +36,15 @@
  * running a consumer register in `hark:ev:members:<consumer>` and split its partitions
  * round-robin over the sorted live members, so a gateway that joins gets its share
  * (the holder hands a partition over after the event in hand) and a gateway that dies
- * is dropped from the members and its leases lapse within LEASE_MS. The new holder
- * first claims the pending entries to itself (XAUTOCLAIM, id order), acks without
- * handling any at or below the consumer's done watermark, handles the rest, then reads
- * new entries. Every ack is XACK + watermark (+ a transactional consumer's commands)
- * in one script.
+ * is dropped from the members and its leases lapse within LEASE_MS. A holder reads the
+ * partition in order (XRANGE) from the consumer's done watermark, handles, acks (moves the
+ * watermark, with a transactional consumer's commands, in one script), and reads on after
+ * the last entry it read; the new holder of a lease starts again from the watermark, so
+ * what the former one had in hand and had not acked is handled again, and nothing else.
  *
- * Polling, not blocking reads: XREADGROUP BLOCK would stall every autopipelined command
+ * Polling, not blocking reads: a blocking read would stall every autopipelined command
  * behind it on the shared connection, and a blocking connection serves one partition
- * at a time (on Cluster the partitions' slots are on different nodes, so one XREADGROUP
+ * at a time (on Cluster the partitions' slots are on different nodes, so one read
  * cannot cover them), which would take a connection per partition and consumer. Each
  * held partition is read instead without BLOCK every EVENT_POLL_MS (COUNT EVENT_BATCH,
  * at once again after a full batch) on the shared command connection; Redis sees
@@ -65,7 +65,6 @@ import {
   type LogEntry,
   PartitionTx,
   ackEntries,
-  claimPending,
   consumerConnection,
   emit,
   fnv1a,
@@ -82,7 +81,7 @@ export const EVENT_POLL_MS = 200;
 export const EVENT_WAKE_COALESCE_MS = EVENT_POLL_MS;
 /** An idle partition's polls back off from EVENT_POLL_MS, doubling, to this. */
 export const EVENT_POLL_IDLE_MAX_MS = 1_000;
-/** Entries read or claimed per call. */
+/** Entries read per call. */
 export const EVENT_BATCH = 100;
 /**
  * Conversations of one batch (a batch consumer's read) handled at once: bounds the work and memory
@@ -163,7 +162,7 @@ export interface EventConsumersOptions {
   retryCapMs?: number;
   stopTimeoutMs?: number;
   /**
-   * Leases, reads, claims and acks go through a connection of the runner's own (a duplicate of the
+   * Leases, reads and acks go through a connection of the runner's own (a duplicate of the
    * given client, without autopipelining, closed at stop) that holds the log's consumer scripts;
    * the given client only emits. The gateway sets it: the command client every message goes
    * through then carries one more script, not twenty-five (ioredis copies a client's scripts into
@@ -190,19 +189,19 @@ export interface EventCounters {
   handled: number;
   /**
    * Of those, events that may have been handled before: on taking over a lease that
-   * was not released cleanly (its holder died or lost it), the first pending event
-   * handled. A holder handles one event at a time and acks it before the next, so only
+   * was not released cleanly (its holder died or lost it), the first event after the
+   * watermark handled. A holder handles one event at a time and acks it before the next, so only
    * that one can have been in its hands: an upper bound, exact unless the holder died
    * before starting it. For a batch consumer, every event of the first batch handled.
    */
   redelivered: number;
   /** Handler failures (each is retried). */
   failures: number;
-  /** Pending entries acked unhandled because the watermark was past them. */
+  /** Entries read at or below the watermark (not handled again). */
   skipped: number;
   /** Records that are not valid events (acked unhandled, logged). */
   invalid: number;
-  /** Pending entries trimmed from the log before they were handled (lost for the consumer; logged). */
+  /** Times a consumer found entries it had not read trimmed from the log (lost for it; logged). */
   trimmed: number;
   /** Leases lost while held (another gateway took over). */
   leaseLosses: number;
@@ -227,13 +226,15 @@ interface Unit {
   assigned: boolean;
   worker: Promise<void> | null;
   releasing: boolean;
-  /** Claim the pending list before reading new entries. */
+  /** Start again from the done watermark before reading on (a lease taken, a read or batch that failed). */
   recover: boolean;
-  /** The lease was just taken: the first pending event may have been in a former holder's hands. */
+  /** The lease was just taken: the first events after the watermark may have been in a former holder's hands. */
   takeover: boolean;
   /** Bumped on every acquisition: work begun under an older one stops and recovers first. */
   epoch: number;
   done: string | null;
+  /** The id of the last entry read: the next read starts after it. */
+  cursor: string;
   /** The last read found nothing and nothing has woken us since. */
   idle: boolean;
   woken: boolean;
@@ -313,7 +314,7 @@ export class EventConsumers {
   private readonly retryCapMs: number;
   private readonly stopTimeoutMs: number;
 
-  /** The client consumer steps go through (leases, reads, claims, acks). */
+  /** The client consumer steps go through (leases, reads, acks). */
   private readonly cmd: ScriptedRedis;
   /** The client events are emitted on (the gateway's command client). */
   private readonly emitCmd: ScriptedRedis;
@@ -359,7 +360,7 @@ export class EventConsumers {
     this.state = 'running';
     for (const c of this.consume ? this.consumers : []) {
       for (let p = 0; p < EVENT_PARTITIONS; p++) {
-        this.units.push({ c, p, held: false, validUntil: 0, assigned: false, worker: null, releasing: false, recover: true, takeover: true, epoch: 0, done: null, idle: false, woken: false, emptyPolls: 0, dirty: false });
+        this.units.push({ c, p, held: false, validUntil: 0, assigned: false, worker: null, releasing: false, recover: true, takeover: true, epoch: 0, done: null, cursor: '0-0', idle: false, woken: false, emptyPolls: 0, dirty: false });
       }
     }
     await this.runTick();
@@ -559,11 +560,11 @@ export class EventConsumers {
       return;
     }
     u.validUntil = sent + this.leaseMs - Math.min(LEASE_SAFETY_MS, this.leaseMs / 10);
-    // Acquired (it was free): whoever had it may have left entries pending; claim them first.
+    // Acquired (it was free): whoever had it may have left events handled but not acked; start from the watermark.
     if (r === 'acquired' || !u.held) {
       if (r === 'acquired' && u.held) {
         // It lapsed (renewals failed for a whole lease) and nobody else had taken it just now;
-        // someone may have in between: start over from the pending list and the watermark.
+        // someone may have in between: start over from the watermark.
         this.counters.leaseLosses++;
         this.log.warn({ consumer: u.c.name, partition: u.p, gateway: this.gateway }, 'event consumers: lease lapsed and was taken again');
       }
@@ -605,7 +606,6 @@ export class EventConsumers {
   private async work(u: Unit): Promise<void> {
     let exit: Exit = 'stop';
     let errors = 0;
-    let mismatch = false;
     try {
       for (;;) {
         const why = this.exitReason(u);
@@ -620,24 +620,22 @@ export class EventConsumers {
         }
         try {
           if (u.recover) {
-            const claimed = await this.recover(u);
+            await this.recover(u);
             errors = 0;
-            // Recovery triggered by a pending count we could not explain, and nothing to claim: do not spin.
-            if (claimed < 0 && mismatch) await this.pause(u, this.pollMs, 'poll');
-            mismatch = false;
             continue;
           }
           u.woken = false;
           if (u.c.beforeRead) await u.c.beforeRead();
-          const { entries, pending, read } = await readNew(this.cmd, u.p, u.c.name, this.gateway, this.batch, typesArg(u.c));
+          const { entries, read, last, gone } = await readNew(this.cmd, u.p, u.c.name, this.gateway, u.cursor, this.batch, typesArg(u.c));
           errors = 0;
-          if (pending !== entries.length) {
-            // Entries pending that this read did not return: a read whose reply was lost (and
-            // resent), or entries a former holder pulled. Take them over, in order, first.
-            u.recover = true;
-            mismatch = true;
-            continue;
+          if (gone) {
+            this.counters.trimmed++;
+            this.log.error({ consumer: u.c.name, partition: u.p, after: u.cursor }, 'event consumers: events were trimmed from the log before this consumer read them (it fell more than EVENT_LOG_MAXLEN behind)');
           }
+          if (last) u.cursor = last;
+          // The first events after a takeover may have been in the former holder's hands.
+          const again = u.takeover && entries.length > 0;
+          if (entries.length === 0) u.takeover = false;
           if (entries.length === 0 && read >= this.batch) continue; // a full batch the script filtered away: read on
           if (entries.length === 0) {
             u.idle = !u.woken;
@@ -649,8 +647,10 @@ export class EventConsumers {
           }
           u.emptyPolls = 0;
           u.idle = false;
-          await this.processAll(u, entries, false, u.epoch);
+          await this.processAll(u, entries, again, u.epoch);
         } catch (err) {
+          // Whatever was read and not acked is read again, from the watermark.
+          u.recover = true;
           if (err instanceof LeaseLostError) {
             if (u.held) this.lose(u);
             continue;
@@ -660,7 +660,6 @@ export class EventConsumers {
             continue;
           }
           errors++;
-          u.recover = true;
           // Redis away: every held partition fails alike; log the first failure and every tenth.
           if (errors === 1 || errors % 10 === 0) this.log.warn({ err, consumer: u.c.name, partition: u.p, errors }, 'event consumers: reading the log failed; retrying');
           await this.pause(u, this.backoff(errors), 'retry');
@@ -686,28 +685,15 @@ export class EventConsumers {
     }
   }
 
-  /** Claims the pending list to us and handles it in order. Returns how many entries it held (-1 when none). */
-  private async recover(u: Unit): Promise<number> {
+  /** Starts over from the done watermark: the next read is of the entries after it. */
+  private async recover(u: Unit): Promise<void> {
     const epoch = u.epoch;
-    const prep = await prepare(this.cmd, u.p, u.c.name, this.gateway, this.leaseMs);
+    const prep = await prepare(this.cmd, u.p, u.c.name, this.gateway);
     u.done = prep.done;
+    u.cursor = prep.done ?? '0-0';
     // Released cleanly: the former holder had no event in hand, so none repeats.
     if (prep.clean) u.takeover = false;
-    let start = '0-0';
-    let n = 0;
-    do {
-      const r = await claimPending(this.cmd, u.p, u.c.name, this.gateway, start, this.batch);
-      for (const id of r.deleted) {
-        this.counters.trimmed++;
-        this.log.error({ consumer: u.c.name, partition: u.p, streamId: id }, 'event consumers: a pending event was trimmed from the log before it was handled');
-      }
-      n += r.entries.length + r.deleted.length;
-      await this.processAll(u, r.entries, true, epoch);
-      start = r.next;
-    } while (start !== '0-0');
-    u.takeover = false;
     if (epoch === u.epoch) u.recover = false;
-    return n === 0 ? -1 : n;
   }
 
   /** Throws Abort unless a handler may start now; `inBatch`: a stop or handoff does not interrupt a batch already begun. */
@@ -737,7 +723,7 @@ export class EventConsumers {
     return e.event;
   }
 
-  /** Handles entries in order. Claimed ones after a takeover: the first handled may have been handled before. */
+  /** Handles entries in order. `claimed`: the first read after a takeover, whose first handled event may have been handled before. */
   private async processAll(u: Unit, entries: LogEntry[], claimed: boolean, epoch: number): Promise<void> {
     if (u.c.batch && u.c.handle) return this.processBatch(u, u.c.handle.bind(u.c), entries, claimed, epoch);
     let skip: string[] = [];

@@ -18,16 +18,22 @@
  *   hark:ev:members:<consumer>  zset gateway -> expiry (Redis time, ms): who shares the work
  *   hark:ev:members:@serving    the same for the processes serving sockets (the per-site limit's share)
  *
- * Each consumer is a consumer group (named after it) on every partition's stream; a
- * gateway reads as the group's consumer named by its gateway id.
+ * A consumer's position on a partition is its done watermark alone: its lease holder reads
+ * the stream with XRANGE after the last entry it read (from the watermark after taking the
+ * lease) and acks by moving the watermark. No consumer groups: Redis logged every entry a
+ * group handed out as an XCLAIM in its AOF, once per consumer (23 % of the AOF's bytes
+ * under chat load, BENCHMARKS.md), and a holder that reads in order and acks in order
+ * needs no pending list: what it had in hand when it died is exactly what follows the
+ * watermark. (Streams of data written before schema 6 may still carry the groups of the
+ * code before; migration 6 removes them.)
  *
- * Every step of a consumer (prepare, read, claim, ack) is one script that first checks
- * that the caller still holds the partition's lease, so a gateway that lost its lease
- * (paused, partitioned away) can neither pull entries nor ack them. The ack sets the
- * watermark with the XACK and runs a transactional consumer's commands in the same
- * script, only if the watermark is below the entry: a resent ack (ioredis resends a
- * command whose reply a dropped connection lost) or a late one changes nothing.
- * Each script is idempotent or fenced, as store/scripts.ts asks of every script.
+ * Every step of a consumer (prepare, read, ack) is one script that first checks that the
+ * caller still holds the partition's lease, so a gateway that lost its lease (paused,
+ * partitioned away) can neither read entries nor ack them. The ack moves the watermark
+ * and runs a transactional consumer's commands in the same script, only if the watermark
+ * is below the entry: a resent ack (ioredis resends a command whose reply a dropped
+ * connection lost) or a late one changes nothing. Each script is idempotent or fenced,
+ * as store/scripts.ts asks of every script.
  *
  * Retention: a partition keeps about EVENT_LOG_MAXLEN entries (XADD MAXLEN ~). A
  * consumer lagging further behind than that loses the trimmed events (logged, counted).
@@ -146,150 +152,101 @@ redis.call('SET', KEYS[2], '1')
 return 1
 `;
 
-const FENCE = `if redis.call('GET', KEYS[LEASE]) ~= ARGV[2] then return {-1} end`;
+const FENCE = `if redis.call('GET', KEYS[LEASE]) ~= ARGV[1] then return {-1} end`;
 
 /**
- * On taking a lease. KEYS: stream, done, lease, clean. ARGV: group, gateway, prune idle ms.
- * Creates the group (from the start of the stream) if missing, deletes the group's
- * consumers that have nothing pending and were idle longer than the given ms (gateways
- * gone; a random gateway id per process would otherwise leave one per restart), and
- * returns {1, watermark or '', 1 if the former holder left cleanly}; {-1} if the lease
- * is not the caller's.
+ * On taking a lease. KEYS: done, lease, clean. ARGV: gateway. Returns {1, watermark or '',
+ * 1 if the former holder left cleanly}; {-1} if the lease is not the caller's.
  */
 const PREPARE = `
-${FENCE.replace('LEASE', '3')}
-local clean = redis.call('DEL', KEYS[4])
-local made = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
-if type(made) == 'table' and made.err and not string.find(made.err, 'BUSYGROUP', 1, true) then return redis.error_reply(made.err) end
-local cs = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
-for _, c in ipairs(cs) do
-  local f = {}
-  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
-  if f['name'] ~= ARGV[2] and tonumber(f['pending']) == 0 and tonumber(f['idle']) > tonumber(ARGV[3]) then
-    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
-  end
-end
-return {1, redis.call('GET', KEYS[2]) or '', clean}
+${FENCE.replace('LEASE', '2')}
+local clean = redis.call('DEL', KEYS[3])
+return {1, redis.call('GET', KEYS[1]) or '', clean}
 `;
 
 /**
- * KEYS: stream, lease, done. ARGV: group, gateway, count, types (comma-separated; '' = all;
- * '-' = none; `type/author` = only that type's events whose `by` is that author), every known type. New entries for the caller of those types (the others are
- * passed over in the script: a consumer never receives what it does not want), with the
- * group's pending count after the read and how many entries were read: {1, pending, entries,
- * read} ({-1} without the lease). The pending count tells the reader whether entries it never
- * saw are pending (a read whose reply was lost and resent, or entries a former holder
- * pulled): then it recovers.
+ * KEYS: stream, lease, done. ARGV: gateway, after (a stream id: entries after it; '0-0' from the
+ * start), count, types (comma-separated; '' = all; '-' = none; `type/author` = only that type's
+ * events whose `by` is that author), every known type. Reads up to `count` entries after `after`
+ * and returns those of the wanted types: {1, entries, read, last id read or '', 1 if the stream's
+ * oldest entry is past `after` (entries the caller never read were trimmed or deleted)} ({-1}
+ * without the lease).
  *
- * With a filter, the script first looks at the next entries without reading them for the
- * group (XRANGE after the group's last-delivered id). When none of them is wanted, which is
- * the usual case for a consumer of rare events, it moves the group past them (XGROUP SETID):
- * nothing enters the pending list, nothing is acked. Otherwise it reads them for the group
- * (XREADGROUP) and acks the unwanted ones at once. The watermark is moved over passed-over
- * entries only while nothing is pending (a pending entry below it would be taken for done on
- * recovery).
+ * The caller reads only with nothing in hand (every wanted entry it read before is acked), so the
+ * watermark is moved here to `after` and over the entries passed over, up to the first wanted one:
+ * a consumer of rare events stays at the head of the log without an ack per read. It only ever
+ * moves forward.
  */
 const READ = `
 ${FENCE.replace('LEASE', '2')}
-local function typeOf(e)
-  local f = e[2]
-  for i = 1, #f, 2 do if f[i] == 'e' then return string.match(f[i + 1], '"type":"([^"]+)"'), f[i + 1] end end
-  return nil
+local function cmp(a, b)
+  -- Stream ids compare as (ms, seq), each a decimal number: the longer one is larger.
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if #am ~= #bm then return #am < #bm and -1 or 1 end
+  if am ~= bm then return am < bm and -1 or 1 end
+  if #as ~= #bs then return #as < #bs and -1 or 1 end
+  if as ~= bs then return as < bs and -1 or 1 end
+  return 0
+end
+local gone = 0
+if ARGV[2] ~= '0-0' then
+  local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+  if head and cmp(head[1], ARGV[2]) > 0 then gone = 1 end
 end
 local function raise(upto)
-  -- Stream ids compare as (ms, seq), each a decimal number: the longer one is larger.
-  local dm, ds = string.match(redis.call('GET', KEYS[3]) or '0-0', '^(%d+)-(%d+)$')
-  local um, us = string.match(upto, '^(%d+)-(%d+)$')
-  if #um > #dm or (#um == #dm and um > dm) or (um == dm and (#us > #ds or (#us == #ds and us > ds))) then redis.call('SET', KEYS[3], upto) end
+  local done = redis.call('GET', KEYS[3])
+  if not done or cmp(upto, done) > 0 then redis.call('SET', KEYS[3], upto) end
 end
-if ARGV[4] and ARGV[4] ~= '' then
-  -- Only the consumer's types come back; events of the other known types (ARGV[5]) are passed
-  -- over here, never sent to the gateway (an unknown type goes on, to be logged there as invalid).
-  local want, wantBy, known = {}, {}, {}
-  for t in string.gmatch(ARGV[4], '[^,]+') do
-    -- 'type/author': of that type, only the events whose "by" is that author.
-    local base, by = string.match(t, '^([^/]+)/(.+)$')
-    if base then
-      wantBy[base] = wantBy[base] or {}
-      wantBy[base][by] = true
-    else
-      want[t] = true
-    end
+-- Everything the caller read before is acked (it reads with nothing in hand): the watermark goes
+-- at least to where it read, over the entries it passed over after its last wanted one.
+if ARGV[2] ~= '0-0' then raise(ARGV[2]) end
+local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', ARGV[3])
+local last = ''
+if #entries > 0 then last = entries[#entries][1] end
+if not ARGV[4] or ARGV[4] == '' then return {1, entries, #entries, last, gone} end
+local want, wantBy, known = {}, {}, {}
+for t in string.gmatch(ARGV[4], '[^,]+') do
+  -- 'type/author': of that type, only the events whose "by" is that author.
+  local base, by = string.match(t, '^([^/]+)/(.+)$')
+  if base then
+    wantBy[base] = wantBy[base] or {}
+    wantBy[base][by] = true
+  else
+    want[t] = true
   end
-  for t in string.gmatch(ARGV[5] or '', '[^,]+') do known[t] = true end
-  -- Passed over here: a known type the consumer does not want (an unknown one goes on, to be logged there).
-  local function unwanted(e)
-    local t, json = typeOf(e)
-    if not (t and known[t]) or want[t] then return false end
-    local by = wantBy[t] and string.match(json, '"by":"([^"]+)"')
-    return not (by and wantBy[t][by])
-  end
-  local last = nil
-  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-    local f = {}
-    for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
-    if f['name'] == ARGV[1] then last = f['last-delivered-id'] end
-  end
-  if last then
-    local peek = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', ARGV[3])
-    local any = false
-    for _, e in ipairs(peek) do
-      if not unwanted(e) then any = true break end
-    end
-    if not any then
-      local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
-      if #peek > 0 then
-        local upto = peek[#peek][1]
-        redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], upto)
-        if pending == 0 then raise(upto) end
-      end
-      return {1, pending, {}, #peek}
-    end
-  end
-  local before = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
-  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
-  local entries = {}
-  if r and r[1] then entries = r[1][2] end
-  local keep, drop, upto = {}, {}, nil
-  for _, e in ipairs(entries) do
-    if unwanted(e) then
-      drop[#drop + 1] = e[1]
-      if #keep == 0 then upto = e[1] end
-    else
-      keep[#keep + 1] = e
-    end
-  end
-  if #drop > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(drop)) end
-  if upto and before == 0 then raise(upto) end
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1])
-  return {1, p[1], keep, #entries}
 end
-local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
-local entries = {}
-if r and r[1] then entries = r[1][2] end
-local p = redis.call('XPENDING', KEYS[1], ARGV[1])
-return {1, p[1], entries, #entries}
+for t in string.gmatch(ARGV[5] or '', '[^,]+') do known[t] = true end
+-- Passed over here: a known type the consumer does not want (an unknown one goes on, to be logged there).
+local function unwanted(e)
+  local f, json = e[2], nil
+  for i = 1, #f, 2 do if f[i] == 'e' then json = f[i + 1] end end
+  local t = json and string.match(json, '"type":"([^"]+)"')
+  if not (t and known[t]) or want[t] then return false end
+  local by = wantBy[t] and string.match(json, '"by":"([^"]+)"')
+  return not (by and wantBy[t][by])
+end
+local keep, upto = {}, nil
+for _, e in ipairs(entries) do
+  if unwanted(e) then
+    if #keep == 0 then upto = e[1] end
+  else
+    keep[#keep + 1] = e
+  end
+end
+if upto then raise(upto) end
+return {1, keep, #entries, last, gone}
 `;
 
 /**
- * KEYS: stream, lease. ARGV: group, gateway, start, count. Takes over pending entries
- * (any consumer's, any idle time) in id order: {1, next start, entries, deleted ids}.
- */
-const CLAIM = `
-${FENCE.replace('LEASE', '2')}
-local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'COUNT', ARGV[4])
-return {1, r[1], r[2], r[3] or {}}
-`;
-
-/**
- * KEYS: stream, done, lease, then the keys of the extra commands (declared for Cluster).
- * ARGV: group, gateway, extra commands (JSON [[cmd, arg…]…] or ''), stream ids (ascending).
- * Acks the ids; if the last one is above the watermark, runs the extra commands (like
- * MULTI: each runs, an error is reported and does not stop the others) and moves the
- * watermark to it. {1, errors…} applied, {0} already done before, {-1} lease not ours.
+ * KEYS: done, lease, then the keys of the extra commands (declared for Cluster).
+ * ARGV: gateway, extra commands (JSON [[cmd, arg…]…] or ''), the stream id acked (the last of
+ * what is acked). If it is above the watermark, runs the extra commands (like MULTI: each runs,
+ * an error is reported and does not stop the others) and moves the watermark to it.
+ * {1, errors…} applied, {0} already done before, {-1} lease not ours.
  */
 const ACK = `
-${FENCE.replace('LEASE', '3')}
+${FENCE.replace('LEASE', '2')}
 local function cmp(a, b)
   local ad, bd = string.find(a, '-', 1, true), string.find(b, '-', 1, true)
   local am, as, bm, bs = string.sub(a, 1, ad - 1), string.sub(a, ad + 1), string.sub(b, 1, bd - 1), string.sub(b, bd + 1)
@@ -299,18 +256,17 @@ local function cmp(a, b)
   if as ~= bs then return as < bs and -1 or 1 end
   return 0
 end
-redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 4))
-local last = ARGV[#ARGV]
-local done = redis.call('GET', KEYS[2])
+local last = ARGV[3]
+local done = redis.call('GET', KEYS[1])
 if done and cmp(done, last) >= 0 then return {0} end
 local out = {1}
-if ARGV[3] ~= '' then
-  for _, c in ipairs(cjson.decode(ARGV[3])) do
+if ARGV[2] ~= '' then
+  for _, c in ipairs(cjson.decode(ARGV[2])) do
     local r = redis.pcall(unpack(c))
     if type(r) == 'table' and r.err then out[#out + 1] = c[1] .. ': ' .. r.err end
   end
 end
-redis.call('SET', KEYS[2], last)
+redis.call('SET', KEYS[1], last)
 return out
 `;
 
@@ -338,15 +294,14 @@ declare module 'ioredis' {
     harkEvEmit(idKey: string, stream: string, ttlMs: string, maxlen: string, json: string): Result<string | null, Context>;
     harkEvLease(lease: string, gateway: string, ms: string): Result<number, Context>;
     harkEvRelease(lease: string, clean: string, gateway: string): Result<number, Context>;
-    harkEvPrepare(stream: string, done: string, lease: string, clean: string, group: string, gateway: string, pruneIdleMs: string): Result<[number, string?, number?], Context>;
-    harkEvRead(stream: string, lease: string, done: string, group: string, gateway: string, count: string, types: string, known: string): Result<unknown[], Context>;
-    harkEvClaim(stream: string, lease: string, group: string, gateway: string, start: string, count: string): Result<unknown[], Context>;
+    harkEvPrepare(done: string, lease: string, clean: string, gateway: string): Result<[number, string?, number?], Context>;
+    harkEvRead(stream: string, lease: string, done: string, gateway: string, after: string, count: string, types: string, known: string): Result<unknown[], Context>;
     harkEvMembers(members: string, gateway: string, ttlMs: string): Result<string[], Context>;
   }
 }
 
-/** Keys every ack declares (stream, watermark, lease); a transaction's come after. */
-const ACK_FIXED_KEYS = 3;
+/** Keys every ack declares (watermark, lease); a transaction's come after. */
+const ACK_FIXED_KEYS = 2;
 /** Maximum distinct keys a transaction may touch. */
 export const MAX_TX_KEYS = 16;
 
@@ -380,9 +335,8 @@ export function defineEventLogScripts<R extends Cmd>(cmd: R): R {
   if (!emitReady.has(cmd)) cmd.defineCommand('harkEvEmit', { numberOfKeys: 2, lua: EMIT });
   cmd.defineCommand('harkEvLease', { numberOfKeys: 1, lua: LEASE });
   cmd.defineCommand('harkEvRelease', { numberOfKeys: 2, lua: RELEASE });
-  cmd.defineCommand('harkEvPrepare', { numberOfKeys: 4, lua: PREPARE });
+  cmd.defineCommand('harkEvPrepare', { numberOfKeys: 3, lua: PREPARE });
   cmd.defineCommand('harkEvRead', { numberOfKeys: 3, lua: READ });
-  cmd.defineCommand('harkEvClaim', { numberOfKeys: 2, lua: CLAIM });
   cmd.defineCommand('harkEvMembers', { numberOfKeys: 1, lua: MEMBERS });
   // One ack per key count, all up front (see ackScript).
   for (let n = ACK_FIXED_KEYS; n <= ACK_FIXED_KEYS + MAX_TX_KEYS; n++) cmd.defineCommand(`harkEvAck${n}`, { numberOfKeys: n, lua: ACK });
@@ -545,42 +499,31 @@ export async function releaseLease(cmd: Cmd, p: number, consumer: string, gatewa
 }
 
 /**
- * The lease holder's first step: ensures the consumer group (XGROUP CREATE … 0 MKSTREAM,
- * BUSYGROUP ignored), prunes consumers of gone gateways (nothing pending, idle > pruneIdleMs)
- * and returns the done watermark (null when none yet) and whether the former holder
- * released the lease cleanly (then no event was in its hands).
+ * The lease holder's first step: the done watermark (null when none yet), where its reads
+ * start, and whether the former holder released the lease cleanly (then no event was in its
+ * hands).
  */
-export async function prepare(cmd: Cmd, p: number, consumer: string, gateway: string, pruneIdleMs = LEASE_MS): Promise<{ done: string | null; clean: boolean }> {
-  const r = await (await scripted(cmd)).harkEvPrepare(EVK.stream(p), EVK.done(p, consumer), EVK.lease(p, consumer), EVK.clean(p, consumer), consumer, gateway, String(pruneIdleMs));
+export async function prepare(cmd: Cmd, p: number, consumer: string, gateway: string): Promise<{ done: string | null; clean: boolean }> {
+  const r = await (await scripted(cmd)).harkEvPrepare(EVK.done(p, consumer), EVK.lease(p, consumer), EVK.clean(p, consumer), gateway);
   if (r[0] !== 1) throw new LeaseLostError(p, consumer);
   return { done: r[1] || null, clean: r[2] === 1 };
 }
 
-/** New entries for the holder (XREADGROUP … COUNT n STREAMS key '>'), and how many are pending in the group after the read. */
-export async function readNew(cmd: Cmd, p: number, consumer: string, gateway: string, count: number, types = ''): Promise<{ entries: LogEntry[]; pending: number; read: number }> {
-  const r = await (await scripted(cmd)).harkEvRead(EVK.stream(p), EVK.lease(p, consumer), EVK.done(p, consumer), consumer, gateway, String(count), types, KNOWN_TYPES);
-  if (r[0] !== 1) throw new LeaseLostError(p, consumer);
-  const entries = toEntries(r[2]);
-  return { pending: Number(r[1]), entries, read: r[3] === undefined ? entries.length : Number(r[3]) };
-}
-
 /**
- * Claims pending entries to the holder (XAUTOCLAIM, min idle 0, from `start`), in id
- * order. `next` is '0-0' when the whole pending list was scanned; `deleted` are pending
- * ids whose entries were trimmed away (Redis dropped them from the pending list).
+ * Up to `count` entries after stream id `after` ('0-0': from the start), those of the wanted
+ * `types` (see READ); `read` counts every entry read, `last` is the last one's id (null when none),
+ * `gone` says the stream's oldest entry is past `after`: entries after it were trimmed (or erased)
+ * before this consumer read them.
  */
-export async function claimPending(cmd: Cmd, p: number, consumer: string, gateway: string, start: string, count: number): Promise<{ next: string; entries: LogEntry[]; deleted: string[] }> {
-  const r = await (await scripted(cmd)).harkEvClaim(EVK.stream(p), EVK.lease(p, consumer), consumer, gateway, start, String(count));
+export async function readNew(cmd: Cmd, p: number, consumer: string, gateway: string, after: string, count: number, types = ''): Promise<{ entries: LogEntry[]; read: number; last: string | null; gone: boolean }> {
+  const r = await (await scripted(cmd)).harkEvRead(EVK.stream(p), EVK.lease(p, consumer), EVK.done(p, consumer), gateway, after, String(count), types, KNOWN_TYPES);
   if (r[0] !== 1) throw new LeaseLostError(p, consumer);
-  const entries = toEntries(r[2]);
-  // Redis 6.2 returns a trimmed entry as [id, nil] instead of listing it in the third element.
-  const deleted = [...(Array.isArray(r[3]) ? (r[3] as unknown[]).map(String) : []), ...entries.filter((e) => e.raw === null).map((e) => e.streamId)];
-  return { next: String(r[1]), entries: entries.filter((e) => e.raw !== null), deleted };
+  return { entries: toEntries(r[1]), read: Number(r[2]), last: (r[3] as string) || null, gone: r[4] === 1 };
 }
 
 /**
  * Commands a transactional consumer adds to an event's ack. They run in the ack's
- * script, atomically with the XACK and the watermark, and only if the event was not
+ * script, atomically with the watermark, and only if the event was not
  * acked before: their effect happens exactly once. Every key must be in the event's
  * partition slot: build them with `key(suffix)` (= partitionKey(P, suffix)).
  * As in MULTI, a command that fails (wrong type…) is reported and does not stop the others.
@@ -614,9 +557,9 @@ export const MAX_ACK_IDS = 1_000;
 type AckFn = (...args: string[]) => Promise<(number | string)[]>;
 
 /**
- * The ack script is defined once per key count (harkEvAck3…): ioredis's autopipelining
- * picks a command's slot from its first argument, which must therefore be the stream
- * key, not a key count as a variadic script would have it.
+ * The ack script is defined once per key count (harkEvAck2…): ioredis's autopipelining
+ * picks a command's slot from its first argument, which must therefore be a key of the
+ * partition, not a key count as a variadic script would have it.
  */
 async function ackScript(cmd: Cmd, nKeys: number): Promise<AckFn> {
   const fn = ((await scripted(cmd)) as unknown as Record<string, AckFn | undefined>)[`harkEvAck${nKeys}`];
@@ -625,17 +568,17 @@ async function ackScript(cmd: Cmd, nKeys: number): Promise<AckFn> {
 }
 
 /**
- * Acks entries of partition P (ascending ids) for `consumer`, fenced by the lease:
- * XACK, and if the last id is above the done watermark, the transaction's commands and
- * the watermark, in one script on the partition's slot. Safe to repeat.
+ * Acks entries of partition P (ascending ids) for `consumer`, fenced by the lease: if the
+ * last id is above the done watermark, the transaction's commands and the watermark, in
+ * one script on the partition's slot. Safe to repeat.
  */
 export async function ackEntries(cmd: Cmd, p: number, consumer: string, gateway: string, streamIds: readonly string[], tx?: PartitionTx): Promise<AckResult> {
   if (streamIds.length === 0 || streamIds.length > MAX_ACK_IDS) throw new Error(`ack of ${streamIds.length} ids`);
   if (tx && tx.partition !== p) throw new Error('transaction of another partition');
-  const keys = [EVK.stream(p), EVK.done(p, consumer), EVK.lease(p, consumer), ...new Set(tx?.keys ?? [])];
+  const keys = [EVK.done(p, consumer), EVK.lease(p, consumer), ...new Set(tx?.keys ?? [])];
   if (keys.length > ACK_FIXED_KEYS + MAX_TX_KEYS) throw new Error(`a transaction may touch at most ${MAX_TX_KEYS} keys`);
   const cmds = tx && tx.commands.length > 0 ? JSON.stringify(tx.commands) : '';
-  const r = await (await ackScript(cmd, keys.length))(...keys, consumer, gateway, cmds, ...streamIds);
+  const r = await (await ackScript(cmd, keys.length))(...keys, gateway, cmds, streamIds[streamIds.length - 1] as string);
   const status = r[0] === 1 ? 'acked' : r[0] === 0 ? 'already' : 'lost';
   return { status, errors: r.slice(1).map(String) };
 }

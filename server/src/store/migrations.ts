@@ -22,6 +22,7 @@ import { MAX_ATTR_KEY, MAX_ATTR_VALUE, MAX_ATTRS, MAX_VISITOR_EMAIL, MAX_VISITOR
 import type { Cluster, Redis } from 'ioredis';
 import { AVATAR_PATH_RE, checkAvatarDataUrl, putAvatar } from './avatars';
 import { K } from './keys';
+import { EVENT_PARTITIONS, EVK } from './event-log';
 import { BACKFILL_KEY } from './search';
 
 // To move to shared/src/limits.ts beside MAX_VISITOR_NAME and MAX_VISITOR_EMAIL.
@@ -383,10 +384,76 @@ const searchBackfill: Migration = {
   },
 };
 
+/**
+ * Migration 6: the event log's consumers read by a cursor after their done watermark, not
+ * through consumer groups (store/event-log.ts). Each group the code before left on a partition's
+ * stream is removed; first, if nothing is pending in it (every entry it handed out was acked),
+ * the consumer's watermark is raised to the group's last-delivered id, so the new reader does not
+ * read again what the group had passed over unwanted. With entries pending the watermark stays
+ * where the last ack left it (the pending ones are after it, and are read and handled again:
+ * at least once, as before). One script per group, atomic: a gateway of the code before that is
+ * still running during a rolling upgrade reads on through a group it creates again (from the
+ * start of the stream, skipping what is at or below the watermark), fenced by the same leases.
+ */
+const DROP_GROUP = `
+local function cmp(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if #am ~= #bm then return #am < #bm and -1 or 1 end
+  if am ~= bm then return am < bm and -1 or 1 end
+  if #as ~= #bs then return #as < #bs and -1 or 1 end
+  if as ~= bs then return as < bs and -1 or 1 end
+  return 0
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local f = {}
+  for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+  if f['name'] == ARGV[1] then
+    local raised = 0
+    local last = f['last-delivered-id']
+    if tonumber(f['pending']) == 0 and last ~= '0-0' then
+      local done = redis.call('GET', KEYS[2])
+      if not done or cmp(last, done) > 0 then
+        redis.call('SET', KEYS[2], last)
+        raised = 1
+      end
+    end
+    redis.call('XGROUP', 'DESTROY', KEYS[1], ARGV[1])
+    return 1 + raised
+  end
+end
+return 0
+`;
+
+const eventLogCursors: Migration = {
+  to: 6,
+  name: 'event-log-cursors',
+  async run(cmd, log, guard) {
+    let dropped = 0;
+    let raised = 0;
+    let left = 0;
+    for (let p = 0; p < EVENT_PARTITIONS; p++) {
+      guard.check();
+      const stream = EVK.stream(p);
+      if ((await cmd.exists(stream)) === 0) continue;
+      const groups = (await cmd.xinfo('GROUPS', stream)) as unknown[][];
+      for (const g of groups) {
+        const name = String(g[g.indexOf('name') + 1]);
+        const r = Number(await cmd.eval(DROP_GROUP, 2, stream, EVK.done(p, name), name));
+        if (r >= 1) dropped++;
+        if (r === 2) raised++;
+        if (r === 1 && Number(g[g.indexOf('pending') + 1]) > 0) left++;
+      }
+    }
+    log.info(`migration event-log-cursors: ${dropped} consumer groups removed from the event log, ${raised} watermarks raised to their group's position${left ? `, ${left} groups had entries pending (read again from the watermark)` : ''}`);
+  },
+};
+
 // ---------------------------------------------------------------- the list, and running it
 
 /** Every migration, in order of `to`. */
-export const MIGRATIONS: readonly Migration[] = [visitorRecordCaps, operatorSeats, operatorAvatars, searchBackfill];
+export const MIGRATIONS: readonly Migration[] = [visitorRecordCaps, operatorSeats, operatorAvatars, searchBackfill, eventLogCursors];
 
 /** The version of the data this code writes (and needs). */
 export const SCHEMA_VERSION: number = checkMigrations(MIGRATIONS);
