@@ -35,10 +35,10 @@ export function table(rows: Record<string, unknown>[]): void {
 
 /** INFO commandstats: command → [calls, µs]. */
 /** Redis's AOF rewrites and forks so far, and the last fork's duration (INFO persistence): a rewrite forks and writes the whole dataset, and the chat path's commands wait meanwhile. */
-export async function aofStats(r: { info(section: string): Promise<string> }): Promise<{ rewrites: number; forks: number; lastForkUs: number }> {
+export async function aofStats(r: { info(section: string): Promise<string> }): Promise<{ rewrites: number; forks: number; lastForkUs: number; aofBytes: number }> {
   const info = `${await r.info('persistence')}\n${await r.info('stats')}`;
   const num = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-  return { rewrites: num('aof_rewrites'), forks: num('total_forks'), lastForkUs: num('latest_fork_usec') };
+  return { rewrites: num('aof_rewrites'), forks: num('total_forks'), lastForkUs: num('latest_fork_usec'), aofBytes: num('aof_current_size') };
 }
 
 export async function commandStats(r: { info(section: string): Promise<string> }): Promise<Map<string, [number, number]>> {

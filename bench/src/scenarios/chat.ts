@@ -61,6 +61,8 @@ export interface ChatStep {
   /** Redis forks (AOF rewrites) started during the step, and the last fork's µs: latency spikes line up with them. */
   aofRewrites?: number;
   lastForkUs?: number;
+  /** The AOF's growth per 1,000 delivered messages over the step, bytes (absent when a rewrite ran in it). */
+  aofBytesPer1k?: number;
   /** 1-minute load average of the machine at the end of the step (other jobs share it). */
   loadAvg: number;
 }
@@ -252,6 +254,8 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
           slowBuckets: slow,
           ...(cs && cs2 ? { redisTop: topCommands(cs, cs2, v2o.totalCount + o2v.totalCount) } : {}),
           ...(aof && aof2 ? { aofRewrites: aof2.forks - aof.forks, lastForkUs: aof2.lastForkUs } : {}),
+          // Bytes the AOF grew by per 1,000 messages delivered (not across a rewrite, which starts a new file).
+          ...(aof && aof2 && aof2.forks === aof.forks ? { aofBytesPer1k: Math.round(((aof2.aofBytes - aof.aofBytes) / Math.max(1, delivered)) * 1000) } : {}),
           loadAvg: Math.round((loadavg()[0] ?? 0) * 10) / 10,
         };
         out.push(step);
@@ -266,6 +270,7 @@ export async function chat(o: ChatOptions): Promise<ChatStep[]> {
         if (rlat && Object.keys(rlat).length) console.log(`    Redis latency events over ${REDIS_LATENCY_THRESHOLD_MS} ms: ${Object.entries(rlat).map(([e, [n, max, at]]) => `${e} ${n}× max ${max} ms (last at +${at} ms)`).join(', ')}`);
         if (slow.length) console.log(`    ${SLOW_BUCKET_MS} ms spans with a message over ${SLOW_MS} ms (from the step's start: worst ms): ${slow.map((b) => `+${b.atMs}: ${b.ms}`).join(', ')}`);
         if (step.aofRewrites) console.log(`    Redis forks (AOF rewrite) started during the step: ${step.aofRewrites} (last fork ${step.lastForkUs} µs)`);
+        if (step.aofBytesPer1k !== undefined) console.log(`    AOF written per 1,000 messages: ${Math.round(step.aofBytesPer1k / 1024)} KiB`);
         if (step.redisTop) console.log(`    Redis µs per 1,000 msgs: ${step.redisTop.map((t) => `${t.cmd} ${t.usPer1k} (${t.callsPerMsg}/msg)`).join(', ')}`);
         if (fleet.frames) console.log(`  frames so far: ${JSON.stringify(Object.fromEntries(fleet.frames))}`);
         // Only a sweep that would go higher stops (a descending sweep, the second order, goes on down).
