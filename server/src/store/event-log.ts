@@ -152,6 +152,17 @@ redis.call('SET', KEYS[2], '1')
 return 1
 `;
 
+/** Lua: cmp(a, b) of two stream ids, -1, 0 or 1. They compare as (ms, seq), each a decimal number: the longer one is larger. */
+export const LUA_CMP_IDS = `local function cmp(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if #am ~= #bm then return #am < #bm and -1 or 1 end
+  if am ~= bm then return am < bm and -1 or 1 end
+  if #as ~= #bs then return #as < #bs and -1 or 1 end
+  if as ~= bs then return as < bs and -1 or 1 end
+  return 0
+end`;
+
 const FENCE = `if redis.call('GET', KEYS[LEASE]) ~= ARGV[1] then return {-1} end`;
 
 /**
@@ -179,16 +190,7 @@ return {1, redis.call('GET', KEYS[1]) or '', clean}
  */
 const READ = `
 ${FENCE.replace('LEASE', '2')}
-local function cmp(a, b)
-  -- Stream ids compare as (ms, seq), each a decimal number: the longer one is larger.
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  if #am ~= #bm then return #am < #bm and -1 or 1 end
-  if am ~= bm then return am < bm and -1 or 1 end
-  if #as ~= #bs then return #as < #bs and -1 or 1 end
-  if as ~= bs then return as < bs and -1 or 1 end
-  return 0
-end
+${LUA_CMP_IDS}
 local gone = 0
 if ARGV[2] ~= '0-0' then
   local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
@@ -247,15 +249,7 @@ return {1, keep, #entries, last, gone}
  */
 const ACK = `
 ${FENCE.replace('LEASE', '2')}
-local function cmp(a, b)
-  local ad, bd = string.find(a, '-', 1, true), string.find(b, '-', 1, true)
-  local am, as, bm, bs = string.sub(a, 1, ad - 1), string.sub(a, ad + 1), string.sub(b, 1, bd - 1), string.sub(b, bd + 1)
-  if #am ~= #bm then return #am < #bm and -1 or 1 end
-  if am ~= bm then return am < bm and -1 or 1 end
-  if #as ~= #bs then return #as < #bs and -1 or 1 end
-  if as ~= bs then return as < bs and -1 or 1 end
-  return 0
-end
+${LUA_CMP_IDS}
 local last = ARGV[3]
 local done = redis.call('GET', KEYS[1])
 if done and cmp(done, last) >= 0 then return {0} end

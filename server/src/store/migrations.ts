@@ -22,7 +22,7 @@ import { MAX_ATTR_KEY, MAX_ATTR_VALUE, MAX_ATTRS, MAX_VISITOR_EMAIL, MAX_VISITOR
 import type { Cluster, Redis } from 'ioredis';
 import { AVATAR_PATH_RE, checkAvatarDataUrl, putAvatar } from './avatars';
 import { K } from './keys';
-import { EVENT_PARTITIONS, EVK } from './event-log';
+import { EVENT_PARTITIONS, EVK, LUA_CMP_IDS } from './event-log';
 import { BACKFILL_KEY } from './search';
 
 // To move to shared/src/limits.ts beside MAX_VISITOR_NAME and MAX_VISITOR_EMAIL.
@@ -396,15 +396,7 @@ const searchBackfill: Migration = {
  * start of the stream, skipping what is at or below the watermark), fenced by the same leases.
  */
 const DROP_GROUP = `
-local function cmp(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  if #am ~= #bm then return #am < #bm and -1 or 1 end
-  if am ~= bm then return am < bm and -1 or 1 end
-  if #as ~= #bs then return #as < #bs and -1 or 1 end
-  if as ~= bs then return as < bs and -1 or 1 end
-  return 0
-end
+${LUA_CMP_IDS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local f = {}
