@@ -462,6 +462,39 @@ describe('a batch consumer', () => {
     expect(acks()).toBe(1);
   });
 
+  it('hands a read whole to handleBatch: in stream order, with stream ids and the partition, one ack', async () => {
+    const convs = samePartition('hb', 3);
+    const { cmd } = conn();
+    const ids: string[] = [];
+    for (let i = 1; i <= 4; i++) for (const c of convs) ids.push((await emit(cmd, msg(c, i), `${c}:${i}`)).streamId as string);
+    const calls: { ids: string[]; streamIds: string[]; partition: number }[] = [];
+    const rc = conn();
+    const acks = countAcks(rc);
+    const r = runner(rc);
+    r.register({
+      name: 'whole',
+      batch: true,
+      async handle() {
+        throw new Error('not called when handleBatch is there');
+      },
+      async handleBatch(events, partition) {
+        // Only this test's conversations (the partition may hold earlier tests' events too).
+        const ours = events.filter((x) => x.event.id.startsWith('hb-'));
+        if (ours.length) calls.push({ ids: ours.map((x) => x.event.id), streamIds: ours.map((x) => x.streamId), partition });
+      },
+    });
+    await r.start('gw-a');
+    const p = partitionOf(msg(convs[0] as string, 1));
+    await waitFor('the read', () => calls.some((c) => c.partition === p));
+    await r.idle();
+    const mine = calls.filter((c) => c.partition === p);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.streamIds).toEqual(ids);
+    expect(mine[0]?.ids).toEqual([1, 2, 3, 4].flatMap((i) => convs.map((c) => `${c}:${i}`)));
+    expect(r.counters.failures).toBe(0);
+    expect(acks()).toBeGreaterThanOrEqual(1);
+  });
+
   it(`handles at most EVENT_BATCH_CONCURRENCY (${EVENT_BATCH_CONCURRENCY}) conversations of a batch at once`, async () => {
     const convs = samePartition('bn', EVENT_BATCH_CONCURRENCY + 5);
     const { cmd } = conn();

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { CONV_CSV_COLUMNS, MAX_REPORT_DAYS, REPORT_CONV_PAGE, type Report, csvCell, localHour, zonedDayStart } from '../src/domain/reports';
 import { K } from '../src/store/keys';
+import { RK2 } from '../src/store/reports';
 import { ADMIN, Http, type OperatorClient, type TestGateway, type TestRedis, cid, createOp, onlineOperator, testGateway, testRedis, visitor, waitFor } from './harness';
 
 let redis: TestRedis;
@@ -176,6 +177,34 @@ describe('reports', () => {
     expect(r.body.totals.offlineMessages).toBe(1);
     expect((r.body.heat.incoming[1] as number[])[0]).toBe(0);
     expect(r.body.days[0]?.numbers.offlineMessages).toBe(1);
+  });
+
+  it('counts a read of the event log once, however often it is delivered: past a watermark per site and partition, no key per event', async () => {
+    const reports = gw.ctx.domain.reports;
+    const at = Date.parse('2026-04-06T10:30:00Z');
+    const day = localHour(at, TZ).slice(0, 10);
+    const admin = new Redis(redis.url);
+    try {
+      const p = 7;
+      const at0 = Date.now();
+      const msg = (i: number) => ({
+        streamId: `${at0}-${i}`,
+        event: { id: `rb:${randomId(8)}:${i}`, at, type: 'message.created' as const, site: 'demo', conv: `nx${randomId(8)}`, by: 'visitor' as const, entry: `${i}-0` },
+      });
+      const read = [msg(1), msg(2), msg(3)];
+      await reports.countRead(read, p);
+      // Delivered again (a gateway died before its ack), then again with more behind it (a later read from the same place).
+      await reports.countRead(read, p);
+      await reports.countRead([...read, msg(4), msg(5)], p);
+      const r = await sue.http.req<Report>('GET', `/v1/reports?site=demo&from=${day}&to=${day}`);
+      expect(r.body.totals.messages).toBe(5);
+      expect(await admin.get(`{rep:demo}:w:${p}`)).toBe(`${at0}-5`);
+      // No key per event (countOnce's `seen`): the watermark tells what was counted.
+      for (const x of read) expect(await admin.exists(RK2.seen('demo', x.event.id))).toBe(0);
+      expect(await admin.pttl(`{rep:demo}:d:${day}`)).toBeGreaterThan(700 * 86_400_000);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('exports the conversations behind the report as CSV: the scope’s, started within the range’s site-local days', async () => {

@@ -134,6 +134,19 @@ export interface SideEffectConsumer extends ConsumerBase {
    * effect is idempotent by event id, as the built-in ones are.
    */
   batch?: boolean;
+  /**
+   * With `batch`: the whole read at once instead of `handle` per event (which is still what a
+   * caller outside the runner uses): its wanted events in stream order with their stream ids, and
+   * the partition. For a consumer that writes a read's effects together, and can tell a batch it
+   * has counted already by the stream ids (the reports: one script per site per read, counted once
+   * past a watermark per site and partition). Retried whole on failure, like a batch.
+   */
+  handleBatch?(events: readonly LoggedEvent[], partition: number): Promise<void>;
+}
+/** An event as read from its partition, with its stream id (increasing within a partition). */
+export interface LoggedEvent {
+  event: DomainEvent;
+  streamId: string;
 }
 /**
  * Effects in Redis, in the event's partition slot: added to `tx`, they run in the ack's
@@ -143,6 +156,7 @@ export interface TransactionalConsumer extends ConsumerBase {
   handleTx(event: DomainEvent, tx: PartitionTx): Promise<void> | void;
   handle?: undefined;
   batch?: undefined;
+  handleBatch?: undefined;
 }
 export type EventConsumer = SideEffectConsumer | TransactionalConsumer;
 
@@ -725,7 +739,7 @@ export class EventConsumers {
 
   /** Handles entries in order. `claimed`: the first read after a takeover, whose first handled event may have been handled before. */
   private async processAll(u: Unit, entries: LogEntry[], claimed: boolean, epoch: number): Promise<void> {
-    if (u.c.batch && u.c.handle) return this.processBatch(u, u.c.handle.bind(u.c), entries, claimed, epoch);
+    if (u.c.batch) return this.processBatch(u, u.c, entries, claimed, epoch);
     let skip: string[] = [];
     const flush = async () => {
       if (skip.length === 0) return;
@@ -752,22 +766,32 @@ export class EventConsumers {
    * A batch consumer's read (see SideEffectConsumer.batch): the wanted events grouped by order key,
    * the groups at once, each in order; then one ack for every entry of the read.
    */
-  private async processBatch(u: Unit, handle: (e: DomainEvent) => Promise<void>, entries: LogEntry[], claimed: boolean, epoch: number): Promise<void> {
+  private async processBatch(u: Unit, c: SideEffectConsumer, entries: LogEntry[], claimed: boolean, epoch: number): Promise<void> {
     this.canHandle(u, epoch);
+    const handle = c.handle.bind(c);
     const ids: string[] = [];
     const groups = new Map<string, DomainEvent[]>();
+    const logged: LoggedEvent[] = [];
     let n = 0;
     for (const e of entries) {
       ids.push(e.streamId);
       const event = this.wanted(u, e);
       if (!event) continue;
+      logged.push({ event, streamId: e.streamId });
       const k = orderKey(event);
       const g = groups.get(k);
       if (g) g.push(event);
       else groups.set(k, [event]);
       n++;
     }
-    if (n > 0) {
+    if (n > 0 && c.handleBatch) {
+      const whole = c.handleBatch.bind(c);
+      await this.runHandler(u, epoch, logged[0]?.event as DomainEvent, n, async () => {
+        this.canHandle(u, epoch, true);
+        u.dirty = true;
+        await whole(logged, u.p);
+      });
+    } else if (n > 0) {
       const first = (groups.values().next().value as DomainEvent[])[0] as DomainEvent;
       await this.runHandler(u, epoch, first, n, async () => {
         // EVENT_BATCH_CONCURRENCY conversations at a time. Every worker ends (or fails) before the

@@ -26,10 +26,10 @@ import { type ConvMeta, getMeta, getMetaFields } from '../store/conversations';
 import { optNum } from '../store/util';
 import { K } from '../store/keys';
 import { getOperator, listOperators } from '../store/operators';
-import { DURATION_BINS_S, binOf, countOnce, onlineSince, pagesByScore, readDays, setOnlineSince } from '../store/reports';
+import { DURATION_BINS_S, binOf, countBatch, countOnce, onlineSince, pagesByScore, readDays, setOnlineSince } from '../store/reports';
 import { getSite } from '../store/sites';
 import type { Deps } from './deps';
-import type { SideEffectConsumer } from './event-consumers';
+import { EVENT_BATCH_CONCURRENCY, type LoggedEvent, type SideEffectConsumer } from './event-consumers';
 import type { DomainEvent } from './events';
 import { canSeeSite, isSupervisor, oversees } from './policy';
 
@@ -43,6 +43,8 @@ export const REPORT_CONV_PAGE = 500;
 const TZ_CACHE_MS = 60_000;
 
 const NBINS = DURATION_BINS_S.length + 1;
+/** Increments: site-local day -> field -> by. */
+type Incs = Map<string, Map<string, number>>;
 const COUNTERS = ['in', 'missed', 'off', 'msg', 'good', 'bad', 'cmt', 'xfer', 'frt_n', 'frt_sum', 'res_n', 'res_sum', 'onl'] as const;
 type Counter = (typeof COUNTERS)[number];
 
@@ -206,17 +208,55 @@ export class Reports {
   consumer(): SideEffectConsumer {
     return {
       name: 'reports',
-      // Counted once per event id (countOnce): handled a read at a time, conversations at once (event-consumers.ts).
+      // A read at a time (event-consumers.ts): each site's counts in one script, once past a watermark
+      // per site and partition (countBatch); operators' online time one event at a time, once per event id.
       batch: true,
       types: ['conversation.created', 'conversation.answered', 'conversation.resolved', 'conversation.rated', 'conversation.transferred', 'offline_message.created', 'message.created', 'operator.status_changed'],
       handle: (e) => this.count(e),
+      handleBatch: (events, partition) => this.countRead(events, partition),
     };
   }
 
   /** Counts one event into its site's hour buckets (once per event id). */
   async count(e: DomainEvent): Promise<void> {
-    const r = this.d.c.cmd;
     if (e.type === 'operator.status_changed') return this.presence(e.op, e.status, e.at, e.site, e.id);
+    const c = await this.incsOf(e);
+    if (c) await countOnce(this.d.c.cmd, c.site, e.id, c.incs);
+  }
+
+  /**
+   * Counts a read of the event log (one partition's events, in stream order): the operators' status
+   * changes one at a time and in order, as `count` does; the rest with their increments worked out
+   * EVENT_BATCH_CONCURRENCY at a time, then one script per site (store/reports.ts countBatch), each
+   * event once however often the read is delivered. Where there was one script and one `seen` key
+   * (kept two days) per event, a message now costs neither.
+   */
+  async countRead(events: readonly LoggedEvent[], partition: number): Promise<void> {
+    const rest: LoggedEvent[] = [];
+    for (const x of events) {
+      if (x.event.type === 'operator.status_changed') await this.count(x.event);
+      else rest.push(x);
+    }
+    const out: ({ site: string; incs: Incs } | null)[] = new Array(rest.length).fill(null);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < rest.length; i = next++) out[i] = await this.incsOf((rest[i] as LoggedEvent).event);
+    };
+    await Promise.all(Array.from({ length: Math.min(EVENT_BATCH_CONCURRENCY, rest.length) }, worker));
+    const bySite = new Map<string, { streamId: string; incs: Incs }[]>();
+    out.forEach((c, i) => {
+      if (!c?.incs.size) return;
+      const list = bySite.get(c.site) ?? [];
+      list.push({ streamId: (rest[i] as LoggedEvent).streamId, incs: c.incs });
+      bySite.set(c.site, list);
+    });
+    await Promise.all([...bySite].map(([site, list]) => countBatch(this.d.c.cmd, site, partition, list)));
+  }
+
+  /** An event's increments (site-local day -> field -> by), and its site; null for one that counts nothing here. */
+  private async incsOf(e: DomainEvent): Promise<{ site: string; incs: Incs } | null> {
+    const r = this.d.c.cmd;
+    if (e.type === 'operator.status_changed' || !e.site) return null;
     const site = e.site;
     const tz = await this.tzOf(site);
     // Only these two of the conversation's record (not its last message and the rest): this runs for every message.
@@ -270,9 +310,9 @@ export class Reports {
         add(e.at, ['all', ...(e.by === 'operator' && e.op ? [`o:${e.op}`] : []), ...ts(await teams(e.by === 'operator' ? e.op : undefined))], 'msg');
         break;
       default:
-        return;
+        return null;
     }
-    if (incs.size) await countOnce(r, site, e.id, incs);
+    return { site, incs };
   }
 
   /** Online time: from an operator going online to their next other status, split into the hours it spans. */

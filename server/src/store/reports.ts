@@ -6,7 +6,10 @@
  *                             `res:BIN`, with `frt_n`/`frt_sum`); per site-local hour `SCOPE|in@HH`
  *                             (conversations started) and `SCOPE|onl@HH` (operator-milliseconds online);
  *                             kept REPORT_RETENTION_DAYS. A report reads one hash per day.
- *   {rep:S}:seen:DIGEST       string: the event (SHA-256 of its id, cut) was counted (at-least-once delivery counts once), 2 days
+ *   {rep:S}:seen:DIGEST       string: the event (SHA-256 of its id, cut) was counted (at-least-once delivery counts once), 2 days;
+ *                             only for what is counted one event at a time (operators' online time; callers outside the log)
+ *   {rep:S}:w:P               string: the stream id of partition P up to which the site's events were counted by
+ *                             countBatch (a read of the log delivered again counts nothing twice), 2 days
  *   {rep:S}:online            hash operator -> ms they went online (for the online-hours rollup)
  *
  * A site's keys share its hash tag, so the counting script runs on one cluster slot.
@@ -14,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { ScriptedRedis } from '../redis/scripts';
 import { evalScript } from '../redis/eval';
+import { LUA_CMP_IDS } from './event-log';
 
 /** Hour buckets are kept this long (two years: a year against the one before). */
 export const REPORT_RETENTION_DAYS = 800;
@@ -33,6 +37,7 @@ export const RK2 = {
   /** By a digest of the event id: an event id names its conversation, which an erase must leave nowhere. */
   seen: (site: string, id: string) => `{rep:${site}}:seen:${createHash('sha256').update(id).digest('base64url').slice(0, 22)}`,
   online: (site: string) => `{rep:${site}}:online`,
+  counted: (site: string, partition: number) => `{rep:${site}}:w:${partition}`,
 } as const;
 
 // KEYS: seen, then hour keys (one per increment group). ARGV: ttlMs, n groups, then per group: count k, then k pairs field, by.
@@ -63,6 +68,65 @@ export async function countOnce(r: ScriptedRedis, site: string, id: string, incs
     for (const [f, by] of fields) args.push(f, Math.round(by));
   }
   return Number(await evalScript(r, COUNT, keys.length, ...keys, ...args)) === 1;
+}
+
+// KEYS: the site's watermark for the partition, then the day keys. ARGV: ttl ms, then per event: its
+// stream id, its number of groups, then per group: the day key's index in KEYS, count k, then k
+// pairs field, by. The events after the watermark are counted, in order, and the watermark moves to
+// the last: a read delivered again (or a longer one from the same place) counts nothing twice. A day
+// key gets its expiry once (the first count of the day), not with every event.
+const COUNT_BATCH = `
+${LUA_CMP_IDS}
+local w = redis.call('GET', KEYS[1])
+local ttl = tonumber(ARGV[1])
+local pos, n, last = 2, 0, nil
+while pos <= #ARGV do
+  local id = ARGV[pos]
+  local groups = tonumber(ARGV[pos + 1])
+  pos = pos + 2
+  local fresh = (not w) or cmp(id, w) > 0
+  for _ = 1, groups do
+    local key = KEYS[tonumber(ARGV[pos])]
+    local k = tonumber(ARGV[pos + 1])
+    pos = pos + 2
+    for _ = 1, k do
+      if fresh then redis.call('HINCRBY', key, ARGV[pos], ARGV[pos + 1]) end
+      pos = pos + 2
+    end
+    if fresh and redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ttl) end
+  end
+  if fresh then
+    n = n + 1
+    last = id
+  end
+end
+if last then redis.call('SET', KEYS[1], last, 'PX', ${SEEN_MS}) end
+return n
+`;
+
+/**
+ * Applies the increments of a site's events read together from event-log partition `partition`
+ * (in stream order), each once: past the site's watermark for that partition. Returns how many
+ * were counted now.
+ */
+export async function countBatch(r: ScriptedRedis, site: string, partition: number, events: readonly { streamId: string; incs: Map<string, Map<string, number>> }[]): Promise<number> {
+  const keys = [RK2.counted(site, partition)];
+  const index = new Map<string, number>();
+  const args: (string | number)[] = [REPORT_RETENTION_DAYS * 86_400_000];
+  for (const e of events) {
+    args.push(e.streamId, e.incs.size);
+    for (const [day, fields] of e.incs) {
+      let i = index.get(day);
+      if (i === undefined) {
+        keys.push(RK2.day(site, day));
+        i = keys.length;
+        index.set(day, i);
+      }
+      args.push(i, fields.size);
+      for (const [f, by] of fields) args.push(f, Math.round(by));
+    }
+  }
+  return Number(await evalScript(r, COUNT_BATCH, keys.length, ...keys, ...args));
 }
 
 /** Reads `fields` of each day's hash (pipelined), in the order of `days`. */
