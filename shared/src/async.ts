@@ -64,3 +64,21 @@ export async function eachPage<E extends { id: string }>(read: (after: string) =
     cursor = last.id;
   }
 }
+
+/**
+ * Calls `fn` on every item, at most `limit` calls running at once, started in the items' order,
+ * and resolves with the results in that order. A call that fails stops its lane (the other lanes
+ * take the items left); the promise settles only once every call has ended, so nothing is still
+ * running when the caller retries, and then rejects with `pick(errors)` (default: the first).
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>, pick: (errors: unknown[]) => unknown = (es) => es[0]): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T, i);
+  };
+  const done = await Promise.allSettled(Array.from({ length: Math.max(0, Math.min(limit, items.length)) }, lane));
+  const errors = done.filter((d): d is PromiseRejectedResult => d.status === 'rejected').map((d) => d.reason as unknown);
+  if (errors.length) throw pick(errors);
+  return out;
+}

@@ -54,6 +54,7 @@
  * waiting for the next poll; from another gateway it waits at most EVENT_POLL_MS.
  */
 import { compareStreamIds } from '@hark/shared';
+import { mapLimit } from '@hark/shared/async';
 import type { ScriptedRedis } from '../redis/scripts';
 import { type DomainEvent, EVENT_TYPES, type EventInput, type EventType, type MessageCreated, orderKey } from './events';
 import {
@@ -796,21 +797,20 @@ export class EventConsumers {
       await this.runHandler(u, epoch, first, n, async () => {
         // EVENT_BATCH_CONCURRENCY conversations at a time. Every worker ends (or fails) before the
         // batch counts as failed: a retry never overlaps a conversation still being handled.
-        const list = [...groups.values()];
-        let next = 0;
-        const worker = async () => {
-          for (let i = next++; i < list.length; i = next++)
-            for (const ev of list[i] as DomainEvent[]) {
+        u.dirty = true;
+        await mapLimit(
+          [...groups.values()],
+          EVENT_BATCH_CONCURRENCY,
+          async (events) => {
+            for (const ev of events) {
               // Every handler starts only while the lease is surely ours (as one event at a time does);
               // a stop or handoff lets the batch finish (bounded by the stop's timeout) and ack.
               this.canHandle(u, epoch, true);
               await handle(ev);
             }
-        };
-        u.dirty = true;
-        const done = await Promise.allSettled(Array.from({ length: Math.min(EVENT_BATCH_CONCURRENCY, list.length) }, worker));
-        const failed = done.filter((d): d is PromiseRejectedResult => d.status === 'rejected').map((d) => d.reason as unknown);
-        if (failed.length) throw failed.find((e) => e instanceof Abort) ?? failed[0];
+          },
+          (failed) => failed.find((e) => e instanceof Abort) ?? failed[0],
+        );
       });
     }
     if (ids.length) await this.ack(u, ids);

@@ -19,6 +19,7 @@
  * The site's time zone is its business hours' (`hours.tz`), else UTC; hours are bucketed in the
  * zone the site had when the event was counted.
  */
+import { mapLimit } from '@hark/shared/async';
 import { HarkError, type Report, type ReportDay, type ReportNumbers, type ReportQuery } from '@hark/shared';
 export type { Report, ReportDay, ReportNumbers, ReportQuery };
 import type { Operator } from '../store/operators';
@@ -237,12 +238,7 @@ export class Reports {
       if (x.event.type === 'operator.status_changed') await this.count(x.event);
       else rest.push(x);
     }
-    const out: ({ site: string; incs: Incs } | null)[] = new Array(rest.length).fill(null);
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < rest.length; i = next++) out[i] = await this.incsOf((rest[i] as LoggedEvent).event);
-    };
-    await Promise.all(Array.from({ length: Math.min(EVENT_BATCH_CONCURRENCY, rest.length) }, worker));
+    const out = await mapLimit(rest, EVENT_BATCH_CONCURRENCY, (x) => this.incsOf(x.event));
     const bySite = new Map<string, { streamId: string; incs: Incs }[]>();
     out.forEach((c, i) => {
       if (!c?.incs.size) return;
