@@ -103,7 +103,9 @@ try {
   if (want('reconnect')) {
     // `--failover=1` (or 0): only that variant.
     for (const failover of opt('failover') ? [opt('failover') === '1'] : [false, true]) {
-      const result = await reconnectStorm({ redisUrl: redis.url, visitors: num('visitors') ?? (quick ? 300 : 10_000), operatorRate: quick ? 100 : 300, failover });
+      // `--lb=each`: every visitor tries the restarting gateway first (before: no balancer's memory); default `nginx`.
+      const lb = opt('lb') === 'each' ? 'each' : 'nginx';
+      const result = await reconnectStorm({ redisUrl: redis.url, visitors: num('visitors') ?? (quick ? 300 : 10_000), operatorRate: quick ? 100 : 300, failover, lb });
       console.log(result);
       const name = failover ? 'reconnect-failover' : 'reconnect';
       console.log(`wrote ${writeResult(out(quick ? `${name}-quick` : name), { ...meta, result })}`);

@@ -154,7 +154,16 @@ export function serveChild(port: number, stop: () => Promise<void>): void {
         writeFileSync(heap ? file.replace(/\.cpuprofile$/, '.heapprofile') : file, JSON.stringify((r as { profile: unknown }).profile));
         process.send?.({ type: 'prof-stopped' });
       });
-    } else if (m.type === 'stop') void stop().finally(() => process.exit(0));
+    } else if (m.type === 'stop') {
+      // `profileTo`: a CPU profile of the stop itself (a draining gateway), written just before the exit.
+      const file = (m as { profileTo?: string }).profileTo;
+      void (file ? profiler('Profiler.enable').then(() => profiler('Profiler.start')) : Promise.resolve())
+        .then(stop)
+        .then(async () => {
+          if (file) writeFileSync(file, JSON.stringify(((await profiler('Profiler.stop')) as { profile: unknown }).profile));
+        })
+        .finally(() => process.exit(0));
+    }
   });
   process.on('disconnect', () => process.exit(0));
 }

@@ -24,7 +24,8 @@ export interface Server {
   /** Starts a CPU profile in the server; `profStop` writes it to `file`. */
   profStart(): Promise<void>;
   profStop(file: string): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops the server; `profileTo`: it writes a CPU profile of its own stop there first. */
+  stop(profileTo?: string): Promise<void>;
   kill(): void;
 }
 
@@ -73,7 +74,7 @@ export async function startServer(name: string, file: string, env: Record<string
     loop: async () => (await ask<{ loop: LoopStats }>(child, 'loop', 'loop')).loop,
     profStart: async () => void (await ask(child, 'prof-start', 'prof-started')),
     profStop: async (file) => void (await ask(child, 'prof-stop', 'prof-stopped', { file })),
-    stop: () =>
+    stop: (profileTo?: string) =>
       new Promise<void>((res) => {
         if (child.exitCode !== null) return res();
         const t = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
@@ -81,7 +82,7 @@ export async function startServer(name: string, file: string, env: Record<string
           clearTimeout(t);
           res();
         });
-        child.send({ type: 'stop' });
+        child.send({ type: 'stop', ...(profileTo ? { profileTo } : {}) });
       }),
     kill: () => child.kill('SIGKILL'),
   };

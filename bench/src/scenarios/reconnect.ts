@@ -9,15 +9,21 @@ import { randomId } from '@hark/shared';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { sourceAddress } from '../lib/addrs';
+import { CONSUMER_WORKER_NICE } from '@hark/server/src/config';
 import { compiled } from '../lib/bundle';
 import { pace, pool, sleep, until } from '../lib/pace';
-import { type Server, startServer } from '../lib/proc';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
+import { type Server, procCpuMs, startServer } from '../lib/proc';
 import { seed } from '../lib/seed';
 import { settle } from '../lib/settle';
 
 export interface ReconnectResult {
   /** Whether a visitor refused by the restarting gateway could go to the other one (a load balancer in front of both). */
   failover: boolean;
+  /** With failover, how the balancer picks (see Balancer): `nginx` (passive health checks) or `each` (every visitor tries A first). */
+  lb: 'nginx' | 'each';
   visitors: number;
   operatorRate: number;
   resumedAllMs: number;
@@ -42,6 +48,119 @@ export interface ReconnectResult {
   /** Then until the event consumers had caught up with the setup's events (search index, reports…), and how many were still behind if they had not. */
   settleMs: number;
   behindAtStorm: number;
+  /** Where the storm's time went (restart to all resumed). */
+  storm: StormProfile;
+  /** Redis commands during the storm (restart to all resumed): the 12 most frequent, and the UNSUBSCRIBEs. */
+  redisCommands: Record<string, number>;
+  unsubscribes: number;
+}
+
+/**
+ * The storm's processes: old A (until it exits), B, the new A2 (from its start), the consumer worker C, Redis and this
+ * load client; their CPU over the storm (ms) and per second (ms of CPU in each second since the
+ * restart began); when the visitors' sockets were closed by the drain; where they resumed; and
+ * the load client's own event-loop delay over the storm (a saturated client would set the pace).
+ */
+export interface StormProfile {
+  cpuMs: Record<string, number>;
+  perSecond: Record<string, number>[];
+  closedP50Ms: number;
+  closedLastMs: number;
+  resumedOnA2: number;
+  resumedOnB: number;
+  loadLoopP99Ms: number;
+  loadLoopMaxMs: number;
+  /** The load client's garbage collection over the storm: total and longest pause (ms). */
+  loadGcMs: number;
+  loadGcMaxMs: number;
+  /** The load client's loop stalls of LOAD_STALL_MS or more: when (ms after the restart began) and how long. */
+  loadStalls: { atMs: number; ms: number }[];
+}
+
+const LOAD_STALL_MS = 200;
+
+/** Starts a CPU profile of this process; the function returned stops it and writes it to a file. */
+async function profileSelf(): Promise<(file: string) => Promise<void>> {
+  const s = new Session();
+  s.connect();
+  const post = (m: string) => new Promise<unknown>((res, rej) => s.post(m, (e, r) => (e ? rej(e) : res(r))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async (file) => {
+    const r = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(file, JSON.stringify(r.profile));
+    s.disconnect();
+  };
+}
+
+/** Samples the CPU time of named processes every STORM_SAMPLE_MS (a process that exited keeps its last reading). */
+const STORM_SAMPLE_MS = 250;
+function cpuSampler(pids: () => Record<string, number | undefined>) {
+  const last: Record<string, number> = {};
+  const first: Record<string, number> = {};
+  const samples: { t: number; cpu: Record<string, number> }[] = [];
+  let t0 = -1;
+  const read = () => {
+    const now = performance.now();
+    if (t0 < 0) t0 = now;
+    for (const [name, pid] of Object.entries(pids())) {
+      if (!pid) continue;
+      try {
+        const v = pid === process.pid ? (process.cpuUsage().user + process.cpuUsage().system) / 1000 : procCpuMs(pid);
+        if (first[name] === undefined) first[name] = v;
+        last[name] = v;
+      } catch {} // exited: its last reading stands
+    }
+    samples.push({ t: now - t0, cpu: { ...last } });
+  };
+  read();
+  const timer = setInterval(read, STORM_SAMPLE_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      read();
+      const cpuMs = Object.fromEntries(Object.entries(last).map(([k, v]) => [k, Math.round(v - (first[k] ?? v))]));
+      const perSecond: Record<string, number>[] = [];
+      for (let s = 1; ; s++) {
+        const end = samples.findLast((x) => x.t <= s * 1000);
+        const start = samples.findLast((x) => x.t <= (s - 1) * 1000);
+        if (!end || !start) break;
+        // A second with no reading at its end (the load client stalled through it) counts nothing; the next takes its CPU.
+        perSecond.push(Object.fromEntries(Object.keys(end.cpu).map((k) => [k, Math.round((end.cpu[k] ?? 0) - (start.cpu[k] ?? first[k] ?? end.cpu[k] ?? 0))])));
+        if (end === samples.at(-1)) break;
+      }
+      return { cpuMs, perSecond };
+    },
+  };
+}
+
+/**
+ * The load balancer in front of the gateways, as the client sees it. `each`: every connection
+ * tries the ports in order, the restarting gateway first, and a refused one goes on to the next
+ * (a balancer with no memory of failures). `nginx`: what nginx does with its defaults
+ * (`max_fails=1 fail_timeout=10s`, and `proxy_next_upstream error`): a refused connection goes on
+ * to the next server, and the server that refused is skipped for LB_FAIL_TIMEOUT_MS. The refused
+ * attempts cost the load client (it runs every visitor on one core), not the gateways.
+ */
+export const LB_FAIL_TIMEOUT_MS = 10_000;
+class Balancer {
+  private readonly downUntil = new Map<number, number>();
+  constructor(
+    private readonly ports: number[],
+    private readonly kind: 'nginx' | 'each',
+  ) {}
+
+  order(): number[] {
+    if (this.kind === 'each') return this.ports;
+    const now = performance.now();
+    const up = this.ports.filter((p) => (this.downUntil.get(p) ?? 0) <= now);
+    // Every server marked down: nginx tries them all again rather than failing.
+    return up.length ? up : this.ports;
+  }
+
+  failed(port: number): void {
+    if (this.kind === 'nginx') this.downUntil.set(port, performance.now() + LB_FAIL_TIMEOUT_MS);
+  }
 }
 
 const OPS = 100;
@@ -59,6 +178,8 @@ class Vis {
   dups = 0;
   synced = false;
   attempts = 0;
+  /** The port of the gateway it last synced on. */
+  port = 0;
   constructor(
     readonly i: number,
     readonly token: string,
@@ -85,6 +206,7 @@ class Vis {
         else if (f.type === 'conv' && f.conv.status === 'open') this.op = f.conv.operator?.id ?? '';
         else if (f.type === 'synced') {
           this.synced = true;
+          this.port = port;
           res();
         }
       });
@@ -95,19 +217,21 @@ class Vis {
   }
 
   /**
-   * Reconnects until it is synced again (bounded by LIMIT_MS). With a second port (`failover`),
-   * an attempt the first one refuses goes on at once to the other, as a load balancer in front
-   * of both gateways would send it to a healthy one.
+   * Reconnects until it is synced again (bounded by LIMIT_MS). With a balancer over two ports
+   * (`failover`), an attempt the first one refuses goes on at once to the other, as a load
+   * balancer in front of both gateways would send it to a healthy one.
    */
-  async resume(ports: number[], deadline: number): Promise<void> {
+  async resume(lb: Balancer, deadline: number): Promise<void> {
     for (let n = 0; performance.now() < deadline; n++) {
       await sleep(backoff(n));
-      for (const port of ports) {
+      for (const port of lb.order()) {
         this.attempts++;
         try {
           await this.connect(port, false);
           return;
-        } catch {}
+        } catch {
+          lb.failed(port);
+        }
       }
     }
   }
@@ -118,15 +242,22 @@ class Vis {
  * `failover: true`: the deployment the README recommends, several gateways behind a load
  * balancer: a visitor whose reconnect A refuses (draining, or not up yet) lands on B.
  */
-export async function reconnectStorm(o: { redisUrl: string; visitors: number; operatorRate: number; failover?: boolean }): Promise<ReconnectResult> {
+export async function reconnectStorm(o: { redisUrl: string; visitors: number; operatorRate: number; failover?: boolean; lb?: 'nginx' | 'each' }): Promise<ReconnectResult> {
+  const lbKind = o.lb ?? 'nginx';
   // The operators never answer the visitors' first messages: on a busy machine setting up 10,000
   // chats takes longer than a site's default unansweredMs (60 s), after which the presence sweep
   // sends a chat whose operator is not online back to the queue. Not what this bench measures.
   const seeded = await seed(o.redisUrl, 20, OPS, Math.ceil(o.visitors / OPS) + 5, { unansweredMs: 3_600_000 });
   // The gateway as `pnpm start` runs it: compiled into one bundle, on plain node (lib/bundle.ts).
   const gateway = await compiled('src/servers/gateway.ts');
-  let a: Server = await startServer('reconnect-A', gateway, { REDIS_URL: o.redisUrl });
-  const b = await startServer('reconnect-B', gateway, { REDIS_URL: o.redisUrl });
+  // As `pnpm start` runs it: the event consumers (search index, reports, stats, mail, webhooks) and
+  // the jobs in a consumer worker at CONSUMER_WORKER_NICE, not in the gateways; with
+  // HARK_BENCH_SPLIT=0 every gateway runs them itself (HARK_CONSUMER_WORKER=0).
+  const split = process.env.HARK_BENCH_SPLIT !== '0';
+  const serving = { REDIS_URL: o.redisUrl, ...(split ? { HARK_ROLE: 'gateway' } : {}) };
+  let a: Server = await startServer('reconnect-A', gateway, serving);
+  const b = await startServer('reconnect-B', gateway, serving);
+  const c = split ? await startServer('reconnect-C', gateway, { REDIS_URL: o.redisUrl, HARK_ROLE: 'consumers' }, [], CONSUMER_WORKER_NICE) : null;
   const port = a.port;
   const r = new Redis(o.redisUrl);
   const opWs = new Map<string, WebSocket>();
@@ -214,31 +345,68 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
     };
     const calls0 = await calls();
     // 3. Restart gateway A: drain (1012 to every socket), then a new process on the same port.
+    const redisPid = Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]) || undefined;
+    const oldA = a;
+    const cpu = cpuSampler(() => ({ A: oldA.pid, B: b.pid, A2: a === oldA ? undefined : a.pid, C: c?.pid, redis: redisPid, load: process.pid }));
     const t0 = performance.now();
     const deadline = t0 + LIMIT_MS;
     const resumedAt: number[] = [];
+    const closedAt: number[] = [];
+    const loadLoop = monitorEventLoopDelay({ resolution: 10 });
+    loadLoop.enable();
+    const gcs: number[] = [];
+    const gcObs = new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) gcs.push(e.duration);
+    });
+    gcObs.observe({ entryTypes: ['gc'] });
+    const loadStalls: { atMs: number; ms: number }[] = [];
+    let lastTick = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      if (now - lastTick >= LOAD_STALL_MS) loadStalls.push({ atMs: Math.round(lastTick - t0), ms: Math.round(now - lastTick) });
+      lastTick = now;
+    }, 10);
+    const lb = new Balancer(o.failover ? [port, b.port] : [port], lbKind);
     const dropped = vs.map(
       (v) =>
         new Promise<void>((res) => {
-          v.ws.once('close', () =>
-            void v.resume(o.failover ? [port, b.port] : [port], deadline).then(() => {
+          v.ws.once('close', () => {
+            closedAt.push(performance.now() - t0);
+            void v.resume(lb, deadline).then(() => {
               resumedAt.push(performance.now() - t0);
               res();
-            }),
-          );
+            });
+          });
         }),
     );
-    await a.stop();
-    const stoppedMs = Math.round(performance.now() - t0);
-    a = await startServer('reconnect-A2', gateway, { REDIS_URL: o.redisUrl, PORT: String(port) });
-    // HARK_BENCH_PROF=<dir>: a CPU profile of the new gateway while the visitors come back.
+    // HARK_BENCH_PROF=<dir>: CPU profiles over the storm of B (with failover most visitors resume
+    // there) and of this load client from the restart on, and of the new gateway from its start.
     const profDir = process.env.HARK_BENCH_PROF;
-    if (profDir) await a.profStart();
-    // With failover most visitors resume on B: profile it too.
+    const loadProf = profDir ? await profileSelf() : null;
     if (profDir && o.failover) await b.profStart();
+    await a.stop(profDir ? `${profDir}/reconnect${o.failover ? '-failover' : ''}-A-stop.cpuprofile` : undefined);
+    const stoppedMs = Math.round(performance.now() - t0);
+    a = await startServer('reconnect-A2', gateway, { ...serving, PORT: String(port) });
+    if (profDir) await a.profStart();
     const startedMs = Math.round(performance.now() - t0);
     await Promise.all(dropped);
     const resumedAllMs = Math.round(performance.now() - t0);
+    loadLoop.disable();
+    gcObs.disconnect();
+    clearInterval(ticker);
+    const storm: StormProfile = {
+      ...cpu.stop(),
+      closedP50Ms: pct(closedAt, 0.5),
+      closedLastMs: pct(closedAt, 1),
+      resumedOnA2: vs.filter((v) => v.synced && v.port === port).length,
+      resumedOnB: vs.filter((v) => v.synced && v.port === b.port).length,
+      loadLoopP99Ms: Math.round(loadLoop.percentile(99) / 1e5) / 10,
+      loadLoopMaxMs: Math.round(loadLoop.max / 1e5) / 10,
+      loadGcMs: Math.round(gcs.reduce((n, d) => n + d, 0)),
+      loadGcMaxMs: Math.round(Math.max(0, ...gcs)),
+      loadStalls,
+    };
+    console.log('the storm', JSON.stringify(storm));
     const calls1 = await calls();
     // Redis commands during the storm (restart to all resumed), the most frequent first.
     const redisCommands = Object.fromEntries(
@@ -251,6 +419,7 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
     console.log('redis commands during the storm', redisCommands);
     if (profDir) await a.profStop(`${profDir}/reconnect${o.failover ? '-failover' : ''}-A2.cpuprofile`);
     if (profDir && o.failover) await b.profStop(`${profDir}/reconnect-failover-B.cpuprofile`);
+    if (loadProf) await loadProf(`${profDir}/reconnect${o.failover ? '-failover' : ''}-load.cpuprofile`);
     await sleep(2_000);
     stop = true;
     await load;
@@ -260,6 +429,7 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
     for (const p of acked) if (!p.v.got.has(p.text)) lost++;
     return {
       failover: !!o.failover,
+      lb: lbKind,
       visitors: o.visitors,
       operatorRate: o.operatorRate,
       resumedAllMs,
@@ -278,11 +448,14 @@ export async function reconnectStorm(o: { redisUrl: string; visitors: number; op
       setupMs,
       settleMs,
       behindAtStorm,
+      storm,
+      redisCommands,
+      unsubscribes: (calls1.get('unsubscribe') ?? 0) - (calls0.get('unsubscribe') ?? 0),
     };
   } finally {
     for (const s of opWs.values()) s.terminate();
     for (const v of vs) v?.ws.terminate();
     r.disconnect();
-    await Promise.all([a.stop(), b.stop()]);
+    await Promise.all([a.stop(), b.stop(), c?.stop()]);
   }
 }
