@@ -143,8 +143,10 @@ export function serveChild(port: number, stop: () => Promise<void>): void {
       const c = process.cpuUsage();
       process.send?.({ type: 'cpu', cpuMs: (c.user + c.system) / 1000 });
     } else if (m.type === 'prof-start') {
-      // HARK_BENCH_HEAP=1: a sampling heap profile (what allocates) instead of a CPU profile.
-      void (process.env.HARK_BENCH_HEAP ? profiler('HeapProfiler.enable').then(() => profiler('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })) : profiler('Profiler.enable').then(() => profiler('Profiler.start'))).then(() =>
+      // HARK_BENCH_HEAP=1: a sampling heap profile (what allocates) instead of a CPU profile;
+      // HARK_BENCH_HEAP=survivors: only what outlived a scavenge (promoted: what makes them slow).
+      const minor = process.env.HARK_BENCH_HEAP !== 'survivors';
+      void (process.env.HARK_BENCH_HEAP ? profiler('HeapProfiler.enable').then(() => profiler('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: minor })) : profiler('Profiler.enable').then(() => profiler('Profiler.start'))).then(() =>
         process.send?.({ type: 'prof-started' }),
       );
     } else if (m.type === 'prof-stop') {
