@@ -12,7 +12,7 @@ import { formatLocale } from './format';
 import { type Lang, pickLang, t as translate } from './i18n';
 import { type Route, parseRoute, routePath } from './route';
 import { attentionCount, inView, isOverdue, listView, step, type View, viewsFor } from './inbox';
-import { desktopNotify, knock, tabHasFocus, titleWithCount } from './notify';
+import { desktopNotify, knock, tabHasFocus, titleWithCount, Wordless } from './notify';
 import type { SavedReply } from './replies';
 import type { SearchAnswer, SearchFilters, SearchHit } from './search';
 import { OperatorSocket } from './socket';
@@ -185,6 +185,15 @@ function focusedConv(): string | null {
   return state.screen === 'inbox' && tabHasFocus() ? state.selected : null;
 }
 
+const wordless = new Wordless();
+
+/** "New chat", with the visitor's first words once known; the same tag replaces an earlier one of this chat. */
+function notifyNewChat(c: ConvSummary, said: string | undefined): void {
+  const view: View = c.operator?.id === state.rt.me?.id ? 'mine' : 'queue';
+  const body = visitorLabel(c.visitor, state.lang) + (said === undefined ? '' : `: ${said}`);
+  desktopNotify(t('notify.newChat'), body, `conv-${c.id}`, routePath({ screen: 'inbox', view, conv: c.id }), () => actions.select(c.id));
+}
+
 function onFrame(f: ServerToOperator): void {
   const { state: rt, effects } = applyFrame(state.rt, f, focusedConv());
   const patch: Partial<AppState> = { rt };
@@ -198,16 +207,20 @@ function onFrame(f: ServerToOperator): void {
   if (effects.newChat) {
     const c = effects.newChat;
     knock();
-    const said = c.last?.kind === 'msg' && c.last.from === 'visitor' ? `: ${c.last.text ?? ''}` : '';
-    const view: View = c.operator?.id === state.rt.me?.id ? 'mine' : 'queue';
-    desktopNotify(t('notify.newChat'), visitorLabel(c.visitor, state.lang) + said, `conv-${c.id}`, routePath({ screen: 'inbox', view, conv: c.id }), () => actions.select(c.id));
+    const said = c.last?.kind === 'msg' && c.last.from === 'visitor' ? (c.last.text ?? '') : undefined;
+    if (said === undefined) wordless.mark(c.id, Date.now());
+    notifyNewChat(c, said);
   }
   if (effects.newMessage) {
     const e = effects.newMessage;
     const conv = rt.convs[e.conv];
-    if (!tabHasFocus() || state.selected !== e.conv) knock();
-    const path = routePath({ screen: 'inbox', view: 'mine', conv: e.conv });
-    desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor, state.lang) : '' }), e.text ?? '', `msg-${e.conv}`, path, () => actions.select(e.conv));
+    // The chat's notification was shown before its first words got here: they complete it.
+    if (conv && wordless.take(e.conv, Date.now())) notifyNewChat(conv, e.text ?? '');
+    else {
+      if (!tabHasFocus() || state.selected !== e.conv) knock();
+      const path = routePath({ screen: 'inbox', view: 'mine', conv: e.conv });
+      desktopNotify(t('notify.newMessage', { name: conv ? visitorLabel(conv.visitor, state.lang) : '' }), e.text ?? '', `msg-${e.conv}`, path, () => actions.select(e.conv));
+    }
   }
   // Preload the history of what the operator must act on: a conversation's first message can reach
   // the summary before this gateway follows its stream, and the inbox preview should show words.

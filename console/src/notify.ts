@@ -102,6 +102,30 @@ export function desktopNotify(title: string, body: string, tag: string, path: st
   };
 }
 
+/** How long a new chat's notification, shown before the visitor's first words reached this console, waits to take them in. */
+export const FIRST_WORDS_MS = 30_000;
+
+/**
+ * New chats notified by name only: their summary came before the visitor's first message. That
+ * message then replaces the same notification (same tag) with its words, with no second knock,
+ * rather than arriving as a separate "new message" under another title.
+ */
+export class Wordless {
+  private readonly since = new Map<string, number>();
+
+  mark(conv: string, now: number): void {
+    for (const [id, at] of this.since) if (now - at > FIRST_WORDS_MS) this.since.delete(id);
+    this.since.set(conv, now);
+  }
+
+  /** Whether this conversation's first words complete its new-chat notification (asked once). */
+  take(conv: string, now: number): boolean {
+    const at = this.since.get(conv);
+    this.since.delete(conv);
+    return at !== undefined && now - at <= FIRST_WORDS_MS;
+  }
+}
+
 export function titleWithCount(base: string, count: number): string {
   return count > 0 ? `(${count}) ${base}` : base;
 }
